@@ -1,0 +1,782 @@
+"""The ``ServiceRequest`` aggregate: the lifecycle of one customer service request.
+
+Events are past-tense facts nested in the aggregate. Their class names, this module's path
+and their field names are stored schema: never rename them; evolve them with
+``class_version`` and ``upcast_vN_vN+1`` static methods.
+
+Public methods are commands: they check the rules (the ``TRANSITIONS`` table, the inputs)
+and then record a fact. Each event's ``apply`` only assigns state and never raises, because
+it runs again on every replay, under future code too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, NoReturn
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import AwareDatetime, Field, ValidationError
+
+from servflow.domain.base import EventSourced
+from servflow.domain.values import (
+    Actor,
+    Channel,
+    Customer,
+    Kind,
+    Money,
+    Outcome,
+    Priority,
+    Severity,
+    ShortText,
+    Stage,
+    Text,
+    Value,
+)
+from servflow.errors import (
+    InvalidTransitionError,
+    NonConformityNotFoundError,
+    OccurrenceOutOfOrderError,
+    ValidationFailedError,
+)
+
+__all__ = [
+    "COMMANDS",
+    "OPEN_STATUSES",
+    "TRANSITIONS",
+    "Action",
+    "Moment",
+    "NonConformity",
+    "Probe",
+    "ServiceRequest",
+    "Status",
+    "request_id_for",
+]
+
+#: Namespace of the deterministic request ids derived from ticket codes.
+_TICKET_NAMESPACE = uuid5(NAMESPACE_URL, "https://servflow.dev/ticket")
+
+
+def request_id_for(ticket_code: str) -> UUID:
+    """The id of the request with this ticket code: the store keeps codes unique through it."""
+    return uuid5(_TICKET_NAMESPACE, ticket_code)
+
+
+class Status(StrEnum):
+    """Where a request stands in the 001 workflow."""
+
+    NEW = "new"
+    """Opened and confirmed, waiting for classification (the triage queue)."""
+    CLASSIFIED = "classified"
+    """Classified, waiting for a team or agent to take it."""
+    ASSIGNED = "assigned"
+    """Someone is working on it (STAR probing and actions)."""
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    """Paused until the customer replies; SLA clocks do not count."""
+    TRANSFERRED = "transferred"
+    """Sent to another department; re-queued for that team, still open."""
+    COMPLETED = "completed"
+    """Resolved (or to be followed up); waiting for the customer's acceptance."""
+    CLOSED = "closed"
+    """Accepted by the customer (explicitly or deemed): finished."""
+    CANCELLED = "cancelled"
+    """Withdrawn or a duplicate: finished without resolution."""
+
+
+#: Statuses in which a request still needs work or acceptance.
+OPEN_STATUSES = frozenset(Status) - {Status.CLOSED, Status.CANCELLED}
+
+_WORKABLE = frozenset(
+    {Status.CLASSIFIED, Status.ASSIGNED, Status.WAITING_ON_CUSTOMER, Status.TRANSFERRED}
+)
+
+#: The lifecycle: for each command, the statuses in which it is accepted. This one table
+#: drives the guards, the lifecycle diagram in the docs and the transition tests.
+TRANSITIONS: Mapping[str, frozenset[Status]] = {
+    "classify": _WORKABLE | {Status.NEW},
+    "assign": _WORKABLE,
+    "probe": frozenset({Status.ASSIGNED}),
+    "act": frozenset({Status.ASSIGNED}),
+    "wait_on_customer": frozenset({Status.ASSIGNED}),
+    "customer_responded": frozenset({Status.WAITING_ON_CUSTOMER}),
+    "report_progress": _WORKABLE | {Status.NEW},
+    "complete": frozenset({Status.ASSIGNED}),
+    "accept": frozenset({Status.COMPLETED}),
+    "reopen": frozenset({Status.COMPLETED}),
+    "cancel": OPEN_STATUSES,
+    "log_nonconformity": frozenset(Status),
+    "correct_nonconformity": frozenset(Status),
+}
+
+#: Every command a request accepts after ``open``.
+COMMANDS = tuple(TRANSITIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """When a command is recorded (from the clock) and when it happened (maybe earlier)."""
+
+    recorded_at: datetime
+    occurred_at: datetime
+
+
+class Probe(Value):
+    """One STAR probing step: the questions asked, what was found, the working diagnosis."""
+
+    questions: tuple[Text, ...]
+    findings: Text
+    diagnosis: Text | None
+    actor: Actor
+    at: AwareDatetime
+
+
+class Action(Value):
+    """One STAR action: the procedure applied, its effort and cost."""
+
+    action: Text
+    effort_minutes: int
+    cost: Money | None
+    actor: Actor
+    at: AwareDatetime
+
+
+class NonConformity(Value):
+    """A documented non-conformity (ISO-style control) and, later, its correction."""
+
+    number: int
+    description: str
+    severity: Severity
+    category: str | None
+    root_cause: str | None
+    corrective_action: str | None
+    logged_by: str
+    logged_at: AwareDatetime
+    correction: str | None = None
+    corrected_by: str | None = None
+    corrected_at: AwareDatetime | None = None
+
+    @property
+    def is_corrected(self) -> bool:
+        """Whether a correction has been recorded."""
+        return self.correction is not None
+
+
+class ServiceRequest(EventSourced):
+    """One customer service request, from opening to acceptance (or cancellation)."""
+
+    # -- events ---------------------------------------------------------------------------
+
+    class Event(EventSourced.Event):
+        """Base of the request's events: every one says who recorded it and when it happened."""
+
+        actor: Actor
+        #: When it happened; equals ``timestamp`` except for imported history.
+        occurred_at: AwareDatetime
+
+        def apply(self, aggregate: Any) -> None:  # noqa: ANN401 - the library's signature
+            """Fold this event into the request's state; each subclass adds its own part."""
+            request: ServiceRequest = aggregate
+            request.last_occurred_at = self.occurred_at
+            self.apply_to(request)
+
+        def apply_to(self, request: ServiceRequest) -> None:
+            """Assign the event's state changes; never raise (it runs on every replay)."""
+
+    class Opened(Event, EventSourced.Created):
+        """The request was recorded and its receipt confirmed (001 step 1; STAR symptom)."""
+
+        ticket_code: ShortText
+        customer: Customer
+        channel: Channel
+        kind: Kind
+        stage: Stage
+        symptom: Text
+        synthesis: Text | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.ticket_code = self.ticket_code
+            request.customer = self.customer
+            request.channel = self.channel
+            request.kind = self.kind
+            request.stage = self.stage
+            request.symptom = self.symptom
+            request.synthesis = self.synthesis
+            request.status = Status.NEW
+            request.opened_at = self.occurred_at
+            request.opened_by = self.actor
+            request.priority = None
+            request.category = None
+            request.team = None
+            request.agent = None
+            request.probes = []
+            request.actions = []
+            request.progress_reports = 0
+            request.outcome = None
+            request.resolution = None
+            request.follow_up_at = None
+            request.completed_at = None
+            request.satisfaction = None
+            request.acceptance_comment = None
+            request.deemed_acceptance = False
+            request.closed_at = None
+            request.cancelled_at = None
+            request.cancel_reason = None
+            request.waiting_reason = None
+            request.reopen_count = 0
+            request.transfer_count = 0
+            request.nonconformities = []
+
+    class Classified(Event):
+        """The request was given a priority (and maybe a corrected kind and a category)."""
+
+        priority: Priority
+        kind: Kind
+        category: ShortText | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.priority = self.priority
+            request.kind = self.kind
+            request.category = self.category
+            if request.status is Status.NEW:
+                request.status = Status.CLASSIFIED
+
+    class Assigned(Event):
+        """A team (and maybe an agent) took responsibility for the request."""
+
+        team: ShortText
+        agent: ShortText | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            if request.team is not None and request.team != self.team:
+                request.transfer_count += 1
+            request.team = self.team
+            request.agent = self.agent
+            if request.status is not Status.WAITING_ON_CUSTOMER:
+                request.status = Status.ASSIGNED
+
+    class Probed(Event):
+        """STAR probing: the agent asked questions, gathered findings, stated a diagnosis."""
+
+        questions: tuple[Text, ...] = ()
+        findings: Text
+        diagnosis: Text | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.probes.append(
+                Probe(
+                    questions=self.questions,
+                    findings=self.findings,
+                    diagnosis=self.diagnosis,
+                    actor=self.actor,
+                    at=self.occurred_at,
+                )
+            )
+
+    class ActionTaken(Event):
+        """STAR action: a procedure was applied to solve the problem."""
+
+        action: Text
+        effort_minutes: int = Field(default=0, ge=0, le=1_000_000)
+        cost: Money | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.actions.append(
+                Action(
+                    action=self.action,
+                    effort_minutes=self.effort_minutes,
+                    cost=self.cost,
+                    actor=self.actor,
+                    at=self.occurred_at,
+                )
+            )
+
+    class WaitingOnCustomer(Event):
+        """Work is paused until the customer answers; SLA clocks stop counting."""
+
+        reason: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.status = Status.WAITING_ON_CUSTOMER
+            request.waiting_reason = self.reason
+
+    class CustomerResponded(Event):
+        """The customer answered; work and SLA clocks resume."""
+
+        note: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.status = Status.ASSIGNED
+            request.waiting_reason = None
+
+    class ProgressReported(Event):
+        """A customer-visible progress update was given (001 communication mechanisms)."""
+
+        message: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.progress_reports += 1
+
+    class Completed(Event):
+        """STAR resolution: resolved, transferred to another team, or to be followed up."""
+
+        outcome: Outcome
+        resolution: Text
+        follow_up_at: AwareDatetime | None = None
+        to_team: ShortText | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.outcome = self.outcome
+            request.resolution = self.resolution
+            if self.outcome is Outcome.TRANSFERRED:
+                request.status = Status.TRANSFERRED
+                request.team = self.to_team
+                request.agent = None
+                request.transfer_count += 1
+                request.follow_up_at = None
+            else:
+                request.status = Status.COMPLETED
+                request.completed_at = self.occurred_at
+                request.follow_up_at = self.follow_up_at
+
+    class CustomerAccepted(Event):
+        """The customer accepted the completion (or, if ``deemed``, stayed silent too long)."""
+
+        satisfaction: int | None = Field(default=None, ge=1, le=5)
+        comment: Text | None = None
+        deemed: bool = False
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.status = Status.CLOSED
+            request.satisfaction = self.satisfaction
+            request.acceptance_comment = self.comment
+            request.deemed_acceptance = self.deemed
+            request.closed_at = self.occurred_at
+
+    class Reopened(Event):
+        """The customer rejected the completion; the request goes back to work."""
+
+        reason: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.status = Status.ASSIGNED
+            request.reopen_count += 1
+            request.outcome = None
+            request.resolution = None
+            request.follow_up_at = None
+            request.completed_at = None
+
+    class Cancelled(Event):
+        """The request was withdrawn or found to be a duplicate; its SLA clocks stop."""
+
+        reason: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.status = Status.CANCELLED
+            request.cancel_reason = self.reason
+            request.cancelled_at = self.occurred_at
+            request.waiting_reason = None
+
+    class NonConformityLogged(Event):
+        """A non-conformity was established and documented (control, source 000)."""
+
+        number: int = Field(ge=1)
+        description: Text
+        severity: Severity
+        category: ShortText | None = None
+        root_cause: Text | None = None
+        corrective_action: Text | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.nonconformities.append(
+                NonConformity(
+                    number=self.number,
+                    description=self.description,
+                    severity=self.severity,
+                    category=self.category,
+                    root_cause=self.root_cause,
+                    corrective_action=self.corrective_action,
+                    logged_by=self.actor,
+                    logged_at=self.occurred_at,
+                )
+            )
+
+    class NonConformityCorrected(Event):
+        """A documented non-conformity was corrected (improvement, source 000)."""
+
+        number: int = Field(ge=1)
+        correction: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            for index, nc in enumerate(request.nonconformities):
+                if nc.number == self.number:
+                    request.nonconformities[index] = nc.model_copy(
+                        update={
+                            "correction": self.correction,
+                            "corrected_by": self.actor,
+                            "corrected_at": self.occurred_at,
+                        }
+                    )
+
+    # -- state (assigned by the events above) ---------------------------------------------
+    # Declared for type checkers only: class-level annotations would make the library turn
+    # the aggregate into a dataclass with these as constructor fields.
+    if TYPE_CHECKING:
+        ticket_code: str
+        customer: Customer
+        channel: Channel
+        kind: Kind
+        stage: Stage
+        symptom: str
+        synthesis: str | None
+        status: Status
+        opened_at: datetime
+        opened_by: str
+        last_occurred_at: datetime
+        priority: Priority | None
+        category: str | None
+        team: str | None
+        agent: str | None
+        probes: list[Probe]
+        actions: list[Action]
+        progress_reports: int
+        outcome: Outcome | None
+        resolution: str | None
+        follow_up_at: datetime | None
+        completed_at: datetime | None
+        satisfaction: int | None
+        acceptance_comment: str | None
+        deemed_acceptance: bool
+        closed_at: datetime | None
+        cancelled_at: datetime | None
+        cancel_reason: str | None
+        waiting_reason: str | None
+        reopen_count: int
+        transfer_count: int
+        nonconformities: list[NonConformity]
+
+    # -- commands ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        ticket_code: str,
+        customer: Customer | Mapping[str, Any] | str,
+        channel: Channel | str,
+        kind: Kind | str,
+        stage: Stage | str,
+        symptom: str,
+        synthesis: str | None,
+        actor: str,
+        at: Moment,
+    ) -> ServiceRequest:
+        """Record a new request (001 step 1); its id is derived from the ticket code."""
+        if isinstance(customer, str):
+            customer = {"id": customer}
+        try:
+            request = cls._create(
+                cls.Opened,
+                id=request_id_for(ticket_code),
+                timestamp=at.recorded_at,
+                occurred_at=at.occurred_at,
+                actor=actor,
+                ticket_code=ticket_code,
+                customer=customer,
+                channel=channel,
+                kind=kind,
+                stage=stage,
+                symptom=symptom,
+                synthesis=synthesis,
+            )
+        except ValidationError as error:
+            raise _refused(error, "open", None, ticket_code) from None
+        return request
+
+    def classify(
+        self,
+        *,
+        priority: Priority | str,
+        kind: Kind | str | None,
+        category: str | None,
+        actor: str,
+        at: Moment,
+    ) -> None:
+        """Set the priority, and correct the kind or category if given (001 step 2)."""
+        self._require("classify", at)
+        self._record(
+            self.Classified,
+            "classify",
+            at,
+            actor=actor,
+            priority=priority,
+            kind=self.kind if kind is None else kind,
+            category=self.category if category is None else category,
+        )
+
+    def assign(self, *, team: str, agent: str | None, actor: str, at: Moment) -> None:
+        """Give the request to a team (and maybe an agent); also a transfer or a reassignment."""
+        self._require("assign", at)
+        self._record(self.Assigned, "assign", at, actor=actor, team=team, agent=agent)
+
+    def probe(
+        self,
+        *,
+        questions: list[str] | tuple[str, ...],
+        findings: str,
+        diagnosis: str | None,
+        actor: str,
+        at: Moment,
+    ) -> None:
+        """Record STAR probing: questions, findings and the working diagnosis."""
+        self._require("probe", at)
+        self._record(
+            self.Probed,
+            "probe",
+            at,
+            actor=actor,
+            questions=tuple(questions),
+            findings=findings,
+            diagnosis=diagnosis,
+        )
+
+    def act(
+        self,
+        *,
+        action: str,
+        effort_minutes: int,
+        cost: object,
+        actor: str,
+        at: Moment,
+    ) -> None:
+        """Record a STAR action with its effort and cost."""
+        self._require("act", at)
+        self._record(
+            self.ActionTaken,
+            "act",
+            at,
+            actor=actor,
+            action=action,
+            effort_minutes=effort_minutes,
+            cost=cost,
+        )
+
+    def wait_on_customer(self, *, reason: str, actor: str, at: Moment) -> None:
+        """Pause the work (and the SLA clocks) until the customer replies."""
+        self._require("wait_on_customer", at)
+        self._record(self.WaitingOnCustomer, "wait_on_customer", at, actor=actor, reason=reason)
+
+    def customer_responded(self, *, note: str, actor: str, at: Moment) -> None:
+        """Resume the work after the customer's reply."""
+        self._require("customer_responded", at)
+        self._record(self.CustomerResponded, "customer_responded", at, actor=actor, note=note)
+
+    def report_progress(self, *, message: str, actor: str, at: Moment) -> None:
+        """Tell the customer how the request is going."""
+        self._require("report_progress", at)
+        self._record(self.ProgressReported, "report_progress", at, actor=actor, message=message)
+
+    def complete(
+        self,
+        *,
+        outcome: Outcome | str,
+        resolution: str,
+        follow_up_at: datetime | None,
+        to_team: str | None,
+        actor: str,
+        at: Moment,
+    ) -> None:
+        """End the work: resolved, transferred to ``to_team``, or to follow up at a date."""
+        self._require("complete", at)
+        if str(outcome) not in Outcome._value2member_map_:
+            self._refuse(
+                "complete",
+                "outcome",
+                f"must be one of {', '.join(o.value for o in Outcome)}, not {outcome!r}",
+            )
+        outcome = Outcome(outcome)
+        if outcome is Outcome.TRANSFERRED and to_team is None:
+            self._refuse("complete", "to_team", "a transfer needs the team it goes to")
+        if outcome is not Outcome.TRANSFERRED and to_team is not None:
+            self._refuse("complete", "to_team", "only a transfer names a team")
+        if outcome is Outcome.FOLLOW_UP and follow_up_at is None:
+            self._refuse("complete", "follow_up_at", "a follow-up needs its date")
+        if outcome is not Outcome.FOLLOW_UP and follow_up_at is not None:
+            self._refuse("complete", "follow_up_at", "only a follow-up has a date")
+        self._record(
+            self.Completed,
+            "complete",
+            at,
+            actor=actor,
+            outcome=outcome,
+            resolution=resolution,
+            follow_up_at=follow_up_at,
+            to_team=to_team,
+        )
+
+    def accept(
+        self,
+        *,
+        satisfaction: int | None,
+        comment: str | None,
+        actor: str,
+        at: Moment,
+        deemed: bool = False,
+    ) -> None:
+        """Close the request with the customer's acceptance (001 step 5).
+
+        Explicit acceptance needs a satisfaction score and a person; a deemed one is
+        recorded by ``system`` only, after a silence the SLA policy sets.
+        """
+        self._require("accept", at)
+        if deemed and actor != "system":
+            self._refuse("accept", "actor", "only 'system' records a deemed acceptance")
+        if not deemed and actor == "system":
+            self._refuse(
+                "accept", "actor", "'system' cannot accept for the customer; use deemed acceptance"
+            )
+        if not deemed and satisfaction is None:
+            self._refuse("accept", "satisfaction", "an explicit acceptance needs a 1-5 score")
+        self._record(
+            self.CustomerAccepted,
+            "accept",
+            at,
+            actor=actor,
+            satisfaction=satisfaction,
+            comment=comment,
+            deemed=deemed,
+        )
+
+    def reopen(self, *, reason: str, actor: str, at: Moment) -> None:
+        """The customer rejects the completion: back to work with the same team and agent."""
+        self._require("reopen", at)
+        self._record(self.Reopened, "reopen", at, actor=actor, reason=reason)
+
+    def cancel(self, *, reason: str, actor: str, at: Moment) -> None:
+        """Withdraw the request (or mark it a duplicate); its clocks stop."""
+        self._require("cancel", at)
+        self._record(self.Cancelled, "cancel", at, actor=actor, reason=reason)
+
+    def log_nonconformity(
+        self,
+        *,
+        description: str,
+        severity: Severity | str,
+        category: str | None,
+        root_cause: str | None,
+        corrective_action: str | None,
+        actor: str,
+        at: Moment,
+    ) -> NonConformity:
+        """Document a non-conformity, at any time, even after closure."""
+        self._require("log_nonconformity", at)
+        self._record(
+            self.NonConformityLogged,
+            "log_nonconformity",
+            at,
+            actor=actor,
+            number=len(self.nonconformities) + 1,
+            description=description,
+            severity=severity,
+            category=category,
+            root_cause=root_cause,
+            corrective_action=corrective_action,
+        )
+        return self.nonconformities[-1]
+
+    def correct_nonconformity(
+        self, *, number: int, correction: str, actor: str, at: Moment
+    ) -> NonConformity:
+        """Record the correction of a documented non-conformity (once)."""
+        self._require("correct_nonconformity", at)
+        nc = self.nonconformity(number)
+        if nc.is_corrected:
+            raise InvalidTransitionError(
+                request_id=self.id,
+                ticket_code=self.ticket_code,
+                status=self.status.value,
+                command="correct_nonconformity",
+                allowed=tuple(s.value for s in TRANSITIONS["correct_nonconformity"]),
+                reason=f"non-conformity #{number} was already corrected",
+            )
+        self._record(
+            self.NonConformityCorrected,
+            "correct_nonconformity",
+            at,
+            actor=actor,
+            number=number,
+            correction=correction,
+        )
+        return self.nonconformity(number)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def nonconformity(self, number: int) -> NonConformity:
+        """The non-conformity with this number, or ``NonConformityNotFoundError``."""
+        for nc in self.nonconformities:
+            if nc.number == number:
+                return nc
+        raise NonConformityNotFoundError(
+            request_id=self.id, ticket_code=self.ticket_code, number=number
+        )
+
+    def allows(self, command: str) -> bool:
+        """Whether the lifecycle accepts ``command`` in the current status."""
+        return self.status in TRANSITIONS[command]
+
+    # -- guards and recording -----------------------------------------------------------
+
+    def _require(self, command: str, at: Moment) -> None:
+        allowed = TRANSITIONS[command]
+        if self.status not in allowed:
+            raise InvalidTransitionError(
+                request_id=self.id,
+                ticket_code=self.ticket_code,
+                status=self.status.value,
+                command=command,
+                allowed=tuple(s.value for s in Status if s in allowed),
+            )
+        if at.occurred_at < self.last_occurred_at:
+            msg = (
+                f"{self.ticket_code} ({self.id}): refused '{command}': occurred_at "
+                f"{at.occurred_at.isoformat()} is before the request's previous event "
+                f"({self.last_occurred_at.isoformat()})"
+            )
+            raise OccurrenceOutOfOrderError(msg, command=command, request_id=self.id)
+
+    def _record(
+        self, event_class: type[ServiceRequest.Event], command: str, at: Moment, **fields: object
+    ) -> None:
+        try:
+            self.trigger_event(
+                event_class, timestamp=at.recorded_at, occurred_at=at.occurred_at, **fields
+            )
+        except ValidationError as error:
+            raise _refused(error, command, self.id, self.ticket_code) from None
+
+    def _refuse(self, command: str, field: str, problem: str) -> NoReturn:
+        msg = f"{self.ticket_code} ({self.id}): refused '{command}': {field}: {problem}"
+        raise ValidationFailedError(
+            msg,
+            command=command,
+            request_id=self.id,
+            errors=((field, problem),),
+        )
+
+
+def _refused(
+    error: ValidationError, command: str, request_id: UUID | None, ticket_code: str
+) -> ValidationFailedError:
+    problems = tuple(
+        (".".join(str(part) for part in detail["loc"]) or "input", detail["msg"])
+        for detail in error.errors(include_url=False)
+    )
+    listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+    where = f"{ticket_code} ({request_id})" if request_id else ticket_code
+    return ValidationFailedError(
+        f"{where}: refused '{command}': {listed}",
+        command=command,
+        request_id=request_id,
+        errors=problems,
+    )

@@ -1,0 +1,165 @@
+"""Every error servflow raises on purpose.
+
+All of them derive from :class:`ServflowError`, carry a stable ``code`` (documented in
+``docs/reference/errors.md``, one anchor per code) and the identifiers a caller needs to act.
+Each also inherits the nearest builtin, so ``except LookupError`` keeps working for callers
+that do not know servflow. This module imports nothing from servflow.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import UUID
+
+__all__ = [
+    "ConcurrencyConflictError",
+    "ConfigurationError",
+    "InvalidTransitionError",
+    "NonConformityNotFoundError",
+    "OccurrenceOutOfOrderError",
+    "RequestNotFoundError",
+    "ServflowError",
+    "StoreError",
+    "ValidationFailedError",
+]
+
+
+class ServflowError(Exception):
+    """Base of every error servflow raises on purpose; catch it to catch them all."""
+
+    code: ClassVar[str] = "servflow_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationFailedError(ServflowError, ValueError):
+    """A command's input was refused (empty text, out-of-range value, naive datetime, ...).
+
+    Nothing was recorded. Fix the named field and send the command again.
+    """
+
+    code: ClassVar[str] = "validation_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str | None = None,
+        request_id: UUID | None = None,
+        errors: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.command = command
+        self.request_id = request_id
+        #: ``(field, problem)`` pairs, one per refused field.
+        self.errors = errors
+
+
+class OccurrenceOutOfOrderError(ValidationFailedError):
+    """An ``occurred_at`` lies before the request's previous event, or after the clock's now.
+
+    A request's history must move forward in time, or SLA maths would be meaningless.
+    Nothing was recorded. Send events of an imported history in the order they happened.
+    """
+
+    code: ClassVar[str] = "occurrence_out_of_order"
+
+
+class InvalidTransitionError(ServflowError, ValueError):
+    """The command is not allowed in the request's current status.
+
+    Nothing was recorded. ``allowed`` lists the statuses in which the command is accepted;
+    read the request again (``desk.get``) to see where it stands.
+    """
+
+    code: ClassVar[str] = "invalid_transition"
+
+    def __init__(
+        self,
+        *,
+        request_id: UUID,
+        ticket_code: str,
+        status: str,
+        command: str,
+        allowed: tuple[str, ...],
+        reason: str | None = None,
+    ) -> None:
+        detail = reason or f"allowed only when status is one of: {', '.join(allowed)}"
+        super().__init__(
+            f"{ticket_code} ({request_id}) is {status}: refused command '{command}' ({detail})"
+        )
+        self.request_id = request_id
+        self.ticket_code = ticket_code
+        self.status = status
+        self.command = command
+        self.allowed = allowed
+
+
+class RequestNotFoundError(ServflowError, LookupError):
+    """No request has the given id or ticket code in this store.
+
+    Check the reference (a UUID, a ticket code such as ``SR-000123``, or a ``Request`` view)
+    and the store the desk was opened on.
+    """
+
+    code: ClassVar[str] = "request_not_found"
+
+    def __init__(self, ref: str, *, detail: str | None = None) -> None:
+        super().__init__(f"no service request {ref}" + (f": {detail}" if detail else ""))
+        self.ref = ref
+
+
+class NonConformityNotFoundError(ServflowError, LookupError):
+    """The request has no non-conformity with the given number.
+
+    Use the ``NonConformity`` returned by ``log_nonconformity`` or one listed on the request.
+    """
+
+    code: ClassVar[str] = "nonconformity_not_found"
+
+    def __init__(self, *, request_id: UUID, ticket_code: str, number: int) -> None:
+        super().__init__(f"{ticket_code} ({request_id}) has no non-conformity #{number}")
+        self.request_id = request_id
+        self.ticket_code = ticket_code
+        self.number = number
+
+
+class ConcurrencyConflictError(ServflowError, RuntimeError):
+    """Another writer recorded an event on the same request first; nothing of yours was recorded.
+
+    Read the request again and retry the command if it still makes sense.
+    """
+
+    code: ClassVar[str] = "concurrency_conflict"
+
+    def __init__(self, *, request_id: UUID, ticket_code: str, command: str) -> None:
+        super().__init__(
+            f"{ticket_code} ({request_id}) was changed by another writer during '{command}'; "
+            "nothing was recorded, read it again and retry"
+        )
+        self.request_id = request_id
+        self.ticket_code = ticket_code
+        self.command = command
+
+
+class ConfigurationError(ServflowError, ValueError):
+    """A calendar, SLA policy or desk setting is invalid (unknown time zone, overlapping hours).
+
+    The message names the setting; correct the configuration and load it again.
+    """
+
+    code: ClassVar[str] = "configuration_error"
+
+
+class StoreError(ServflowError, RuntimeError):
+    """The event store could not be reached or refused an operation for a reason not covered above.
+
+    The message carries the store's own explanation; check the connection settings and retry.
+    """
+
+    code: ClassVar[str] = "store_error"
