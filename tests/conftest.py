@@ -1,0 +1,138 @@
+"""Shared fixtures: a controllable clock and a desk on each store (memory, SQLite, PostgreSQL).
+
+PostgreSQL tests use the server named by ``SERVFLOW_TEST_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432/test``), each in a schema of its own that is dropped
+afterwards. Without a server they skip with the reason, unless ``SERVFLOW_REQUIRE_POSTGRES=1``
+(as in CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from servflow import ServiceDesk
+
+settings.register_profile(
+    "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+POSTGRES_DSN = os.environ.get("SERVFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("SERVFLOW_REQUIRE_POSTGRES") == "1"
+STORES = ("memory", "sqlite", "postgres")
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand; starts on Monday 2026-03-02 09:00 UTC."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+def postgres_available() -> str | None:
+    """None when the test server answers, else why not."""
+    try:
+        import psycopg  # noqa: PLC0415 - optional extra
+    except ImportError:
+        return "psycopg is not installed (pip install 'servflow[postgres]')"
+    try:
+        with psycopg.connect(POSTGRES_DSN, connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return f"no PostgreSQL server at {POSTGRES_DSN}: {error}"
+
+
+def require_postgres() -> None:
+    """Skip (or, in CI, fail) when no PostgreSQL server is reachable."""
+    reason = postgres_available()
+    if reason is None:
+        return
+    if REQUIRE_POSTGRES:
+        pytest.fail(f"SERVFLOW_REQUIRE_POSTGRES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def drop_schema(schema: str) -> None:
+    """Remove a test schema and everything in it."""
+    import psycopg  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
+
+
+DeskFactory = Callable[..., ServiceDesk]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    """The name of the store a test runs on; PostgreSQL tests carry the ``postgres`` marker."""
+    name: str = request.param
+    if name == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        require_postgres()
+    return name
+
+
+@pytest.fixture
+def make_desk(store: str, tmp_path: Path, clock: FakeClock) -> Iterator[DeskFactory]:
+    """Open desks on the test's store; desks made by one test share that store."""
+    desks: list[ServiceDesk] = []
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    db = tmp_path / "servflow.db"
+
+    def make(**kwargs: object) -> ServiceDesk:
+        kwargs.setdefault("clock", clock)
+        if store == "memory":
+            if desks:
+                pytest.fail("an in-memory store cannot be shared between desks")
+            desk = ServiceDesk(**kwargs)  # type: ignore[arg-type]
+        elif store == "sqlite":
+            desk = ServiceDesk.sqlite(str(db), **kwargs)  # type: ignore[arg-type]
+        else:
+            desk = ServiceDesk.postgres(POSTGRES_DSN, schema=schema, **kwargs)  # type: ignore[arg-type]
+        desks.append(desk)
+        return desk
+
+    yield make
+    for desk in desks:
+        desk.close()
+    if store == "postgres":
+        drop_schema(schema)
+
+
+@pytest.fixture
+def desk(make_desk: DeskFactory) -> ServiceDesk:
+    """A desk on the test's store, with the test's clock."""
+    return make_desk()
+
+
+@pytest.fixture
+def memory_desk(clock: FakeClock) -> ServiceDesk:
+    """A desk in memory, with the test's clock: for rules that do not depend on the store."""
+    return ServiceDesk(clock=clock)
