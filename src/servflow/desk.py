@@ -9,13 +9,14 @@ concurrency: a refused command appends nothing, and the loser of a race gets
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import reduce
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -24,8 +25,23 @@ from eventsourcing.utils import get_topic
 
 from servflow.codec import OrjsonTranscoder, PydanticMapper
 from servflow.domain.history import HistoryEntry, history_of
-from servflow.domain.request import Moment, NonConformity, ServiceRequest, request_id_for
-from servflow.domain.values import Channel, Customer, Kind, Outcome, Priority, Severity, Stage
+from servflow.domain.request import (
+    Moment,
+    NonConformity,
+    ServiceRequest,
+    Status,
+    request_id_for,
+)
+from servflow.domain.values import (
+    Channel,
+    Customer,
+    Kind,
+    Outcome,
+    Priority,
+    Severity,
+    Stage,
+    Tier,
+)
 from servflow.domain.view import Request
 from servflow.errors import (
     ConcurrencyConflictError,
@@ -35,14 +51,21 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
+from servflow.projections.engine import ProgressCallback, ProjectionStatus, Projector
+from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Clock", "Ref", "ServiceDesk"]
+__all__ = ["Clock", "ProjectionMode", "Ref", "ServiceDesk"]
+
+_log = logging.getLogger("servflow")
 
 #: Something that says what time it is, as an aware datetime.
 Clock = Callable[[], datetime]
+#: ``inline``: the desk updates its projections after every command (one process);
+#: ``external``: a follower process does (``python -m servflow.projections follow``).
+ProjectionMode = Literal["inline", "external"]
 #: How a request is named: its id, its ticket code (``"SR-000123"``) or a ``Request`` view.
 Ref = UUID | str | Request
 
@@ -50,6 +73,7 @@ _T = TypeVar("_T")
 _CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,9})-(\d{1,12})$")
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 _MAX_CODE_ATTEMPTS = 64
+_MAX_PAGE = 10_000
 
 
 def utc_now() -> datetime:
@@ -81,6 +105,7 @@ class ServiceDesk:
         *,
         clock: Clock | None = None,
         ticket_prefix: str = "SR",
+        projections: ProjectionMode = "inline",
         env: Mapping[str, str] | None = None,
     ) -> None:
         if not _PREFIX.match(ticket_prefix):
@@ -98,16 +123,32 @@ class ServiceDesk:
             raise StoreError(msg) from None
         self._code_lock = threading.Lock()
         self._next_number: int | None = None
+        if projections not in ("inline", "external"):
+            msg = f"projections must be 'inline' or 'external', not {projections!r}"
+            raise ConfigurationError(msg)
+        self._inline = projections == "inline"
+        self._queues = QueueProjection()
+        try:
+            self._projector = Projector(self._store, [self._queues])
+        except PersistenceError as error:
+            raise _store_error(error) from None
+        if self._inline:
+            self._catch_up()
 
     # -- constructors ----------------------------------------------------------------------
 
     @classmethod
     def sqlite(
-        cls, path: str, *, clock: Clock | None = None, ticket_prefix: str = "SR"
+        cls,
+        path: str,
+        *,
+        clock: Clock | None = None,
+        ticket_prefix: str = "SR",
+        projections: ProjectionMode = "inline",
     ) -> ServiceDesk:
         """A desk on an SQLite file (created if missing, WAL mode): the embedded default."""
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
-        return cls(clock=clock, ticket_prefix=ticket_prefix, env=env)
+        return cls(clock=clock, ticket_prefix=ticket_prefix, projections=projections, env=env)
 
     @classmethod
     def postgres(
@@ -117,6 +158,7 @@ class ServiceDesk:
         schema: str | None = None,
         clock: Clock | None = None,
         ticket_prefix: str = "SR",
+        projections: ProjectionMode = "inline",
         pool_size: int = 5,
     ) -> ServiceDesk:
         """A desk on PostgreSQL, shared by processes and machines (needs ``servflow[postgres]``).
@@ -146,10 +188,11 @@ class ServiceDesk:
         if schema:
             _create_schema(dsn, schema)
             env["POSTGRES_SCHEMA"] = schema
-        return cls(clock=clock, ticket_prefix=ticket_prefix, env=env)
+        return cls(clock=clock, ticket_prefix=ticket_prefix, projections=projections, env=env)
 
     def close(self) -> None:
         """Release the store's connections."""
+        self._projector.close()
         self._store.close()
 
     def __enter__(self) -> Self:
@@ -202,6 +245,7 @@ class ServiceDesk:
                 except PersistenceError as error:
                     raise _store_error(error) from None
                 self._next_number = number + 1
+                self._saved()
                 return Request.of(request)
         msg = f"could not claim a free ticket code after {_MAX_CODE_ATTEMPTS} attempts"
         raise StoreError(msg)
@@ -498,6 +542,92 @@ class ServiceDesk:
                 yield UUID(str(notification.originator_id))
             last = notifications[-1].id
 
+    def queue(  # noqa: PLR0913 - one keyword per filter
+        self,
+        special: SpecialQueue | str | None = None,
+        *,
+        team: str | None = None,
+        agent: str | None = None,
+        status: Status | str | Sequence[Status | str] = (),
+        priority: Priority | str | Sequence[Priority | str] = (),
+        kind: Kind | str | Sequence[Kind | str] = (),
+        customer: str | None = None,
+        tier: Tier | str | Sequence[Tier | str] = (),
+        at: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> QueuePage:
+        """A page of open requests in work order (resolution due, priority, opening time).
+
+        ``special`` picks a named queue: triage, unassigned, waiting_on_customer,
+        awaiting_acceptance, follow_ups_due (as of ``at``, default now) or transferred_in.
+        Filters combine; a ``status`` filter also reaches closed and cancelled requests.
+        """
+        try:
+            named = SpecialQueue(special) if special is not None else None
+            statuses = tuple(Status(v) for v in _many(status))
+            priorities = tuple(Priority(v) for v in _many(priority))
+            kinds = tuple(Kind(v) for v in _many(kind))
+            tiers = tuple(Tier(v) for v in _many(tier))
+        except ValueError as error:
+            msg = f"refused 'queue': {error}"
+            raise ValidationFailedError(msg, command="queue") from None
+        if not 1 <= limit <= _MAX_PAGE or offset < 0:
+            msg = f"refused 'queue': limit must be 1-10000 and offset >= 0 (got {limit}, {offset})"
+            raise ValidationFailedError(msg, command="queue")
+        when = at or self._clock()
+        with self._projector.views.transaction(commit=False) as tx:
+            return self._queues.query(
+                tx,
+                special=named,
+                team=team,
+                agent=agent,
+                status=statuses,
+                priority=priorities,
+                kind=kinds,
+                customer=customer,
+                tier=tiers,
+                at=when,
+                limit=limit,
+                offset=offset,
+            )
+
+    # -- projections ------------------------------------------------------------------------
+
+    def catch_up(self, *, progress: ProgressCallback | None = None) -> int:
+        """Bring every projection up to the head of the log; returns how many events it read."""
+        try:
+            return self._projector.catch_up(progress=progress)
+        except PersistenceError as error:
+            raise _store_error(error) from None
+
+    def rebuild_projections(
+        self, names: Sequence[str] | None = None, *, progress: ProgressCallback | None = None
+    ) -> int:
+        """Drop projections' tables and replay the whole log into them (all by default)."""
+        unknown = set(names or ()) - set(self._projector.projections)
+        if unknown:
+            msg = f"unknown projections: {', '.join(sorted(unknown))}"
+            raise ValidationFailedError(msg, command="rebuild_projections")
+        try:
+            return self._projector.rebuild(names=names, progress=progress)
+        except PersistenceError as error:
+            raise _store_error(error) from None
+
+    def projection_status(self) -> list[ProjectionStatus]:
+        """Each projection's position against the head of the log."""
+        return self._projector.status()
+
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        poll_interval: float = 0.5,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Keep the projections up to date until ``stop`` is set (for a follower process)."""
+        self._projector.follow(stop, poll_interval=poll_interval, progress=progress)
+
     # -- internals -------------------------------------------------------------------------
 
     def _execute(
@@ -532,7 +662,20 @@ class ServiceDesk:
             ) from None
         except PersistenceError as error:
             raise _store_error(error) from None
+        self._saved()
         return result
+
+    def _saved(self) -> None:
+        if self._inline:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        # The events are stored: a projection failure must not turn a recorded command into
+        # an error. The view stays behind and the next catch-up (or a rebuild) retries it.
+        try:
+            self._projector.catch_up()
+        except Exception:  # noqa: BLE001 - any failure of a view must leave the command recorded
+            _log.exception("servflow: projections could not catch up; they will retry")
 
     def _moment(
         self, occurred_at: datetime | None, command: str, request: ServiceRequest | None = None
@@ -643,6 +786,14 @@ class ServiceDesk:
 
 def _mutate(request: ServiceRequest | None, event: ServiceRequest.Event) -> ServiceRequest | None:
     return event.mutate(request)
+
+
+def _many(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)  # type: ignore[attr-defined]
 
 
 def _describe(ref: Ref) -> str:

@@ -1,0 +1,372 @@
+"""Work queues: open requests by team, agent, status, priority, kind, customer and tier.
+
+One row per request, ordered by resolution due time (then priority, then opening time), with
+indexes for each filter, so a queue page is an indexed range read, never a scan of the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import singledispatchmethod
+from typing import Any, ClassVar
+from uuid import UUID
+
+from servflow.domain.request import OPEN_STATUSES, ServiceRequest, Status
+from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
+from servflow.projections.engine import RowProjection, Tx, from_micros, micros
+
+__all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]
+
+#: Sorts after every real instant: requests without a due time come last.
+_NO_DUE = 2**62
+#: Unclassified requests sort after every priority.
+_NO_PRIORITY_RANK = 9
+_OPEN = tuple(s.value for s in Status if s in OPEN_STATUSES)
+
+
+class SpecialQueue(StrEnum):
+    """The named queues of the 001 workflow."""
+
+    TRIAGE = "triage"
+    """Opened, not yet classified."""
+    UNASSIGNED = "unassigned"
+    """Classified (or transferred in) and waiting for someone to take it."""
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    """Paused until the customer replies."""
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"
+    """Completed, waiting for the customer's acceptance."""
+    FOLLOW_UPS_DUE = "follow_ups_due"
+    """Completed with a follow-up whose date has come (as of ``at``)."""
+    TRANSFERRED_IN = "transferred_in"
+    """Sent by another department and not yet picked up."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    request_id: str
+    ticket_code: str
+    status: str
+    is_open: int
+    customer_id: str
+    tier: str
+    kind: str
+    stage: str
+    channel: str
+    priority: str | None
+    priority_rank: int
+    category: str | None
+    team: str | None
+    agent: str | None
+    outcome: str | None
+    opened_at: int
+    updated_at: int
+    follow_up_at: int | None
+    first_response_due: int | None
+    resolution_due: int | None
+    due_sort: int
+
+
+class QueueRow(Value):
+    """One request as a work queue shows it."""
+
+    request_id: UUID
+    ticket_code: str
+    status: Status
+    priority: Priority | None
+    kind: Kind
+    stage: Stage
+    channel: Channel
+    customer_id: str
+    tier: Tier
+    category: str | None
+    team: str | None
+    agent: str | None
+    outcome: Outcome | None
+    opened_at: datetime
+    updated_at: datetime
+    follow_up_at: datetime | None
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+
+
+class QueuePage(Value):
+    """A page of a queue: its rows, how many match in all, and where the next page starts."""
+
+    rows: tuple[QueueRow, ...]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, or None on the last page."""
+        following = self.offset + len(self.rows)
+        return following if following < self.total else None
+
+
+class QueueProjection(RowProjection[_Row]):
+    """The work-queue read model."""
+
+    name: ClassVar[str] = "queues"
+    version: ClassVar[int] = 1
+    table: ClassVar[str] = "sf_queue"
+    columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
+
+    def create(self, tx: Tx) -> None:  # noqa: D102
+        table = self.t(self.table)
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "request_id TEXT PRIMARY KEY, ticket_code TEXT NOT NULL, status TEXT NOT NULL, "
+            "is_open INTEGER NOT NULL, customer_id TEXT NOT NULL, tier TEXT NOT NULL, "
+            "kind TEXT NOT NULL, stage TEXT NOT NULL, channel TEXT NOT NULL, priority TEXT, "
+            "priority_rank INTEGER NOT NULL, category TEXT, team TEXT, agent TEXT, outcome TEXT, "
+            "opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, follow_up_at BIGINT, "
+            "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL)"
+        )
+        order = "due_sort, priority_rank, opened_at"
+        for name, lead in (
+            ("open", "is_open"),
+            ("team", "team, is_open"),
+            ("agent", "agent, is_open"),
+            ("status", "status"),
+            ("customer", "customer_id, is_open"),
+            ("ticket", "ticket_code"),
+        ):
+            columns = lead if name == "ticket" else f"{lead}, {order}"
+            tx.execute(
+                f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
+            )
+
+    # -- the fold -------------------------------------------------------------------------
+
+    def fold(self, row: _Row | None, event: object) -> _Row | None:  # noqa: D102
+        if row is None and not isinstance(event, ServiceRequest.Opened):
+            return None
+        updated = self._fold(event, row)
+        if updated is row or updated is None:
+            return row
+        occurred = micros(event.occurred_at) if isinstance(event, ServiceRequest.Event) else None
+        return dataclasses.replace(
+            updated,
+            updated_at=occurred or updated.updated_at,
+            is_open=int(updated.status in _OPEN),
+            due_sort=updated.resolution_due if updated.resolution_due is not None else _NO_DUE,
+        )
+
+    @singledispatchmethod
+    def _fold(self, event: object, row: _Row | None) -> _Row | None:
+        del event  # events this projection does not use leave the row as it is
+        return row
+
+    @_fold.register
+    def _(self, event: ServiceRequest.Opened, row: _Row | None) -> _Row | None:
+        del row
+        opened = micros(event.occurred_at) or 0
+        return _Row(
+            request_id=str(event.originator_id),
+            ticket_code=event.ticket_code,
+            status=Status.NEW.value,
+            is_open=1,
+            customer_id=event.customer.id,
+            tier=event.customer.tier.value,
+            kind=event.kind.value,
+            stage=event.stage.value,
+            channel=event.channel.value,
+            priority=None,
+            priority_rank=_NO_PRIORITY_RANK,
+            category=None,
+            team=None,
+            agent=None,
+            outcome=None,
+            opened_at=opened,
+            updated_at=opened,
+            follow_up_at=None,
+            first_response_due=None,
+            resolution_due=None,
+            due_sort=_NO_DUE,
+        )
+
+    @_fold.register
+    def _(self, event: ServiceRequest.Classified, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101 - fold() only passes None with Opened
+        status = Status.CLASSIFIED.value if row.status == Status.NEW.value else row.status
+        return dataclasses.replace(
+            row,
+            priority=event.priority.value,
+            priority_rank=event.priority.rank,
+            kind=event.kind.value,
+            category=event.category,
+            status=status,
+        )
+
+    @_fold.register
+    def _(self, event: ServiceRequest.Assigned, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101
+        status = row.status if row.status == Status.WAITING_ON_CUSTOMER else Status.ASSIGNED.value
+        return dataclasses.replace(row, team=event.team, agent=event.agent, status=status)
+
+    @_fold.register
+    def _(self, event: ServiceRequest.WaitingOnCustomer, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101
+        del event
+        return dataclasses.replace(row, status=Status.WAITING_ON_CUSTOMER.value)
+
+    @_fold.register
+    def _(self, event: ServiceRequest.CustomerResponded, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101
+        del event
+        return dataclasses.replace(row, status=Status.ASSIGNED.value)
+
+    @_fold.register
+    def _(self, event: ServiceRequest.Completed, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101
+        if event.outcome is Outcome.TRANSFERRED:
+            return dataclasses.replace(
+                row,
+                status=Status.TRANSFERRED.value,
+                team=event.to_team,
+                agent=None,
+                outcome=event.outcome.value,
+                follow_up_at=None,
+            )
+        return dataclasses.replace(
+            row,
+            status=Status.COMPLETED.value,
+            outcome=event.outcome.value,
+            follow_up_at=micros(event.follow_up_at),
+        )
+
+    @_fold.register
+    def _(self, event: ServiceRequest.CustomerAccepted, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101
+        del event
+        return dataclasses.replace(row, status=Status.CLOSED.value)
+
+    @_fold.register
+    def _(self, event: ServiceRequest.Reopened, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101
+        del event
+        return dataclasses.replace(
+            row, status=Status.ASSIGNED.value, outcome=None, follow_up_at=None
+        )
+
+    @_fold.register
+    def _(self, event: ServiceRequest.Cancelled, row: _Row | None) -> _Row | None:
+        assert row is not None  # noqa: S101
+        del event
+        return dataclasses.replace(row, status=Status.CANCELLED.value)
+
+    # -- rows in and out ------------------------------------------------------------------
+
+    def to_values(self, row: _Row) -> tuple[object, ...]:  # noqa: D102
+        return dataclasses.astuple(row)
+
+    def from_record(self, record: Mapping[str, Any]) -> _Row:  # noqa: D102
+        return _Row(**{name: record[name] for name in self.columns})
+
+    # -- queries --------------------------------------------------------------------------
+
+    def query(  # noqa: PLR0913 - one keyword per filter
+        self,
+        tx: Tx,
+        *,
+        special: SpecialQueue | None = None,
+        team: str | None = None,
+        agent: str | None = None,
+        status: Sequence[Status] = (),
+        priority: Sequence[Priority] = (),
+        kind: Sequence[Kind] = (),
+        customer: str | None = None,
+        tier: Sequence[Tier] = (),
+        at: datetime | None = None,
+        include_closed: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> QueuePage:
+        """A page of the queue selected by the filters, in work order."""
+        where: list[str] = []
+        params: list[object] = []
+        if not include_closed and not status:
+            where.append("is_open = 1")
+        if special is not None:
+            clause, args = _special(special, at)
+            where.append(clause)
+            params.extend(args)
+        for column, value in (("team", team), ("agent", agent), ("customer_id", customer)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        for column, values in (
+            ("status", status),
+            ("priority", priority),
+            ("kind", kind),
+            ("tier", tier),
+        ):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(str(v) for v in values)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        table = self.t(self.table)
+        total = tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
+        records = tx.query(
+            f"SELECT {', '.join(self.columns)} FROM {table} {clause} "  # noqa: S608
+            "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return QueuePage(
+            rows=tuple(_view(self.from_record(r)) for r in records),
+            total=int(total),
+            offset=offset,
+            limit=limit,
+        )
+
+
+def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[object]]:
+    if special is SpecialQueue.TRIAGE:
+        return "status = ?", [Status.NEW.value]
+    if special is SpecialQueue.UNASSIGNED:
+        return "status IN (?, ?) AND agent IS NULL", [
+            Status.CLASSIFIED.value,
+            Status.TRANSFERRED.value,
+        ]
+    if special is SpecialQueue.WAITING_ON_CUSTOMER:
+        return "status = ?", [Status.WAITING_ON_CUSTOMER.value]
+    if special is SpecialQueue.AWAITING_ACCEPTANCE:
+        return "status = ?", [Status.COMPLETED.value]
+    if special is SpecialQueue.TRANSFERRED_IN:
+        return "status = ?", [Status.TRANSFERRED.value]
+    if at is None:
+        msg = "the follow-ups-due queue needs the instant 'at'"
+        raise ValueError(msg)
+    return "status = ? AND outcome = ? AND follow_up_at <= ?", [
+        Status.COMPLETED.value,
+        Outcome.FOLLOW_UP.value,
+        micros(at),
+    ]
+
+
+def _view(row: _Row) -> QueueRow:
+    return QueueRow(
+        request_id=UUID(row.request_id),
+        ticket_code=row.ticket_code,
+        status=Status(row.status),
+        priority=Priority(row.priority) if row.priority else None,
+        kind=Kind(row.kind),
+        stage=Stage(row.stage),
+        channel=Channel(row.channel),
+        customer_id=row.customer_id,
+        tier=Tier(row.tier),
+        category=row.category,
+        team=row.team,
+        agent=row.agent,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        opened_at=from_micros(row.opened_at),
+        updated_at=from_micros(row.updated_at),
+        follow_up_at=from_micros(row.follow_up_at),
+        first_response_due=from_micros(row.first_response_due),
+        resolution_due=from_micros(row.resolution_due),
+    )
