@@ -1,0 +1,175 @@
+"""SLA policies: which first-response and resolution targets apply to a request, as data.
+
+A policy is versioned configuration, like its calendar: the version that applied is part of every
+SLA answer, and a corrected policy is a new version rather than an edit of history. Targets are
+amounts of *business* time, counted on the policy's :class:`~servflow.domain.calendar.Calendar`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from servflow.domain.calendar import Calendar, _read_settings, _validate_settings
+
+__all__ = ["SlaPolicy", "SlaRule"]
+
+_SHORT_DURATION = re.compile(r"(-?)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_SHORT_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_SECONDS = re.compile(r"-?\d+(?:\.\d+)?")
+# What pydantic's own timedelta parser reads from a string: ISO 8601 and "[D day[s], ]HH:MM:SS".
+_PYDANTIC_DURATION = re.compile(r"-?P.*|.*:.*", re.IGNORECASE)
+
+
+def _short_duration(value: object) -> object:
+    """Read "4h", "30m", "2d", "1h30m"-style durations; leave the forms pydantic reads to it."""
+    if not isinstance(value, str):
+        return value
+    compact = value.replace(" ", "").lower()
+    match = _SHORT_DURATION.fullmatch(compact)
+    if match is not None and any(match.groups()[1:]):
+        sign, *amounts = match.groups()
+        duration = timedelta(
+            **{
+                unit: int(amount)
+                for unit, amount in zip(_SHORT_UNITS, amounts, strict=True)
+                if amount
+            }
+        )
+        return -duration if sign else duration
+    if _SECONDS.fullmatch(compact):
+        return float(compact)
+    if _PYDANTIC_DURATION.fullmatch(value.strip()):
+        return value
+    msg = f"expected a duration such as '4h', '1h30m', '2d', 'PT4H' or seconds, got {value!r}"
+    raise ValueError(msg)
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        shown = f"-{-value}" if value < timedelta(0) else str(value)
+        msg = f"must be a positive duration, got {shown}"
+        raise ValueError(msg)
+    return value
+
+
+class SlaRule(BaseModel):
+    """A pair of business-time targets for the requests a rule selects (``None`` selects any).
+
+    ``priority``, ``kind`` and ``tier`` are compared with ``==``, so string-valued enums match
+    their values. Durations accept timedeltas, seconds, ISO 8601 ("PT4H") and "4h" / "30m" /
+    "2d" / "1h30m".
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    priority: str | None = None
+    kind: str | None = None
+    tier: str | None = None
+    first_response: timedelta
+    resolution: timedelta
+    name: str | None = None
+
+    @field_validator("first_response", "resolution", mode="before")
+    @classmethod
+    def _read_short_duration(cls, value: object) -> object:
+        return _short_duration(value)
+
+    @field_validator("first_response", "resolution")
+    @classmethod
+    def _positive_target(cls, value: timedelta) -> timedelta:
+        return _positive(value)
+
+    def matches(self, *, priority: str | None, kind: str | None, tier: str | None) -> bool:
+        """Tell whether this rule selects a request with this classification and customer tier."""
+        return all(
+            wanted is None or wanted == actual
+            for wanted, actual in ((self.priority, priority), (self.kind, kind), (self.tier, tier))
+        )
+
+
+#: Used when no rule matches, including before classification: one 8-hour business day to a first
+#: response and one 40-hour business week to resolution (five days of 09:00-17:00).
+_DEFAULT_RULE = SlaRule(
+    name="default", first_response=timedelta(hours=8), resolution=timedelta(hours=40)
+)
+
+
+class SlaPolicy(BaseModel):
+    """The versioned SLA configuration a desk applies: a calendar, rules and warning thresholds.
+
+    ``rules`` are tried in order and the first that matches wins; ``default`` applies when none
+    does (also before a request is classified). A clock warns once ``warn_at`` of its target is
+    used. ``deemed_acceptance_after`` is the business time of customer silence, while a request
+    awaits acceptance, after which ``system`` records a deemed acceptance (``None``, or ``false`` /
+    ``"never"`` in a file, disables it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="default", min_length=1)
+    version: int = Field(default=1, ge=1)
+    calendar: Calendar
+    rules: tuple[SlaRule, ...] = ()
+    default: SlaRule = _DEFAULT_RULE
+    warn_at: float = Field(default=0.8, gt=0, le=1)
+    deemed_acceptance_after: timedelta | None = timedelta(hours=40)
+
+    @field_validator("deemed_acceptance_after", mode="before")
+    @classmethod
+    def _read_silence(cls, value: object) -> object:
+        # TOML has no null: ``false`` or "never" switch deemed acceptance off there.
+        if value is False or (isinstance(value, str) and value.strip().lower() == "never"):
+            return None
+        return _short_duration(value)
+
+    @field_validator("deemed_acceptance_after")
+    @classmethod
+    def _positive_silence(cls, value: timedelta | None) -> timedelta | None:
+        return None if value is None else _positive(value)
+
+    @classmethod
+    def standard(cls) -> Self:
+        """Build a reasonable starting policy: 24x7 in UTC, targets by priority alone.
+
+        urgent 1 h / 4 h, high 4 h / 24 h, normal 8 h / 40 h, low 24 h / 120 h (first response /
+        resolution); anything else, and an unclassified request, gets the 8 h / 40 h default.
+        """
+        targets = {"urgent": (1, 4), "high": (4, 24), "normal": (8, 40), "low": (24, 120)}
+        return cls(
+            name="standard",
+            calendar=Calendar.always_open(),
+            rules=tuple(
+                SlaRule(
+                    name=priority,
+                    priority=priority,
+                    first_response=timedelta(hours=first_response),
+                    resolution=timedelta(hours=resolution),
+                )
+                for priority, (first_response, resolution) in targets.items()
+            ),
+        )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Self:
+        """Load a policy from configuration data, reporting problems as ConfigurationError."""
+        return _validate_settings(cls, data, what="SLA policy")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self:
+        """Load a policy from a ``.toml`` or ``.json`` file, reporting problems likewise."""
+        source = Path(path)
+        data = _read_settings(source, what="SLA policy")
+        return _validate_settings(cls, data, what="SLA policy", source=source)
+
+    def targets_for(self, *, priority: str | None, kind: str | None, tier: str | None) -> SlaRule:
+        """Pick the targets for a request: the first matching rule, else the default."""
+        for rule in self.rules:
+            if rule.matches(priority=priority, kind=kind, tier=tier):
+                return rule
+        return self.default

@@ -1,0 +1,342 @@
+"""Projections: following equals a rebuild, exactly once, across crashes and processes."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
+from servflow import ServflowError, ServiceDesk
+from servflow.projections import Projector, QueueProjection, Tx
+
+# -- random command histories ------------------------------------------------------------------
+
+TEAMS = ("frontline", "billing", "field")
+COMMANDS = (
+    "open",
+    "classify",
+    "assign",
+    "probe",
+    "act",
+    "wait",
+    "respond",
+    "progress",
+    "resolve",
+    "transfer",
+    "follow_up",
+    "accept",
+    "reopen",
+    "cancel",
+    "nonconformity",
+)
+
+Step = tuple[str, int, int]
+steps = st.lists(
+    st.tuples(st.sampled_from(COMMANDS), st.integers(0, 7), st.integers(0, 3)),
+    min_size=1,
+    max_size=40,
+)
+
+
+def run_history(desk: ServiceDesk, clock: FakeClock, history: Sequence[Step]) -> None:
+    """Apply a random history; commands the lifecycle refuses are simply skipped."""
+    tickets: list[str] = []
+    for command, target, choice in history:
+        clock.advance(minutes=7 + choice)
+        if command == "open" or not tickets:
+            request = desk.open(
+                customer=f"cust-{choice}",
+                channel=("phone", "web", "email", "chat")[choice],
+                kind=("complaint", "claim", "quote", "warranty")[choice],
+                stage=("pre_sale", "sale", "post_sale", "sale")[choice],
+                symptom=f"symptom {len(tickets)}",
+                actor="agent:ana",
+            )
+            tickets.append(request.ticket_code)
+            continue
+        ref = tickets[target % len(tickets)]
+        with contextlib.suppress(ServflowError):
+            _command(desk, clock, command, ref, choice)
+
+
+def _command(desk: ServiceDesk, clock: FakeClock, command: str, ref: str, choice: int) -> None:
+    actor = "agent:ana"
+    commands: dict[str, Callable[[], object]] = {
+        "classify": lambda: desk.classify(
+            ref, priority=("low", "normal", "high", "urgent")[choice], actor=actor
+        ),
+        "assign": lambda: desk.assign(
+            ref, team=TEAMS[choice % 3], agent=f"agent{choice}", actor=actor
+        ),
+        "probe": lambda: desk.probe(ref, questions=["q?"], findings="f", actor=actor),
+        "act": lambda: desk.act(ref, action="a", effort_minutes=choice * 5, actor=actor),
+        "wait": lambda: desk.wait_on_customer(ref, reason="need the serial", actor=actor),
+        "respond": lambda: desk.customer_responded(ref, note="here", actor="customer:c"),
+        "progress": lambda: desk.report_progress(ref, message="working on it", actor=actor),
+        "resolve": lambda: desk.complete(ref, outcome="resolved", resolution="done", actor=actor),
+        "transfer": lambda: desk.complete(
+            ref, outcome="transferred", resolution="billing", to_team="billing", actor=actor
+        ),
+        "follow_up": lambda: desk.complete(
+            ref, outcome="follow_up", resolution="call back", follow_up_at=clock.now, actor=actor
+        ),
+        "accept": lambda: desk.accept(ref, satisfaction=1 + choice, actor="customer:c"),
+        "reopen": lambda: desk.reopen(ref, reason="still broken", actor="customer:c"),
+        "cancel": lambda: desk.cancel(ref, reason="duplicate", actor=actor),
+        "nonconformity": lambda: desk.log_nonconformity(
+            ref, description="late", severity="minor", actor="auditor:eva"
+        ),
+    }
+    commands[command]()
+
+
+# -- copies of the queue projection under other names and tables -----------------------------
+
+
+def copy_of(base: type[QueueProjection], suffix: str) -> type[QueueProjection]:
+    """The queue projection under another name and table, to build beside the desk's own."""
+    return type(
+        f"Queue{suffix.title()}",
+        (base,),
+        {"name": f"queues_{suffix}", "table": f"sf_queue_{suffix}"},
+    )
+
+
+def rows(projector: Projector, projection: QueueProjection) -> list[dict[str, Any]]:
+    with projector.views.transaction(commit=False) as tx:
+        return tx.query(
+            f"SELECT * FROM {projection.t(projection.table)} ORDER BY request_id"  # noqa: S608
+        )
+
+
+def store_app(desk: ServiceDesk) -> Any:
+    return desk._store
+
+
+class SimulatedCrashError(RuntimeError):
+    """Raised by a projection to simulate a process dying mid-batch."""
+
+
+def crashing(base: type[QueueProjection], after: int) -> type[QueueProjection]:
+    """A queue projection that dies after folding ``after`` events in one process."""
+
+    class Crashing(base):  # type: ignore[valid-type,misc]
+        folded: ClassVar[int] = 0
+
+        def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:
+            type(self).folded += len(events)
+            super().apply(events, tx)
+            if type(self).folded > after:
+                raise SimulatedCrashError
+
+    return Crashing
+
+
+@contextlib.contextmanager
+def fresh_desk(store: str, tmp_path: Path, clock: FakeClock) -> Iterator[ServiceDesk]:
+    """A desk on an empty store of the given kind (hypothesis examples must not share one)."""
+    if store == "memory":
+        desk = ServiceDesk(clock=clock)
+    elif store == "sqlite":
+        desk = ServiceDesk.sqlite(str(tmp_path / f"{uuid.uuid4().hex}.db"), clock=clock)
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        desk = ServiceDesk.postgres(POSTGRES_DSN, schema=schema, clock=clock)
+    try:
+        yield desk
+    finally:
+        desk.close()
+        if store == "postgres":
+            drop_schema(schema)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=steps, batch=st.integers(1, 13), crash_after=st.integers(0, 60))
+def test_following_in_random_batches_with_a_crash_equals_a_rebuild(
+    store: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    history: list[Step],
+    batch: int,
+    crash_after: int,
+) -> None:
+    with fresh_desk(store, tmp_path, clock) as desk:
+        check_incremental_equals_rebuild(desk, clock, history, batch, crash_after)
+
+
+def check_incremental_equals_rebuild(
+    desk: ServiceDesk, clock: FakeClock, history: list[Step], batch: int, crash_after: int
+) -> None:
+    start = desk.projection_status()[0].head
+    run_history(desk, clock, history)
+    app = store_app(desk)
+    suffix = uuid.uuid4().hex[:8]
+    incremental = copy_of(QueueProjection, f"i{suffix}")
+    rebuilt = copy_of(QueueProjection, f"r{suffix}")
+
+    # Incremental: small batches, dying mid-batch once, then a fresh process resumes.
+    doomed = Projector(app, [crashing(incremental, crash_after)()], batch_size=batch)
+    with contextlib.suppress(SimulatedCrashError):
+        doomed.catch_up()
+    doomed.close()
+    survivor_projection = incremental()
+    survivor = Projector(app, [survivor_projection], batch_size=batch)
+    survivor.catch_up()
+
+    # Rebuild: one pass over the whole log.
+    rebuild_projection = rebuilt()
+    rebuilder = Projector(app, [rebuild_projection], batch_size=1000)
+    rebuilder.rebuild()
+
+    assert rows(survivor, survivor_projection) == rows(rebuilder, rebuild_projection)
+    # ... and both equal the desk's own inline view.
+    assert rows(survivor, survivor_projection) == rows(desk._projector, desk._queues)
+    assert survivor.status()[0].position == rebuilder.status()[0].position >= start
+    for projector in (survivor, rebuilder):
+        with projector.views.transaction() as tx:
+            for projection in projector.projections.values():
+                for table in projection.tables():
+                    tx.execute(f"DROP TABLE {projection.t(table)}")
+        projector.close()
+
+
+def test_a_rebuild_reports_progress_and_matches_the_live_view(
+    desk: ServiceDesk, clock: FakeClock
+) -> None:
+    run_history(desk, clock, [("open", i, i % 4) for i in range(30)])
+    live = sorted(r.ticket_code for r in desk.queue(limit=100).rows)
+    seen: list[int] = []
+    done = desk.rebuild_projections(progress=lambda p: seen.append(p.done))
+    assert done == desk.projection_status()[0].head
+    assert seen
+    assert seen[-1] == done
+    assert sorted(r.ticket_code for r in desk.queue(limit=100).rows) == live
+
+
+# -- a follower in a separate OS process ---------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str | None]]:
+    """A store two OS processes can share: an SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "shared.db"), None
+        return
+    request.applymarker(pytest.mark.postgres)
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield POSTGRES_DSN, schema
+    drop_schema(schema)
+
+
+def _writer(db: str, schema: str | None) -> ServiceDesk:
+    if schema is None:
+        return ServiceDesk.sqlite(db, projections="external")
+    return ServiceDesk.postgres(db, schema=schema, projections="external")
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail("the follower did not catch up in time")
+
+
+@contextlib.contextmanager
+def running_follower(db: str, schema: str | None) -> Iterator[None]:
+    """``python -m servflow.projections follow`` in its own OS process, stopped by SIGTERM."""
+    command = [sys.executable, "-m", "servflow.projections", "follow", "--db", db, "--poll", "0.1"]
+    if schema:
+        command += ["--schema", schema]
+    with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        command, stderr=subprocess.PIPE, text=True
+    ) as follower:
+        try:
+            yield
+        finally:
+            follower.send_signal(signal.SIGTERM)
+            _, errors = follower.communicate(timeout=20)
+        assert follower.returncode == 0, errors
+
+
+def test_a_follower_process_catches_up_with_another_process_and_resumes_after_a_stop(
+    shared_store: tuple[str, str | None],
+) -> None:
+    db, schema = shared_store
+    writer = _writer(db, schema)
+    opened = [
+        writer.open(
+            customer="acme",
+            channel="web",
+            kind="claim",
+            stage="sale",
+            symptom=f"s{i}",
+            actor="agent:a",
+        )
+        for i in range(20)
+    ]
+    assert writer.queue(limit=100).total == 0  # nobody has projected anything yet
+
+    with running_follower(db, schema):
+        _wait_for(lambda: writer.queue(limit=100).total == 20)
+        writer.classify(opened[0], priority="urgent", actor="agent:a")  # while it follows
+        _wait_for(lambda: writer.queue(limit=1).rows[0].ticket_code == opened[0].ticket_code)
+
+    for i in range(5):  # written while no follower runs
+        writer.open(
+            customer="acme",
+            channel="web",
+            kind="claim",
+            stage="sale",
+            symptom=f"t{i}",
+            actor="agent:a",
+        )
+    with running_follower(db, schema):
+        _wait_for(lambda: writer.queue(limit=100).total == 25)
+    status = writer.projection_status()[0]
+    assert status.position == status.head
+    before = [r.model_dump() for r in writer.queue(limit=100).rows]
+    writer.rebuild_projections()
+    assert [r.model_dump() for r in writer.queue(limit=100).rows] == before
+    writer.close()
+
+
+def test_a_batch_applied_twice_is_refused_and_leaves_the_view_unchanged(
+    shared_store: tuple[str, str | None], clock: FakeClock
+) -> None:
+    desk = _writer(*shared_store)
+    run_history(desk, clock, [("open", 0, 0), ("classify", 0, 3), ("assign", 0, 1)])
+    app = store_app(desk)
+    first = Projector(app, [copy_of(QueueProjection, "twice")()])
+    second = Projector(app, [copy_of(QueueProjection, "twice")()])
+    assert first.catch_up() == desk.projection_status()[0].head == 3
+    # The second projector started before the first caught up: it still believes position 0.
+    assert second.catch_up() == 0  # its insert of tracking failed, it re-read the position
+    projection = first.projections["queues_twice"]
+    other = second.projections["queues_twice"]
+    assert isinstance(projection, QueueProjection)
+    assert isinstance(other, QueueProjection)
+    assert len(rows(first, projection)) == 1
+    assert rows(first, projection) == rows(second, other)
+    first.close()
+    second.close()
+    desk.close()
