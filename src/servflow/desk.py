@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import reduce
@@ -53,6 +53,7 @@ from servflow.errors import (
 )
 from servflow.projections.engine import ProgressCallback, ProjectionStatus, Projector
 from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
+from servflow.store import hooks_of, recorder_topic
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -117,7 +118,11 @@ class ServiceDesk:
         self._clock: Clock = clock or utc_now
         self._prefix = ticket_prefix
         try:
-            self._store = _Store(env=dict(env or {}))
+            settings = dict(env or {})
+            topic = recorder_topic(settings.get("PERSISTENCE_MODULE", ""))
+            if topic:
+                settings.setdefault("APPLICATION_RECORDER_TOPIC", topic)
+            self._store = _Store(env=settings)
         except PersistenceError as error:
             msg = f"cannot open the event store: {error}"
             raise StoreError(msg) from None
@@ -132,6 +137,11 @@ class ServiceDesk:
             self._projector = Projector(self._store, [self._queues])
         except PersistenceError as error:
             raise _store_error(error) from None
+        hooks = hooks_of(self._store.recorder)
+        # Inline projections ride in the events' own transaction where the store allows it.
+        self._hooked = self._inline and hooks is not None
+        if self._hooked and hooks is not None:
+            hooks.append(self._projector.record_inline)
         if self._inline:
             self._catch_up()
 
@@ -666,7 +676,7 @@ class ServiceDesk:
         return result
 
     def _saved(self) -> None:
-        if self._inline:
+        if self._inline and (not self._hooked or self._projector.behind):
             self._catch_up()
 
     def _catch_up(self) -> None:
@@ -713,7 +723,9 @@ class ServiceDesk:
 
     def _load(self, request_id: UUID, ref: Ref, *, version: int | None = None) -> ServiceRequest:
         try:
-            request: object = self._store.repository.get(request_id, version=version)
+            request: object = self._store.repository.get(
+                request_id, version=version, projector_func=_project
+            )
         except AggregateNotFoundError:
             raise RequestNotFoundError(_describe(ref)) from None
         except PersistenceError as error:
@@ -786,6 +798,14 @@ class ServiceDesk:
 
 def _mutate(request: ServiceRequest | None, event: ServiceRequest.Event) -> ServiceRequest | None:
     return event.mutate(request)
+
+
+def _project(aggregate: Any, events: Iterable[Any]) -> Any:  # noqa: ANN401 - the library's signature
+    # The library's default projector asserts a runtime-checkable Protocol on every event,
+    # which costs more than the fold itself for pydantic events.
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def _many(value: object) -> tuple[str, ...]:

@@ -340,3 +340,47 @@ def test_a_batch_applied_twice_is_refused_and_leaves_the_view_unchanged(
     first.close()
     second.close()
     desk.close()
+
+
+def test_a_failing_inline_projection_costs_the_command_nothing_and_catches_up_later(
+    desk: ServiceDesk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = desk.open(
+        customer="acme", channel="web", kind="claim", stage="sale", symptom="s", actor="agent:a"
+    )
+
+    def broken(events: Sequence[tuple[int, object]], tx: Tx) -> None:
+        del events, tx
+        raise RuntimeError
+
+    monkeypatch.setattr(desk._queues, "apply", broken)
+    classified = desk.classify(request, priority="urgent", actor="agent:a")
+    assert classified.version == 2  # the command was recorded
+    assert "could not catch up" in caplog.text or "inline projections failed" in caplog.text
+    monkeypatch.undo()
+    assert desk.queue().rows[0].priority is None  # the view is behind ...
+    desk.catch_up()
+    assert str(desk.queue().rows[0].priority) == "urgent"  # ... until it catches up
+
+
+def test_an_inline_desk_takes_up_what_another_writer_recorded(
+    shared_store: tuple[str, str | None],
+) -> None:
+    db, schema = shared_store
+    other = _writer(db, schema)  # projections left to someone else
+    inline = ServiceDesk.sqlite(db) if schema is None else ServiceDesk.postgres(db, schema=schema)
+    first = other.open(
+        customer="acme", channel="web", kind="claim", stage="sale", symptom="a", actor="agent:a"
+    )
+    inline.open(
+        customer="acme", channel="web", kind="claim", stage="sale", symptom="b", actor="agent:a"
+    )
+    other.classify(first, priority="high", actor="agent:a")
+    inline.report_progress(first, message="on it", actor="agent:a")
+    page = inline.queue()
+    assert page.total == 2
+    assert {str(r.priority) for r in page.rows} == {"high", "None"}
+    status = inline.projection_status()[0]
+    assert status.position == status.head
+    other.close()
+    inline.close()

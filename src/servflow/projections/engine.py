@@ -16,6 +16,7 @@ notification only delays it by one poll interval.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, Typ
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
+    StoredEvent,
     Tracking,
     TrackingRecorder,
 )
@@ -51,6 +53,7 @@ __all__ = [
     "micros",
 ]
 
+_log = logging.getLogger("servflow")
 DialectName = Literal["sqlite", "postgres"]
 RowT = TypeVar("RowT")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -153,6 +156,7 @@ class _ViewRecorder(Protocol):
     datastore: Any
 
     def _insert_tracking(self, c: Any, tracking: Tracking) -> None: ...  # noqa: ANN401
+    def _max_tracking_id(self, application_name: str, c: Any) -> int | None: ...  # noqa: ANN401
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
 
@@ -207,6 +211,11 @@ class ViewStore:
     def track(self, tx: Tx, key: str, position: int) -> None:
         """Record a position inside ``tx``; fails (``IntegrityError``) if it does not advance."""
         self._recorder._insert_tracking(tx._cursor, Tracking(key, position))  # noqa: SLF001
+
+    def position_in(self, tx: Tx, key: str) -> int:
+        """The last position recorded under ``key``, read inside ``tx``."""
+        found: int | None = self._recorder._max_tracking_id(key, tx._cursor)  # noqa: SLF001
+        return found or 0
 
     def position(self, key: str) -> int:
         """The last position recorded under ``key`` (0 if none)."""
@@ -287,6 +296,8 @@ class Projector:
             projection.bind(self.views.dialect)
             self.projections[projection.name] = projection
         self.batch_size = batch_size
+        #: Set when an inline pass left a projection behind; the next catch-up clears it.
+        self.behind = False
         self._lock = threading.RLock()
         self._positions: dict[str, int] = {}
         self._setup()
@@ -346,6 +357,8 @@ class Projector:
         ``limit`` stops after about that many events (used to simulate a crash in tests).
         """
         with self._lock:
+            self.behind = False
+            self._refresh_positions()
             selected = [self.projections[n] for n in (names or self.projections)]
             started = time.perf_counter()
             head = self.head()
@@ -397,6 +410,41 @@ class Projector:
                 self.views.track(tx, self._key(projection), last)
                 advanced[projection.name] = last
         self._positions.update(advanced)
+
+    def record_inline(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        """A recording hook: apply events in the transaction that inserts them.
+
+        Only a projection that has applied everything before these events takes part; one that
+        is behind (another process wrote meanwhile) is left for ``catch_up`` after the commit,
+        so a write never carries someone else's backlog. A failing projection is rolled back
+        to a savepoint: the events still commit and the view catches up later.
+        """
+        first, last = min(ids), max(ids)
+        to_event = self._app.mapper.to_domain_event
+        fresh = [(i, to_event(s)) for i, s in zip(ids, stored, strict=True)]
+        events_table: str = getattr(self._app.recorder, "events_table_name", "stored_events")
+        id_column = "notification_id" if self.views.dialect.name == "postgres" else "rowid"
+        tx.execute("SAVEPOINT servflow_views")
+        try:
+            for projection in self.projections.values():
+                key = self._key(projection)
+                position = self.views.position_in(tx, key)
+                if position >= last:
+                    continue
+                if position < first - 1 and tx.query(
+                    f"SELECT {id_column} AS n FROM {self.views.dialect.table(events_table)} "  # noqa: S608
+                    f"WHERE {id_column} > ? AND {id_column} < ? LIMIT 1",
+                    (position, first),
+                ):
+                    self.behind = True
+                    continue
+                projection.apply([pair for pair in fresh if pair[0] > position], tx)
+                self.views.track(tx, key, last)
+        except Exception:  # noqa: BLE001 - a view must never cost the events their commit
+            tx.execute("ROLLBACK TO SAVEPOINT servflow_views")
+            _log.exception("servflow: inline projections failed; they will catch up later")
+            self.behind = True
+        tx.execute("RELEASE SAVEPOINT servflow_views")
 
     def rebuild(
         self, *, names: Iterable[str] | None = None, progress: ProgressCallback | None = None

@@ -1,0 +1,1 @@
+"""servflow benchmarks: run with ``python -m benchmarks [--quick]``."""
