@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording, StoredEvent
 from eventsourcing.utils import get_topic
 
+from servflow.chain import Chain, Head, VerifyReport
 from servflow.codec import OrjsonTranscoder, PydanticMapper
 from servflow.domain.history import HistoryEntry, history_of
 from servflow.domain.request import (
@@ -107,6 +108,7 @@ class ServiceDesk:
         clock: Clock | None = None,
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
+        audit_key: bytes | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         if not _PREFIX.match(ticket_prefix):
@@ -137,9 +139,16 @@ class ServiceDesk:
             self._projector = Projector(self._store, [self._queues])
         except PersistenceError as error:
             raise _store_error(error) from None
+        self._chain = Chain(audit_key)
+        with self._projector.views.transaction() as tx:
+            self._chain.create(tx)
         hooks = hooks_of(self._store.recorder)
-        # Inline projections ride in the events' own transaction where the store allows it.
+        # The hash chain and inline projections ride in the events' own transaction where the
+        # store allows it (SQLite, PostgreSQL); in memory they follow each save.
+        self._chained = hooks is not None
         self._hooked = self._inline and hooks is not None
+        if hooks is not None:
+            hooks.append(self._chain.record)
         if self._hooked and hooks is not None:
             hooks.append(self._projector.record_inline)
         if self._inline:
@@ -155,10 +164,17 @@ class ServiceDesk:
         clock: Clock | None = None,
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
+        audit_key: bytes | None = None,
     ) -> ServiceDesk:
         """A desk on an SQLite file (created if missing, WAL mode): the embedded default."""
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
-        return cls(clock=clock, ticket_prefix=ticket_prefix, projections=projections, env=env)
+        return cls(
+            clock=clock,
+            ticket_prefix=ticket_prefix,
+            projections=projections,
+            audit_key=audit_key,
+            env=env,
+        )
 
     @classmethod
     def postgres(
@@ -169,6 +185,7 @@ class ServiceDesk:
         clock: Clock | None = None,
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
+        audit_key: bytes | None = None,
         pool_size: int = 5,
     ) -> ServiceDesk:
         """A desk on PostgreSQL, shared by processes and machines (needs ``servflow[postgres]``).
@@ -198,7 +215,13 @@ class ServiceDesk:
         if schema:
             _create_schema(dsn, schema)
             env["POSTGRES_SCHEMA"] = schema
-        return cls(clock=clock, ticket_prefix=ticket_prefix, projections=projections, env=env)
+        return cls(
+            clock=clock,
+            ticket_prefix=ticket_prefix,
+            projections=projections,
+            audit_key=audit_key,
+            env=env,
+        )
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -247,7 +270,7 @@ class ServiceDesk:
                     at=at,
                 )
                 try:
-                    self._store.save(request)
+                    recordings = self._store.save(request)
                 except IntegrityError:
                     # Another writer took this code first: look further up and try again.
                     self._next_number = number + 1
@@ -255,7 +278,7 @@ class ServiceDesk:
                 except PersistenceError as error:
                     raise _store_error(error) from None
                 self._next_number = number + 1
-                self._saved()
+                self._saved(recordings)
                 return Request.of(request)
         msg = f"could not claim a free ticket code after {_MAX_CODE_ATTEMPTS} attempts"
         raise StoreError(msg)
@@ -501,7 +524,7 @@ class ServiceDesk:
         request = self._load(request_id, ref, version=version)
         if version is not None and request.version != version:
             raise RequestNotFoundError(
-                str(ref), detail=f"it has {request.version} versions, not {version}"
+                _describe(ref), detail=f"it has {request.version} versions, not {version}"
             )
         return Request.of(request)
 
@@ -602,6 +625,42 @@ class ServiceDesk:
                 offset=offset,
             )
 
+    # -- tamper evidence --------------------------------------------------------------------
+
+    def verify(
+        self, *, expected: Head | None = None, progress: Callable[[int], None] | None = None
+    ) -> VerifyReport:
+        """Recompute the hash chain over the whole stored log and report the first break.
+
+        Pass a ``Head`` exported earlier (``audit_head()``) to also detect that the newest
+        events were removed. Reads the log in batches: constant memory for any size.
+        """
+        recorder = self._store.recorder
+
+        def batches() -> Iterator[list[tuple[int, StoredEvent]]]:
+            position = 0
+            while notifications := recorder.select_notifications(
+                start=position, limit=1000, inclusive_of_start=False
+            ):
+                yield [(n.id, n) for n in notifications]
+                position = notifications[-1].id
+
+        try:
+            with self._projector.views.transaction(commit=False) as tx:
+                return self._chain.verify(
+                    batches(),
+                    lambda after, upto: self._chain.links(tx, after, upto),
+                    expected=expected,
+                    progress=progress,
+                )
+        except PersistenceError as error:
+            raise _store_error(error) from None
+
+    def audit_head(self) -> Head | None:
+        """The newest link of the log's hash chain: keep it elsewhere to detect truncation."""
+        with self._projector.views.transaction(commit=False) as tx:
+            return self._chain.head(tx)
+
     # -- projections ------------------------------------------------------------------------
 
     def catch_up(self, *, progress: ProgressCallback | None = None) -> int:
@@ -665,17 +724,21 @@ class ServiceDesk:
         at = self._moment(occurred_at, command, request)
         result = change(request, at)
         try:
-            self._store.save(request)
+            recordings = self._store.save(request)
         except IntegrityError:
             raise ConcurrencyConflictError(
                 request_id=request.id, ticket_code=request.ticket_code, command=command
             ) from None
         except PersistenceError as error:
             raise _store_error(error) from None
-        self._saved()
+        self._saved(recordings)
         return result
 
-    def _saved(self) -> None:
+    def _saved(self, recordings: Sequence[Recording[UUID]]) -> None:
+        if not self._chained and recordings:
+            notifications = [r.notification for r in recordings]
+            with self._projector.views.transaction() as tx:
+                self._chain.record(tx, notifications, [n.id for n in notifications])
         if self._inline and (not self._hooked or self._projector.behind):
             self._catch_up()
 

@@ -1,0 +1,305 @@
+"""Tamper evidence: a hash chain over the stored events, per request and for the whole log.
+
+Every stored event gets, in the transaction that inserts it:
+
+- ``event_digest`` = H(request id, version, topic, stored bytes) — exactly what is on disk;
+- ``request_digest`` = H(previous request digest, event digest) — the request's own chain;
+- ``log_digest`` = H(previous log digest, position, event digest) — one chain for the log.
+
+H is SHA-256, or HMAC-SHA-256 when the desk has an ``audit_key`` (then nobody without the
+key can recompute a forged chain). ``verify`` walks the stored log, recomputes every digest
+and names the first request and version whose stored event was altered, removed, inserted
+or moved. Removing the newest events together with their chain rows leaves a shorter but
+self-consistent chain: export the head (``Head``) somewhere else and pass it to ``verify``
+to detect that too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from servflow.domain.values import Value
+from servflow.projections.engine import Tx
+
+__all__ = ["Chain", "ChainLink", "Head", "VerifyReport"]
+
+_TABLE = "sf_chain"
+_GENESIS = "0" * 64
+
+
+class Head(Value):
+    """The newest link of the log chain: keep a copy outside the store to detect truncation."""
+
+    position: int
+    log_digest: str
+    events: int
+
+
+class VerifyReport(Value):
+    """The outcome of ``verify``: intact (with the head) or the first broken place."""
+
+    intact: bool
+    events_checked: int
+    head: Head | None
+    #: What was found wrong, in words an auditor can act on.
+    problem: str | None = None
+    request_id: UUID | None = None
+    version: int | None = None
+    position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """One row of the chain table."""
+
+    position: int
+    request_id: str
+    version: int
+    event_digest: str
+    request_digest: str
+    log_digest: str
+
+
+class Chain:
+    """Writes and checks the hash chain in the events' database."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key
+
+    def _h(self, *parts: bytes) -> str:
+        data = b"\x1f".join(parts)
+        if self._key is not None:
+            return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+        return hashlib.sha256(data).hexdigest()
+
+    def event_digest(self, stored: StoredEvent) -> str:
+        """The digest of one stored event, over exactly the stored bytes."""
+        return self._h(
+            str(stored.originator_id).encode(),
+            str(stored.originator_version).encode(),
+            stored.topic.encode(),
+            bytes(stored.state),
+        )
+
+    def create(self, tx: Tx) -> None:
+        """Create the chain table if it does not exist."""
+        table = tx.dialect.table(_TABLE)
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (position BIGINT PRIMARY KEY, "
+            "request_id TEXT NOT NULL, version INTEGER NOT NULL, event_digest TEXT NOT NULL, "
+            "request_digest TEXT NOT NULL, log_digest TEXT NOT NULL)"
+        )
+        tx.execute(
+            f'CREATE UNIQUE INDEX IF NOT EXISTS "ix_{_TABLE}_request" ON {table} '
+            "(request_id, version)"
+        )
+
+    def record(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        """A recording hook: extend both chains with the events being inserted."""
+        table = tx.dialect.table(_TABLE)
+        last = tx.query(
+            f"SELECT log_digest FROM {table} ORDER BY position DESC LIMIT 1"  # noqa: S608
+        )
+        log_digest = last[0]["log_digest"] if last else _GENESIS
+        request_heads: dict[str, str] = {}
+        rows: list[tuple[object, ...]] = []
+        for position, event in sorted(zip(ids, stored, strict=True), key=lambda p: p[0]):
+            request_id = str(event.originator_id)
+            previous = request_heads.get(request_id)
+            if previous is None:
+                found = tx.query(
+                    f"SELECT request_digest FROM {table} "  # noqa: S608
+                    "WHERE request_id = ? AND version = ?",
+                    (request_id, event.originator_version - 1),
+                )
+                previous = found[0]["request_digest"] if found else _GENESIS
+            digest = self.event_digest(event)
+            request_digest = self._h(previous.encode(), digest.encode())
+            log_digest = self._h(log_digest.encode(), str(position).encode(), digest.encode())
+            request_heads[request_id] = request_digest
+            rows.append(
+                (
+                    position,
+                    request_id,
+                    event.originator_version,
+                    digest,
+                    request_digest,
+                    log_digest,
+                )
+            )
+        tx.executemany(
+            f"INSERT INTO {table} (position, request_id, version, event_digest, "  # noqa: S608
+            "request_digest, log_digest) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def head(self, tx: Tx) -> Head | None:
+        """The newest link, or None for an empty log."""
+        table = tx.dialect.table(_TABLE)
+        rows = tx.query(
+            f"SELECT position, log_digest, (SELECT COUNT(*) FROM {table}) AS n "  # noqa: S608
+            f"FROM {table} ORDER BY position DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        return Head(
+            position=int(rows[0]["position"]),
+            log_digest=rows[0]["log_digest"],
+            events=int(rows[0]["n"]),
+        )
+
+    def links(self, tx: Tx, after: int, upto: int) -> list[ChainLink]:
+        """The chain rows with positions in (after, upto], in order."""
+        table = tx.dialect.table(_TABLE)
+        return [
+            ChainLink(
+                position=int(r["position"]),
+                request_id=str(r["request_id"]),
+                version=int(r["version"]),
+                event_digest=r["event_digest"],
+                request_digest=r["request_digest"],
+                log_digest=r["log_digest"],
+            )
+            for r in tx.query(
+                f"SELECT position, request_id, version, event_digest, request_digest, "  # noqa: S608
+                f"log_digest FROM {table} WHERE position > ? AND position <= ? ORDER BY position",
+                (after, upto),
+            )
+        ]
+
+    def verify(  # noqa: C901, PLR0911, PLR0912 - one pass, one check per way a log can be tampered with
+        self,
+        notifications: Iterator[Sequence[tuple[int, StoredEvent]]],
+        links: Callable[[int, int], list[ChainLink]],
+        *,
+        expected: Head | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> VerifyReport:
+        """Recompute the chain over the stored log, batch by batch, and compare.
+
+        ``notifications`` yields batches of ``(position, stored event)`` in log order;
+        ``links(after, upto)`` returns the chain rows for a position range.
+        """
+        log_digest = _GENESIS
+        request_heads: dict[str, tuple[int, str]] = {}
+        checked = 0
+        last_position = 0
+        last_link: ChainLink | None = None
+        expected_digest: str | None = None
+
+        def broken(
+            problem: str, request_id: str | None, version: int | None, position: int
+        ) -> VerifyReport:
+            return VerifyReport(
+                intact=False,
+                events_checked=checked,
+                head=None,
+                problem=problem,
+                request_id=UUID(request_id) if request_id else None,
+                version=version,
+                position=position,
+            )
+
+        for batch in notifications:
+            if not batch:
+                continue
+            upto = batch[-1][0]
+            stored_links = {link.position: link for link in links(last_position, upto)}
+            for position, event in batch:
+                request_id = str(event.originator_id)
+                version = event.originator_version
+                link = stored_links.pop(position, None)
+                if link is None:
+                    return broken(
+                        f"event at position {position} has no chain link: it was inserted "
+                        "outside servflow or its link was removed",
+                        request_id,
+                        version,
+                        position,
+                    )
+                if (link.request_id, link.version) != (request_id, version):
+                    return broken(
+                        f"position {position} holds {request_id} v{version} but the chain "
+                        f"recorded {link.request_id} v{link.version} there: events were moved",
+                        request_id,
+                        version,
+                        position,
+                    )
+                digest = self.event_digest(event)
+                if digest != link.event_digest:
+                    return broken(
+                        f"the stored event {request_id} v{version} was altered",
+                        request_id,
+                        version,
+                        position,
+                    )
+                previous_version, previous = request_heads.get(request_id, (0, _GENESIS))
+                if version != previous_version + 1:
+                    return broken(
+                        f"{request_id} jumps from v{previous_version} to v{version}: "
+                        f"v{previous_version + 1} was removed",
+                        request_id,
+                        previous_version + 1,
+                        position,
+                    )
+                request_digest = self._h(previous.encode(), digest.encode())
+                log_digest = self._h(log_digest.encode(), str(position).encode(), digest.encode())
+                if request_digest != link.request_digest or log_digest != link.log_digest:
+                    return broken(
+                        f"the chain breaks at {request_id} v{version}: an earlier event or "
+                        "link was altered or removed",
+                        request_id,
+                        version,
+                        position,
+                    )
+                request_heads[request_id] = (version, request_digest)
+                if expected is not None and position == expected.position:
+                    expected_digest = log_digest
+                last_link = link
+                checked += 1
+            if stored_links:
+                orphan = min(stored_links.values(), key=lambda link: link.position)
+                return broken(
+                    f"the stored event {orphan.request_id} v{orphan.version} at position "
+                    f"{orphan.position} was removed",
+                    orphan.request_id,
+                    orphan.version,
+                    orphan.position,
+                )
+            last_position = upto
+            if progress:
+                progress(checked)
+        trailing = links(last_position, 2**62)
+        if trailing:
+            orphan = trailing[0]
+            return broken(
+                f"the stored event {orphan.request_id} v{orphan.version} at position "
+                f"{orphan.position} was removed",
+                orphan.request_id,
+                orphan.version,
+                orphan.position,
+            )
+        head = (
+            Head(position=last_link.position, log_digest=last_link.log_digest, events=checked)
+            if last_link
+            else None
+        )
+        if expected is not None and expected_digest != expected.log_digest:
+            return VerifyReport(
+                intact=False,
+                events_checked=checked,
+                head=head,
+                problem=(
+                    f"the log no longer reaches the exported head (position "
+                    f"{expected.position}) with the same digest: events up to it were removed "
+                    "or rewritten"
+                ),
+                position=expected.position,
+            )
+        return VerifyReport(intact=True, events_checked=checked, head=head)
