@@ -5,7 +5,8 @@ Requests are aggregates whose events are the only source of truth; every other a
 :class:`ServiceDesk`.
 """
 
-from servflow.desk import Clock, Ref, ServiceDesk
+from servflow.chain import Head, VerifyReport
+from servflow.desk import Clock, ProjectionMode, Ref, ServiceDesk
 from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.request import (
     OPEN_STATUSES,
@@ -38,6 +39,8 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
+from servflow.projections.engine import Progress, ProjectionStatus
+from servflow.projections.queues import QueuePage, QueueRow, SpecialQueue
 
 __version__ = "0.1.0"
 
@@ -51,6 +54,7 @@ __all__ = [
     "ConcurrencyConflictError",
     "ConfigurationError",
     "Customer",
+    "Head",
     "HistoryEntry",
     "InvalidTransitionError",
     "Kind",
@@ -60,6 +64,11 @@ __all__ = [
     "Outcome",
     "Priority",
     "Probe",
+    "Progress",
+    "ProjectionMode",
+    "ProjectionStatus",
+    "QueuePage",
+    "QueueRow",
     "Ref",
     "Request",
     "RequestNotFoundError",
@@ -67,10 +76,12 @@ __all__ = [
     "ServiceDesk",
     "ServiceRequest",
     "Severity",
+    "SpecialQueue",
     "Stage",
     "Status",
     "StoreError",
     "Tier",
     "ValidationFailedError",
+    "VerifyReport",
     "__version__",
 ]
