@@ -1,0 +1,253 @@
+"""Several writers on one store (SQLite file or PostgreSQL schema): no lost events, unique codes.
+
+An in-memory store cannot be shared, so these run on SQLite and PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
+from servflow import ConcurrencyConflictError, Request, ServiceDesk, Status
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Barrier
+
+Clock = Callable[[], datetime]
+
+
+def connect(kind: str, target: str, schema: str | None, clock: Clock | None = None) -> ServiceDesk:
+    """A new desk on the shared store; also used by the child processes."""
+    if kind == "sqlite":
+        return ServiceDesk.sqlite(target, clock=clock)
+    return ServiceDesk.postgres(target, schema=schema, clock=clock)
+
+
+@dataclass
+class SharedStore:
+    """One store that several desks (threads, processes) open at once."""
+
+    kind: str
+    target: str
+    schema: str | None
+    desks: list[ServiceDesk] = field(default_factory=list)
+
+    def open_desk(self, clock: Clock | None = None) -> ServiceDesk:
+        desk = connect(self.kind, self.target, self.schema, clock)
+        self.desks.append(desk)
+        return desk
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharedStore]:
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        require_postgres()
+        store = SharedStore("postgres", POSTGRES_DSN, f"t_{uuid.uuid4().hex[:12]}")
+    else:
+        store = SharedStore("sqlite", str(tmp_path / "shared.db"), None)
+    yield store
+    for desk in store.desks:
+        desk.close()
+    if store.schema is not None:
+        drop_schema(store.schema)
+
+
+def open_one(desk: ServiceDesk, symptom: str = "The line drops") -> Request:
+    return desk.open(
+        customer="acme",
+        channel="web",
+        kind="complaint",
+        stage="post_sale",
+        symptom=symptom,
+        actor="agent:ana",
+    )
+
+
+class MeddlingClock:
+    """A clock that, the first time it is read, lets another writer record an event first.
+
+    A desk reads its clock after loading the request and before saving the new event, so
+    the meddler's event lands exactly between this desk's read and its write.
+    """
+
+    def __init__(self, base: Clock, meddle: Callable[[], object]) -> None:
+        self._base = base
+        self._meddle: Callable[[], object] | None = meddle
+
+    def __call__(self) -> datetime:
+        meddle, self._meddle = self._meddle, None
+        if meddle is not None:
+            meddle()
+        return self._base()
+
+
+def test_the_second_writer_gets_a_conflict_and_nothing_of_it_is_stored(
+    shared: SharedStore, clock: FakeClock
+) -> None:
+    first = shared.open_desk(clock=clock)
+    request = open_one(first)
+    first.classify(request, priority="high", actor="agent:lead")
+    first.assign(request, team="network", agent="ana", actor="agent:lead")
+    second = shared.open_desk(
+        clock=MeddlingClock(
+            clock,
+            lambda: first.act(request, action="Reset", effort_minutes=5, actor="agent:ana"),
+        )
+    )
+    assert first.get(request) == second.get(request)
+    assert second.get(request).version == 3
+
+    with pytest.raises(ConcurrencyConflictError) as caught:
+        second.probe(request, questions=["Since when?"], findings="Monday", actor="agent:bob")
+    error = caught.value
+    assert (error.request_id, error.ticket_code, error.command) == (
+        request.id,
+        "SR-000001",
+        "probe",
+    )
+    assert "SR-000001" in str(error)
+    assert error.code == "concurrency_conflict"
+    for desk in (first, second):
+        history = desk.history(request)
+        assert [e.event_type for e in history][-1] == "ActionTaken"
+        assert "agent:bob" not in {e.actor for e in history}
+        assert desk.get(request).version == 4
+        assert desk.get(request).probes == ()
+
+    retried = second.probe(request, questions=["Since when?"], findings="Monday", actor="agent:bob")
+    assert retried.version == 5
+    assert [p.actor for p in first.get(request).probes] == ["agent:bob"]
+    assert [a.action for a in first.get(request).actions] == ["Reset"]
+
+
+def test_a_conflicting_completion_does_not_close_a_request_someone_else_cancelled(
+    shared: SharedStore, clock: FakeClock
+) -> None:
+    first = shared.open_desk(clock=clock)
+    request = open_one(first)
+    first.classify(request, priority="low", actor="agent:lead")
+    first.assign(request, team="network", actor="agent:lead")
+    second = shared.open_desk(
+        clock=MeddlingClock(
+            clock, lambda: first.cancel(request, reason="Withdrawn", actor="customer:acme")
+        )
+    )
+    with pytest.raises(ConcurrencyConflictError):
+        second.complete(request, outcome="resolved", resolution="Fixed", actor="agent:ana")
+    assert second.get(request).status is Status.CANCELLED
+    assert second.get(request).version == 4
+
+
+def test_concurrent_writers_on_one_request_lose_no_event(shared: SharedStore) -> None:
+    writers = [shared.open_desk() for _ in range(4)]
+    request = open_one(writers[0])
+    start = threading.Barrier(len(writers))
+    conflicts: list[int] = []
+
+    def write(desk: ServiceDesk) -> None:
+        start.wait()
+        for n in range(8):
+            while True:
+                try:
+                    desk.report_progress(request, message=f"Update {n}", actor="agent:ana")
+                    break
+                except ConcurrencyConflictError:
+                    conflicts.append(1)
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        for future in [pool.submit(write, desk) for desk in writers]:
+            future.result()
+    final = writers[0].get(request)
+    assert final.progress_reports == 32
+    assert final.version == 33
+    assert len(writers[1].history(request)) == 33
+
+
+def test_a_desk_on_an_existing_store_continues_the_sequence(shared: SharedStore) -> None:
+    first = shared.open_desk()
+    open_one(first)
+    open_one(first)
+    second = shared.open_desk()
+    assert open_one(second).ticket_code == "SR-000003"
+    assert open_one(first).ticket_code == "SR-000004"
+    assert open_one(second).ticket_code == "SR-000005"
+    assert [first.get(i).ticket_code for i in second.request_ids()] == [
+        f"SR-{n:06d}" for n in range(1, 6)
+    ]
+
+
+def test_ticket_codes_stay_unique_under_concurrent_writers_in_threads(
+    shared: SharedStore,
+) -> None:
+    writers = [shared.open_desk() for _ in range(4)]
+    start = threading.Barrier(len(writers))
+
+    def open_many(desk: ServiceDesk) -> list[str]:
+        start.wait()
+        return [open_one(desk, f"Problem {n}").ticket_code for n in range(25)]
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        results = [f.result() for f in [pool.submit(open_many, desk) for desk in writers]]
+    codes = [code for result in results for code in result]
+    assert sorted(codes) == [f"SR-{n:06d}" for n in range(1, 101)]
+    for result in results:
+        assert result == sorted(result)  # each writer's codes go up
+    ids = list(writers[0].request_ids())
+    assert len(ids) == len(set(ids)) == 100
+
+
+def open_in_child(
+    kind: str,
+    target: str,
+    schema: str | None,
+    count: int,
+    start: Barrier,
+    results: Queue[list[str]],
+) -> None:
+    """Open ``count`` requests from a separate process (the target of a spawned child)."""
+    with connect(kind, target, schema) as desk:
+        start.wait(timeout=60)
+        results.put([open_one(desk, f"Problem {n}").ticket_code for n in range(count)])
+
+
+def test_ticket_codes_stay_unique_under_concurrent_writers_in_processes(
+    shared: SharedStore,
+) -> None:
+    parent = shared.open_desk()  # creates the tables before the children race for them
+    assert list(parent.request_ids()) == []
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    results: Queue[list[str]] = context.Queue()
+    children = [
+        context.Process(
+            target=open_in_child,
+            args=(shared.kind, shared.target, shared.schema, 20, start, results),
+        )
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    try:
+        batches = [results.get(timeout=60) for _ in children]
+    finally:
+        for child in children:
+            child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0, 0]
+    results.close()
+    results.join_thread()
+    codes = [code for batch in batches for code in batch]
+    assert sorted(codes) == [f"SR-{n:06d}" for n in range(1, 41)]
+    assert len(set(parent.request_ids())) == 40
+    assert open_one(parent).ticket_code == "SR-000041"
