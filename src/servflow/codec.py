@@ -18,6 +18,8 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
+from servflow.errors import StoreError
+
 __all__ = ["OrjsonTranscoder", "PydanticMapper"]
 
 _ID_FIELDS = {"originator_id", "originator_version"}
@@ -60,11 +62,19 @@ class PydanticMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         """Rebuild (and validate) an event, upcasting older versions of its class first."""
         data = stored_event.state
-        if self.cipher:
-            data = self.cipher.decrypt(data)
-        if self.compressor:
-            data = self.compressor.decompress(data)
-        state: dict[str, Any] = self.transcoder.decode(data)
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            state: dict[str, Any] = self.transcoder.decode(data)
+        except Exception as error:  # noqa: BLE001 - cipher, zlib and JSON each raise their own
+            msg = (
+                f"cannot read stored event {stored_event.originator_id} "
+                f"v{stored_event.originator_version}: {error!r}; is the desk configured with the "
+                "cipher key and compressor the events were written with?"
+            )
+            raise StoreError(msg) from None
         event_class: type[Any] = resolve_topic(stored_event.topic)
         version = state.pop("class_version", 1)
         target = getattr(event_class, "class_version", 1)
