@@ -5,9 +5,12 @@ Requests are aggregates whose events are the only source of truth; every other a
 :class:`ServiceDesk`.
 """
 
+from servflow.audit import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.chain import Head, VerifyReport
 from servflow.desk import Clock, ProjectionMode, Ref, ServiceDesk
+from servflow.domain.calendar import Calendar
 from servflow.domain.history import Change, HistoryEntry
+from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -16,6 +19,16 @@ from servflow.domain.request import (
     Probe,
     ServiceRequest,
     Status,
+)
+from servflow.domain.sla import (
+    ClockState,
+    DueAction,
+    PolicyAdoption,
+    SlaStatus,
+    SlaTracker,
+    TimelineEntry,
+    TimelineKind,
+    WhatIfFlip,
 )
 from servflow.domain.values import (
     Channel,
@@ -39,21 +52,31 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
+from servflow.projections.audit import AuditPage, AuditRow, TimeBasis
 from servflow.projections.engine import Progress, ProjectionStatus
 from servflow.projections.queues import QueuePage, QueueRow, SpecialQueue
+from servflow.projections.sla import SlaAlert
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUDIT_EXPORT_FIELDS",
+    "HISTORY_EXPORT_FIELDS",
     "OPEN_STATUSES",
     "TRANSITIONS",
     "Action",
+    "AuditPage",
+    "AuditRow",
+    "Calendar",
     "Change",
     "Channel",
     "Clock",
+    "ClockState",
     "ConcurrencyConflictError",
     "ConfigurationError",
     "Customer",
+    "DueAction",
+    "ExportFormat",
     "Head",
     "HistoryEntry",
     "InvalidTransitionError",
@@ -62,6 +85,7 @@ __all__ = [
     "NonConformityNotFoundError",
     "OccurrenceOutOfOrderError",
     "Outcome",
+    "PolicyAdoption",
     "Priority",
     "Probe",
     "Progress",
@@ -76,12 +100,21 @@ __all__ = [
     "ServiceDesk",
     "ServiceRequest",
     "Severity",
+    "SlaAlert",
+    "SlaPolicy",
+    "SlaRule",
+    "SlaStatus",
+    "SlaTracker",
     "SpecialQueue",
     "Stage",
     "Status",
     "StoreError",
     "Tier",
+    "TimeBasis",
+    "TimelineEntry",
+    "TimelineKind",
     "ValidationFailedError",
     "VerifyReport",
+    "WhatIfFlip",
     "__version__",
 ]

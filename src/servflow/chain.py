@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -210,12 +211,22 @@ class Chain:
             if not batch:
                 continue
             upto = batch[-1][0]
-            stored_links = {link.position: link for link in links(last_position, upto)}
+            pending = deque(links(last_position, upto))
             for position, event in batch:
                 request_id = str(event.originator_id)
                 version = event.originator_version
-                link = stored_links.pop(position, None)
-                if link is None:
+                if pending and pending[0].position < position:
+                    # A link with no event before this one: that event was removed (checked
+                    # first, or the log digest of the next event would take the blame).
+                    orphan = pending[0]
+                    return broken(
+                        f"the stored event {orphan.request_id} v{orphan.version} at position "
+                        f"{orphan.position} was removed",
+                        orphan.request_id,
+                        orphan.version,
+                        orphan.position,
+                    )
+                if not pending or pending[0].position != position:
                     return broken(
                         f"event at position {position} has no chain link: it was inserted "
                         "outside servflow or its link was removed",
@@ -223,6 +234,7 @@ class Chain:
                         version,
                         position,
                     )
+                link = pending.popleft()
                 if (link.request_id, link.version) != (request_id, version):
                     return broken(
                         f"position {position} holds {request_id} v{version} but the chain "
@@ -263,8 +275,8 @@ class Chain:
                     expected_digest = log_digest
                 last_link = link
                 checked += 1
-            if stored_links:
-                orphan = min(stored_links.values(), key=lambda link: link.position)
+            if pending:
+                orphan = pending[0]
                 return broken(
                     f"the stored event {orphan.request_id} v{orphan.version} at position "
                     f"{orphan.position} was removed",

@@ -30,6 +30,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from servflow.cli_audit import audit_app
 from servflow.demo import DEFAULT_START, DemoSummary, SimClock, simulate
 from servflow.desk import ServiceDesk
 from servflow.domain.history import HistoryEntry
@@ -89,6 +90,7 @@ request_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(request_app, name="request")
+app.add_typer(audit_app, name="audit")
 
 
 # -- session and plumbing ------------------------------------------------------------------

@@ -13,25 +13,43 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording, StoredEvent
 from eventsourcing.utils import get_topic
 
+from servflow.audit import AuditTrail, ExportFormat, audit_filter
 from servflow.chain import Chain, Head, VerifyReport
 from servflow.codec import OrjsonTranscoder, PydanticMapper
-from servflow.domain.history import HistoryEntry, history_of
+from servflow.domain.history import HistoryEntry
+from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import (
     Moment,
     NonConformity,
     ServiceRequest,
     Status,
     request_id_for,
+)
+from servflow.domain.sla import (
+    SINCE_EVER,
+    SLA_POLICY_BOOK_ID,
+    DueAction,
+    DueActionKind,
+    PolicyAdoption,
+    SlaPolicyBook,
+    SlaStatus,
+    SlaTracker,
+    TimelineEntry,
+    WhatIfFlip,
+    compare,
+    policy_at,
+    same_policy,
+    to_second,
 )
 from servflow.domain.values import (
     Channel,
@@ -52,8 +70,10 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
-from servflow.projections.engine import ProgressCallback, ProjectionStatus, Projector
+from servflow.projections.audit import AuditPage, AuditProjection, TimeBasis
+from servflow.projections.engine import ProgressCallback, ProjectionStatus, Projector, Tx
 from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
+from servflow.projections.sla import SlaAlert, SlaProjection
 from servflow.store import hooks_of, recorder_topic
 
 if TYPE_CHECKING:
@@ -75,6 +95,10 @@ _T = TypeVar("_T")
 _CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,9})-(\d{1,12})$")
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 _MAX_CODE_ATTEMPTS = 64
+_MAX_SAVE_ATTEMPTS = 8
+_SECOND = timedelta(seconds=1)
+#: When two due actions of one request fall on the same instant, the follow-up comes first.
+_DUE_ORDER: dict[DueActionKind, int] = {"follow_up_due": 0, "deemed_acceptance": 1}
 _MAX_PAGE = 10_000
 
 
@@ -99,7 +123,9 @@ class ServiceDesk:
     ``ServiceDesk()`` keeps events in memory (tests, simulations); ``ServiceDesk.sqlite(path)``
     is the embedded default for real use; ``ServiceDesk.postgres(dsn)`` shares one store
     between processes and machines. Every constructor takes ``clock=`` (a callable returning
-    an aware datetime; default UTC now) and ``ticket_prefix=`` (default ``"SR"``).
+    an aware datetime; default UTC now) and ``ticket_prefix=`` (default ``"SR"``), and
+    ``sla=`` (an ``SlaPolicy``, recorded in the store's policy book when it differs from the
+    latest adopted one; without it the adopted policy stays, or the built-in standard applies).
     """
 
     def __init__(
@@ -109,6 +135,7 @@ class ServiceDesk:
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
+        sla: SlaPolicy | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         if not _PREFIX.match(ticket_prefix):
@@ -121,6 +148,9 @@ class ServiceDesk:
         self._prefix = ticket_prefix
         try:
             settings = dict(env or {})
+            # The library also reads the process environment; a desk says where it keeps its
+            # events itself, so a stray PERSISTENCE_MODULE cannot move an in-memory desk.
+            settings.setdefault("PERSISTENCE_MODULE", "eventsourcing.popo")
             topic = recorder_topic(settings.get("PERSISTENCE_MODULE", ""))
             if topic:
                 settings.setdefault("APPLICATION_RECORDER_TOPIC", topic)
@@ -135,10 +165,13 @@ class ServiceDesk:
             raise ConfigurationError(msg)
         self._inline = projections == "inline"
         self._queues = QueueProjection()
+        self._sla = SlaProjection()
+        self._audit = AuditProjection()
         try:
-            self._projector = Projector(self._store, [self._queues])
+            self._projector = Projector(self._store, [self._queues, self._sla, self._audit])
         except PersistenceError as error:
             raise _store_error(error) from None
+        self._trail = AuditTrail(self._store, self._projector.views, self._audit)
         self._chain = Chain(audit_key)
         with self._projector.views.transaction() as tx:
             self._chain.create(tx)
@@ -151,6 +184,11 @@ class ServiceDesk:
             hooks.append(self._chain.record)
         if self._hooked and hooks is not None:
             hooks.append(self._projector.record_inline)
+        try:
+            self._configure_sla(sla)
+        except BaseException:
+            self.close()
+            raise
         if self._inline:
             self._catch_up()
 
@@ -165,6 +203,7 @@ class ServiceDesk:
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
+        sla: SlaPolicy | None = None,
     ) -> ServiceDesk:
         """A desk on an SQLite file (created if missing, WAL mode): the embedded default."""
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
@@ -173,6 +212,7 @@ class ServiceDesk:
             ticket_prefix=ticket_prefix,
             projections=projections,
             audit_key=audit_key,
+            sla=sla,
             env=env,
         )
 
@@ -186,6 +226,7 @@ class ServiceDesk:
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
+        sla: SlaPolicy | None = None,
         pool_size: int = 5,
     ) -> ServiceDesk:
         """A desk on PostgreSQL, shared by processes and machines (needs ``servflow[postgres]``).
@@ -220,6 +261,7 @@ class ServiceDesk:
             ticket_prefix=ticket_prefix,
             projections=projections,
             audit_key=audit_key,
+            sla=sla,
             env=env,
         )
 
@@ -529,10 +571,18 @@ class ServiceDesk:
         return Request.of(request)
 
     def history(self, ref: Ref) -> list[HistoryEntry]:
-        """Every event of a request in order: who, when, what, and what changed."""
+        """Every event of a request in order: position in the log, who, when, what changed.
+
+        One indexed read of the request's stored events (with their log positions).
+        """
         request_id = self.resolve(ref)
-        events = self._events(request_id, ref)
-        return history_of(events)
+        try:
+            entries = self._trail.history(request_id)
+        except PersistenceError as error:
+            raise _store_error(error) from None
+        if not entries:
+            raise RequestNotFoundError(_describe(ref))
+        return entries
 
     def exists(self, ref: Ref) -> bool:
         """Whether a request with this id or ticket code is in the store."""
@@ -660,6 +710,285 @@ class ServiceDesk:
         """The newest link of the log's hash chain: keep it elsewhere to detect truncation."""
         with self._projector.views.transaction(commit=False) as tx:
             return self._chain.head(tx)
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit_log(
+        self,
+        *,
+        actor: str | None = None,
+        request: Ref | None = None,
+        event_type: str | Sequence[str] | None = None,
+        customer: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        by: TimeBasis = "occurred",
+        limit: int = 100,
+        after_position: int = 0,
+    ) -> AuditPage:
+        """A page of every request's events in log order, filtered: the auditors' global view.
+
+        Criteria combine. ``since`` (inclusive) and ``until`` (exclusive) bound when events
+        happened, or when they were recorded with ``by="recorded"``. Page on with
+        ``after_position=page.next_after_position``. Reads the ``audit`` projection.
+        """
+        selected = audit_filter(
+            actor=actor,
+            request_id=None if request is None else self.resolve(request),
+            event_type=event_type,
+            customer=customer,
+            since=since,
+            until=until,
+            by=by,
+        )
+        try:
+            return self._trail.page(selected, after=after_position, limit=limit)
+        except PersistenceError as error:
+            raise _store_error(error) from None
+
+    def queue_as_of(  # noqa: PLR0913 - the filters of ``queue``
+        self,
+        at: datetime,
+        special: SpecialQueue | str | None = None,
+        *,
+        team: str | None = None,
+        agent: str | None = None,
+        status: Status | str | Sequence[Status | str] = (),
+        priority: Priority | str | Sequence[Priority | str] = (),
+        kind: Kind | str | Sequence[Kind | str] = (),
+        customer: str | None = None,
+        tier: Tier | str | Sequence[Tier | str] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> QueuePage:
+        """A queue as it stood at ``at`` (by when things happened), folded from the log.
+
+        Takes ``queue``'s filters (follow_ups_due as of ``at``). It reads every request opened
+        by then, so it answers audits ("team X's queue at 10:00 last Monday"), not dashboards.
+        """
+        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+            msg = f"refused 'queue_as_of': at must be a timezone-aware datetime, not {at!r}"
+            raise ValidationFailedError(msg, command="queue_as_of")
+        try:
+            named = SpecialQueue(special) if special is not None else None
+            statuses = tuple(Status(v) for v in _many(status))
+            priorities = tuple(Priority(v) for v in _many(priority))
+            kinds = tuple(Kind(v) for v in _many(kind))
+            tiers = tuple(Tier(v) for v in _many(tier))
+        except ValueError as error:
+            msg = f"refused 'queue_as_of': {error}"
+            raise ValidationFailedError(msg, command="queue_as_of") from None
+        if not 1 <= limit <= _MAX_PAGE or offset < 0:
+            msg = (
+                "refused 'queue_as_of': limit must be 1-10000 and offset >= 0 "
+                f"(got {limit}, {offset})"
+            )
+            raise ValidationFailedError(msg, command="queue_as_of")
+
+        def ask(view: QueueProjection, tx: Tx) -> QueuePage:
+            return view.query(
+                tx,
+                special=named,
+                team=team,
+                agent=agent,
+                status=statuses,
+                priority=priorities,
+                kind=kinds,
+                customer=customer,
+                tier=tiers,
+                at=at,
+                limit=limit,
+                offset=offset,
+            )
+
+        try:
+            return self._trail.queue_as_of(at, ask, closed=bool(statuses))
+        except PersistenceError as error:
+            raise _store_error(error) from None
+
+    def export(
+        self,
+        fp: IO[bytes] | IO[str],
+        *,
+        format: ExportFormat = "jsonl",  # noqa: A002 - the name auditors and the CLI use
+        request: Ref | None = None,
+        actor: str | None = None,
+        event_type: str | Sequence[str] | None = None,
+        customer: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        by: TimeBasis = "occurred",
+    ) -> int:
+        """Stream one request's history, or the global log, to a file for auditors' tools.
+
+        ``fp`` is a binary or text file; ``format`` is ``jsonl`` or ``csv``; the criteria are
+        ``audit_log``'s. Field names are fixed (``servflow.AUDIT_EXPORT_FIELDS``, plus
+        ``changes`` for one request). Returns the rows written; memory stays constant.
+        """
+        selected = audit_filter(
+            actor=actor,
+            event_type=event_type,
+            customer=customer,
+            since=since,
+            until=until,
+            by=by,
+            command="export",
+        )
+        request_id: UUID | None = None
+        if request is not None:
+            request_id = self.resolve(request)
+            if not self._has(request_id):
+                raise RequestNotFoundError(_describe(request))
+        try:
+            return self._trail.export(fp, format=format, request_id=request_id, selected=selected)
+        except PersistenceError as error:
+            raise _store_error(error) from None
+
+    # -- SLA ------------------------------------------------------------------------------
+
+    def sla(self, ref: Ref, *, at: datetime | None = None) -> SlaStatus:
+        """Both SLA clocks of a request as of ``at`` (default now), from its events up to then.
+
+        Each clock says its state, target, due instant, business time elapsed, remaining and
+        paused, and the policy and calendar versions that measured it (those in force at the
+        request's opening), so the same question gets the same answer at any later date.
+        """
+        request_id = self.resolve(ref)
+        when = self._instant(at, "at", "sla", request_id)
+        tracker = self._tracker(request_id, ref)
+        if to_second(when) < tracker.opened_at:
+            raise RequestNotFoundError(
+                _describe(ref), detail=f"it was opened after {when.isoformat()}"
+            )
+        return tracker.status(when, policy_at(self._adoptions(), tracker.opened_at))
+
+    def sla_timeline(self, ref: Ref, *, until: datetime | None = None) -> list[TimelineEntry]:
+        """Why a clock stands where it does: started, paused, resumed, warned, breached, met.
+
+        Each entry names the event (type and version) that caused it, or ``time``; entries
+        run up to ``until`` (default now).
+        """
+        request_id = self.resolve(ref)
+        when = self._instant(until, "until", "sla_timeline", request_id)
+        tracker = self._tracker(request_id, ref)
+        return tracker.timeline(policy_at(self._adoptions(), tracker.opened_at), until=when)
+
+    def sla_whatif(
+        self,
+        *,
+        policy: SlaPolicy,
+        period: tuple[datetime, datetime],
+        at: datetime | None = None,
+    ) -> list[WhatIfFlip]:
+        """Which clock outcomes would flip under ``policy``, for requests opened in ``period``.
+
+        Compares each clock's state as of ``at`` (default now) under the policy that measured
+        it and under the candidate, with the due-time delta; records nothing, so what was
+        reported stays as it was. ``period`` is ``(start, end)``, end excluded.
+        """
+        if not isinstance(policy, SlaPolicy):
+            msg = f"refused 'sla_whatif': policy must be an SlaPolicy, not {type(policy).__name__}"
+            raise ValidationFailedError(msg, command="sla_whatif", errors=(("policy", msg),))
+        if not isinstance(period, tuple) or len(period) != 2:  # noqa: PLR2004 - a pair
+            msg = "refused 'sla_whatif': period must be a (start, end) pair of datetimes"
+            raise ValidationFailedError(msg, command="sla_whatif", errors=(("period", msg),))
+        start = self._instant(period[0], "period start", "sla_whatif")
+        end = self._instant(period[1], "period end", "sla_whatif")
+        if end < start:
+            msg = "refused 'sla_whatif': the period ends before it starts"
+            raise ValidationFailedError(msg, command="sla_whatif", errors=(("period", msg),))
+        when = to_second(self._instant(at, "at", "sla_whatif"))
+        with self._projector.views.transaction(commit=False) as tx:
+            trackers = self._sla.opened_between(tx, start, end)
+        adoptions = self._adoptions()
+        flips: list[WhatIfFlip] = []
+        for tracker in trackers:
+            if tracker.opened_at <= when:
+                current = policy_at(adoptions, tracker.opened_at)
+                flips += compare(tracker, when, current, policy)
+        return flips
+
+    def run_due(self, *, at: datetime | None = None) -> list[DueAction]:
+        """Record the time-based events whose moment has come by ``at`` (default now).
+
+        A follow-up whose date has come gets ``FollowUpDue``; a request awaiting acceptance whose
+        customer stayed silent for the policy's ``deemed_acceptance_after`` (business time) gets
+        ``CustomerAccepted(deemed=True)``, both by ``system`` and dated when their moment came.
+        Idempotent: a second call records nothing new. Candidates come from the SLA projection.
+        """
+        now = self._now()
+        when = self._instant(at, "at", "run_due")
+        if when > now:
+            msg = (
+                f"refused 'run_due': at {when.isoformat()} is after the desk's clock "
+                f"({now.isoformat()}); events cannot be recorded before they happen"
+            )
+            raise OccurrenceOutOfOrderError(msg, command="run_due")
+        with self._projector.views.transaction(commit=False) as tx:
+            candidates = self._sla.due_actions(tx, when)
+        adoptions = self._adoptions()
+        actions: list[DueAction] = []
+        for candidate in candidates:
+            actions += self._run_due_for(candidate.request_id, when, now, adoptions)
+        return actions
+
+    def breaches(self, *, at: datetime | None = None, limit: int | None = None) -> list[SlaAlert]:
+        """Clocks past their due instant as of ``at`` (default now) and not met, earliest first.
+
+        Read from the SLA projection (an indexed range read), so ``at`` should be at or after the
+        requests' latest events; for an earlier instant ask ``sla(ref, at=...)``.
+        """
+        when = self._instant(at, "at", "breaches")
+        with self._projector.views.transaction(commit=False) as tx:
+            return self._sla.breaches(tx, when, limit=_positive_limit(limit, "breaches"))
+
+    def at_risk(self, *, at: datetime | None = None, limit: int | None = None) -> list[SlaAlert]:
+        """Clocks in their warning window as of ``at`` (default now), earliest due first."""
+        when = self._instant(at, "at", "at_risk")
+        with self._projector.views.transaction(commit=False) as tx:
+            return self._sla.at_risk(tx, when, limit=_positive_limit(limit, "at_risk"))
+
+    def adopt_policy(
+        self, policy: SlaPolicy, *, actor: str, effective_from: datetime | None = None
+    ) -> PolicyAdoption:
+        """Adopt an SLA policy version for the requests opened from ``effective_from`` on.
+
+        By default it takes effect from the next whole second (the very first adoption, made
+        before any request was opened, measures every request, imported history included).
+        It cannot be back-dated: what-ifs (``sla_whatif``) show a correction's effect on the past
+        without rewriting it. Re-adopting the latest policy records nothing; the same name and
+        version with other content, or an older version, is a ``ConfigurationError``.
+        """
+        if not isinstance(policy, SlaPolicy):
+            msg = (
+                f"refused 'adopt_policy': policy must be an SlaPolicy, not {type(policy).__name__}"
+            )
+            raise ValidationFailedError(msg, command="adopt_policy", errors=(("policy", msg),))
+        for _ in range(_MAX_SAVE_ATTEMPTS):
+            now = self._now()
+            book = self._book()
+            latest = book.latest if book is not None else None
+            if latest is not None and same_policy(latest.policy, policy):
+                return latest
+            effective = self._effective_from(book, effective_from, now)
+            moment = Moment(recorded_at=now, occurred_at=now)
+            if book is None:
+                book = SlaPolicyBook.start(actor=actor, at=moment)
+            adoption = book.adopt(policy, effective_from=effective, actor=actor, at=moment)
+            try:
+                recordings = self._store.save(book)
+            except IntegrityError:
+                continue  # another process adopted meanwhile: look again
+            except PersistenceError as error:
+                raise _store_error(error) from None
+            self._saved(recordings)
+            return adoption
+        msg = f"could not record the policy adoption after {_MAX_SAVE_ATTEMPTS} attempts"
+        raise StoreError(msg)
+
+    def policies(self) -> list[PolicyAdoption]:
+        """Every adopted SLA policy version, in the order adopted (empty: the built-in default)."""
+        return self._adoptions()
 
     # -- projections ------------------------------------------------------------------------
 
@@ -830,6 +1159,149 @@ class ServiceDesk:
         except PersistenceError as error:
             raise _store_error(error) from None
 
+    # -- SLA internals ----------------------------------------------------------------------
+
+    def _configure_sla(self, sla: SlaPolicy | None) -> None:
+        """Adopt the constructor's policy when it differs from the latest adopted one."""
+        if sla is None:
+            return  # keep what the store adopted (or the built-in default)
+        if not isinstance(sla, SlaPolicy):
+            msg = f"sla must be an SlaPolicy, not {type(sla).__name__}"
+            raise ConfigurationError(msg)
+        book = self._book()
+        latest = book.latest if book is not None else None
+        if latest is None or not same_policy(latest.policy, sla):
+            if book is not None:
+                book.check(sla)  # refuse before recording anything
+            self.adopt_policy(sla, actor="system")
+
+    def _book(self) -> SlaPolicyBook | None:
+        try:
+            book: object = self._store.repository.get(SLA_POLICY_BOOK_ID, projector_func=_project)
+        except AggregateNotFoundError:
+            return None
+        except PersistenceError as error:
+            raise _store_error(error) from None
+        return book if isinstance(book, SlaPolicyBook) else None
+
+    def _adoptions(self) -> list[PolicyAdoption]:
+        book = self._book()
+        return [] if book is None else list(book.adoptions)
+
+    def _effective_from(
+        self, book: SlaPolicyBook | None, requested: datetime | None, now: datetime
+    ) -> datetime:
+        # From the next whole second: a request opened (recorded) before the adoption, even in
+        # the same second, keeps the policy it was opened under.
+        earliest = to_second(now) + _SECOND
+        if requested is None:
+            first = book is None or not book.adoptions
+            return SINCE_EVER if first and not self._has_requests() else earliest
+        when = self._instant(requested, "effective_from", "adopt_policy")
+        if when < now:
+            msg = (
+                f"refused 'adopt_policy': effective_from {when.isoformat()} is in the past; "
+                "an adoption cannot change answers already given (use sla_whatif to see the "
+                "effect of a correction on the past)"
+            )
+            raise ValidationFailedError(
+                msg, command="adopt_policy", errors=(("effective_from", "in the past"),)
+            )
+        whole = to_second(when)
+        return max(earliest, whole if whole == when else whole + _SECOND)
+
+    def _has_requests(self) -> bool:
+        try:
+            found = self._store.recorder.select_notifications(
+                start=1, limit=1, topics=(get_topic(ServiceRequest.Opened),)
+            )
+        except PersistenceError as error:
+            raise _store_error(error) from None
+        return bool(found)
+
+    def _tracker(self, request_id: UUID, ref: Ref) -> SlaTracker:
+        tracker: SlaTracker | None = None
+        for event in self._events(request_id, ref):
+            tracker = SlaTracker.fold(tracker, event)
+        if tracker is None:  # pragma: no cover - an Opened event always starts one
+            raise RequestNotFoundError(_describe(ref))
+        return tracker
+
+    def _run_due_for(
+        self,
+        request_id: UUID,
+        when: datetime,
+        now: datetime,
+        adoptions: Sequence[PolicyAdoption],
+    ) -> list[DueAction]:
+        """Record one request's due events (one save); retried if another writer got there."""
+        for _ in range(_MAX_SAVE_ATTEMPTS):
+            events = self._events(request_id, request_id)
+            request = reduce(_mutate, events, None)
+            tracker = reduce(SlaTracker.fold, events, None)
+            if request is None or tracker is None:  # pragma: no cover - Opened starts both
+                return []
+            policy = policy_at(adoptions, tracker.opened_at)
+            planned = _planned_due(request, tracker, policy, when)
+            done: list[DueAction] = []
+            for instant, action in planned:
+                if request.status is not Status.COMPLETED:
+                    break  # accepted first: a follow-up of a closed request is not due
+                moment = Moment(recorded_at=now, occurred_at=max(instant, request.last_occurred_at))
+                if action == "follow_up_due":
+                    request.mark_follow_up_due(actor="system", at=moment)
+                else:
+                    request.accept(
+                        satisfaction=None, comment=None, actor="system", at=moment, deemed=True
+                    )
+                done.append(
+                    DueAction(
+                        request_id=request.id,
+                        ticket_code=request.ticket_code,
+                        action=action,
+                        occurred_at=moment.occurred_at,
+                    )
+                )
+            if not done:
+                return []
+            try:
+                recordings = self._store.save(request)
+            except IntegrityError:
+                continue  # another writer changed it: look again
+            except PersistenceError as error:
+                raise _store_error(error) from None
+            self._saved(recordings)
+            return done
+        return []
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            msg = "the desk's clock returned a naive datetime; it must return an aware one"
+            raise ConfigurationError(msg)
+        return now.astimezone(UTC)
+
+    def _instant(
+        self, value: object, name: str, command: str, request_id: UUID | None = None
+    ) -> datetime:
+        """An aware instant given to a query (default: the clock's now), in UTC."""
+        if value is None:
+            return self._now()
+        if not isinstance(value, datetime):
+            msg = f"refused '{command}': {name} must be a datetime, not {value!r}"
+            raise ValidationFailedError(
+                msg, command=command, request_id=request_id, errors=((name, "not a datetime"),)
+            )
+        if value.tzinfo is None or value.utcoffset() is None:
+            msg = (
+                f"refused '{command}': {name} {value.isoformat()} is naive; "
+                "give a timezone-aware datetime"
+            )
+            raise ValidationFailedError(
+                msg, command=command, request_id=request_id, errors=((name, "must be aware"),)
+            )
+        return value.astimezone(UTC)
+
     def _code(self, number: int) -> str:
         return f"{self._prefix}-{number:06d}"
 
@@ -869,6 +1341,34 @@ def _project(aggregate: Any, events: Iterable[Any]) -> Any:  # noqa: ANN401 - th
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate
+
+
+def _planned_due(
+    request: ServiceRequest, tracker: SlaTracker, policy: SlaPolicy, when: datetime
+) -> list[tuple[datetime, DueActionKind]]:
+    """The time-based events of one request whose moment came by ``when``, in time order."""
+    planned: list[tuple[datetime, DueActionKind]] = []
+    follow_up = request.follow_up_at
+    if (
+        request.allows("mark_follow_up_due")
+        and request.outcome is Outcome.FOLLOW_UP
+        and follow_up is not None
+        and not request.follow_up_due
+        and follow_up <= when
+    ):
+        planned.append((follow_up, "follow_up_due"))
+    deemed = tracker.deemed_acceptance_at(policy)
+    if request.status is Status.COMPLETED and deemed is not None and deemed <= when:
+        planned.append((deemed, "deemed_acceptance"))
+    planned.sort(key=lambda item: (item[0], _DUE_ORDER[item[1]]))
+    return planned
+
+
+def _positive_limit(limit: int | None, command: str) -> int | None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        msg = f"refused '{command}': limit must be a positive int or None, not {limit!r}"
+        raise ValidationFailedError(msg, command=command, errors=(("limit", msg),))
+    return limit
 
 
 def _many(value: object) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import require_postgres
 from servflow import ServiceDesk, Status
 from servflow.cli import app
 
@@ -492,12 +493,11 @@ def test_reading_a_database_that_does_not_exist_does_not_create_it(run: Run, db:
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A throwaway database on the local server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
+    require_postgres()
+    import psycopg  # noqa: PLC0415 - optional extra
+
     name = f"servflow_cli_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.Error as error:
-        pytest.skip(f"no PostgreSQL server at {POSTGRES_SERVER}: {error}")
+    admin = psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3)
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:

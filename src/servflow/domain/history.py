@@ -37,6 +37,8 @@ class Change(Value):
 class HistoryEntry(Value):
     """One event of a request's history, as an auditor reads it."""
 
+    #: The event's position in the whole log (its notification id): increases with every event.
+    position: int
     request_id: UUID
     ticket_code: str
     version: int
@@ -50,12 +52,12 @@ class HistoryEntry(Value):
     changes: tuple[Change, ...]
 
 
-def history_of(events: Iterable[ServiceRequest.Event]) -> list[HistoryEntry]:
-    """Replay a request's events, recording what each one changed."""
+def history_of(events: Iterable[tuple[int, ServiceRequest.Event]]) -> list[HistoryEntry]:
+    """Replay a request's ``(position, event)`` pairs, recording what each event changed."""
     entries: list[HistoryEntry] = []
     request: ServiceRequest | None = None
     before: dict[str, Any] = {}
-    for event in events:
+    for position, event in events:
         request = event.mutate(request)
         if request is None:  # pragma: no cover - an Opened event always creates one
             continue
@@ -67,6 +69,7 @@ def history_of(events: Iterable[ServiceRequest.Event]) -> list[HistoryEntry]:
         )
         entries.append(
             HistoryEntry(
+                position=position,
                 request_id=request.id,
                 ticket_code=request.ticket_code,
                 version=event.originator_version,

@@ -45,6 +45,7 @@ from servflow.errors import (
 __all__ = [
     "COMMANDS",
     "OPEN_STATUSES",
+    "SYSTEM_TRANSITIONS",
     "TRANSITIONS",
     "Action",
     "Moment",
@@ -112,6 +113,12 @@ TRANSITIONS: Mapping[str, frozenset[Status]] = {
 
 #: Every command a request accepts after ``open``.
 COMMANDS = tuple(TRANSITIONS)
+
+#: Time-based commands only ``system`` records (``ServiceDesk.run_due``), with the statuses in
+#: which each is accepted. Kept apart from ``TRANSITIONS`` because no person issues them.
+SYSTEM_TRANSITIONS: Mapping[str, frozenset[Status]] = {
+    "mark_follow_up_due": frozenset({Status.COMPLETED}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,7 @@ class ServiceRequest(EventSourced):
             request.satisfaction = None
             request.acceptance_comment = None
             request.deemed_acceptance = False
+            request.follow_up_due = False
             request.closed_at = None
             request.cancelled_at = None
             request.cancel_reason = None
@@ -339,6 +347,7 @@ class ServiceRequest(EventSourced):
                 request.status = Status.COMPLETED
                 request.completed_at = self.occurred_at
                 request.follow_up_at = self.follow_up_at
+                request.follow_up_due = False
 
     class CustomerAccepted(Event):
         """The customer accepted the completion (or, if ``deemed``, stayed silent too long)."""
@@ -366,6 +375,15 @@ class ServiceRequest(EventSourced):
             request.resolution = None
             request.follow_up_at = None
             request.completed_at = None
+            request.follow_up_due = False
+
+    class FollowUpDue(Event):
+        """The follow-up date of a completion came (recorded by ``system``); status unchanged."""
+
+        follow_up_at: AwareDatetime
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.follow_up_due = True
 
     class Cancelled(Event):
         """The request was withdrawn or found to be a duplicate; its SLA clocks stop."""
@@ -448,6 +466,7 @@ class ServiceRequest(EventSourced):
         satisfaction: int | None
         acceptance_comment: str | None
         deemed_acceptance: bool
+        follow_up_due: bool
         closed_at: datetime | None
         cancelled_at: datetime | None
         cancel_reason: str | None
@@ -653,6 +672,33 @@ class ServiceRequest(EventSourced):
         self._require("reopen", at)
         self._record(self.Reopened, "reopen", at, actor=actor, reason=reason)
 
+    def mark_follow_up_due(self, *, actor: str, at: Moment) -> None:
+        """Record that the follow-up date of the current completion has come (``system`` only).
+
+        Accepted once per completion, while the request awaits acceptance of a ``follow_up``
+        completion whose date is at or before ``at.occurred_at``.
+        """
+        self._require("mark_follow_up_due", at)
+        if actor != "system":
+            self._refuse("mark_follow_up_due", "actor", "only 'system' records a follow-up as due")
+        if self.outcome is not Outcome.FOLLOW_UP or self.follow_up_at is None:
+            self._refuse_transition("mark_follow_up_due", "the completion has no follow-up")
+        if self.follow_up_due:
+            self._refuse_transition("mark_follow_up_due", "the follow-up is already marked due")
+        if at.occurred_at < self.follow_up_at:
+            self._refuse(
+                "mark_follow_up_due",
+                "occurred_at",
+                f"the follow-up is due at {self.follow_up_at.isoformat()}, not before",
+            )
+        self._record(
+            self.FollowUpDue,
+            "mark_follow_up_due",
+            at,
+            actor=actor,
+            follow_up_at=self.follow_up_at,
+        )
+
     def cancel(self, *, reason: str, actor: str, at: Moment) -> None:
         """Withdraw the request (or mark it a duplicate); its clocks stop."""
         self._require("cancel", at)
@@ -723,12 +769,12 @@ class ServiceRequest(EventSourced):
 
     def allows(self, command: str) -> bool:
         """Whether the lifecycle accepts ``command`` in the current status."""
-        return self.status in TRANSITIONS[command]
+        return self.status in (TRANSITIONS.get(command) or SYSTEM_TRANSITIONS[command])
 
     # -- guards and recording -----------------------------------------------------------
 
     def _require(self, command: str, at: Moment) -> None:
-        allowed = TRANSITIONS[command]
+        allowed = TRANSITIONS.get(command) or SYSTEM_TRANSITIONS[command]
         if self.status not in allowed:
             raise InvalidTransitionError(
                 request_id=self.id,
@@ -754,6 +800,17 @@ class ServiceRequest(EventSourced):
             )
         except ValidationError as error:
             raise _refused(error, command, self.id, self.ticket_code) from None
+
+    def _refuse_transition(self, command: str, reason: str) -> NoReturn:
+        allowed = TRANSITIONS.get(command) or SYSTEM_TRANSITIONS[command]
+        raise InvalidTransitionError(
+            request_id=self.id,
+            ticket_code=self.ticket_code,
+            status=self.status.value,
+            command=command,
+            allowed=tuple(s.value for s in Status if s in allowed),
+            reason=reason,
+        )
 
     def _refuse(self, command: str, field: str, problem: str) -> NoReturn:
         msg = f"{self.ticket_code} ({self.id}): refused '{command}': {field}: {problem}"

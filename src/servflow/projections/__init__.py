@@ -1,4 +1,4 @@
-"""Read models folded from the log: work queues (and, as they land, SLA, audit, KPIs, outbox).
+"""Read models folded from the log: queues, SLA clocks (and, as they land, audit, KPIs, outbox).
 
 Every projection is disposable: rebuild it from the log at any time and it comes back row for
 row the same.
@@ -13,8 +13,10 @@ from servflow.projections.engine import (
     Tx,
 )
 from servflow.projections.queues import QueuePage, QueueProjection, QueueRow, SpecialQueue
+from servflow.projections.sla import MeasuredProjection, SlaAlert, SlaDueRow, SlaProjection
 
 __all__ = [
+    "MeasuredProjection",
     "Progress",
     "Projection",
     "ProjectionStatus",
@@ -23,6 +25,9 @@ __all__ = [
     "QueueProjection",
     "QueueRow",
     "RowProjection",
+    "SlaAlert",
+    "SlaDueRow",
+    "SlaProjection",
     "SpecialQueue",
     "Tx",
 ]

@@ -2,6 +2,8 @@
 
 One row per request, ordered by resolution due time (then priority, then opening time), with
 indexes for each filter, so a queue page is an indexed range read, never a scan of the log.
+The due times come from the request's SLA tracker, measured with the policy in force at its
+opening (the projection folds the log's ``PolicyAdopted`` events, like the SLA projection).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from functools import singledispatchmethod
 from typing import Any, ClassVar
 from uuid import UUID
 
+from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import OPEN_STATUSES, ServiceRequest, Status
+from servflow.domain.sla import STOPPED_STATES, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
-from servflow.projections.engine import RowProjection, Tx, from_micros, micros
+from servflow.projections.engine import Tx, from_micros, micros
+from servflow.projections.sla import MeasuredProjection
 
 __all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]
 
@@ -68,6 +73,8 @@ class _Row:
     first_response_due: int | None
     resolution_due: int | None
     due_sort: int
+    sla_policy: str | None
+    sla_tracker: SlaTracker | None
 
 
 class QueueRow(Value):
@@ -108,11 +115,12 @@ class QueuePage(Value):
         return following if following < self.total else None
 
 
-class QueueProjection(RowProjection[_Row]):
+class QueueProjection(MeasuredProjection[_Row]):
     """The work-queue read model."""
 
     name: ClassVar[str] = "queues"
-    version: ClassVar[int] = 1
+    # v2: SLA due times filled from each request's tracker (new columns sla_policy, sla_tracker).
+    version: ClassVar[int] = 2
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -125,7 +133,8 @@ class QueueProjection(RowProjection[_Row]):
             "kind TEXT NOT NULL, stage TEXT NOT NULL, channel TEXT NOT NULL, priority TEXT, "
             "priority_rank INTEGER NOT NULL, category TEXT, team TEXT, agent TEXT, outcome TEXT, "
             "opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, follow_up_at BIGINT, "
-            "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL)"
+            "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL, "
+            "sla_policy TEXT, sla_tracker TEXT)"
         )
         order = "due_sort, priority_rank, opened_at"
         for name, lead in (
@@ -140,6 +149,7 @@ class QueueProjection(RowProjection[_Row]):
             tx.execute(
                 f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
             )
+        self.create_policy_table(tx)
 
     # -- the fold -------------------------------------------------------------------------
 
@@ -147,15 +157,43 @@ class QueueProjection(RowProjection[_Row]):
         if row is None and not isinstance(event, ServiceRequest.Opened):
             return None
         updated = self._fold(event, row)
+        tracker = SlaTracker.fold(None if row is None else row.sla_tracker, event)
         if updated is row or updated is None:
-            return row
+            # Events the queue ignores may still move a clock (a first response, say).
+            if row is None or tracker is row.sla_tracker:
+                return row
+            return dataclasses.replace(row, sla_tracker=tracker)
         occurred = micros(event.occurred_at) if isinstance(event, ServiceRequest.Event) else None
         return dataclasses.replace(
             updated,
             updated_at=occurred or updated.updated_at,
             is_open=int(updated.status in _OPEN),
-            due_sort=updated.resolution_due if updated.resolution_due is not None else _NO_DUE,
+            sla_tracker=tracker,
         )
+
+    def measure(self, row: _Row, policy: SlaPolicy) -> _Row:  # noqa: D102
+        tracker = row.sla_tracker
+        if tracker is None:
+            return row
+        status = tracker.status(tracker.last_at, policy)
+        resolution = status.resolution
+        due = micros(resolution.due)
+        # Only a resolution clock still running orders the work; met or cancelled ones sort last.
+        live = due is not None and resolution.state not in STOPPED_STATES
+        return dataclasses.replace(
+            row,
+            first_response_due=micros(status.first_response.due),
+            resolution_due=due,
+            due_sort=due if live and due is not None else _NO_DUE,
+            sla_policy=f"{policy.name} v{policy.version}",
+        )
+
+    def opened(self, row: _Row) -> datetime:  # noqa: D102
+        if row.sla_tracker is not None:
+            return row.sla_tracker.opened_at
+        opened = from_micros(row.opened_at)
+        assert opened is not None  # noqa: S101 - opened_at is NOT NULL
+        return opened
 
     @singledispatchmethod
     def _fold(self, event: object, row: _Row | None) -> _Row | None:
@@ -188,6 +226,8 @@ class QueueProjection(RowProjection[_Row]):
             first_response_due=None,
             resolution_due=None,
             due_sort=_NO_DUE,
+            sla_policy=None,
+            sla_tracker=None,
         )
 
     @_fold.register
@@ -263,10 +303,16 @@ class QueueProjection(RowProjection[_Row]):
     # -- rows in and out ------------------------------------------------------------------
 
     def to_values(self, row: _Row) -> tuple[object, ...]:  # noqa: D102
-        return dataclasses.astuple(row)
+        values = [getattr(row, name) for name in self.columns]
+        tracker = row.sla_tracker
+        values[-1] = None if tracker is None else tracker.model_dump_json()
+        return tuple(values)
 
     def from_record(self, record: Mapping[str, Any]) -> _Row:  # noqa: D102
-        return _Row(**{name: record[name] for name in self.columns})
+        fields = {name: record[name] for name in self.columns}
+        tracker = fields["sla_tracker"]
+        fields["sla_tracker"] = None if tracker is None else SlaTracker.model_validate_json(tracker)
+        return _Row(**fields)
 
     # -- queries --------------------------------------------------------------------------
 

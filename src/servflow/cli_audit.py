@@ -1,0 +1,586 @@
+"""``servflow audit``: the auditors' commands — replay, time travel, verify, export.
+
+Mounted on the main command line (``servflow audit ...``), so it takes the same global options
+(``--db``, ``--tz``) and each command takes ``--json``. Exit codes scripts can rely on:
+``0`` success (for ``verify``: the log is intact), ``1`` the log was tampered with (``verify``)
+or servflow refused the command (one line on stderr, ``error[<code>]: <message>``), ``2`` a
+usage error (unknown option, unreadable head file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated, NoReturn, ParamSpec, Protocol, TypeVar, cast
+from uuid import UUID
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from servflow.chain import Head, VerifyReport
+from servflow.desk import ServiceDesk
+from servflow.domain.history import HistoryEntry
+from servflow.domain.request import Status
+from servflow.domain.values import Priority
+from servflow.errors import ServflowError, StoreError, ValidationFailedError
+from servflow.projections.audit import AuditRow
+from servflow.projections.queues import SpecialQueue
+
+__all__ = ["audit_app"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_DEFAULT_DB = "servflow.db"
+_DSN_PREFIXES = ("postgresql://", "postgres://")
+_DATETIME_EXAMPLE = "2026-03-02T10:00+01:00"
+#: Below this many events a verify takes about a second: no progress bar.
+_PROGRESS_FROM = 20_000
+
+audit_app = typer.Typer(
+    help="For auditors: replay a request's history, see the past, verify the log, export it.",
+    no_args_is_help=True,
+)
+
+
+# -- plumbing ------------------------------------------------------------------------------
+
+
+class _RootSession(Protocol):
+    """What the main command line's root options provide (``servflow --db ... --tz ...``)."""
+
+    zone: tzinfo | None
+
+    def desk(self, *, existing: bool = False) -> ServiceDesk: ...
+
+
+def _root(ctx: typer.Context) -> _RootSession | None:
+    session = ctx.find_root().obj
+    return cast("_RootSession", session) if hasattr(session, "desk") else None
+
+
+def _desk(ctx: typer.Context) -> ServiceDesk:
+    """The desk on the global ``--db`` (mounted), or on ``$SERVFLOW_DB`` (run on its own)."""
+    root = _root(ctx)
+    if root is not None:
+        return root.desk(existing=True)
+    db = os.environ.get("SERVFLOW_DB") or _DEFAULT_DB
+    if db.startswith(_DSN_PREFIXES):
+        desk = ServiceDesk.postgres(db)
+    elif not Path(db).is_file():
+        msg = f"no servflow database at {db}"
+        raise StoreError(msg)
+    else:
+        desk = ServiceDesk.sqlite(db)
+    ctx.call_on_close(desk.close)
+    return desk
+
+
+def _zone(ctx: typer.Context) -> tzinfo | None:
+    root = _root(ctx)
+    return root.zone if root is not None else None
+
+
+def _guarded(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn servflow's errors into one red line on stderr and exit code 1, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return command(*args, **kwargs)
+        except ServflowError as error:
+            _fail(error)
+
+    return run
+
+
+def _fail(error: ServflowError) -> NoReturn:
+    message = " ".join(str(error).split())
+    line = Text.assemble((f"error[{error.code}]: ", "bold red"), (message, "red"))
+    Console(stderr=True, highlight=False).print(line, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _emit_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    """An aware datetime from ISO-8601 text, or a ``ValidationFailedError`` saying why not."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        msg = f"{option} {value!r} is not an ISO-8601 date-time; write it like {_DATETIME_EXAMPLE}"
+        raise ValidationFailedError(msg, errors=((option, "not an ISO-8601 date-time"),)) from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        msg = (
+            f"{option} {value!r} has no UTC offset, so it names no single instant; "
+            f"add one, like {_DATETIME_EXAMPLE} or ...Z for UTC"
+        )
+        raise ValidationFailedError(msg, errors=((option, "needs a UTC offset"),))
+    return when
+
+
+def _stamp(value: datetime | None, zone: tzinfo | None) -> str:
+    return "—" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+
+
+def _brief(value: object, width: int = 40) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        value = value.get("id", value)
+    if isinstance(value, list):
+        return f"[{len(value)}]"
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- reusable option types -----------------------------------------------------------------
+
+Ticket = Annotated[
+    str,
+    typer.Argument(
+        metavar="TICKET", help="Ticket code (SR-000123) or request id.", show_default=False
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+Actor = Annotated[
+    str | None, typer.Option("--actor", help="Only events recorded by this actor (agent:ana).")
+]
+EventType = Annotated[
+    list[str] | None,
+    typer.Option("--type", help="Only events of this type, e.g. Reopened (repeat for several)."),
+]
+Customer = Annotated[str | None, typer.Option("--customer", help="Only this customer's requests.")]
+Since = Annotated[
+    str | None,
+    typer.Option(metavar="ISO-8601", help="From this instant (inclusive).", show_default=False),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(metavar="ISO-8601", help="Up to this instant (exclusive).", show_default=False),
+]
+
+
+class TimeBasisChoice(StrEnum):
+    """Which of an event's times ``--since``/``--until`` bound."""
+
+    OCCURRED = "occurred"
+    RECORDED = "recorded"
+
+
+By = Annotated[
+    TimeBasisChoice,
+    typer.Option("--by", help="Bound when events occurred, or when they were recorded."),
+]
+
+
+# -- history and the global log ------------------------------------------------------------
+
+
+@audit_app.command("history")
+@_guarded
+def history(ctx: typer.Context, ticket: Ticket, *, as_json: AsJson = False) -> None:
+    """Replay every event of a request: log position, version, times, actor, what changed."""
+    entries = _desk(ctx).history(ticket)
+    if as_json:
+        _emit_json([entry.model_dump(mode="json") for entry in entries])
+        return
+    _console().print(_history_table(entries, _zone(ctx)))
+
+
+def _history_table(entries: Sequence[HistoryEntry], zone: tzinfo | None) -> Table:
+    """Events as rows; the time recorded shows under the time it happened when they differ."""
+    code = entries[0].ticket_code if entries else ""
+    table = Table(title=f"History of {code}", title_justify="left")
+    table.add_column("pos", justify="right", no_wrap=True, min_width=3)
+    table.add_column("v", justify="right", no_wrap=True, min_width=1)
+    table.add_column("occurred", no_wrap=True, min_width=19)
+    table.add_column("actor", overflow="fold", max_width=16)
+    table.add_column("event", overflow="fold", max_width=18)
+    table.add_column("changes", min_width=16, ratio=1)
+    for entry in entries:
+        occurred = _stamp(entry.occurred_at, zone)
+        recorded = _stamp(entry.recorded_at, zone)
+        when = Text(occurred)
+        if recorded != occurred:
+            when.append(f"\nrec. {recorded}", style="dim")
+        changes = "\n".join(
+            f"{change.field}: {_brief(change.before)} → {_brief(change.after)}"
+            for change in entry.changes
+            if entry.event_type != "Opened"
+        )
+        table.add_row(
+            str(entry.position),
+            str(entry.version),
+            when,
+            entry.actor,
+            Text(entry.event_type, style="bold"),
+            changes or _brief(entry.data.get("symptom"), 60),
+        )
+    return table
+
+
+@audit_app.command("log")
+@_guarded
+def log(  # noqa: PLR0913 - one option per criterion
+    ctx: typer.Context,
+    *,
+    actor: Actor = None,
+    request: Annotated[
+        str | None, typer.Option("--request", help="Only this request (ticket code or id).")
+    ] = None,
+    event_type: EventType = None,
+    customer: Customer = None,
+    since: Since = None,
+    until: Until = None,
+    by: By = TimeBasisChoice.OCCURRED,
+    limit: Annotated[int, typer.Option(help="Rows per page.", min=1, max=10_000)] = 50,
+    after: Annotated[
+        int, typer.Option(help="Start after this log position (the next page's --after).", min=0)
+    ] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """The global audit log: every request's events in log order, filtered and paged."""
+    page = _desk(ctx).audit_log(
+        actor=actor,
+        request=request,
+        event_type=event_type,
+        customer=customer,
+        since=_instant(since, "--since"),
+        until=_instant(until, "--until"),
+        by=by.value,
+        limit=limit,
+        after_position=after,
+    )
+    if as_json:
+        _emit_json(
+            {
+                "rows": [row.model_dump(mode="json") for row in page.rows],
+                "next_after_position": page.next_after_position,
+            }
+        )
+        return
+    console = _console()
+    console.print(_log_table(page.rows, _zone(ctx)))
+    if page.next_after_position is not None:
+        console.print(Text(f"More: add --after {page.next_after_position}", style="dim"))
+
+
+def _log_table(rows: Sequence[AuditRow], zone: tzinfo | None) -> Table:
+    """Events as rows (the time each was recorded is in ``--json`` and exports)."""
+    table = Table(title=f"Audit log ({len(rows)} events)", title_justify="left")
+    table.add_column("pos", justify="right", no_wrap=True, min_width=3)
+    table.add_column("ticket", no_wrap=True, min_width=9)
+    table.add_column("v", justify="right", no_wrap=True, min_width=1)
+    table.add_column("event", overflow="fold", min_width=8)
+    table.add_column("occurred", no_wrap=True, min_width=19)
+    table.add_column("actor", overflow="fold", min_width=8)
+    table.add_column("customer", overflow="fold", min_width=8)
+    for row in rows:
+        table.add_row(
+            str(row.position),
+            row.ticket_code or "—",
+            str(row.version),
+            Text(row.event_type, style="bold"),
+            _stamp(row.occurred_at, zone),
+            row.actor,
+            row.customer_id or "—",
+        )
+    return table
+
+
+# -- time travel ---------------------------------------------------------------------------
+
+
+@audit_app.command("as-of")
+@_guarded
+def as_of(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    at: Annotated[
+        str | None,
+        typer.Option(metavar="ISO-8601", help="The request as it stood at this instant."),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(help="The request as of this version instead.", min=1)
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a request as it stood at a past instant (or version), replayed from the log."""
+    if (at is None) == (version is None):
+        msg = "give exactly one of --at and --version"
+        raise typer.BadParameter(msg, param_hint="'--at' / '--version'")
+    request = _desk(ctx).get(ticket, as_of=_instant(at, "--at"), version=version)
+    if as_json:
+        _emit_json(request.model_dump(mode="json"))
+        return
+    zone = _zone(ctx)
+    when = f"at {at}" if at is not None else f"at version {version}"
+    table = Table(title=f"{request.ticket_code} {when}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for name, value in (
+        ("version", str(request.version)),
+        ("status", request.status.value),
+        ("customer", request.customer.id),
+        ("kind", request.kind.value),
+        ("priority", request.priority.value if request.priority else "—"),
+        ("team", request.team or "—"),
+        ("agent", request.agent or "—"),
+        ("probes", str(len(request.probes))),
+        ("actions", str(len(request.actions))),
+        ("outcome", request.outcome.value if request.outcome else "—"),
+        ("non-conformities", str(len(request.nonconformities))),
+        ("opened", _stamp(request.opened_at, zone)),
+        ("last event", _stamp(request.updated_at, zone)),
+    ):
+        table.add_row(name, value)
+    _console().print(table)
+
+
+@audit_app.command("queue")
+@_guarded
+def queue(
+    ctx: typer.Context,
+    *,
+    at: Annotated[
+        str, typer.Option(metavar="ISO-8601", help="The instant to look at.", show_default=False)
+    ],
+    special: Annotated[SpecialQueue | None, typer.Option(help="A named queue.")] = None,
+    team: Annotated[str | None, typer.Option(help="Only this team's requests.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's requests.")] = None,
+    status: Annotated[
+        list[Status] | None, typer.Option(help="Only these statuses (repeat for several).")
+    ] = None,
+    priority: Annotated[
+        list[Priority] | None, typer.Option(help="Only these priorities (repeat for several).")
+    ] = None,
+    customer: Customer = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.", min=1, max=10_000)] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """A work queue as it stood at a past instant, folded from the log."""
+    when = _instant(at, "--at")
+    assert when is not None  # noqa: S101 - --at is required
+    page = _desk(ctx).queue_as_of(
+        when,
+        special,
+        team=team,
+        agent=agent,
+        status=status or (),
+        priority=priority or (),
+        customer=customer,
+        limit=limit,
+    )
+    if as_json:
+        _emit_json(
+            {
+                "at": when.isoformat(),
+                "total": page.total,
+                "rows": page.model_dump(mode="json")["rows"],
+            }
+        )
+        return
+    zone = _zone(ctx)
+    table = Table(
+        title=f"Queue at {when.isoformat()} ({page.total} requests)", title_justify="left"
+    )
+    for name in ("ticket", "status", "priority", "team", "agent", "customer", "opened", "due"):
+        table.add_column(name)
+    for row in page.rows:
+        table.add_row(
+            row.ticket_code,
+            row.status.value,
+            row.priority.value if row.priority else "—",
+            row.team or "—",
+            row.agent or "—",
+            row.customer_id,
+            _stamp(row.opened_at, zone),
+            _stamp(row.resolution_due, zone),
+        )
+    _console().print(table)
+
+
+# -- verify --------------------------------------------------------------------------------
+
+
+def _read_head(path: Path) -> Head:
+    try:
+        return Head.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not a head saved by servflow"
+        msg = f"cannot read the head {path}: {reason}"
+        raise typer.BadParameter(msg, param_hint="'--head'") from None
+
+
+@audit_app.command("verify")
+@_guarded
+def verify(
+    ctx: typer.Context,
+    *,
+    head: Annotated[
+        Path | None,
+        typer.Option(
+            "--head",
+            help="A head saved earlier (--save-head): also detect that the newest events went.",
+            dir_okay=False,
+        ),
+    ] = None,
+    save_head: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-head",
+            help="If intact, write the log's head here, to keep elsewhere.",
+            dir_okay=False,
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Recompute the hash chain over the whole log: exit 0 if intact, 1 if tampered with."""
+    expected = _read_head(head) if head is not None else None
+    desk = _desk(ctx)
+    report = _verify_with_progress(desk, expected, show=not as_json)
+    if report.intact and report.head is not None and save_head is not None:
+        save_head.write_text(report.head.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        _emit_json(report.model_dump(mode="json"))
+    else:
+        _console().print(_verify_panel(desk, report, saved=save_head if report.intact else None))
+    if not report.intact:
+        raise typer.Exit(1)
+
+
+def _verify_with_progress(desk: ServiceDesk, expected: Head | None, *, show: bool) -> VerifyReport:
+    known = desk.audit_head()
+    total = known.events if known is not None else 0
+    if not show or total < _PROGRESS_FROM:
+        return desk.verify(expected=expected)
+    columns = (
+        TextColumn("[bold]Verifying[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("verify", total=total)
+        return desk.verify(
+            expected=expected, progress=lambda done: bar.update(task, completed=done)
+        )
+
+
+def _verify_panel(desk: ServiceDesk, report: VerifyReport, *, saved: Path | None) -> Panel:
+    if report.intact:
+        lines = [f"{report.events_checked:,} events checked; the stored log is intact."]
+        if report.head is not None:
+            lines.append(f"Head: position {report.head.position}, digest {report.head.log_digest}")
+        if saved is not None:
+            lines.append(f"Head saved to {saved}: keep it outside this store.")
+        return Panel("\n".join(lines), title="✔ intact", border_style="green")
+    lines = [report.problem or "the log was tampered with"]
+    if report.request_id is not None:
+        lines.append(f"Request: {_ticket_of(desk, report.request_id)} ({report.request_id})")
+    if report.version is not None:
+        lines.append(f"Version: {report.version}")
+    if report.position is not None:
+        lines.append(f"Log position: {report.position}")
+    lines.append(f"{report.events_checked:,} events checked before the break.")
+    return Panel("\n".join(lines), title="✘ TAMPERED", border_style="bold red")
+
+
+def _ticket_of(desk: ServiceDesk, request_id: UUID) -> str:
+    """The ticket code as the audit view recorded it (the stored event itself may be broken)."""
+    with contextlib.suppress(ServflowError):
+        rows = desk.audit_log(request=request_id, limit=1).rows
+        if rows and rows[0].ticket_code:
+            return rows[0].ticket_code
+    return "unknown ticket"
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+@audit_app.command("export")
+@_guarded
+def export(  # noqa: PLR0913 - one option per criterion
+    ctx: typer.Context,
+    *,
+    export_format: Annotated[
+        str, typer.Option("--format", help="jsonl (JSON Lines) or csv.", metavar="jsonl|csv")
+    ] = "jsonl",
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="File to write, or - for standard output.")
+    ] = "-",
+    request: Annotated[
+        str | None,
+        typer.Option("--request", help="One request's history (with changes) instead of the log."),
+    ] = None,
+    actor: Actor = None,
+    event_type: EventType = None,
+    customer: Customer = None,
+    since: Since = None,
+    until: Until = None,
+    by: By = TimeBasisChoice.OCCURRED,
+    as_json: AsJson = False,
+) -> None:
+    """Export a request's history or the global log as JSON Lines or CSV (streamed)."""
+    if export_format not in {"jsonl", "csv"}:
+        msg = f"{export_format!r} is not jsonl or csv"
+        raise typer.BadParameter(msg, param_hint="'--format'")
+    desk = _desk(ctx)
+    criteria = {
+        "request": request,
+        "actor": actor,
+        "event_type": event_type,
+        "customer": customer,
+        "since": _instant(since, "--since"),
+        "until": _instant(until, "--until"),
+        "by": by.value,
+    }
+    with _open_output(output) as fp:
+        written = desk.export(fp, format=export_format, **criteria)  # type: ignore[arg-type]
+    target = "standard output" if output == "-" else output
+    if as_json:
+        summary = {"rows": written, "format": export_format, "output": output}
+        typer.echo(json.dumps(summary), err=output == "-")
+        return
+    Console(stderr=True, highlight=False).print(
+        Text(f"Exported {written:,} rows as {export_format} to {target}"), soft_wrap=True
+    )
+
+
+@contextlib.contextmanager
+def _open_output(output: str) -> Iterator[IO[bytes]]:
+    """The export's destination as a binary stream; standard output for ``-``."""
+    if output == "-":
+        stream = typer.get_binary_stream("stdout")
+        yield stream
+        stream.flush()
+        return
+    try:
+        fp = Path(output).open("wb")  # noqa: SIM115 - closed by the with below
+    except OSError as error:
+        msg = f"cannot write {output}: {error.strerror}"
+        raise typer.BadParameter(msg, param_hint="'--output'") from None
+    with fp:
+        yield fp

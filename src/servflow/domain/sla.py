@@ -1,0 +1,1049 @@
+"""SLA clocks: the first-response and resolution timers of a request, folded from its events.
+
+An :class:`SlaTracker` keeps the *facts* a request's clocks depend on (its opening, its
+classifications, pauses, responses, completions, reopenings, cancellation), each with the
+instant it happened, and never a computed due time. So :meth:`SlaTracker.status` is a pure
+function of (the facts up to ``at``, the policy, its calendar, ``at``): an auditor gets the same
+answer at any later date, and a what-if under another policy is the same call with another policy.
+
+Rules (``docs/explanation/sla.md`` tells them with a worked example):
+
+* Both clocks start at ``Opened``. Their targets come from the *latest* classification (before
+  the first one, from the policy's ``default``) and always count from the opening, so a
+  reclassification recomputes the due instants. A clock that has stopped keeps the target in
+  force when it stopped.
+* The first response is met by the first ``Probed``, ``ActionTaken``, ``ProgressReported`` or
+  ``Completed``; the resolution by a ``Completed`` whose outcome is resolved or follow_up (a
+  transfer does not stop it).
+* Business time between ``WaitingOnCustomer`` and ``CustomerResponded`` does not count (a
+  cancellation while waiting ends the pause). After ``Reopened`` the resolution clock runs
+  again, un-met, and the time spent awaiting acceptance (completion to reopening) does not
+  count. ``Cancelled`` stops the clocks that are still running (state cancelled, neither met nor
+  breached); a clock already met (or missed) keeps that outcome.
+* ``due`` is the earliest instant at which counted business time reaches the target; a clock is
+  breached once ``at`` is past it, also outside business hours and while paused. Met exactly at
+  the due instant is met; met later is missed.
+* Arithmetic is to the second: event instants and ``at`` are truncated to the whole second (UTC)
+  before anything else, targets are rounded up to whole seconds. Events with equal instants keep
+  their order in the log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
+from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+from servflow.domain.base import EventSourced
+from servflow.domain.calendar import Calendar
+from servflow.domain.policy import SlaPolicy, SlaRule
+from servflow.domain.request import Moment, ServiceRequest
+from servflow.domain.values import Actor, Outcome
+from servflow.errors import ConfigurationError, ValidationFailedError
+
+__all__ = [
+    "CLOCK_NAMES",
+    "DEFAULT_POLICY",
+    "SINCE_EVER",
+    "SLA_POLICY_BOOK_ID",
+    "STOPPED_STATES",
+    "Clock",
+    "ClockName",
+    "ClockState",
+    "DueAction",
+    "DueActionKind",
+    "PolicyAdoption",
+    "SlaFact",
+    "SlaPolicyBook",
+    "SlaStatus",
+    "SlaTracker",
+    "TimelineEntry",
+    "TimelineKind",
+    "WhatIfFlip",
+    "compare",
+    "policy_at",
+    "policy_in_force",
+    "same_policy",
+    "to_second",
+]
+
+#: Which clock: the time to the first response, or the time to resolution.
+ClockName = Literal["first_response", "resolution"]
+CLOCK_NAMES: tuple[ClockName, ClockName] = ("first_response", "resolution")
+
+_SECOND = timedelta(seconds=1)
+_ZERO = timedelta(0)
+_LABELS: dict[str, str] = {"first_response": "First response", "resolution": "Resolution"}
+#: The events whose first occurrence meets the first-response clock.
+_RESPONSES = frozenset({"Probed", "ActionTaken", "ProgressReported", "Completed"})
+#: The events the tracker keeps, whoever records them.
+_KEPT = frozenset(
+    {
+        "Opened",
+        "Classified",
+        "Probed",
+        "ActionTaken",
+        "ProgressReported",
+        "Completed",
+        "WaitingOnCustomer",
+        "CustomerResponded",
+        "Reopened",
+        "Cancelled",
+        "CustomerAccepted",
+        "FollowUpDue",
+    }
+)
+
+
+def to_second(moment: datetime) -> datetime:
+    """An aware instant in UTC truncated to the whole second: the SLA maths' resolution."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _aware(moment: object, name: str, command: str) -> datetime:
+    if not isinstance(moment, datetime):
+        msg = f"refused '{command}': {name} must be a datetime, not {moment!r}"
+        raise ValidationFailedError(msg, command=command, errors=((name, "not a datetime"),))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        msg = f"refused '{command}': {name} {moment.isoformat()} is naive; give an aware datetime"
+        raise ValidationFailedError(msg, command=command, errors=((name, "must be aware"),))
+    return to_second(moment)
+
+
+def _whole_seconds(duration: timedelta) -> timedelta:
+    """Round a (positive) target up to whole seconds."""
+    return -((-duration) // _SECOND) * _SECOND
+
+
+@lru_cache(maxsize=256)
+def _warn_amount(target: timedelta, warn_at: float) -> timedelta:
+    """The business time after which a clock warns: ``warn_at`` of its target, to the second.
+
+    ``warn_at`` is read through its decimal text so that 0.8 of 8 h is exactly 6 h 24 min.
+    """
+    seconds = Decimal(target // _SECOND) * Decimal(repr(warn_at))
+    return timedelta(seconds=max(1, math.ceil(seconds)))
+
+
+class ClockState(StrEnum):
+    """Where an SLA clock stands as of an instant."""
+
+    RUNNING = "running"
+    """Counting, below the warning threshold."""
+    WARNING = "warning"
+    """Counting, past ``warn_at`` of its target but not past its due instant."""
+    BREACHED = "breached"
+    """Past its due instant and not met (also outside business hours and while paused)."""
+    MET = "met"
+    """Met at or before its due instant."""
+    MISSED = "missed"
+    """Met, but after its due instant."""
+    PAUSED = "paused"
+    """Not counting: waiting on the customer (and not past its due instant)."""
+    CANCELLED = "cancelled"
+    """Stopped by a cancellation before it was met: neither met nor breached."""
+
+
+#: States in which a clock no longer changes with time.
+STOPPED_STATES = frozenset({ClockState.MET, ClockState.MISSED, ClockState.CANCELLED})
+
+
+class Clock(BaseModel):
+    """One SLA clock of a request as of an instant: its target, due time, usage and state.
+
+    ``elapsed`` is the business time counted so far (up to the instant, or to the moment the
+    clock stopped); ``remaining`` is ``target - elapsed`` and goes negative when overdue.
+    ``paused`` is the *business* time that did not count because the request was waiting on the
+    customer (and, for resolution, awaiting acceptance before a reopening), so ``elapsed +
+    paused`` is the business time since the opening. ``due`` is ``None`` while the clock is
+    paused short of its target: the instant is unknown until it resumes. ``is_paused`` says
+    whether it is paused right now (a clock that was already overdue shows ``breached``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ClockName
+    state: ClockState
+    target: timedelta
+    due: AwareDatetime | None
+    warn_from: AwareDatetime | None
+    elapsed: timedelta
+    remaining: timedelta
+    paused: timedelta
+    is_paused: bool
+    met_at: AwareDatetime | None
+    rule: str | None
+    policy: str
+    policy_version: int
+    calendar_version: int
+
+
+class SlaStatus(BaseModel):
+    """Both SLA clocks of a request as of the instant ``at``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: UUID
+    ticket_code: str
+    at: AwareDatetime
+    first_response: Clock
+    resolution: Clock
+
+    @property
+    def clocks(self) -> tuple[Clock, Clock]:
+        """The two clocks, first response first."""
+        return (self.first_response, self.resolution)
+
+
+class TimelineKind(StrEnum):
+    """What happened to a clock at a timeline entry."""
+
+    STARTED = "started"
+    TARGET_CHANGED = "target_changed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    WARNED = "warned"
+    BREACHED = "breached"
+    MET = "met"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class TimelineEntry(BaseModel):
+    """One step in the life of a clock, with what caused it: so a breach can be explained.
+
+    ``cause`` is ``"<EventType> v<version>"`` for an event of the request, or ``"time"`` when
+    the clock warned or breached only because time passed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clock: ClockName
+    kind: TimelineKind
+    at: AwareDatetime
+    cause: str
+    event_type: str | None
+    event_version: int | None
+    state: ClockState
+    due: AwareDatetime | None
+    message: str
+
+
+class SlaFact(BaseModel):
+    """One event of a request as the SLA tracker keeps it: what, which version, when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: str
+    version: int
+    at: AwareDatetime
+    priority: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    follow_up_at: AwareDatetime | None = None
+    by_customer: bool = False
+
+
+class _Span(NamedTuple):
+    """A wall-clock interval during which a clock does not count (end ``None``: still open)."""
+
+    start: datetime
+    end: datetime | None
+
+
+class _Facts(NamedTuple):
+    """What a prefix of the facts says about one clock."""
+
+    rule: SlaRule
+    exclusions: tuple[_Span, ...]
+    stop: datetime | None
+    stop_kind: Literal["met", "cancelled"] | None
+
+
+class SlaTracker(BaseModel):
+    """The SLA-relevant facts of one request, folded from its events in log order.
+
+    It is a plain serialisable value (the SLA projection stores it as JSON): ``fold`` adds an
+    event, ``status`` answers for any instant and policy, ``timeline`` explains each clock.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: UUID
+    ticket_code: str
+    tier: str
+    kind: str
+    opened_at: AwareDatetime
+    facts: tuple[SlaFact, ...]
+
+    # -- folding ----------------------------------------------------------------------------
+
+    @classmethod
+    def fold(cls, tracker: SlaTracker | None, event: object) -> SlaTracker | None:
+        """The tracker after ``event``; the same object for events it does not keep."""
+        if not isinstance(event, ServiceRequest.Event):
+            return tracker
+        name = type(event).__name__
+        if tracker is None or isinstance(event, ServiceRequest.Opened):
+            if tracker is not None or not isinstance(event, ServiceRequest.Opened):
+                return tracker  # nothing before the opening; one opening per request
+            opened = to_second(event.occurred_at)
+            return cls(
+                request_id=event.originator_id,
+                ticket_code=event.ticket_code,
+                tier=event.customer.tier.value,
+                kind=event.kind.value,
+                opened_at=opened,
+                facts=(SlaFact(event=name, version=event.originator_version, at=opened),),
+            )
+        by_customer = event.actor.startswith("customer:")
+        if name not in _KEPT and not by_customer:
+            return tracker
+        if name in _RESPONSES and name != "Completed" and tracker.responded:
+            return tracker  # only the first response matters
+        # Occurrence times never go backwards within a request (the aggregate refuses it);
+        # clamping keeps the facts ordered even for a log written without that guard.
+        at = max(to_second(event.occurred_at), tracker.facts[-1].at)
+        fields: dict[str, Any] = {}
+        if isinstance(event, ServiceRequest.Classified):
+            fields = {"priority": event.priority.value, "kind": event.kind.value}
+        elif isinstance(event, ServiceRequest.Completed):
+            follow_up = event.follow_up_at
+            fields = {
+                "outcome": event.outcome.value,
+                "follow_up_at": None if follow_up is None else follow_up.astimezone(UTC),
+            }
+        fact = SlaFact(
+            event=name,
+            version=event.originator_version,
+            at=at,
+            by_customer=by_customer,
+            **fields,
+        )
+        return tracker.model_copy(update={"facts": (*tracker.facts, fact)})
+
+    @property
+    def responded(self) -> bool:
+        """Whether a first response (or a completion) has been recorded."""
+        return any(fact.event in _RESPONSES for fact in self.facts)
+
+    # -- facts a desk acts on -----------------------------------------------------------------
+
+    @property
+    def last_at(self) -> datetime:
+        """The instant of the last fact: clocks change only with time after it."""
+        return self.facts[-1].at
+
+    def _completion(self) -> SlaFact | None:
+        """The completion awaiting acceptance (resolved or follow_up, not reopened), if any."""
+        pending: SlaFact | None = None
+        for fact in self.facts:
+            if fact.event == "Completed":
+                pending = None if fact.outcome == Outcome.TRANSFERRED else fact
+            elif fact.event in {"Reopened", "CustomerAccepted", "Cancelled"}:
+                pending = None
+        return pending
+
+    @property
+    def awaiting_acceptance(self) -> bool:
+        """Whether the request is completed and waits for the customer's acceptance."""
+        return self._completion() is not None
+
+    @property
+    def completed_at(self) -> datetime | None:
+        """When the completion awaiting acceptance happened, if one does."""
+        completion = self._completion()
+        return None if completion is None else completion.at
+
+    @property
+    def silence_from(self) -> datetime | None:
+        """Since when the customer has been silent while the request awaits acceptance."""
+        completion = self._completion()
+        if completion is None:
+            return None
+        start = completion.at
+        for fact in self.facts:
+            if fact.by_customer and fact.at > start:
+                start = fact.at
+        return start
+
+    @property
+    def follow_up_at(self) -> datetime | None:
+        """The follow-up date of the completion awaiting acceptance, if it has one."""
+        completion = self._completion()
+        if completion is None or completion.outcome != Outcome.FOLLOW_UP:
+            return None
+        return completion.follow_up_at
+
+    @property
+    def follow_up_due(self) -> bool:
+        """Whether the follow-up of the completion awaiting acceptance was marked due."""
+        completion = self._completion()
+        if completion is None:
+            return False
+        index = self.facts.index(completion)
+        return any(fact.event == "FollowUpDue" for fact in self.facts[index:])
+
+    def deemed_acceptance_at(self, policy: SlaPolicy) -> datetime | None:
+        """When silence while awaiting acceptance becomes a deemed acceptance under ``policy``."""
+        start = self.silence_from
+        after = policy.deemed_acceptance_after
+        if start is None or after is None:
+            return None
+        return _add(policy.calendar, start, _whole_seconds(after))
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def status(self, at: datetime, policy: SlaPolicy) -> SlaStatus:
+        """Both clocks as of ``at`` under ``policy``, from the facts that happened by then."""
+        when = _aware(at, "at", "sla")
+        if when < self.opened_at:
+            msg = (
+                f"refused 'sla': {self.ticket_code} ({self.request_id}) was opened at "
+                f"{self.opened_at.isoformat()}, after {when.isoformat()}"
+            )
+            raise ValidationFailedError(
+                msg, command="sla", request_id=self.request_id, errors=(("at", "before opening"),)
+            )
+        facts = self._upto(when)
+        return SlaStatus(
+            request_id=self.request_id,
+            ticket_code=self.ticket_code,
+            at=when,
+            first_response=self._clock("first_response", facts, when, policy),
+            resolution=self._clock("resolution", facts, when, policy),
+        )
+
+    def _upto(self, when: datetime) -> tuple[SlaFact, ...]:
+        # Facts are in non-decreasing instant order: the ones up to ``when`` are a prefix.
+        end = len(self.facts)
+        while end and self.facts[end - 1].at > when:
+            end -= 1
+        return self.facts[:end]
+
+    def _scan(self, name: ClockName, facts: Sequence[SlaFact], policy: SlaPolicy) -> _Facts:
+        """Walk a prefix of the facts once: the rule, the exclusions and how the clock stopped."""
+        rule = policy.default
+        exclusions: list[_Span] = []
+        stopped: _Facts | None = None
+        for fact in facts:
+            if fact.event == "Classified":
+                rule = policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
+            _track_pause(exclusions, fact)
+            if stopped is None:
+                kind = _stop_kind(name, fact)
+                if kind is not None:
+                    # A stopped clock keeps the target in force, and the pauses known, then.
+                    stopped = _Facts(rule, tuple(exclusions), fact.at, kind)
+            elif (
+                fact.event == "Reopened"
+                and stopped.stop_kind == "met"
+                and stopped.stop is not None
+                and name == "resolution"
+            ):
+                # Back to work, un-met: the time spent awaiting acceptance does not count.
+                exclusions.append(_Span(stopped.stop, fact.at))
+                stopped = None
+        return stopped or _Facts(rule, tuple(exclusions), None, None)
+
+    def _clock(
+        self, name: ClockName, facts: Sequence[SlaFact], at: datetime, policy: SlaPolicy
+    ) -> Clock:
+        scan = self._scan(name, facts, policy)
+        calendar = policy.calendar
+        raw_target = scan.rule.first_response if name == "first_response" else scan.rule.resolution
+        target = _whole_seconds(raw_target)
+        horizon = at if scan.stop is None else min(at, scan.stop)
+        segments = _segments(self.opened_at, scan.exclusions)
+        elapsed = _ZERO
+        for start, end in segments:
+            if start >= horizon:
+                break
+            elapsed += calendar.between(start, horizon if end is None else min(end, horizon))
+        paused = _ZERO
+        for span in scan.exclusions:
+            if span.start >= horizon:
+                break
+            end = horizon if span.end is None else min(span.end, horizon)
+            paused += calendar.between(span.start, end)
+        warn = _warn_amount(target, policy.warn_at)
+        warn_from, due = _reach(calendar, segments, (warn, target))
+        is_paused = scan.stop is None and bool(segments) and segments[-1][1] is not None
+        if scan.stop is not None and scan.stop_kind == "met":
+            state = ClockState.MET if due is None or scan.stop <= due else ClockState.MISSED
+        elif scan.stop_kind == "cancelled":
+            state = ClockState.CANCELLED
+        elif due is not None and at > due:
+            state = ClockState.BREACHED
+        elif is_paused:
+            state = ClockState.PAUSED
+        elif elapsed >= warn:
+            state = ClockState.WARNING
+        else:
+            state = ClockState.RUNNING
+        return Clock(
+            name=name,
+            state=state,
+            target=target,
+            due=due,
+            warn_from=warn_from,
+            elapsed=elapsed,
+            remaining=target - elapsed,
+            paused=paused,
+            is_paused=is_paused,
+            met_at=scan.stop if scan.stop_kind == "met" else None,
+            rule=scan.rule.name,
+            policy=policy.name,
+            policy_version=policy.version,
+            calendar_version=calendar.version,
+        )
+
+    # -- explanations -------------------------------------------------------------------------
+
+    def timeline(self, policy: SlaPolicy, until: datetime | None = None) -> list[TimelineEntry]:
+        """Explain both clocks: started, paused, resumed, target changed, warned, breached, met.
+
+        Events after ``until`` are left out. Without ``until`` the timeline ends at the last
+        event, since only a caller knows what time it is now; with it, the warnings and breaches
+        that time alone brought about by ``until`` are included.
+        """
+        limit = None if until is None else _aware(until, "until", "sla_timeline")
+        zone = ZoneInfo(policy.calendar.timezone)
+        entries: list[TimelineEntry] = []
+        previous: tuple[Clock, Clock] | None = None
+        previous_at = self.opened_at
+        for index, fact in enumerate(self.facts):
+            if limit is not None and fact.at > limit:
+                break
+            prefix = self.facts[:index]
+            if previous is not None:
+                entries += _time_entries(previous, previous_at, fact.at, zone)
+                before: tuple[Clock, Clock] | None = (
+                    self._clock("first_response", prefix, fact.at, policy),
+                    self._clock("resolution", prefix, fact.at, policy),
+                )
+            else:
+                before = None
+            after = (
+                self._clock("first_response", self.facts[: index + 1], fact.at, policy),
+                self._clock("resolution", self.facts[: index + 1], fact.at, policy),
+            )
+            for position, clock in enumerate(after):
+                prior = None if before is None else before[position]
+                entries += _event_entries(fact, prior, clock, policy, zone)
+            previous, previous_at = after, fact.at
+        if previous is not None and limit is not None and limit > previous_at:
+            entries += _time_entries(previous, previous_at, limit, zone)
+        return entries
+
+
+# -- clock maths --------------------------------------------------------------------------------
+
+
+def _segments(
+    opened: datetime, exclusions: Sequence[_Span]
+) -> list[tuple[datetime, datetime | None]]:
+    """The wall-clock intervals during which a clock counts; the last may be open-ended."""
+    segments: list[tuple[datetime, datetime | None]] = []
+    cursor: datetime | None = opened
+    for span in exclusions:
+        assert cursor is not None  # noqa: S101 - only the last exclusion may be open
+        segments.append((cursor, span.start))
+        cursor = span.end
+        if cursor is None:
+            break
+    if cursor is not None:
+        segments.append((cursor, None))
+    return segments
+
+
+def _track_pause(exclusions: list[_Span], fact: SlaFact) -> None:
+    """Open a pause at ``WaitingOnCustomer``; close it at the reply or a cancellation."""
+    is_open = bool(exclusions) and exclusions[-1].end is None
+    if fact.event == "WaitingOnCustomer" and not is_open:
+        exclusions.append(_Span(fact.at, None))
+    elif fact.event in {"CustomerResponded", "Cancelled"} and is_open:
+        exclusions[-1] = _Span(exclusions[-1].start, fact.at)
+
+
+def _stop_kind(name: ClockName, fact: SlaFact) -> Literal["met", "cancelled"] | None:
+    """Whether ``fact`` stops a running clock, and how."""
+    if name == "first_response" and fact.event in _RESPONSES:
+        return "met"
+    if name == "resolution" and fact.event == "Completed" and fact.outcome != Outcome.TRANSFERRED:
+        return "met"
+    return "cancelled" if fact.event == "Cancelled" else None
+
+
+def _add(calendar: Calendar, start: datetime, amount: timedelta) -> datetime | None:
+    try:
+        return calendar.add(start, amount)
+    except ValueError:
+        return None  # the calendar never opens again: the amount is never reached
+
+
+def _reach(
+    calendar: Calendar,
+    segments: Sequence[tuple[datetime, datetime | None]],
+    amounts: tuple[timedelta, timedelta],
+) -> tuple[datetime | None, datetime | None]:
+    """The earliest instants at which counted business time reaches each of two amounts.
+
+    ``amounts`` are ascending; ``None`` where an amount is not reached (the clock is paused short
+    of it, or the calendar never opens again). One walk serves both: the second amount is added
+    from where the first was reached, since business time is additive.
+    """
+    found: list[datetime | None] = []
+    used = _ZERO  # business time counted before the current segment
+    for start, end in segments:
+        available = None if end is None else calendar.between(start, end)
+        cursor, counted = start, used
+        while len(found) < len(amounts):
+            amount = amounts[len(found)]
+            if available is not None and amount - used > available:
+                break
+            reached = _add(calendar, cursor, amount - counted)
+            found.append(reached)
+            if reached is None:
+                return (None, None) if len(found) == 1 else (found[0], None)
+            cursor, counted = reached, amount
+        if len(found) == len(amounts) or available is None:
+            break
+        used += available
+    found += [None] * (len(amounts) - len(found))
+    return found[0], found[1]
+
+
+# -- timeline helpers ---------------------------------------------------------------------------
+
+
+def _time_entries(
+    clocks: tuple[Clock, Clock], start: datetime, end: datetime, zone: ZoneInfo
+) -> list[TimelineEntry]:
+    """Warnings and breaches that time alone brings about in ``(start, end]``."""
+    entries: list[TimelineEntry] = []
+    for clock in clocks:
+        if clock.state in STOPPED_STATES or clock.state is ClockState.BREACHED:
+            continue
+        label = _LABELS[clock.name]
+        warn_from = clock.warn_from
+        if clock.state is ClockState.RUNNING and warn_from is not None and start < warn_from <= end:
+            entries.append(
+                TimelineEntry(
+                    clock=clock.name,
+                    kind=TimelineKind.WARNED,
+                    at=warn_from,
+                    cause="time",
+                    event_type=None,
+                    event_version=None,
+                    state=ClockState.WARNING,
+                    due=clock.due,
+                    message=(
+                        f"{label} clock is at risk: its warning threshold of the "
+                        f"{_human(clock.target)} target was reached at {_show(warn_from, zone)}; "
+                        f"due {_show(clock.due, zone)}"
+                    ),
+                )
+            )
+        if clock.due is not None and start <= clock.due < end:
+            entries.append(
+                TimelineEntry(
+                    clock=clock.name,
+                    kind=TimelineKind.BREACHED,
+                    at=clock.due,
+                    cause="time",
+                    event_type=None,
+                    event_version=None,
+                    state=ClockState.BREACHED,
+                    due=clock.due,
+                    message=(
+                        f"{label} clock breached: its {_human(clock.target)} target was used up "
+                        f"at {_show(clock.due, zone)} with no "
+                        f"{'response' if clock.name == 'first_response' else 'resolution'}"
+                    ),
+                )
+            )
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def _event_entries(
+    fact: SlaFact, before: Clock | None, after: Clock, policy: SlaPolicy, zone: ZoneInfo
+) -> list[TimelineEntry]:
+    """What one event did to one clock."""
+    label = _LABELS[after.name]
+    due = _show(after.due, zone)
+    notes: list[tuple[TimelineKind, str]] = []
+    if before is None:
+        started = (
+            f"{label} clock started: target {_human(after.target)} of business time "
+            f"({_rule(after)}; policy {policy.name} v{policy.version}, calendar "
+            f"{policy.calendar.name} v{policy.calendar.version}); due {due}"
+        )
+        notes.append((TimelineKind.STARTED, started))
+    else:
+        notes += _changes(fact, before, after, label, zone)
+    return [
+        TimelineEntry(
+            clock=after.name,
+            kind=kind,
+            at=fact.at,
+            cause=f"{fact.event} v{fact.version}",
+            event_type=fact.event,
+            event_version=fact.version,
+            state=after.state,
+            due=after.due,
+            message=message,
+        )
+        for kind, message in notes
+    ]
+
+
+def _changes(
+    fact: SlaFact, before: Clock, after: Clock, label: str, zone: ZoneInfo
+) -> list[tuple[TimelineKind, str]]:
+    """The timeline notes for an event that changed a running (or reopened) clock."""
+    due = _show(after.due, zone)
+    used = f"{_human(after.elapsed)} of {_human(after.target)} used"
+    was_stopped = before.state in STOPPED_STATES
+    stopped = after.state in STOPPED_STATES
+    notes: list[tuple[TimelineKind, str]] = []
+    if was_stopped and not stopped:
+        text = (
+            f"{label} clock resumed: the request was reopened, so it is no longer met; "
+            f"the time spent awaiting acceptance does not count; due {due}"
+        )
+        notes.append((TimelineKind.RESUMED, text))
+    if not stopped and after.target != before.target:
+        text = (
+            f"{label} target changed from {_human(before.target)} to {_human(after.target)} "
+            f"({_rule(after)}), counted from the opening; due {due}"
+        )
+        notes.append((TimelineKind.TARGET_CHANGED, text))
+    if not before.is_paused and after.is_paused:
+        notes.append(
+            (TimelineKind.PAUSED, f"{label} clock paused: waiting on the customer ({used})")
+        )
+    if before.is_paused and not after.is_paused and not stopped:
+        text = (
+            f"{label} clock resumed: the customer responded; {_human(after.paused)} of "
+            f"business time paused so far; due {due}"
+        )
+        notes.append((TimelineKind.RESUMED, text))
+    if after.state is ClockState.MET and not was_stopped:
+        margin = "" if after.due is None else f", {_human(after.remaining)} to spare"
+        text = f"{label} met by {fact.event} at {_show(fact.at, zone)} ({used}{margin})"
+        notes.append((TimelineKind.MET, text))
+    if after.state is ClockState.MISSED and not was_stopped and after.due is not None:
+        text = (
+            f"{label} met late by {fact.event} at {_show(fact.at, zone)}: "
+            f"{_human(fact.at - after.due)} after the due instant {due}"
+        )
+        notes.append((TimelineKind.MISSED, text))
+    if after.state is ClockState.CANCELLED and not was_stopped:
+        text = f"{label} clock stopped: the request was cancelled ({used})"
+        notes.append((TimelineKind.CANCELLED, text))
+    if after.state is ClockState.BREACHED and before.state is not ClockState.BREACHED:
+        text = f"{label} clock breached at once: after {fact.event} its due instant {due} is past"
+        notes.append((TimelineKind.BREACHED, text))
+    if after.state is ClockState.WARNING and before.state is ClockState.RUNNING:
+        text = (
+            f"{label} clock is at risk at once: {fact.event} left {_human(after.remaining)} "
+            f"of its {_human(after.target)} target"
+        )
+        notes.append((TimelineKind.WARNED, text))
+    return notes
+
+
+def _rule(clock: Clock) -> str:
+    return f"rule {clock.rule!r}" if clock.rule else "an unnamed rule"
+
+
+def _show(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return "unknown while paused"
+    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+def _human(duration: timedelta) -> str:
+    """A duration as people write it, in hours at most: ``40h``, ``2h 30m``, ``45s``, ``-1h``."""
+    seconds = int(duration // _SECOND)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    parts = []
+    for unit, size in (("h", 3_600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return sign + (" ".join(parts) or "0s")
+
+
+# -- versioned policies -------------------------------------------------------------------------
+
+_BOOK_NAMESPACE = uuid5(NAMESPACE_URL, "https://servflow.dev/sla-policy-book")
+#: The id of a store's one policy book: deterministic, so every process finds the same one.
+SLA_POLICY_BOOK_ID = uuid5(_BOOK_NAMESPACE, "default")
+#: The policy in force before any adoption (a store whose desks were never given ``sla=``).
+DEFAULT_POLICY = SlaPolicy.standard()
+#: ``effective_from`` of a first adoption made before any request was opened: it measures every
+#: request, including history imported afterwards with older occurrence times.
+SINCE_EVER = datetime(1, 1, 1, tzinfo=UTC)
+
+
+class PolicyAdoption(BaseModel):
+    """One adopted SLA policy version: what, from when, by whom, recorded when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: SlaPolicy
+    effective_from: AwareDatetime
+    adopted_by: str
+    adopted_at: AwareDatetime
+    #: The book's version that recorded it (its position in the book).
+    sequence: int
+
+    @property
+    def label(self) -> str:
+        """``name vN``, as answers print it."""
+        return f"{self.policy.name} v{self.policy.version}"
+
+
+def policy_in_force(
+    adoptions: Sequence[PolicyAdoption], instant: datetime
+) -> PolicyAdoption | None:
+    """The adoption in force at ``instant``: the one effective latest at or before it.
+
+    ``None`` when none was in force yet: the built-in ``DEFAULT_POLICY`` applies then.
+    """
+    chosen: PolicyAdoption | None = None
+    for adoption in adoptions:
+        if adoption.effective_from <= instant and (
+            chosen is None or adoption.effective_from >= chosen.effective_from
+        ):
+            chosen = adoption
+    return chosen
+
+
+def policy_at(adoptions: Sequence[PolicyAdoption], instant: datetime) -> SlaPolicy:
+    """The policy that measures a request opened at ``instant``."""
+    adoption = policy_in_force(adoptions, instant)
+    return DEFAULT_POLICY if adoption is None else adoption.policy
+
+
+def same_policy(a: SlaPolicy, b: SlaPolicy) -> bool:
+    """Whether two policies say the same thing (compared as the JSON they are stored as)."""
+    return a.model_dump(mode="json") == b.model_dump(mode="json")
+
+
+class SlaPolicyBook(EventSourced):
+    """The versioned SLA policies a store adopted, in the log like everything else.
+
+    Answers name the policy version they used; a request is measured with the version in force
+    at its opening, so adopting a new version never changes an answer already given.
+    """
+
+    class Event(EventSourced.Event):
+        """Base of the book's events: who recorded it and when it happened."""
+
+        actor: Actor
+        occurred_at: AwareDatetime
+
+        def apply(self, aggregate: Any) -> None:  # noqa: ANN401 - the library's signature
+            """Fold this event into the book."""
+            self.apply_to(aggregate)
+
+        def apply_to(self, book: SlaPolicyBook) -> None:
+            """Assign the event's state changes; never raise (it runs on every replay)."""
+
+    class Started(Event, EventSourced.Created):
+        """The store's policy book was created (with its first adoption)."""
+
+        def apply_to(self, book: SlaPolicyBook) -> None:  # noqa: D102
+            book.adoptions = []
+
+    class PolicyAdopted(Event):
+        """An SLA policy version was adopted, in force from ``effective_from``."""
+
+        policy: SlaPolicy
+        effective_from: AwareDatetime
+
+        def apply_to(self, book: SlaPolicyBook) -> None:  # noqa: D102
+            book.adoptions.append(
+                PolicyAdoption(
+                    policy=self.policy,
+                    effective_from=self.effective_from,
+                    adopted_by=self.actor,
+                    adopted_at=self.occurred_at,
+                    sequence=self.originator_version,
+                )
+            )
+
+    # Declared for type checkers only (see ServiceRequest): the events assign it.
+    if TYPE_CHECKING:
+        adoptions: list[PolicyAdoption]
+
+    @classmethod
+    def start(cls, *, actor: str, at: Moment) -> Self:
+        """Create a store's (empty) policy book."""
+        try:
+            return cls._create(
+                cls.Started,
+                id=SLA_POLICY_BOOK_ID,
+                timestamp=at.recorded_at,
+                occurred_at=at.occurred_at,
+                actor=actor,
+            )
+        except ValidationError as error:
+            raise _adoption_refused(error) from None
+
+    @property
+    def latest(self) -> PolicyAdoption | None:
+        """The adoption recorded last."""
+        return self.adoptions[-1] if self.adoptions else None
+
+    def check(self, policy: SlaPolicy) -> None:
+        """Refuse a policy (or calendar) reusing an adopted name and version, or going back."""
+        for adoption in self.adoptions:
+            old = adoption.policy
+            calendar = policy.calendar
+            if (
+                old.calendar.name == calendar.name
+                and old.calendar.version == calendar.version
+                and old.calendar.model_dump(mode="json") != calendar.model_dump(mode="json")
+            ):
+                msg = (
+                    f"calendar {calendar.name!r} v{calendar.version} was already adopted with "
+                    "different content; a corrected calendar (a forgotten holiday) is a new "
+                    "version: give it a higher version"
+                )
+                raise ConfigurationError(msg)
+            if old.name != policy.name:
+                continue
+            if old.version == policy.version and not same_policy(old, policy):
+                msg = (
+                    f"SLA policy {policy.name!r} v{policy.version} was already adopted with "
+                    "different content; adopted versions are history and never change: give "
+                    f"the corrected policy a new version (version={self._next(policy.name)})"
+                )
+                raise ConfigurationError(msg)
+            if old.version > policy.version:
+                msg = (
+                    f"SLA policy {policy.name!r} v{policy.version} is older than the adopted "
+                    f"v{old.version}; to go back to it, adopt its content as "
+                    f"version={self._next(policy.name)}"
+                )
+                raise ConfigurationError(msg)
+
+    def _next(self, name: str) -> int:
+        versions = [a.policy.version for a in self.adoptions if a.policy.name == name]
+        return max(versions, default=0) + 1
+
+    def adopt(
+        self, policy: SlaPolicy, *, effective_from: datetime, actor: str, at: Moment
+    ) -> PolicyAdoption:
+        """Record the adoption of ``policy`` from ``effective_from`` (checked with ``check``)."""
+        self.check(policy)
+        try:
+            self.trigger_event(
+                self.PolicyAdopted,
+                timestamp=at.recorded_at,
+                occurred_at=at.occurred_at,
+                actor=actor,
+                policy=policy,
+                effective_from=effective_from,
+            )
+        except ValidationError as error:
+            raise _adoption_refused(error) from None
+        return self.adoptions[-1]
+
+    def in_force(self, instant: datetime) -> PolicyAdoption | None:
+        """The adoption in force at ``instant`` (see ``policy_in_force``)."""
+        return policy_in_force(self.adoptions, to_second(instant))
+
+    def policy_at(self, instant: datetime) -> SlaPolicy:
+        """The policy that measures a request opened at ``instant``."""
+        return policy_at(self.adoptions, to_second(instant))
+
+
+def _adoption_refused(error: ValidationError) -> ValidationFailedError:
+    problems = tuple(
+        (".".join(str(part) for part in detail["loc"]) or "input", detail["msg"])
+        for detail in error.errors(include_url=False)
+    )
+    listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+    return ValidationFailedError(
+        f"refused 'adopt_policy': {listed}", command="adopt_policy", errors=problems
+    )
+
+
+# -- what-if and time-based actions ---------------------------------------------------------------
+
+
+class WhatIfFlip(BaseModel):
+    """A clock whose outcome would differ under a candidate policy; nothing is rewritten."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: UUID
+    ticket_code: str
+    clock: ClockName
+    before: ClockState
+    after: ClockState
+    due_before: AwareDatetime | None
+    due_after: AwareDatetime | None
+    #: ``due_after - due_before`` (negative: the candidate is stricter); None if either is unknown.
+    due_delta: timedelta | None
+    policy_before: str
+    policy_after: str
+
+
+def compare(
+    tracker: SlaTracker, at: datetime, current: SlaPolicy, candidate: SlaPolicy
+) -> list[WhatIfFlip]:
+    """The clocks of one request whose state as of ``at`` differs between two policies."""
+    before = tracker.status(at, current)
+    after = tracker.status(at, candidate)
+    flips: list[WhatIfFlip] = []
+    for old, new in zip(before.clocks, after.clocks, strict=True):
+        if old.state is new.state:
+            continue
+        delta = None if old.due is None or new.due is None else new.due - old.due
+        flips.append(
+            WhatIfFlip(
+                request_id=tracker.request_id,
+                ticket_code=tracker.ticket_code,
+                clock=old.name,
+                before=old.state,
+                after=new.state,
+                due_before=old.due,
+                due_after=new.due,
+                due_delta=delta,
+                policy_before=f"{current.name} v{current.version}",
+                policy_after=f"{candidate.name} v{candidate.version}",
+            )
+        )
+    return flips
+
+
+#: The time-based events ``ServiceDesk.run_due`` records.
+DueActionKind = Literal["follow_up_due", "deemed_acceptance"]
+
+
+class DueAction(BaseModel):
+    """A time-based event recorded by ``system`` because its moment had come."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: UUID
+    ticket_code: str
+    action: DueActionKind
+    #: When the moment came (the event's ``occurred_at``), not when it was recorded.
+    occurred_at: AwareDatetime

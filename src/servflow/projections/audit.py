@@ -1,0 +1,282 @@
+"""The global audit log: one row per stored event, filterable by who, when, what and whose.
+
+``desk.history(ref)`` answers for one request straight from the log; this projection answers
+across requests ("everything agent:ana did last week", "every ``Reopened`` of customer acme")
+with indexed reads instead of a scan of the log. Rows are keyed by the event's position in the
+log, so a page is a keyset range (``position > after``) and paging never skips or repeats a row
+while new events arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+import orjson
+from pydantic import AwareDatetime
+
+from servflow.domain.base import DomainEvent
+from servflow.domain.request import ServiceRequest
+from servflow.domain.values import Value
+from servflow.projections.engine import Projection, Tx, from_micros, micros
+
+__all__ = ["AuditFilter", "AuditPage", "AuditProjection", "AuditRow", "TimeBasis", "event_type_of"]
+
+#: Which of an event's two times a time range filters on.
+TimeBasis = Literal["occurred", "recorded"]
+
+#: Fields every stored event carries; the rest of an event is what it says (``data``).
+#: The same set ``servflow.domain.history`` leaves out of a history entry's data.
+_BASE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "actor", "occurred_at", "originator_topic"}
+)
+_COLUMNS = (
+    "position",
+    "request_id",
+    "ticket_code",
+    "version",
+    "event_type",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "customer_id",
+    "data",
+)
+
+
+def event_type_of(event_class: type[object]) -> str:
+    """The name an event has in the audit log: ``Opened`` for a request's, ``Book.Started`` else.
+
+    A request's events are the ones auditors read all day, so they keep their short names (the
+    same as ``HistoryEntry.event_type``); events of other records (the SLA policy book) are
+    qualified by the record so that no two types share a name.
+    """
+    if issubclass(event_class, ServiceRequest.Event):
+        return event_class.__name__
+    return event_class.__qualname__
+
+
+class AuditRow(Value):
+    """One event of the global audit log, as an auditor reads it (field names are stable)."""
+
+    #: The event's position in the log (its notification id): increases with every event.
+    position: int
+    #: The request the event belongs to (or the id of a store-level record, such as the SLA
+    #: policy book, for events that belong to no request).
+    request_id: UUID
+    #: The request's ticket code; None for events that belong to no request.
+    ticket_code: str | None
+    version: int
+    event_type: str
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: str
+    #: The customer of the request; None for events that belong to no request.
+    customer_id: str | None
+    #: The event's own fields (what was said), as JSON values.
+    data: dict[str, Any]
+
+
+class AuditPage(Value):
+    """A page of the audit log in log order, and where the next page starts."""
+
+    rows: tuple[AuditRow, ...]
+    #: The ``after_position`` this page was read from.
+    after_position: int
+    limit: int
+    #: Pass this as ``after_position`` for the next page; None on the last page.
+    next_after_position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What to select from the audit log; every criterion given must hold (they combine)."""
+
+    actor: str | None = None
+    request_id: UUID | None = None
+    event_types: tuple[str, ...] = ()
+    customer: str | None = None
+    #: Time range [since, until): since inclusive, until exclusive, on ``by``'s time.
+    since: datetime | None = None
+    until: datetime | None = None
+    by: TimeBasis = "occurred"
+
+    def matches(self, row: AuditRow) -> bool:
+        """Whether a row passes the filter (for rows not read through the SQL query)."""
+        moment = row.occurred_at if self.by == "occurred" else row.recorded_at
+        return (
+            (self.actor is None or row.actor == self.actor)
+            and (self.request_id is None or row.request_id == self.request_id)
+            and (not self.event_types or row.event_type in self.event_types)
+            and (self.customer is None or row.customer_id == self.customer)
+            and (self.since is None or moment >= self.since)
+            and (self.until is None or moment < self.until)
+        )
+
+
+class AuditProjection(Projection):
+    """The audit-log read model: one row per event, indexed for each filter of ``audit_log``."""
+
+    name: ClassVar[str] = "audit"
+    version: ClassVar[int] = 1
+    table: ClassVar[str] = "sf_audit"
+    #: request id -> ticket code and customer, so later events of a request can carry them.
+    requests_table: ClassVar[str] = "sf_audit_requests"
+
+    def tables(self) -> Sequence[str]:  # noqa: D102
+        return (self.table, self.requests_table)
+
+    def create(self, tx: Tx) -> None:  # noqa: D102
+        table = self.t(self.table)
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (position BIGINT PRIMARY KEY, "
+            "request_id TEXT NOT NULL, ticket_code TEXT, version INTEGER NOT NULL, "
+            "event_type TEXT NOT NULL, occurred_at BIGINT NOT NULL, recorded_at BIGINT NOT NULL, "
+            "actor TEXT NOT NULL, customer_id TEXT, data TEXT NOT NULL)"
+        )
+        # Every filter leads an index that ends in position: a filtered page is a range read
+        # in log order, whatever the size of the log.
+        for name, columns in (
+            ("request", "request_id, version"),
+            ("actor", "actor, position"),
+            ("type", "event_type, position"),
+            ("customer", "customer_id, position"),
+            ("occurred", "occurred_at, position"),
+            ("recorded", "recorded_at, position"),
+        ):
+            unique = "UNIQUE " if name == "request" else ""
+            tx.execute(
+                f'CREATE {unique}INDEX IF NOT EXISTS "ix_{self.table}_{name}" '
+                f"ON {table} ({columns})"
+            )
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(self.requests_table)} ("
+            "request_id TEXT PRIMARY KEY, ticket_code TEXT NOT NULL, customer_id TEXT NOT NULL)"
+        )
+
+    def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:  # noqa: D102
+        recorded = [(p, e) for p, e in events if isinstance(e, DomainEvent)]
+        if not recorded:
+            return
+        known: dict[str, tuple[str, str]] = {}
+        opened: list[tuple[str, str, str]] = []
+        for _, event in recorded:
+            if isinstance(event, ServiceRequest.Opened):
+                key = str(event.originator_id)
+                known[key] = (event.ticket_code, event.customer.id)
+                opened.append((key, event.ticket_code, event.customer.id))
+        wanted = {
+            str(e.originator_id)
+            for _, e in recorded
+            if isinstance(e, ServiceRequest.Event) and str(e.originator_id) not in known
+        }
+        known.update(self._requests(tx, sorted(wanted)))
+        tx.executemany(
+            f"INSERT INTO {self.t(self.requests_table)} "  # noqa: S608
+            "(request_id, ticket_code, customer_id) VALUES (?, ?, ?)",
+            opened,
+        )
+        tx.executemany(
+            f"INSERT INTO {self.t(self.table)} ({', '.join(_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+            (_values(position, event, known) for position, event in recorded),
+        )
+
+    def _requests(self, tx: Tx, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        table = self.t(self.requests_table)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for record in tx.query(
+                f"SELECT request_id, ticket_code, customer_id FROM {table} "  # noqa: S608
+                f"WHERE request_id IN ({marks})",
+                chunk,
+            ):
+                found[record["request_id"]] = (record["ticket_code"], record["customer_id"])
+        return found
+
+    # -- queries --------------------------------------------------------------------------
+
+    def page(self, tx: Tx, selected: AuditFilter, *, after: int, limit: int) -> AuditPage:
+        """The rows selected by the filter with positions after ``after``, in log order."""
+        where = ["position > ?"]
+        params: list[object] = [after]
+        for column, value in (
+            ("actor", selected.actor),
+            ("request_id", None if selected.request_id is None else str(selected.request_id)),
+            ("customer_id", selected.customer),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if selected.event_types:
+            where.append(f"event_type IN ({', '.join('?' * len(selected.event_types))})")
+            params.extend(selected.event_types)
+        column = "occurred_at" if selected.by == "occurred" else "recorded_at"
+        if selected.since is not None:
+            where.append(f"{column} >= ?")
+            params.append(micros(selected.since))
+        if selected.until is not None:
+            where.append(f"{column} < ?")
+            params.append(micros(selected.until))
+        records = tx.query(
+            f"SELECT {', '.join(_COLUMNS)} FROM {self.t(self.table)} "  # noqa: S608
+            f"WHERE {' AND '.join(where)} ORDER BY position LIMIT ?",
+            [*params, limit + 1],
+        )
+        rows = tuple(_row(record) for record in records[:limit])
+        more = len(records) > limit
+        return AuditPage(
+            rows=rows,
+            after_position=after,
+            limit=limit,
+            next_after_position=rows[-1].position if more and rows else None,
+        )
+
+
+def _values(
+    position: int, event: DomainEvent, known: Mapping[str, tuple[str, str]]
+) -> tuple[object, ...]:
+    key = str(event.originator_id)
+    ticket_code, customer_id = known.get(key, (None, None))
+    if not isinstance(event, ServiceRequest.Event):
+        ticket_code = customer_id = None
+    occurred = getattr(event, "occurred_at", None) or event.timestamp
+    data = event.model_dump(mode="json", exclude=set(_BASE_FIELDS))
+    return (
+        position,
+        key,
+        ticket_code,
+        event.originator_version,
+        event_type_of(type(event)),
+        micros(occurred),
+        micros(event.timestamp),
+        str(getattr(event, "actor", "")),
+        customer_id,
+        orjson.dumps(data).decode(),
+    )
+
+
+def _row(record: Mapping[str, Any]) -> AuditRow:
+    return AuditRow(
+        position=int(record["position"]),
+        request_id=UUID(record["request_id"]),
+        ticket_code=record["ticket_code"],
+        version=int(record["version"]),
+        event_type=record["event_type"],
+        occurred_at=_instant(record["occurred_at"]),
+        recorded_at=_instant(record["recorded_at"]),
+        actor=record["actor"],
+        customer_id=record["customer_id"],
+        data=orjson.loads(record["data"]),
+    )
+
+
+def _instant(value: object) -> datetime:
+    moment = from_micros(int(str(value)))
+    assert moment is not None  # noqa: S101 - the columns are NOT NULL
+    return moment

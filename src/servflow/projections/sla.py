@@ -1,0 +1,459 @@
+"""The SLA read model: each request's clocks as indexed due times, for breach and risk listings.
+
+One row per request keeps the request's :class:`~servflow.domain.sla.SlaTracker` (as JSON) and,
+derived from it under the policy in force at the request's opening, the columns queries use: due
+and warning instants per clock, whether each clock is done, whether the request is paused, and
+the instants ``ServiceDesk.run_due`` acts on. ``breaches`` and ``at_risk`` are indexed range reads.
+
+The policies come from the log itself: ``SlaPolicyBook.PolicyAdopted`` events are folded, in
+order, into a table of this projection, so a rebuild and incremental following measure every
+request with the same policy version, and no process's configuration can make them differ.
+
+The derived columns are those of the clocks as of the request's last event; for any instant at or
+after it they decide the state (running, warning, breached, ...) exactly, because nothing but time
+changes a clock between events. For earlier instants ask ``ServiceDesk.sla(ref, at=...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from servflow.domain.policy import SlaPolicy
+from servflow.domain.request import ServiceRequest
+from servflow.domain.sla import (
+    STOPPED_STATES,
+    Clock,
+    ClockName,
+    ClockState,
+    PolicyAdoption,
+    SlaPolicyBook,
+    SlaTracker,
+    policy_at,
+    to_second,
+)
+from servflow.domain.values import Outcome, Priority, Value
+from servflow.projections.engine import RowProjection, Tx, from_micros, micros
+
+__all__ = ["MeasuredProjection", "SlaAlert", "SlaDueRow", "SlaProjection"]
+
+RowT = TypeVar("RowT")
+
+
+class MeasuredProjection(RowProjection[RowT]):
+    """A one-row-per-request projection whose rows carry SLA measures.
+
+    It folds the ``PolicyAdopted`` events of the log into a table of its own, in log order, and
+    measures each stored row with the policy in force at the request's opening. Subclasses say
+    how to ``measure`` a row and when it ``opened``.
+    """
+
+    def __init__(self) -> None:
+        # The policies known to the batch being applied, per thread: inline projections run in
+        # the writers' own transactions, which may overlap on PostgreSQL.
+        self._batch = threading.local()
+        self._parsed: dict[str, PolicyAdoption] = {}
+
+    @abstractmethod
+    def measure(self, row: RowT, policy: SlaPolicy) -> RowT:
+        """The row with its SLA columns computed under ``policy``."""
+
+    @abstractmethod
+    def opened(self, row: RowT) -> datetime:
+        """When the row's request was opened (to the second): it picks the policy."""
+
+    @property
+    def policy_table(self) -> str:
+        """The table of adopted policies, beside the rows (dropped with them on a rebuild)."""
+        return f"{self.table}_policy"
+
+    def tables(self) -> Sequence[str]:  # noqa: D102
+        return (self.table, self.policy_table)
+
+    def create_policy_table(self, tx: Tx) -> None:
+        """Create the table of adopted policies."""
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(self.policy_table)} ("
+            "position BIGINT PRIMARY KEY, effective_from BIGINT NOT NULL, adoption TEXT NOT NULL)"
+        )
+
+    def adoptions(self, tx: Tx) -> list[PolicyAdoption]:
+        """The policies this projection has folded, in log order."""
+        records = tx.query(
+            f"SELECT adoption FROM {self.t(self.policy_table)} ORDER BY position"  # noqa: S608
+        )
+        texts = [str(r["adoption"]) for r in records]
+        # Parsed once per distinct text: a handful of policies, read on every batch.
+        parsed = {t: self._parsed.get(t) or PolicyAdoption.model_validate_json(t) for t in texts}
+        self._parsed = parsed
+        return [parsed[t] for t in texts]
+
+    def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:  # noqa: D102
+        self._batch.adoptions = self.adoptions(tx)
+        pending: list[tuple[int, object]] = []
+        for position, event in events:
+            if isinstance(event, SlaPolicyBook.PolicyAdopted):
+                # Requests opened before it were folded under the policies known then.
+                if pending:
+                    super().apply(pending, tx)
+                    pending = []
+                self._adopt(tx, position, event)
+            elif not isinstance(event, SlaPolicyBook.Event):
+                pending.append((position, event))
+        if pending:
+            super().apply(pending, tx)
+
+    def store(self, tx: Tx, rows: Sequence[RowT]) -> None:  # noqa: D102
+        adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
+        measured = [self.measure(row, policy_at(adoptions, self.opened(row))) for row in rows]
+        super().store(tx, measured)
+
+    def _adopt(self, tx: Tx, position: int, event: SlaPolicyBook.PolicyAdopted) -> None:
+        adoption = PolicyAdoption(
+            policy=event.policy,
+            effective_from=event.effective_from,
+            adopted_by=event.actor,
+            adopted_at=event.occurred_at,
+            sequence=event.originator_version,
+        )
+        tx.execute(
+            f"INSERT INTO {self.t(self.policy_table)} (position, effective_from, adoption) "  # noqa: S608
+            "VALUES (?, ?, ?)",
+            (position, micros(adoption.effective_from), adoption.model_dump_json()),
+        )
+        self._batch.adoptions.append(adoption)
+        # The desk never back-dates an adoption past a recorded opening, so this finds nothing
+        # unless writers' clocks disagree; then the rows follow the log's own answer.
+        key = self.columns[0]
+        keys = [
+            str(r[key])
+            for r in tx.query(
+                f"SELECT {key} FROM {self.t(self.table)} WHERE opened_at >= ?",  # noqa: S608
+                (micros(adoption.effective_from),),
+            )
+        ]
+        if keys:
+            self.store(tx, list(self.load(tx, keys).values()))
+
+
+@dataclass(frozen=True, slots=True)
+class _SlaRow:
+    request_id: str
+    ticket_code: str
+    opened_at: int
+    team: str | None
+    agent: str | None
+    priority: str | None
+    policy_name: str | None
+    policy_version: int | None
+    calendar_version: int | None
+    first_response_due: int | None
+    first_response_warn_from: int | None
+    first_response_done: str | None
+    first_response_window: int | None
+    resolution_due: int | None
+    resolution_warn_from: int | None
+    resolution_done: str | None
+    resolution_window: int | None
+    paused: int
+    first_response_breached_while_paused: int
+    resolution_breached_while_paused: int
+    awaiting_acceptance: int
+    completed_at: int | None
+    deemed_acceptance_at: int | None
+    follow_up_at: int | None
+    follow_up_due: int
+    tracker: SlaTracker
+
+
+class SlaAlert(Value):
+    """A clock that needs attention: breached, or at risk (in its warning window)."""
+
+    request_id: UUID
+    ticket_code: str
+    clock: ClockName
+    state: ClockState
+    due: datetime
+    warn_from: datetime | None
+    is_paused: bool
+    team: str | None
+    agent: str | None
+    priority: Priority | None
+    policy: str
+    policy_version: int
+
+
+class SlaDueRow(Value):
+    """A request awaiting acceptance with a time-based action whose moment may have come."""
+
+    request_id: UUID
+    ticket_code: str
+    deemed_acceptance_at: datetime | None
+    follow_up_at: datetime | None
+    follow_up_due: bool
+
+
+_ALERT_COLUMNS = (
+    "request_id, ticket_code, team, agent, priority, policy_name, policy_version, paused"
+)
+
+
+class SlaProjection(MeasuredProjection[_SlaRow]):
+    """The SLA read model: per-request due times and clock states, indexed for listings."""
+
+    name: ClassVar[str] = "sla"
+    version: ClassVar[int] = 1
+    table: ClassVar[str] = "sf_sla"
+    columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_SlaRow))
+
+    def create(self, tx: Tx) -> None:  # noqa: D102
+        table = self.t(self.table)
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "request_id TEXT PRIMARY KEY, ticket_code TEXT NOT NULL, opened_at BIGINT NOT NULL, "
+            "team TEXT, agent TEXT, priority TEXT, policy_name TEXT, policy_version INTEGER, "
+            "calendar_version INTEGER, first_response_due BIGINT, "
+            "first_response_warn_from BIGINT, first_response_done TEXT, "
+            "first_response_window BIGINT, resolution_due BIGINT, resolution_warn_from BIGINT, "
+            "resolution_done TEXT, resolution_window BIGINT, paused INTEGER NOT NULL, "
+            "first_response_breached_while_paused INTEGER NOT NULL, "
+            "resolution_breached_while_paused INTEGER NOT NULL, "
+            "awaiting_acceptance INTEGER NOT NULL, completed_at BIGINT, "
+            "deemed_acceptance_at BIGINT, follow_up_at BIGINT, follow_up_due INTEGER NOT NULL, "
+            "tracker TEXT NOT NULL)"
+        )
+        for name, columns in (
+            ("fr_due", "first_response_done, first_response_due, ticket_code"),
+            ("res_due", "resolution_done, resolution_due, ticket_code"),
+            ("fr_window", "first_response_done, paused, first_response_window"),
+            ("res_window", "resolution_done, paused, resolution_window"),
+            ("deemed", "deemed_acceptance_at"),
+            ("follow_up", "follow_up_due, follow_up_at"),
+            ("opened", "opened_at"),
+        ):
+            tx.execute(
+                f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
+            )
+        self.create_policy_table(tx)
+
+    # -- the fold -------------------------------------------------------------------------
+
+    def fold(self, row: _SlaRow | None, event: object) -> _SlaRow | None:  # noqa: D102
+        tracker = SlaTracker.fold(None if row is None else row.tracker, event)
+        if tracker is None:
+            return row
+        if row is None:
+            return _SlaRow(
+                request_id=str(tracker.request_id),
+                ticket_code=tracker.ticket_code,
+                opened_at=micros(tracker.opened_at) or 0,
+                team=None,
+                agent=None,
+                priority=None,
+                policy_name=None,
+                policy_version=None,
+                calendar_version=None,
+                first_response_due=None,
+                first_response_warn_from=None,
+                first_response_done=None,
+                first_response_window=None,
+                resolution_due=None,
+                resolution_warn_from=None,
+                resolution_done=None,
+                resolution_window=None,
+                paused=0,
+                first_response_breached_while_paused=0,
+                resolution_breached_while_paused=0,
+                awaiting_acceptance=0,
+                completed_at=None,
+                deemed_acceptance_at=None,
+                follow_up_at=None,
+                follow_up_due=0,
+                tracker=tracker,
+            )
+        changes: dict[str, Any] = {}
+        if isinstance(event, ServiceRequest.Assigned):
+            changes = {"team": event.team, "agent": event.agent}
+        elif isinstance(event, ServiceRequest.Completed) and event.outcome is Outcome.TRANSFERRED:
+            changes = {"team": event.to_team, "agent": None}
+        elif isinstance(event, ServiceRequest.Classified):
+            changes = {"priority": event.priority.value}
+        if tracker is row.tracker and not changes:
+            return row
+        return dataclasses.replace(row, tracker=tracker, **changes)
+
+    def measure(self, row: _SlaRow, policy: SlaPolicy) -> _SlaRow:  # noqa: D102
+        tracker = row.tracker
+        status = tracker.status(tracker.last_at, policy)
+        first, resolution = status.first_response, status.resolution
+        follow_up = tracker.follow_up_at
+        return dataclasses.replace(
+            row,
+            policy_name=policy.name,
+            policy_version=policy.version,
+            calendar_version=policy.calendar.version,
+            first_response_due=micros(first.due),
+            first_response_warn_from=micros(first.warn_from),
+            first_response_done=_done(first),
+            first_response_window=_window(first),
+            resolution_due=micros(resolution.due),
+            resolution_warn_from=micros(resolution.warn_from),
+            resolution_done=_done(resolution),
+            resolution_window=_window(resolution),
+            paused=int(first.is_paused or resolution.is_paused),
+            first_response_breached_while_paused=_breached_while_paused(first),
+            resolution_breached_while_paused=_breached_while_paused(resolution),
+            awaiting_acceptance=int(tracker.awaiting_acceptance),
+            completed_at=micros(tracker.completed_at),
+            deemed_acceptance_at=micros(tracker.deemed_acceptance_at(policy)),
+            follow_up_at=micros(follow_up),
+            follow_up_due=int(tracker.follow_up_due),
+        )
+
+    def opened(self, row: _SlaRow) -> datetime:  # noqa: D102
+        return row.tracker.opened_at
+
+    # -- rows in and out ------------------------------------------------------------------
+
+    def to_values(self, row: _SlaRow) -> tuple[object, ...]:  # noqa: D102
+        values = [getattr(row, name) for name in self.columns]
+        values[-1] = row.tracker.model_dump_json()
+        return tuple(values)
+
+    def from_record(self, record: Mapping[str, Any]) -> _SlaRow:  # noqa: D102
+        fields = {name: record[name] for name in self.columns}
+        fields["tracker"] = SlaTracker.model_validate_json(fields["tracker"])
+        return _SlaRow(**fields)
+
+    # -- queries --------------------------------------------------------------------------
+
+    def breaches(self, tx: Tx, at: datetime, *, limit: int | None = None) -> list[SlaAlert]:
+        """Clocks past their due instant as of ``at`` and not met, earliest due first."""
+        when = micros(to_second(at))
+        alerts: list[SlaAlert] = []
+        for clock in ("first_response", "resolution"):
+            records = tx.query(
+                f"SELECT {_ALERT_COLUMNS}, {clock}_due AS due, {clock}_warn_from AS warn_from "  # noqa: S608
+                f"FROM {self.t(self.table)} WHERE {clock}_done IS NULL AND {clock}_due < ? "
+                f"ORDER BY {clock}_due, ticket_code{_limit(limit)}",
+                (when,),
+            )
+            alerts += [_alert(r, clock, ClockState.BREACHED) for r in records]
+        return _ordered(alerts, limit)
+
+    def at_risk(self, tx: Tx, at: datetime, *, limit: int | None = None) -> list[SlaAlert]:
+        """Running clocks in their warning window as of ``at``, earliest due first."""
+        when = micros(to_second(at))
+        assert when is not None  # noqa: S101 - ``at`` is an instant
+        table = self.t(self.table)
+        alerts: list[SlaAlert] = []
+        for clock in ("first_response", "resolution"):
+            # A clock warns from warn_from to due. Bounding due by the widest window of any
+            # running clock turns "warn_from <= T <= due" into one short indexed range of due.
+            widest = tx.query(
+                f"SELECT {clock}_window AS w FROM {table} "  # noqa: S608
+                f"WHERE {clock}_done IS NULL AND paused = 0 AND {clock}_window IS NOT NULL "
+                f"ORDER BY {clock}_window DESC LIMIT 1",
+            )
+            if not widest:
+                continue
+            records = tx.query(
+                f"SELECT {_ALERT_COLUMNS}, {clock}_due AS due, {clock}_warn_from AS warn_from "  # noqa: S608
+                f"FROM {table} WHERE {clock}_done IS NULL AND {clock}_due >= ? "
+                f"AND {clock}_due <= ? AND paused = 0 AND {clock}_warn_from <= ? "
+                f"ORDER BY {clock}_due, ticket_code{_limit(limit)}",
+                (when, when + int(widest[0]["w"]), when),
+            )
+            alerts += [_alert(r, clock, ClockState.WARNING) for r in records]
+        return _ordered(alerts, limit)
+
+    def due_actions(self, tx: Tx, at: datetime) -> list[SlaDueRow]:
+        """Requests awaiting acceptance whose deemed acceptance or follow-up came by ``at``."""
+        when = micros(to_second(at))
+        table = self.t(self.table)
+        columns = "request_id, ticket_code, deemed_acceptance_at, follow_up_at, follow_up_due"
+        found: dict[str, Mapping[str, Any]] = {}
+        for condition in (
+            "deemed_acceptance_at <= ?",
+            "follow_up_due = 0 AND follow_up_at <= ?",
+        ):
+            for record in tx.query(
+                f"SELECT {columns} FROM {table} WHERE {condition}",  # noqa: S608
+                (when,),
+            ):
+                found[str(record["request_id"])] = record
+        rows = [
+            SlaDueRow(
+                request_id=UUID(str(r["request_id"])),
+                ticket_code=str(r["ticket_code"]),
+                deemed_acceptance_at=from_micros(r["deemed_acceptance_at"]),
+                follow_up_at=from_micros(r["follow_up_at"]),
+                follow_up_due=bool(r["follow_up_due"]),
+            )
+            for r in found.values()
+        ]
+        return sorted(rows, key=lambda r: r.ticket_code)
+
+    def opened_between(self, tx: Tx, start: datetime, end: datetime) -> list[SlaTracker]:
+        """The trackers of the requests opened in ``[start, end)``, in opening order."""
+        records = tx.query(
+            f"SELECT tracker FROM {self.t(self.table)} "  # noqa: S608
+            "WHERE opened_at >= ? AND opened_at < ? ORDER BY opened_at, ticket_code",
+            (micros(to_second(start)), micros(to_second(end))),
+        )
+        return [SlaTracker.model_validate_json(r["tracker"]) for r in records]
+
+    def rows(self, tx: Tx) -> list[dict[str, Any]]:
+        """Every row as stored, by request id (for tests and rebuild comparisons)."""
+        return tx.query(f"SELECT * FROM {self.t(self.table)} ORDER BY request_id")  # noqa: S608
+
+
+def _done(clock: Clock) -> str | None:
+    return clock.state.value if clock.state in STOPPED_STATES else None
+
+
+def _window(clock: Clock) -> int | None:
+    """How long the clock warns before it is due (micros), while it is running."""
+    if clock.state in STOPPED_STATES or clock.due is None or clock.warn_from is None:
+        return None
+    return (micros(clock.due) or 0) - (micros(clock.warn_from) or 0)
+
+
+def _breached_while_paused(clock: Clock) -> int:
+    # Paused after its due instant: it stays breached while the customer is awaited.
+    return int(clock.is_paused and clock.state not in STOPPED_STATES and clock.due is not None)
+
+
+def _limit(limit: int | None) -> str:
+    return "" if limit is None else f" LIMIT {int(limit)}"
+
+
+def _alert(record: Mapping[str, Any], clock: ClockName, state: ClockState) -> SlaAlert:
+    due = from_micros(record["due"])
+    assert due is not None  # noqa: S101 - the queries select rows with a due instant
+    priority = record["priority"]
+    return SlaAlert(
+        request_id=UUID(str(record["request_id"])),
+        ticket_code=str(record["ticket_code"]),
+        clock=clock,
+        state=state,
+        due=due,
+        warn_from=from_micros(record["warn_from"]),
+        is_paused=bool(record["paused"]),
+        team=record["team"],
+        agent=record["agent"],
+        priority=Priority(priority) if priority else None,
+        policy=str(record["policy_name"]),
+        policy_version=int(record["policy_version"]),
+    )
+
+
+def _ordered(alerts: list[SlaAlert], limit: int | None) -> list[SlaAlert]:
+    alerts.sort(key=lambda a: (a.due, a.ticket_code, a.clock))
+    return alerts if limit is None else alerts[:limit]

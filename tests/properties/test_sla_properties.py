@@ -1,0 +1,451 @@
+"""SLA clocks as properties over random request histories.
+
+- ``status`` is a pure function of (the events up to T, the policy, T): the same question gets
+  the same answer, from a tracker rebuilt from JSON too, and events after T change nothing at T.
+- ``elapsed + remaining == target``, and ``elapsed + paused`` is the business time since the
+  opening (to the instant, or to the moment the clock stopped).
+- Past the last event a clock only moves forward (running -> warning -> breached), and over the
+  whole history a breached clock never goes back to running, warning or paused unless a
+  reclassification or a reopening changed its target or its counting.
+- The SLA projection's rows equal a tracker folded directly from the request's events, and a
+  rebuild gives the same rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FakeClock
+from servflow import ServflowError, ServiceDesk
+from servflow.domain.calendar import Calendar
+from servflow.domain.policy import SlaPolicy, SlaRule
+from servflow.domain.request import Moment, ServiceRequest
+from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second
+from servflow.projections.engine import micros
+
+WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
+CALENDARS = (
+    Calendar.always_open(),
+    Calendar(
+        name="madrid",
+        timezone="Europe/Madrid",
+        hours={d: [("09:00", "13:00"), ("14:00", "18:00")] for d in WORKDAYS},
+        holidays=["2026-03-19", "2026-04-03", "2026-10-12"],
+    ),
+    Calendar(
+        name="new-york",
+        timezone="America/New_York",
+        hours={d: [("09:00", "17:00")] for d in WORKDAYS},
+    ),
+)
+#: Near the 2026 DST changes of Madrid and New York, and an ordinary week.
+STARTS = (
+    datetime(2026, 3, 6, 20, 0, tzinfo=UTC),
+    datetime(2026, 3, 27, 15, 30, tzinfo=UTC),
+    datetime(2026, 10, 23, 14, 45, tzinfo=UTC),
+    datetime(2026, 10, 30, 19, 0, tzinfo=UTC),
+    datetime(2026, 6, 1, 7, 0, tzinfo=UTC),
+)
+COMMANDS = (
+    "classify",
+    "assign",
+    "probe",
+    "progress",
+    "wait",
+    "respond",
+    "resolve",
+    "transfer",
+    "follow_up",
+    "accept",
+    "reopen",
+    "cancel",
+    "complain",
+)
+PRIORITIES = ("low", "normal", "high", "urgent")
+#: The aggregate command behind each story command.
+LIFECYCLE = {
+    "classify": "classify",
+    "assign": "assign",
+    "probe": "probe",
+    "progress": "report_progress",
+    "wait": "wait_on_customer",
+    "respond": "customer_responded",
+    "resolve": "complete",
+    "transfer": "complete",
+    "follow_up": "complete",
+    "accept": "accept",
+    "reopen": "reopen",
+    "cancel": "cancel",
+    "complain": "log_nonconformity",
+}
+
+
+#: How often each command is picked among those allowed: work moves forward more than not.
+WEIGHTS = {
+    "classify": 2,
+    "assign": 3,
+    "probe": 2,
+    "progress": 1,
+    "wait": 2,
+    "respond": 4,
+    "resolve": 3,
+    "transfer": 1,
+    "follow_up": 1,
+    "accept": 2,
+    "reopen": 2,
+}
+
+
+def pick(request: ServiceRequest, index: int) -> str:
+    """A command the request accepts now, chosen by ``index`` (cancelling only now and then)."""
+    allowed = [c for c, w in WEIGHTS.items() if request.allows(LIFECYCLE[c]) for _ in range(w)]
+    if index % 13 == 12 and request.allows("cancel"):
+        return "cancel"
+    if index % 13 == 11 or not allowed:
+        return "complain"
+    return allowed[index % len(allowed)]
+
+
+Step = tuple[int, int, int]
+steps = st.lists(
+    st.tuples(st.integers(0, 1_000), st.integers(0, 2_000), st.integers(0, 3)),
+    min_size=2,
+    max_size=14,
+)
+
+
+def make_policy(calendar: Calendar, warn_at: float) -> SlaPolicy:
+    return SlaPolicy(
+        name="prop",
+        calendar=calendar,
+        rules=(
+            SlaRule(priority="urgent", first_response="1h", resolution="4h"),
+            SlaRule(priority="high", first_response="2h30m", resolution="9h"),
+            SlaRule(priority="low", first_response="16h", resolution="40h"),
+        ),
+        default=SlaRule(first_response="4h", resolution="16h"),
+        warn_at=warn_at,
+        deemed_acceptance_after="8h",
+    )
+
+
+policies = st.builds(
+    make_policy, st.sampled_from(CALENDARS), st.sampled_from((0.5, 0.8, 0.95, 1.0))
+)
+
+
+def _do(request: ServiceRequest, command: str, choice: int, at: Moment) -> None:
+    agent, customer = "agent:ana", "customer:acme"
+    actions: dict[str, Callable[[], object]] = {
+        "classify": lambda: request.classify(
+            priority=PRIORITIES[choice], kind=None, category=None, actor=agent, at=at
+        ),
+        "assign": lambda: request.assign(team=f"t{choice}", agent="ana", actor=agent, at=at),
+        "probe": lambda: request.probe(
+            questions=["q"], findings="f", diagnosis=None, actor=agent, at=at
+        ),
+        "progress": lambda: request.report_progress(message="m", actor=agent, at=at),
+        "wait": lambda: request.wait_on_customer(reason="r", actor=agent, at=at),
+        "respond": lambda: request.customer_responded(note="n", actor=customer, at=at),
+        "resolve": lambda: request.complete(
+            outcome="resolved", resolution="r", follow_up_at=None, to_team=None, actor=agent, at=at
+        ),
+        "transfer": lambda: request.complete(
+            outcome="transferred",
+            resolution="r",
+            follow_up_at=None,
+            to_team="field",
+            actor=agent,
+            at=at,
+        ),
+        "follow_up": lambda: request.complete(
+            outcome="follow_up",
+            resolution="r",
+            follow_up_at=at.occurred_at + timedelta(days=choice),
+            to_team=None,
+            actor=agent,
+            at=at,
+        ),
+        "accept": lambda: request.accept(
+            satisfaction=1 + choice, comment=None, actor=customer, at=at
+        ),
+        "reopen": lambda: request.reopen(reason="no", actor=customer, at=at),
+        "cancel": lambda: request.cancel(reason="dup", actor=agent, at=at),
+        "complain": lambda: request.log_nonconformity(
+            description="d",
+            severity="minor",
+            category=None,
+            root_cause=None,
+            corrective_action=None,
+            actor=customer,
+            at=at,
+        ),
+    }
+    with contextlib.suppress(ServflowError):
+        actions[command]()
+
+
+def history(start: datetime, story: Sequence[Step]) -> list[ServiceRequest.Event]:
+    """The events of one request driven through a random story (refused commands skipped)."""
+    opened = Moment(start, start)
+    request = ServiceRequest.open(
+        ticket_code="SR-000001",
+        customer={"id": "acme", "tier": "premium"},
+        channel="web",
+        kind="claim",
+        stage="sale",
+        symptom="s",
+        synthesis=None,
+        actor="agent:ana",
+        at=opened,
+    )
+    now = start
+    for index, minutes, choice in story:
+        now += timedelta(minutes=minutes, seconds=choice * 7)
+        _do(request, pick(request, index), choice, Moment(now, now))
+    return [e for e in request.collect_events() if isinstance(e, ServiceRequest.Event)]
+
+
+def fold(events: Sequence[object]) -> SlaTracker:
+    tracker = reduce(SlaTracker.fold, events, None)
+    assert tracker is not None
+    return tracker
+
+
+#: Ranks a state can only climb once time alone drives the clock.
+RANK = {
+    ClockState.RUNNING: 0,
+    ClockState.PAUSED: 0,
+    ClockState.WARNING: 1,
+    ClockState.BREACHED: 2,
+    ClockState.MET: 3,
+    ClockState.MISSED: 3,
+    ClockState.CANCELLED: 3,
+}
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    sla=policies,
+    offsets=st.lists(st.integers(0, 20_000), min_size=1, max_size=4),
+)
+def test_status_is_a_pure_function_of_the_events_up_to_the_instant(
+    start: datetime, story: list[Step], sla: SlaPolicy, offsets: list[int]
+) -> None:
+    events = history(start, story)
+    tracker = fold(events)
+    copy = SlaTracker.model_validate_json(tracker.model_dump_json())
+    for offset in offsets:
+        at = start + timedelta(minutes=offset, microseconds=offset)
+        answer = tracker.status(at, sla)
+        assert tracker.status(at, sla) == answer
+        assert copy.status(at, sla) == answer
+        # Only what happened by then counts: a tracker that never saw later events agrees.
+        prefix = [e for e in events if to_second(e.occurred_at) <= to_second(at)]
+        assert fold(prefix).status(at, sla) == answer
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    sla=policies,
+    offsets=st.lists(st.integers(0, 20_000), min_size=1, max_size=4),
+)
+def test_elapsed_plus_remaining_is_the_target_and_paused_completes_the_business_time(
+    start: datetime, story: list[Step], sla: SlaPolicy, offsets: list[int]
+) -> None:
+    tracker = fold(history(start, story))
+    for offset in offsets:
+        at = to_second(start + timedelta(minutes=offset))
+        for clock in tracker.status(at, sla).clocks:
+            assert clock.elapsed + clock.remaining == clock.target
+            assert clock.elapsed >= timedelta(0)
+            assert clock.paused >= timedelta(0)
+            end = at if clock.state not in STOPPED_STATES else min(at, _stop(tracker, clock))
+            assert clock.elapsed + clock.paused == sla.calendar.between(tracker.opened_at, end)
+            if clock.state in {ClockState.RUNNING, ClockState.WARNING}:
+                assert clock.due is not None
+                assert clock.due >= at
+                assert clock.remaining >= timedelta(0)
+            if clock.state is ClockState.BREACHED:
+                assert clock.due is not None
+                assert clock.due < at
+
+
+def _stop(tracker: SlaTracker, clock: object) -> datetime:
+    met_at = getattr(clock, "met_at", None)
+    if met_at is not None:
+        return met_at  # type: ignore[no-any-return]
+    return next(f.at for f in tracker.facts if f.event == "Cancelled")
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    sla=policies,
+    offsets=st.lists(st.integers(0, 30_000), min_size=2, max_size=8),
+)
+def test_past_the_last_event_a_clock_only_moves_forward(
+    start: datetime, story: list[Step], sla: SlaPolicy, offsets: list[int]
+) -> None:
+    tracker = fold(history(start, story))
+    instants = sorted(tracker.last_at + timedelta(minutes=o) for o in offsets)
+    for name in ("first_response", "resolution"):
+        states = [getattr(tracker.status(at, sla), name).state for at in instants]
+        ranks = [RANK[s] for s in states]
+        assert ranks == sorted(ranks), states
+        assert len({s for s in states if RANK[s] == 3}) <= 1  # a stopped clock stays put
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    sla=policies,
+    offsets=st.lists(st.integers(0, 30_000), min_size=2, max_size=10),
+)
+def test_a_breached_clock_never_recovers_without_a_new_target_or_a_reopening(
+    start: datetime, story: list[Step], sla: SlaPolicy, offsets: list[int]
+) -> None:
+    events = history(start, story)
+    tracker = fold(events)
+    if any(f.event in {"Classified", "Reopened"} for f in tracker.facts):
+        tracker = fold([e for e in events if type(e).__name__ not in {"Classified", "Reopened"}])
+        # Dropping events can leave an impossible history only in ways the tracker ignores
+        # (e.g. a second completion): the clocks still follow the same rules.
+    instants = sorted(to_second(start + timedelta(minutes=o)) for o in offsets)
+    for name in ("first_response", "resolution"):
+        states = [getattr(tracker.status(at, sla), name).state for at in instants]
+        if ClockState.BREACHED in states:
+            after = states[states.index(ClockState.BREACHED) :]
+            assert all(
+                s in {ClockState.BREACHED, ClockState.MISSED, ClockState.CANCELLED} for s in after
+            ), states
+
+
+# -- the projection --------------------------------------------------------------------------------
+
+DeskStep = tuple[int, int, int, int]
+desk_steps = st.lists(
+    st.tuples(
+        st.integers(0, 1_000),
+        st.integers(0, 5),
+        st.integers(0, 600),
+        st.integers(0, 3),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+def drive(desk: ServiceDesk, clock: FakeClock, story: Sequence[DeskStep]) -> list[str]:
+    """Random commands on a few requests through the desk; refused ones are skipped."""
+    tickets: list[str] = []
+    agent = "agent:ana"
+    for index, target, minutes, choice in story:
+        clock.advance(minutes=minutes)
+        if index % 7 == 0 or not tickets:
+            opened = desk.open(
+                customer="acme",
+                channel="web",
+                kind="claim",
+                stage="sale",
+                symptom="s",
+                actor=agent,
+            )
+            tickets.append(opened.ticket_code)
+            continue
+        ref = tickets[target % len(tickets)]
+        command = pick(desk._load(desk.resolve(ref), ref), index)
+        with contextlib.suppress(ServflowError):
+            _desk_command(desk, clock, command, ref, choice)
+        if choice == 3:
+            desk.run_due()
+    return tickets
+
+
+def _desk_command(desk: ServiceDesk, clock: FakeClock, command: str, ref: str, choice: int) -> None:
+    agent, customer = "agent:ana", "customer:acme"
+    commands: dict[str, Callable[[], object]] = {
+        "classify": lambda: desk.classify(ref, priority=PRIORITIES[choice], actor=agent),
+        "assign": lambda: desk.assign(ref, team="t", agent="ana", actor=agent),
+        "probe": lambda: desk.probe(ref, questions=["q"], findings="f", actor=agent),
+        "progress": lambda: desk.report_progress(ref, message="m", actor=agent),
+        "wait": lambda: desk.wait_on_customer(ref, reason="r", actor=agent),
+        "respond": lambda: desk.customer_responded(ref, note="n", actor=customer),
+        "resolve": lambda: desk.complete(ref, outcome="resolved", resolution="r", actor=agent),
+        "transfer": lambda: desk.complete(
+            ref, outcome="transferred", resolution="r", to_team="field", actor=agent
+        ),
+        "follow_up": lambda: desk.complete(
+            ref,
+            outcome="follow_up",
+            resolution="r",
+            follow_up_at=clock.now + timedelta(hours=choice),
+            actor=agent,
+        ),
+        "accept": lambda: desk.accept(ref, satisfaction=1 + choice, actor=customer),
+        "reopen": lambda: desk.reopen(ref, reason="no", actor=customer),
+        "cancel": lambda: desk.cancel(ref, reason="dup", actor=agent),
+        "complain": lambda: desk.log_nonconformity(
+            ref, description="d", severity="minor", actor=customer
+        ),
+    }
+    commands[command]()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(story=desk_steps, sla=policies, switch=st.integers(0, 30))
+def test_the_sla_projection_rows_equal_a_tracker_folded_directly(
+    story: list[DeskStep], sla: SlaPolicy, switch: int
+) -> None:
+    clock = FakeClock()
+    with ServiceDesk(clock=clock, sla=sla) as desk:
+        # A second policy version adopted part-way: each request keeps the one of its opening.
+        drive(desk, clock, story[:switch])
+        second = sla.model_copy(update={"version": 2, "warn_at": 0.5})
+        desk.adopt_policy(second, actor="agent:admin")
+        clock.advance(seconds=1)
+        tickets = drive(desk, clock, story[switch:])
+        with desk._projector.views.transaction(commit=False) as tx:
+            rows = {r["ticket_code"]: r for r in desk._sla.rows(tx)}
+        assert set(rows) >= set(tickets)
+        adoptions = desk.policies()
+        for ticket, row in rows.items():
+            events = [
+                e
+                for e in desk._store.events.get(desk.resolve(ticket))
+                if isinstance(e, ServiceRequest.Event)
+            ]
+            tracker = fold(events)
+            assert row["tracker"] == tracker.model_dump_json()
+            in_force = next(
+                (a.policy for a in reversed(adoptions) if a.effective_from <= tracker.opened_at),
+                sla,
+            )
+            status = tracker.status(tracker.last_at, in_force)
+            assert row["policy_version"] == in_force.version
+            assert row["first_response_due"] == micros(status.first_response.due)
+            assert row["resolution_due"] == micros(status.resolution.due)
+            assert row["first_response_warn_from"] == micros(status.first_response.warn_from)
+            assert row["resolution_warn_from"] == micros(status.resolution.warn_from)
+            deemed = tracker.deemed_acceptance_at(in_force)
+            assert row["deemed_acceptance_at"] == micros(deemed)
+            # And the desk, reading the events, says the same as the row for "now".
+            answer = desk.sla(ticket, at=max(clock.now, tracker.last_at))
+            assert micros(answer.resolution.due) == row["resolution_due"]
+        with desk._projector.views.transaction(commit=False) as tx:
+            before = desk._sla.rows(tx)
+        desk.rebuild_projections(["sla"])
+        with desk._projector.views.transaction(commit=False) as tx:
+            assert desk._sla.rows(tx) == before
