@@ -63,7 +63,8 @@ def micros(moment: datetime | None) -> int | None:
     """An instant as integer microseconds since the epoch: sortable, exact, in every store."""
     if moment is None:
         return None
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(value: int | None) -> datetime | None:
@@ -551,12 +552,12 @@ class RowProjection(Projection, Generic[RowT]):
         wanted = [event for _, event in events if self.relevant(event)]
         if not wanted:
             return
-        keys = list(dict.fromkeys(str(event.originator_id) for event in wanted))  # type: ignore[attr-defined]
+        keyed = [(str(event.originator_id), event) for event in wanted]  # type: ignore[attr-defined]
+        keys = list(dict.fromkeys(key for key, _ in keyed))
         rows: dict[str, RowT | None] = dict.fromkeys(keys)
         rows.update(self.load(tx, keys))
         changed: set[str] = set()
-        for event in wanted:
-            key = str(event.originator_id)  # type: ignore[attr-defined]
+        for key, event in keyed:
             before = rows[key]
             after = self.fold(before, event)
             if after is not before:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import singledispatchmethod
+from functools import singledispatch
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -50,7 +50,7 @@ class SpecialQueue(StrEnum):
     """Sent by another department and not yet picked up."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Row:
     request_id: str
     ticket_code: str
@@ -75,6 +75,9 @@ class _Row:
     due_sort: int
     sla_policy: str | None
     sla_tracker: SlaTracker | None
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(_Row))
 
 
 class QueueRow(Value):
@@ -154,22 +157,22 @@ class QueueProjection(MeasuredProjection[_Row]):
     # -- the fold -------------------------------------------------------------------------
 
     def fold(self, row: _Row | None, event: object) -> _Row | None:  # noqa: D102
-        if row is None and not isinstance(event, ServiceRequest.Opened):
-            return None
-        updated = self._fold(event, row)
-        tracker = SlaTracker.fold(None if row is None else row.sla_tracker, event)
-        if updated is row or updated is None:
+        if row is None:
+            if not isinstance(event, ServiceRequest.Opened):
+                return None
+            return self._opened(event)
+        changes = _changes(event, row)
+        tracker = SlaTracker.fold(row.sla_tracker, event)
+        if changes is None:
             # Events the queue ignores may still move a clock (a first response, say).
-            if row is None or tracker is row.sla_tracker:
+            if tracker is row.sla_tracker:
                 return row
-            return dataclasses.replace(row, sla_tracker=tracker)
-        occurred = micros(event.occurred_at) if isinstance(event, ServiceRequest.Event) else None
-        return dataclasses.replace(
-            updated,
-            updated_at=occurred or updated.updated_at,
-            is_open=int(updated.status in _OPEN),
-            sla_tracker=tracker,
-        )
+            return _evolve(row, {"sla_tracker": tracker})
+        if isinstance(event, ServiceRequest.Event):
+            changes["updated_at"] = micros(event.occurred_at)
+        changes["is_open"] = int(changes.get("status", row.status) in _OPEN)
+        changes["sla_tracker"] = tracker
+        return _evolve(row, changes)
 
     def measure(self, row: _Row, policy: SlaPolicy) -> _Row:  # noqa: D102
         tracker = row.sla_tracker
@@ -180,12 +183,14 @@ class QueueProjection(MeasuredProjection[_Row]):
         due = micros(resolution.due)
         # Only a resolution clock still running orders the work; met or cancelled ones sort last.
         live = due is not None and resolution.state not in STOPPED_STATES
-        return dataclasses.replace(
+        return _evolve(
             row,
-            first_response_due=micros(status.first_response.due),
-            resolution_due=due,
-            due_sort=due if live and due is not None else _NO_DUE,
-            sla_policy=f"{policy.name} v{policy.version}",
+            {
+                "first_response_due": micros(status.first_response.due),
+                "resolution_due": due,
+                "due_sort": due if live and due is not None else _NO_DUE,
+                "sla_policy": f"{policy.name} v{policy.version}",
+            },
         )
 
     def opened(self, row: _Row) -> datetime:  # noqa: D102
@@ -195,14 +200,7 @@ class QueueProjection(MeasuredProjection[_Row]):
         assert opened is not None  # noqa: S101 - opened_at is NOT NULL
         return opened
 
-    @singledispatchmethod
-    def _fold(self, event: object, row: _Row | None) -> _Row | None:
-        del event  # events this projection does not use leave the row as it is
-        return row
-
-    @_fold.register
-    def _(self, event: ServiceRequest.Opened, row: _Row | None) -> _Row | None:
-        del row
+    def _opened(self, event: ServiceRequest.Opened) -> _Row:
         opened = micros(event.occurred_at) or 0
         return _Row(
             request_id=str(event.originator_id),
@@ -227,78 +225,8 @@ class QueueProjection(MeasuredProjection[_Row]):
             resolution_due=None,
             due_sort=_NO_DUE,
             sla_policy=None,
-            sla_tracker=None,
+            sla_tracker=SlaTracker.fold(None, event),
         )
-
-    @_fold.register
-    def _(self, event: ServiceRequest.Classified, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101 - fold() only passes None with Opened
-        status = Status.CLASSIFIED.value if row.status == Status.NEW.value else row.status
-        return dataclasses.replace(
-            row,
-            priority=event.priority.value,
-            priority_rank=event.priority.rank,
-            kind=event.kind.value,
-            category=event.category,
-            status=status,
-        )
-
-    @_fold.register
-    def _(self, event: ServiceRequest.Assigned, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101
-        status = row.status if row.status == Status.WAITING_ON_CUSTOMER else Status.ASSIGNED.value
-        return dataclasses.replace(row, team=event.team, agent=event.agent, status=status)
-
-    @_fold.register
-    def _(self, event: ServiceRequest.WaitingOnCustomer, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101
-        del event
-        return dataclasses.replace(row, status=Status.WAITING_ON_CUSTOMER.value)
-
-    @_fold.register
-    def _(self, event: ServiceRequest.CustomerResponded, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101
-        del event
-        return dataclasses.replace(row, status=Status.ASSIGNED.value)
-
-    @_fold.register
-    def _(self, event: ServiceRequest.Completed, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101
-        if event.outcome is Outcome.TRANSFERRED:
-            return dataclasses.replace(
-                row,
-                status=Status.TRANSFERRED.value,
-                team=event.to_team,
-                agent=None,
-                outcome=event.outcome.value,
-                follow_up_at=None,
-            )
-        return dataclasses.replace(
-            row,
-            status=Status.COMPLETED.value,
-            outcome=event.outcome.value,
-            follow_up_at=micros(event.follow_up_at),
-        )
-
-    @_fold.register
-    def _(self, event: ServiceRequest.CustomerAccepted, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101
-        del event
-        return dataclasses.replace(row, status=Status.CLOSED.value)
-
-    @_fold.register
-    def _(self, event: ServiceRequest.Reopened, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101
-        del event
-        return dataclasses.replace(
-            row, status=Status.ASSIGNED.value, outcome=None, follow_up_at=None
-        )
-
-    @_fold.register
-    def _(self, event: ServiceRequest.Cancelled, row: _Row | None) -> _Row | None:
-        assert row is not None  # noqa: S101
-        del event
-        return dataclasses.replace(row, status=Status.CANCELLED.value)
 
     # -- rows in and out ------------------------------------------------------------------
 
@@ -369,6 +297,86 @@ class QueueProjection(MeasuredProjection[_Row]):
             offset=offset,
             limit=limit,
         )
+
+
+@singledispatch
+def _changes(event: object, row: _Row) -> dict[str, Any] | None:
+    """The columns an event changes (None: the queue does not use it)."""
+    del event, row
+    return None
+
+
+@_changes.register
+def _(event: ServiceRequest.Classified, row: _Row) -> dict[str, Any] | None:
+    status = Status.CLASSIFIED.value if row.status == Status.NEW.value else row.status
+    return {
+        "priority": event.priority.value,
+        "priority_rank": event.priority.rank,
+        "kind": event.kind.value,
+        "category": event.category,
+        "status": status,
+    }
+
+
+@_changes.register
+def _(event: ServiceRequest.Assigned, row: _Row) -> dict[str, Any] | None:
+    status = row.status if row.status == Status.WAITING_ON_CUSTOMER else Status.ASSIGNED.value
+    return {"team": event.team, "agent": event.agent, "status": status}
+
+
+@_changes.register
+def _(event: ServiceRequest.WaitingOnCustomer, row: _Row) -> dict[str, Any] | None:
+    del event, row
+    return {"status": Status.WAITING_ON_CUSTOMER.value}
+
+
+@_changes.register
+def _(event: ServiceRequest.CustomerResponded, row: _Row) -> dict[str, Any] | None:
+    del event, row
+    return {"status": Status.ASSIGNED.value}
+
+
+@_changes.register
+def _(event: ServiceRequest.Completed, row: _Row) -> dict[str, Any] | None:
+    del row
+    if event.outcome is Outcome.TRANSFERRED:
+        return {
+            "status": Status.TRANSFERRED.value,
+            "team": event.to_team,
+            "agent": None,
+            "outcome": event.outcome.value,
+            "follow_up_at": None,
+        }
+    return {
+        "status": Status.COMPLETED.value,
+        "outcome": event.outcome.value,
+        "follow_up_at": micros(event.follow_up_at),
+    }
+
+
+@_changes.register
+def _(event: ServiceRequest.CustomerAccepted, row: _Row) -> dict[str, Any] | None:
+    del event, row
+    return {"status": Status.CLOSED.value}
+
+
+@_changes.register
+def _(event: ServiceRequest.Reopened, row: _Row) -> dict[str, Any] | None:
+    del event, row
+    return {"status": Status.ASSIGNED.value, "outcome": None, "follow_up_at": None}
+
+
+@_changes.register
+def _(event: ServiceRequest.Cancelled, row: _Row) -> dict[str, Any] | None:
+    del event, row
+    return {"status": Status.CANCELLED.value}
+
+
+def _evolve(row: _Row, changes: dict[str, Any]) -> _Row:
+    """A copy of ``row`` with ``changes``: rows are never changed in place (folds stay pure)."""
+    values = {name: getattr(row, name) for name in _FIELDS}
+    values.update(changes)
+    return _Row(**values)
 
 
 def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[object]]:

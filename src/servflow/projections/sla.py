@@ -142,7 +142,7 @@ class MeasuredProjection(RowProjection[RowT]):
             self.store(tx, list(self.load(tx, keys).values()))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _SlaRow:
     request_id: str
     ticket_code: str
@@ -170,6 +170,16 @@ class _SlaRow:
     follow_up_at: int | None
     follow_up_due: int
     tracker: SlaTracker
+
+
+_SLA_FIELDS = tuple(f.name for f in dataclasses.fields(_SlaRow))
+
+
+def _evolve(row: _SlaRow, changes: dict[str, Any]) -> _SlaRow:
+    """A copy of ``row`` with ``changes``: rows are never changed in place (folds stay pure)."""
+    values = {name: getattr(row, name) for name in _SLA_FIELDS}
+    values.update(changes)
+    return _SlaRow(**values)
 
 
 class SlaAlert(Value):
@@ -286,34 +296,37 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             changes = {"priority": event.priority.value}
         if tracker is row.tracker and not changes:
             return row
-        return dataclasses.replace(row, tracker=tracker, **changes)
+        changes["tracker"] = tracker
+        return _evolve(row, changes)
 
     def measure(self, row: _SlaRow, policy: SlaPolicy) -> _SlaRow:  # noqa: D102
         tracker = row.tracker
         status = tracker.status(tracker.last_at, policy)
         first, resolution = status.first_response, status.resolution
         follow_up = tracker.follow_up_at
-        return dataclasses.replace(
+        return _evolve(
             row,
-            policy_name=policy.name,
-            policy_version=policy.version,
-            calendar_version=policy.calendar.version,
-            first_response_due=micros(first.due),
-            first_response_warn_from=micros(first.warn_from),
-            first_response_done=_done(first),
-            first_response_window=_window(first),
-            resolution_due=micros(resolution.due),
-            resolution_warn_from=micros(resolution.warn_from),
-            resolution_done=_done(resolution),
-            resolution_window=_window(resolution),
-            paused=int(first.is_paused or resolution.is_paused),
-            first_response_breached_while_paused=_breached_while_paused(first),
-            resolution_breached_while_paused=_breached_while_paused(resolution),
-            awaiting_acceptance=int(tracker.awaiting_acceptance),
-            completed_at=micros(tracker.completed_at),
-            deemed_acceptance_at=micros(tracker.deemed_acceptance_at(policy)),
-            follow_up_at=micros(follow_up),
-            follow_up_due=int(tracker.follow_up_due),
+            {
+                "policy_name": policy.name,
+                "policy_version": policy.version,
+                "calendar_version": policy.calendar.version,
+                "first_response_due": micros(first.due),
+                "first_response_warn_from": micros(first.warn_from),
+                "first_response_done": _done(first),
+                "first_response_window": _window(first),
+                "resolution_due": micros(resolution.due),
+                "resolution_warn_from": micros(resolution.warn_from),
+                "resolution_done": _done(resolution),
+                "resolution_window": _window(resolution),
+                "paused": int(first.is_paused or resolution.is_paused),
+                "first_response_breached_while_paused": _breached_while_paused(first),
+                "resolution_breached_while_paused": _breached_while_paused(resolution),
+                "awaiting_acceptance": int(tracker.awaiting_acceptance),
+                "completed_at": micros(tracker.completed_at),
+                "deemed_acceptance_at": micros(tracker.deemed_acceptance_at(policy)),
+                "follow_up_at": micros(follow_up),
+                "follow_up_due": int(tracker.follow_up_due),
+            },
         )
 
     def opened(self, row: _SlaRow) -> datetime:  # noqa: D102
