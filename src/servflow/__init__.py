@@ -7,7 +7,7 @@ Requests are aggregates whose events are the only source of truth; every other a
 
 from servflow.audit import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.chain import Head, VerifyReport
-from servflow.desk import Clock, ProjectionMode, Ref, ServiceDesk
+from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.domain.calendar import Calendar
 from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.policy import SlaPolicy, SlaRule
@@ -21,6 +21,7 @@ from servflow.domain.request import (
     Status,
 )
 from servflow.domain.sla import (
+    Clock,
     ClockState,
     DueAction,
     PolicyAdoption,
@@ -111,6 +112,7 @@ __all__ = [
     "StoreError",
     "Tier",
     "TimeBasis",
+    "TimeSource",
     "TimelineEntry",
     "TimelineKind",
     "ValidationFailedError",

@@ -79,12 +79,12 @@ from servflow.store import hooks_of, recorder_topic
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Clock", "ProjectionMode", "Ref", "ServiceDesk"]
+__all__ = ["ProjectionMode", "Ref", "ServiceDesk", "TimeSource"]
 
 _log = logging.getLogger("servflow")
 
 #: Something that says what time it is, as an aware datetime.
-Clock = Callable[[], datetime]
+TimeSource = Callable[[], datetime]
 #: ``inline``: the desk updates its projections after every command (one process);
 #: ``external``: a follower process does (``python -m servflow.projections follow``).
 ProjectionMode = Literal["inline", "external"]
@@ -131,7 +131,7 @@ class ServiceDesk:
     def __init__(
         self,
         *,
-        clock: Clock | None = None,
+        clock: TimeSource | None = None,
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
@@ -144,7 +144,7 @@ class ServiceDesk:
                 "starting with a letter"
             )
             raise ConfigurationError(msg)
-        self._clock: Clock = clock or utc_now
+        self._clock: TimeSource = clock or utc_now
         self._prefix = ticket_prefix
         try:
             settings = dict(env or {})
@@ -199,7 +199,7 @@ class ServiceDesk:
         cls,
         path: str,
         *,
-        clock: Clock | None = None,
+        clock: TimeSource | None = None,
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
@@ -222,7 +222,7 @@ class ServiceDesk:
         dsn: str,
         *,
         schema: str | None = None,
-        clock: Clock | None = None,
+        clock: TimeSource | None = None,
         ticket_prefix: str = "SR",
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
@@ -639,12 +639,15 @@ class ServiceDesk:
         at: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        count: bool = True,
     ) -> QueuePage:
         """A page of open requests in work order (resolution due, priority, opening time).
 
         ``special`` picks a named queue: triage, unassigned, waiting_on_customer,
         awaiting_acceptance, follow_ups_due (as of ``at``, default now) or transferred_in.
         Filters combine; a ``status`` filter also reaches closed and cancelled requests.
+        ``count=False`` skips counting every match (``total`` is then None): a page then
+        costs only its own rows, however long the queue.
         """
         try:
             named = SpecialQueue(special) if special is not None else None
@@ -673,6 +676,7 @@ class ServiceDesk:
                 at=when,
                 limit=limit,
                 offset=offset,
+                count=count,
             )
 
     # -- tamper evidence --------------------------------------------------------------------

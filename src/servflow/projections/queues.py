@@ -78,6 +78,8 @@ class _Row:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(_Row))
+#: What a queue page reads: everything but the SLA bookkeeping.
+_VIEW_COLUMNS = tuple(name for name in _FIELDS if not name.startswith("sla_"))
 
 
 class QueueRow(Value):
@@ -107,15 +109,17 @@ class QueuePage(Value):
     """A page of a queue: its rows, how many match in all, and where the next page starts."""
 
     rows: tuple[QueueRow, ...]
-    total: int
+    #: How many rows match in all; None when the page was asked for without ``count``.
+    total: int | None
     offset: int
     limit: int
+    #: Whether rows follow this page.
+    has_more: bool = False
 
     @property
     def next_offset(self) -> int | None:
         """The offset of the next page, or None on the last page."""
-        following = self.offset + len(self.rows)
-        return following if following < self.total else None
+        return self.offset + len(self.rows) if self.has_more else None
 
 
 class QueueProjection(MeasuredProjection[_Row]):
@@ -260,8 +264,13 @@ class QueueProjection(MeasuredProjection[_Row]):
         include_closed: bool = False,
         limit: int = 50,
         offset: int = 0,
+        count: bool = True,
     ) -> QueuePage:
-        """A page of the queue selected by the filters, in work order."""
+        """A page of the queue selected by the filters, in work order.
+
+        ``count`` also counts every matching row (a scan of the matching index range); a page
+        alone reads only its own rows.
+        """
         where: list[str] = []
         params: list[object] = []
         if not include_closed and not status:
@@ -285,17 +294,22 @@ class QueueProjection(MeasuredProjection[_Row]):
                 params.extend(str(v) for v in values)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         table = self.t(self.table)
-        total = tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
+        total = None
+        if count:
+            total = int(
+                tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
+            )
         records = tx.query(
-            f"SELECT {', '.join(self.columns)} FROM {table} {clause} "  # noqa: S608
+            f"SELECT {', '.join(_VIEW_COLUMNS)} FROM {table} {clause} "  # noqa: S608
             "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            [*params, limit + 1, offset],
         )
         return QueuePage(
-            rows=tuple(_view(self.from_record(r)) for r in records),
-            total=int(total),
+            rows=tuple(_view(record) for record in records[:limit]),
+            total=total,
             offset=offset,
             limit=limit,
+            has_more=len(records) > limit,
         )
 
 
@@ -403,24 +417,28 @@ def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[obje
     ]
 
 
-def _view(row: _Row) -> QueueRow:
+def _view(record: Mapping[str, Any]) -> QueueRow:
+    priority, outcome = record["priority"], record["outcome"]
+    opened, updated = from_micros(record["opened_at"]), from_micros(record["updated_at"])
+    assert opened is not None  # noqa: S101 - NOT NULL columns
+    assert updated is not None  # noqa: S101
     return QueueRow(
-        request_id=UUID(row.request_id),
-        ticket_code=row.ticket_code,
-        status=Status(row.status),
-        priority=Priority(row.priority) if row.priority else None,
-        kind=Kind(row.kind),
-        stage=Stage(row.stage),
-        channel=Channel(row.channel),
-        customer_id=row.customer_id,
-        tier=Tier(row.tier),
-        category=row.category,
-        team=row.team,
-        agent=row.agent,
-        outcome=Outcome(row.outcome) if row.outcome else None,
-        opened_at=from_micros(row.opened_at),
-        updated_at=from_micros(row.updated_at),
-        follow_up_at=from_micros(row.follow_up_at),
-        first_response_due=from_micros(row.first_response_due),
-        resolution_due=from_micros(row.resolution_due),
+        request_id=UUID(record["request_id"]),
+        ticket_code=record["ticket_code"],
+        status=Status(record["status"]),
+        priority=Priority(priority) if priority else None,
+        kind=Kind(record["kind"]),
+        stage=Stage(record["stage"]),
+        channel=Channel(record["channel"]),
+        customer_id=record["customer_id"],
+        tier=Tier(record["tier"]),
+        category=record["category"],
+        team=record["team"],
+        agent=record["agent"],
+        outcome=Outcome(outcome) if outcome else None,
+        opened_at=opened,
+        updated_at=updated,
+        follow_up_at=from_micros(record["follow_up_at"]),
+        first_response_due=from_micros(record["first_response_due"]),
+        resolution_due=from_micros(record["resolution_due"]),
     )
