@@ -462,7 +462,14 @@ class Projector:
                     self._drop(tx, projection)
                     projection.create(tx)
             self._refresh_positions()
-            return self.catch_up(names=[p.name for p in selected], progress=progress)
+            done = self.catch_up(names=[p.name for p in selected], progress=progress)
+            # Fresh tables have no planner statistics: without them PostgreSQL may scan where
+            # an index would do (SQLite's planner is given them too).
+            with self.views.transaction() as tx:
+                for projection in selected:
+                    for table in projection.tables():
+                        tx.execute(f"ANALYZE {projection.t(table)}")
+            return done
 
     def follow(
         self,
