@@ -691,10 +691,28 @@ def test_a_calendar_loads_from_json(tmp_path: Path) -> None:
     assert Calendar.from_file(path) == MADRID_OFFICE
 
 
+def test_a_calendar_loads_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "madrid.yaml"
+    path.write_text(
+        "timezone: Europe/Madrid\n"
+        "hours:\n"
+        '  mon: [["09:00", "13:00"], ["14:00", "18:00"]]\n'
+        "holidays: [2026-12-25]\n",
+        encoding="utf-8",
+    )
+    calendar = Calendar.from_file(path)
+    assert calendar.timezone == "Europe/Madrid"
+    assert date(2026, 12, 25) in calendar.holidays
+    assert calendar.between(
+        datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+    ) == timedelta(hours=8)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("calendar.yaml", "timezone: UTC", "unsupported suffix '.yaml'"),
+        ("calendar.ini", "timezone: UTC", "unsupported suffix '.ini'"),
+        ("calendar.yaml", "timezone: [UTC", "is not valid YAML"),
         ("calendar.toml", "timezone = ", "is not valid TOML"),
         ("calendar.json", "{timezone", "is not valid JSON"),
         ("calendar.json", json.dumps(["UTC"]), "expected a mapping of settings, got list"),

@@ -440,21 +440,40 @@ def _show(start: time, end: time) -> str:
 
 
 def _read_settings(path: Path, *, what: str) -> object:
-    """Read a TOML or JSON settings file, translating every failure into ConfigurationError."""
+    """Read a TOML, JSON or YAML settings file, translating every failure into ConfigurationError.
+
+    YAML needs PyYAML (``pip install pyyaml``); TOML and JSON need nothing beyond Python.
+    """
     suffix = path.suffix.lower()
-    if suffix not in {".toml", ".json"}:
-        msg = f"{what} file {path}: unsupported suffix {suffix!r}, use .toml or .json"
+    if suffix not in {".toml", ".json", ".yaml", ".yml"}:
+        msg = f"{what} file {path}: unsupported suffix {suffix!r}, use .toml, .json or .yaml"
         raise ConfigurationError(msg)
     try:
         if suffix == ".toml":
             with path.open("rb") as stream:
                 return tomllib.load(stream)
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if suffix in {".yaml", ".yml"}:
+            return _load_yaml(text, path, what=what)
+        return json.loads(text)
     except OSError as exc:
         msg = f"cannot read {what} file {path}: {exc.strerror or exc}"
         raise ConfigurationError(msg) from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         msg = f"{what} file {path} is not valid {suffix[1:].upper()}: {exc}"
+        raise ConfigurationError(msg) from None
+
+
+def _load_yaml(text: str, path: Path, *, what: str) -> object:
+    try:
+        import yaml  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 - optional
+    except ImportError:
+        msg = f"{what} file {path}: reading YAML needs PyYAML (pip install pyyaml)"
+        raise ConfigurationError(msg) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        msg = f"{what} file {path} is not valid YAML: {exc}"
         raise ConfigurationError(msg) from None
 
 
