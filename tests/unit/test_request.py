@@ -843,3 +843,20 @@ def test_an_imported_event_keeps_when_it_happened_apart_from_when_it_was_recorde
     event = request.pending_events[-1]
     assert isinstance(event, ServiceRequest.ProgressReported)
     assert (event.timestamp, event.occurred_at) == (recorded, happened)
+
+
+def test_a_follow_up_cannot_be_due_before_the_completion() -> None:
+    t = Timeline()
+    request = reach(Status.ASSIGNED, t)
+    version = request.version
+    with pytest.raises(ValidationFailedError, match="follow_up_at"):
+        request.complete(
+            outcome="follow_up",
+            resolution="call back",
+            follow_up_at=START - timedelta(days=1),
+            to_team=None,
+            actor="agent:ana",
+            at=t.next(),
+        )
+    assert request.version == version
+    assert not request.pending_events[version:]

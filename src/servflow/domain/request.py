@@ -623,6 +623,12 @@ class ServiceRequest(EventSourced):
             self._refuse("complete", "follow_up_at", "a follow-up needs its date")
         if outcome is not Outcome.FOLLOW_UP and follow_up_at is not None:
             self._refuse("complete", "follow_up_at", "only a follow-up has a date")
+        if (
+            follow_up_at is not None
+            and follow_up_at.utcoffset() is not None
+            and follow_up_at < at.occurred_at
+        ):
+            self._refuse("complete", "follow_up_at", "a follow-up cannot be due before completion")
         self._record(
             self.Completed,
             "complete",
