@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import shlex
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as dt_time
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,17 +36,32 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from servflow.cli_audit import audit_app
-from servflow.demo import DEFAULT_START, DemoSummary, SimClock, simulate
-from servflow.desk import ServiceDesk
+from servflow.demo import DEFAULT_START, DemoSummary, SimClock, demo_policy, simulate
+from servflow.desk import ProjectionMode, ServiceDesk
+from servflow.domain.calendar import Weekday
 from servflow.domain.history import HistoryEntry
+from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import NonConformity, Status
+from servflow.domain.sla import (
+    DEFAULT_POLICY,
+    Clock,
+    ClockState,
+    DueAction,
+    SlaStatus,
+    TimelineEntry,
+)
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Severity, Stage, Tier
 from servflow.domain.view import Request
 from servflow.errors import ConfigurationError, ServflowError, StoreError, ValidationFailedError
+from servflow.projections.engine import Progress as ProjectionProgress
+from servflow.projections.engine import ProjectionStatus
+from servflow.projections.queues import QueuePage, SpecialQueue
+from servflow.projections.sla import SlaAlert
 
-__all__ = ["app", "main", "request_app"]
+__all__ = ["app", "main", "projections_app", "request_app", "run_projections", "sla_app"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -104,12 +126,13 @@ class _Session:
     actor: str
     zone: tzinfo | None
     db_on_command_line: bool
+    schema: str | None = None
     opened: ServiceDesk | None = None
 
     def desk(self, *, existing: bool = False) -> ServiceDesk:
         """The desk on ``--db``; with ``existing``, refuse to create an empty SQLite file."""
         if self.opened is None:
-            self.opened = _open_desk(self.db, existing=existing)
+            self.opened = _open_desk(self.db, existing=existing, schema=self.schema)
         return self.opened
 
     def close(self) -> None:
@@ -123,16 +146,23 @@ def _is_dsn(db: str) -> bool:
     return db.startswith(_DSN_PREFIXES)
 
 
-def _open_desk(db: str, *, existing: bool) -> ServiceDesk:
+def _open_desk(
+    db: str,
+    *,
+    existing: bool,
+    schema: str | None = None,
+    projections: ProjectionMode = "inline",
+) -> ServiceDesk:
+    """A desk on an SQLite file or a PostgreSQL DSN (``schema`` applies to PostgreSQL only)."""
     if _is_dsn(db):
-        return ServiceDesk.postgres(db)
+        return ServiceDesk.postgres(db, schema=schema or None, projections=projections)
     if existing and not Path(db).is_file():
         msg = (
             f"no servflow database at {db}: open a request first "
             f"(servflow --db {shlex.quote(db)} request open ...) or run servflow demo"
         )
         raise StoreError(msg)
-    return ServiceDesk.sqlite(db)
+    return ServiceDesk.sqlite(db, projections=projections)
 
 
 def _session(ctx: typer.Context) -> _Session:
@@ -275,6 +305,15 @@ def _root(
             help="Who records the commands: agent:<name>, customer:<id>, auditor:<name>.",
         ),
     ] = _DEFAULT_ACTOR,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            envvar="SERVFLOW_SCHEMA",
+            help="PostgreSQL schema for servflow's tables (created if missing; not for SQLite).",
+            show_default=False,
+        ),
+    ] = None,
     tz: Annotated[
         str | None,
         typer.Option(
@@ -298,6 +337,7 @@ def _root(
         actor=actor,
         zone=_zone(tz),
         db_on_command_line=source is not None and source.name == "COMMANDLINE",
+        schema=schema,
     )
     ctx.obj = session
     ctx.call_on_close(session.close)
@@ -810,6 +850,663 @@ def _row(view: Request) -> dict[str, Any]:
     }
 
 
+# -- work queues ---------------------------------------------------------------------------
+
+At = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        metavar="ISO-8601",
+        help="The instant to answer for, with a UTC offset (default: now).",
+        show_default=False,
+    ),
+]
+Limit = Annotated[int, typer.Option(help="Rows to show at most.", min=1, max=10_000)]
+#: Statuses in which a request's resolution clock no longer runs.
+_CLOCK_STOPPED = frozenset({Status.COMPLETED, Status.CLOSED, Status.CANCELLED})
+
+
+def _instant(value: str | None, option: str = "--at") -> datetime:
+    """``--at`` as an aware instant, or now (the time relative due times are counted from)."""
+    return _parse_when(value, option) or datetime.now(UTC)
+
+
+@app.command("queue")
+@_guarded
+def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
+    ctx: typer.Context,
+    special: Annotated[
+        SpecialQueue | None,
+        typer.Argument(
+            metavar="QUEUE", help="A named queue (default: every open request).", show_default=False
+        ),
+    ] = None,
+    *,
+    team: Annotated[str | None, typer.Option(help="Only this team's requests.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's requests.")] = None,
+    status: Annotated[
+        list[Status] | None,
+        typer.Option("--status", "-s", help="Only these statuses (repeat; reaches closed ones)."),
+    ] = None,
+    priority: Annotated[
+        list[Priority] | None, typer.Option(help="Only these priorities (repeat for several).")
+    ] = None,
+    kind: Annotated[
+        list[Kind] | None, typer.Option(help="Only these kinds of need (repeat for several).")
+    ] = None,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's requests.")] = None,
+    tier: Annotated[
+        list[Tier] | None, typer.Option(help="Only customers of these tiers (repeat).")
+    ] = None,
+    at: At = None,
+    limit: Limit = 50,
+    offset: Annotated[int, typer.Option(help="Skip this many rows (the next page).", min=0)] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """A work queue: open requests in work order (resolution due, priority, opening time)."""
+    session = _session(ctx)
+    when = _instant(at)
+    page = session.desk(existing=True).queue(
+        special,
+        team=team,
+        agent=agent,
+        status=status or (),
+        priority=priority or (),
+        kind=kind or (),
+        customer=customer,
+        tier=tier or (),
+        at=when,
+        limit=limit,
+        offset=offset,
+    )
+    if as_json:
+        _emit_json(
+            {
+                "at": when.isoformat(),
+                **page.model_dump(mode="json"),
+                "next_offset": page.next_offset,
+            }
+        )
+        return
+    console = _console()
+    console.print(_queue_table(page, special, when, session.zone, width=console.width))
+    console.print(Text(_page_info(page), style="dim"), soft_wrap=True)
+
+
+def _queue_table(
+    page: QueuePage,
+    special: SpecialQueue | None,
+    when: datetime,
+    zone: tzinfo | None,
+    *,
+    width: int = 120,
+) -> Table:
+    """The page as a table; below 110 columns the kind and the customer are left to --json."""
+    wide = width >= 110  # noqa: PLR2004 - nine columns need about this much
+    name = special.value.replace("_", " ") if special else "open requests"
+    table = Table(title=f"Queue: {name} as of {_when(when, zone)}", title_justify="left")
+    table.add_column("ticket", no_wrap=True)
+    table.add_column("status")
+    table.add_column("priority")
+    if wide:
+        table.add_column("kind")
+    table.add_column("team / agent")
+    if wide:
+        table.add_column("customer")
+    table.add_column(f"opened ({_zone_label(zone, when)})")
+    table.add_column("resolution due")
+    for row in page.rows:
+        cells: list[str | Text] = [
+            Text(row.ticket_code, style="bold"),
+            _status_text(row.status),
+            _priority_text(row.priority),
+        ]
+        if wide:
+            cells.append(row.kind.value)
+        cells.append(f"{row.team or '—'} / {row.agent or '—'}")
+        if wide:
+            cells.append(f"{row.customer_id} · {row.tier.value}")
+        cells += [_stamp(row.opened_at, zone), _queue_due(row.status, row.resolution_due, when)]
+        table.add_row(*cells)
+    return table
+
+
+def _queue_due(status: Status, due: datetime | None, when: datetime) -> Text:
+    """The resolution clock's due instant relative to ``when``, if it still runs."""
+    if status in _CLOCK_STOPPED:
+        return Text("stopped", style="dim")
+    if due is None:
+        return Text("paused" if status is Status.WAITING_ON_CUSTOMER else "—", style="dim")
+    return _relative(due, when)
+
+
+def _page_info(page: QueuePage) -> str:
+    if not page.rows:
+        return f"No requests to show (of {page.total})." if page.total else "No requests match."
+    first, last = page.offset + 1, page.offset + len(page.rows)
+    info = f"Showing {first} to {last} of {page.total}"
+    if page.next_offset is not None:
+        info += f" · next page: --offset {page.next_offset}"
+    return info + "."
+
+
+def _span(seconds: int) -> str:
+    """A wall-clock length in its two largest units: ``2d 3h``, ``2h 10m``, ``45m``."""
+    minutes = max(0, seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n]
+    return " ".join(parts[:2]) or "0m"
+
+
+def _relative(moment: datetime, reference: datetime) -> Text:
+    """``in 2h 10m``, ``due now`` or ``overdue 3h``: a due instant seen from ``reference``."""
+    seconds = int((moment - reference).total_seconds())
+    if seconds >= 60:  # noqa: PLR2004 - a minute
+        return Text(f"in {_span(seconds)}")
+    if seconds > -60:  # noqa: PLR2004
+        return Text("due now", style="bold yellow")
+    return Text(f"overdue {_span(-seconds)}", style="bold red")
+
+
+# -- SLA -----------------------------------------------------------------------------------
+
+_STATE_STYLE = {
+    ClockState.RUNNING: "green",
+    ClockState.WARNING: "bold yellow",
+    ClockState.BREACHED: "bold red",
+    ClockState.MET: "cyan",
+    ClockState.MISSED: "magenta",
+    ClockState.PAUSED: "blue",
+    ClockState.CANCELLED: "dim",
+}
+_CLOCK_LABEL = {"first_response": "first response", "resolution": "resolution"}
+#: Something that may be a ticket code or a request id, not a mistyped sub-command.
+_LOOKS_LIKE_A_REFERENCE = re.compile(r".*\d")
+
+
+class _SlaGroup(TyperGroup):
+    """``servflow sla TICKET`` means ``servflow sla show TICKET``: a ticket is no sub-command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # noqa: ANN401 - click's Context
+        """Put ``show`` in front of a ticket code (or an option of ``show``)."""
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            first = args[0]
+            if first.startswith("-") or _LOOKS_LIKE_A_REFERENCE.match(first):
+                args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+sla_app = typer.Typer(
+    cls=_SlaGroup,
+    help=(
+        "SLA clocks: one request's, the breached and at-risk ones, and the time-based events "
+        "that came due. servflow sla TICKET is short for servflow sla show TICKET."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(sla_app, name="sla")
+
+
+@sla_app.command("show")
+@_guarded
+def sla_show(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    at: At = None,
+    timeline: Annotated[
+        bool, typer.Option("--timeline", help="Also explain how each clock got there.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Both SLA clocks of a request: state, target, due, elapsed, remaining, paused, policy."""
+    session = _session(ctx)
+    when = _instant(at)
+    desk = session.desk(existing=True)
+    status = desk.sla(ticket, at=when)
+    entries = desk.sla_timeline(ticket, until=when) if timeline else None
+    if as_json:
+        data = status.model_dump(mode="json")
+        if entries is not None:
+            data["timeline"] = [entry.model_dump(mode="json") for entry in entries]
+        _emit_json(data)
+        return
+    console = _console()
+    console.print(_clocks_table(status, session.zone))
+    if entries is not None:
+        console.print(_timeline_table(status.ticket_code, entries, session.zone))
+
+
+def _clocks_table(status: SlaStatus, zone: tzinfo | None) -> Table:
+    first = status.first_response
+    rule = f", rule {first.rule}" if first.rule else ""
+    table = Table(
+        title=f"SLA of {status.ticket_code} as of {_when(status.at, zone)}",
+        title_justify="left",
+        caption=(
+            f"policy {first.policy} v{first.policy_version} (calendar v{first.calendar_version})"
+            f"{rule}; targets, elapsed, remaining and paused are business time"
+        ),
+        caption_justify="left",
+    )
+    table.add_column("clock", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("target", justify="right")
+    table.add_column(f"due ({_zone_label(zone, status.at)})")
+    table.add_column("")
+    table.add_column("elapsed", justify="right")
+    table.add_column("remaining", justify="right")
+    table.add_column("paused", justify="right")
+    for clock in status.clocks:
+        remaining = Text(
+            _business(clock.remaining), style="red" if clock.remaining.total_seconds() < 0 else ""
+        )
+        table.add_row(
+            _CLOCK_LABEL[clock.name],
+            _state_text(clock.state),
+            _business(clock.target),
+            _stamp(clock.due, zone) if clock.due else "—",
+            _clock_note(clock, status.at, zone),
+            _business(clock.elapsed),
+            remaining,
+            _business(clock.paused) if clock.paused else "—",
+        )
+    return table
+
+
+def _clock_note(clock: Clock, at: datetime, zone: tzinfo | None) -> Text:
+    if clock.met_at is not None:
+        return Text(f"met {_stamp(clock.met_at, zone)}", style="dim")
+    if clock.state is ClockState.CANCELLED:
+        return Text("stopped", style="dim")
+    if clock.due is None:
+        return Text("paused: due once it resumes", style="dim")
+    return _relative(clock.due, at)
+
+
+def _state_text(state: ClockState) -> Text:
+    return Text(state.value, style=_STATE_STYLE[state])
+
+
+def _business(duration: timedelta) -> str:
+    """Business time in hours at most (a business day is not 24 h): ``40h``, ``2h 30m``."""
+    seconds = int(duration.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m")) if n]
+    if not parts:
+        parts = [f"{secs}s"]
+    return sign + " ".join(parts)
+
+
+def _timeline_table(code: str, entries: Sequence[TimelineEntry], zone: tzinfo | None) -> Table:
+    label = _zone_label(zone, entries[0].at if entries else None)
+    table = Table(title=f"SLA timeline of {code} (times in {label})", title_justify="left")
+    table.add_column("when", no_wrap=True)
+    table.add_column("clock", no_wrap=True)
+    table.add_column("what", no_wrap=True)
+    table.add_column("cause", no_wrap=True)
+    table.add_column("explanation")
+    for entry in entries:
+        table.add_row(
+            _stamp(entry.at, zone),
+            _CLOCK_LABEL[entry.clock],
+            Text(entry.kind.value.replace("_", " "), style=_STATE_STYLE[entry.state]),
+            entry.cause,
+            entry.message,
+        )
+    return table
+
+
+@sla_app.command("breaches")
+@_guarded
+def sla_breaches(
+    ctx: typer.Context, *, at: At = None, limit: Limit = 50, as_json: AsJson = False
+) -> None:
+    """Clocks past their due instant and not met, earliest due first."""
+    session = _session(ctx)
+    when = _instant(at)
+    alerts = session.desk(existing=True).breaches(at=when, limit=limit)
+    if as_json:
+        _emit_json([alert.model_dump(mode="json") for alert in alerts])
+        return
+    _console().print(
+        _alerts_table(alerts, when, session.zone, title="Breached SLA clocks", limit=limit)
+    )
+
+
+@sla_app.command("at-risk")
+@_guarded
+def sla_at_risk(
+    ctx: typer.Context, *, at: At = None, limit: Limit = 50, as_json: AsJson = False
+) -> None:
+    """Running clocks in their warning window (not yet due), earliest due first."""
+    session = _session(ctx)
+    when = _instant(at)
+    alerts = session.desk(existing=True).at_risk(at=when, limit=limit)
+    if as_json:
+        _emit_json([alert.model_dump(mode="json") for alert in alerts])
+        return
+    _console().print(
+        _alerts_table(alerts, when, session.zone, title="SLA clocks at risk", limit=limit)
+    )
+
+
+def _alerts_table(
+    alerts: Sequence[SlaAlert],
+    when: datetime,
+    zone: tzinfo | None,
+    *,
+    title: str,
+    limit: int | None = None,
+    total: int | None = None,
+) -> Group:
+    """A heading (how many, as of when) over a table of the alerts, earliest due first."""
+    count = len(alerts) if total is None else total
+    shown = f"{count}" if count == len(alerts) else f"{count} (the first {len(alerts)} shown)"
+    more = (
+        " (the first; raise --limit for more)" if limit is not None and len(alerts) >= limit else ""
+    )
+    heading = Text(f"{title} as of {_when(when, zone)}: {shown}{more}", style="italic")
+    if not alerts:
+        return Group(heading)
+    policies = sorted({f"{alert.policy} v{alert.policy_version}" for alert in alerts})
+    table = Table(caption=f"policy {policies[0]}" if len(policies) == 1 else None)
+    table.caption_justify = "left"
+    table.add_column("ticket", no_wrap=True)
+    table.add_column("clock")
+    table.add_column(f"due ({_zone_label(zone, when)})")
+    table.add_column("")
+    table.add_column("priority")
+    table.add_column("team / agent")
+    if len(policies) > 1:
+        table.add_column("policy")
+    for alert in alerts:
+        note = _relative(alert.due, when)
+        if alert.is_paused:
+            note.append(" · waiting on customer", style="dim")
+        cells: list[str | Text] = [
+            Text(alert.ticket_code, style="bold"),
+            _CLOCK_LABEL[alert.clock],
+            _stamp(alert.due, zone),
+            note,
+            _priority_text(alert.priority),
+            f"{alert.team or '—'} / {alert.agent or '—'}",
+        ]
+        if len(policies) > 1:
+            cells.append(f"{alert.policy} v{alert.policy_version}")
+        table.add_row(*cells)
+    return Group(heading, table)
+
+
+@sla_app.command("run-due")
+@_guarded
+def sla_run_due(ctx: typer.Context, *, at: At = None, as_json: AsJson = False) -> None:
+    """Record the deemed acceptances and follow-ups whose moment has come, as system."""
+    session = _session(ctx)
+    when = _instant(at)
+    actions = session.desk(existing=True).run_due(at=when)
+    if as_json:
+        _emit_json([action.model_dump(mode="json") for action in actions])
+        return
+    if not actions:
+        _say(f"Nothing was due as of {_when(when, session.zone)}.")
+        return
+    events = f"{len(actions)} time-based event{'s' if len(actions) != 1 else ''}"
+    _say(f"Recorded {events} as of {_when(when, session.zone)}:")
+    _console().print(_due_table(actions, when, session.zone))
+
+
+_DUE_LABEL = {"deemed_acceptance": "deemed acceptance", "follow_up_due": "follow-up due"}
+
+
+def _due_table(actions: Sequence[DueAction], when: datetime, zone: tzinfo | None) -> Table:
+    table = Table()
+    table.add_column("ticket", no_wrap=True)
+    table.add_column("event")
+    table.add_column(f"came due ({_zone_label(zone, when)})", no_wrap=True)
+    for action in actions:
+        table.add_row(
+            Text(action.ticket_code, style="bold"),
+            _DUE_LABEL.get(action.action, action.action),
+            _stamp(action.occurred_at, zone),
+        )
+    return table
+
+
+# -- projections ---------------------------------------------------------------------------
+
+projections_app = typer.Typer(
+    help=(
+        "Read models folded from the log: their status, a rebuild from the log, and a "
+        "follower process that keeps them up to date."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(projections_app, name="projections")
+
+#: ``--db``/``--schema`` on the projection commands themselves, for the
+#: ``python -m servflow.projections follow --db ...`` form; under ``servflow`` the global
+#: options give them.
+LocalDb = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLite file or postgresql:// DSN (default: the global --db, or $SERVFLOW_DB).",
+        show_default=False,
+    ),
+]
+LocalSchema = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        help="PostgreSQL schema (default: the global --schema, or $SERVFLOW_SCHEMA).",
+        show_default=False,
+    ),
+]
+Names = Annotated[
+    list[str] | None,
+    typer.Option("--name", help="Only this projection (repeat for several; default: all)."),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def _projections_desk(
+    ctx: typer.Context, db: str | None, schema: str | None, *, existing: bool
+) -> ServiceDesk:
+    """A desk whose projections only this command moves (no catch-up on opening).
+
+    On the command's own ``--db``, else the global one, else ``$SERVFLOW_DB``.
+    """
+    root = ctx.find_root().obj
+    if isinstance(root, _Session):
+        db = db or root.db
+        schema = schema or root.schema
+    db = db or os.environ.get("SERVFLOW_DB") or _DEFAULT_DB
+    schema = schema or os.environ.get("SERVFLOW_SCHEMA")
+    desk = _open_desk(db, existing=existing, schema=schema, projections="external")
+    ctx.call_on_close(desk.close)
+    return desk
+
+
+def _check_names(desk: ServiceDesk, names: Sequence[str] | None) -> list[str] | None:
+    """The projections named, refused when one is unknown; ``None`` for all."""
+    if not names:
+        return None
+    known = [status.name for status in desk.projection_status()]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        msg = (
+            f"unknown projection{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+            f"(this store has: {', '.join(known)})"
+        )
+        raise ValidationFailedError(msg, errors=(("--name", "unknown projection"),))
+    return list(dict.fromkeys(names))
+
+
+def _status_rows(statuses: Sequence[ProjectionStatus]) -> list[dict[str, object]]:
+    return [
+        {
+            "name": status.name,
+            "version": status.version,
+            "position": status.position,
+            "head": status.head,
+            "lag": status.lag,
+        }
+        for status in statuses
+    ]
+
+
+@projections_app.command("status")
+@_guarded
+def projections_status(
+    ctx: typer.Context,
+    *,
+    name: Names = None,
+    db: LocalDb = None,
+    schema: LocalSchema = None,
+    as_json: AsJson = False,
+) -> None:
+    """Each projection's version and position against the head of the log, and its lag."""
+    desk = _projections_desk(ctx, db, schema, existing=True)
+    wanted = _check_names(desk, name)
+    statuses = [s for s in desk.projection_status() if wanted is None or s.name in wanted]
+    if as_json:
+        _emit_json(_status_rows(statuses))
+        return
+    table = Table(title="Projections", title_justify="left")
+    table.add_column("name")
+    for column in ("version", "position", "head", "lag"):
+        table.add_column(column, justify="right")
+    for status in statuses:
+        lag = Text(f"{status.lag:,}", style="green" if status.lag == 0 else "bold yellow")
+        table.add_row(
+            status.name, str(status.version), f"{status.position:,}", f"{status.head:,}", lag
+        )
+    _console().print(table)
+
+
+@projections_app.command("rebuild")
+@_guarded
+def projections_rebuild(
+    ctx: typer.Context,
+    *,
+    name: Names = None,
+    db: LocalDb = None,
+    schema: LocalSchema = None,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+) -> None:
+    """Drop projections' tables and replay the whole log into them (all by default)."""
+    desk = _projections_desk(ctx, db, schema, existing=True)
+    names = _check_names(desk, name)
+    chosen = names or [status.name for status in desk.projection_status()]
+    began = time.perf_counter()
+    if quiet or as_json:
+        events = desk.rebuild_projections(names)
+    else:
+        events = _rebuild_with_progress(desk, names, ", ".join(chosen))
+    seconds = time.perf_counter() - began
+    if as_json:
+        _emit_json({"projections": chosen, "events": events, "seconds": round(seconds, 3)})
+        return
+    rate = f", {events / seconds:,.0f} events/s" if seconds > 0 and events else ""
+    _say(f"Rebuilt {', '.join(chosen)} from {events:,} events in {seconds:.1f} s{rate}.")
+
+
+def _rebuild_with_progress(desk: ServiceDesk, names: list[str] | None, label: str) -> int:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"Rebuilding {label}", total=None, rate="")
+
+        def tick(progress: ProjectionProgress) -> None:
+            bar.update(
+                task,
+                completed=progress.done,
+                total=progress.total,
+                rate=f"{progress.rate:,.0f} events/s",
+            )
+
+        return desk.rebuild_projections(names, progress=tick)
+
+
+@projections_app.command("follow")
+@_guarded
+def projections_follow(
+    ctx: typer.Context,
+    *,
+    poll: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between looks at the log (PostgreSQL also wakes on NOTIFY).",
+            min=0.01,
+            max=3600,
+        ),
+    ] = 0.5,
+    db: LocalDb = None,
+    schema: LocalSchema = None,
+    quiet: Quiet = False,
+) -> None:
+    """Keep the projections up to date until Ctrl-C or SIGTERM (then exit 0).
+
+    Catches up first, then applies new events as they are recorded. Stopped and restarted, it
+    resumes from the positions it recorded: nothing is lost or applied twice.
+    """
+    desk = _projections_desk(ctx, db, schema, existing=False)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        stop.set()
+
+    def report(progress: ProjectionProgress) -> None:
+        _note(
+            f"applied {progress.done:,}/{progress.total:,} events, position "
+            f"{progress.position:,} of {progress.head:,}, {progress.rate:,.0f} events/s"
+        )
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if not quiet:
+            _note(f"following the log; stop with Ctrl-C (polling every {poll:g} s)")
+        desk.follow(stop, poll_interval=poll, progress=None if quiet else report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not quiet:
+        head = max((status.position for status in desk.projection_status()), default=0)
+        _note(f"stopped at position {head:,}")
+
+
+def _note(message: str) -> None:
+    """A progress line for a long-running process, on stderr (flushed: logs see it at once)."""
+    print(message, file=sys.stderr, flush=True)  # noqa: T201 - a command-line log line
+
+
+def run_projections(argv: Sequence[str] | None = None) -> int:
+    """Run the projection commands as ``python -m servflow.projections``; return the exit code."""
+    try:
+        projections_app(
+            args=list(argv) if argv is not None else None,
+            prog_name="python -m servflow.projections",
+        )
+    except SystemExit as stopped:
+        code = stopped.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0  # pragma: no cover - a Typer app always ends with SystemExit
+
+
 # -- demo ----------------------------------------------------------------------------------
 
 
@@ -845,7 +1542,9 @@ def demo(
     console = _console()
     began = time.perf_counter()
     # Projections are built once at the end: much faster than after each of thousands of events.
-    with ServiceDesk.sqlite(str(target), clock=clock, projections="external") as desk:
+    with ServiceDesk.sqlite(
+        str(target), clock=clock, projections="external", sla=demo_policy()
+    ) as desk:
         summary = _simulate_with_progress(desk, clock, requests, seed, show=not as_json)
         elapsed = time.perf_counter() - began
         if as_json:
@@ -874,9 +1573,7 @@ def _simulate_with_progress(
     desk: ServiceDesk, clock: SimClock, requests: int, seed: int, *, show: bool
 ) -> DemoSummary:
     if not show:
-        summary = simulate(desk, clock=clock, requests=requests, seed=seed)
-        desk.catch_up()
-        return summary
+        return simulate(desk, clock=clock, requests=requests, seed=seed)
     columns = (
         TextColumn("[bold]{task.fields[what]}"),
         BarColumn(),
@@ -890,11 +1587,14 @@ def _simulate_with_progress(
         def tick(done: int, total: int) -> None:
             if done % 50 == 0 or done == total:
                 bar.update(task, completed=done, total=total)
+            if done == total:
+                bar.update(task, what="Updating the projections and measuring the SLAs")
 
-        summary = simulate(desk, clock=clock, requests=requests, seed=seed, progress=tick)
-        bar.update(task, what="Updating the projections")
-        desk.catch_up()
-        return summary
+        return simulate(desk, clock=clock, requests=requests, seed=seed, progress=tick)
+
+
+#: Rows of the breached and at-risk tables the demo prints (the totals say how many in all).
+_DEMO_ALERT_ROWS = 15
 
 
 def _print_demo(
@@ -907,13 +1607,32 @@ def _print_demo(
     zone: tzinfo | None,
 ) -> None:
     shown = zone or summary.started_at.tzinfo
+    end = summary.ended_at
+    policy = _policy_of(desk)
     console.print(Rule("[bold]servflow demo[/]: a simulated service desk"))
     console.print(
         f"Simulated {summary.requests} requests ({summary.events:,} events) from "
-        f"{_when(summary.started_at, shown)} to {_when(summary.ended_at, shown)} "
+        f"{_when(summary.started_at, shown)} to {_when(end, shown)} "
         f"into [bold]{path}[/] in {elapsed:.1f} s.",
         soft_wrap=True,
     )
+    console.print(Text(f"SLA policy: {_describe_policy(policy)}"), soft_wrap=True)
+    due = [
+        f"{count} {what}"
+        for count, what in (
+            (summary.deemed_acceptances, "deemed acceptances"),
+            (summary.follow_ups_due, "follow-ups due"),
+        )
+        if count
+    ]
+    if due:
+        console.print(
+            Text(
+                f"At the end, system recorded {' and '.join(due)} (as servflow sla run-due "
+                "does), dated when they came due."
+            ),
+            soft_wrap=True,
+        )
     console.print()
     views = [desk.get(request_id) for request_id in desk.request_ids()]
     console.print(_open_work_table(summary))
@@ -923,16 +1642,106 @@ def _print_demo(
     )[:10]
     if waiting:
         console.print(_requests_table(waiting, shown, title="Oldest open work"))
+    breaches = desk.breaches(at=end)
+    at_risk = desk.at_risk(at=end)
+    console.print(Rule(f"SLA clocks at the end ({_when(end, shown)})"))
+    for title, alerts in (("Breached", breaches), ("At risk", at_risk)):
+        if alerts:
+            console.print(
+                _alerts_table(alerts[:_DEMO_ALERT_ROWS], end, shown, title=title, total=len(alerts))
+            )
+        else:
+            console.print(Text(f"{title}: none.", style="dim"))
     console.print(Rule("Summary"))
     console.print(Columns([_status_table(summary), _kind_table(summary), _figures(summary)]))
+    console.print(Columns([_sla_outcomes_table(summary), _policy_table(policy)]))
     if summary.featured:
         console.print(Rule(f"The story of {summary.featured}: transferred, then reopened"))
         console.print(_request_view(desk.get(summary.featured), shown))
         history = desk.history(summary.featured)
         console.print(_history_table(history, shown, width=console.width))
     console.print(Rule("Try next"))
-    for line in _try_next(desk, summary, path):
+    example = breaches[0].ticket_code if breaches else summary.featured
+    for line in _try_next(desk, summary, path, sla_example=example):
         console.print(Text(f"  {line}", style="bold"), soft_wrap=True)
+
+
+def _policy_of(desk: ServiceDesk) -> SlaPolicy:
+    """The newest SLA policy the store adopted (the built-in standard if none)."""
+    adopted = desk.policies()
+    return adopted[-1].policy if adopted else DEFAULT_POLICY
+
+
+def _describe_policy(policy: SlaPolicy) -> str:
+    calendar = policy.calendar
+    holidays = ", ".join(f"{day:%d %b %Y}" for day in sorted(calendar.holidays))
+    closed = f", closed on {holidays}" if holidays else ""
+    return (
+        f"{policy.name} v{policy.version}: business time {_opening_hours(policy)} "
+        f"({calendar.timezone}){closed}; targets by priority and customer tier; clocks warn at "
+        f"{policy.warn_at:.0%} of their target."
+    )
+
+
+def _opening_hours(policy: SlaPolicy) -> str:
+    """A calendar's week in few words: ``Mon-Fri 09:00-14:00, 15:00-18:00``."""
+    week = {
+        day: ", ".join(
+            f"{start:%H:%M}-{'24:00' if end == dt_time(0) else f'{end:%H:%M}'}"
+            for start, end in spans
+        )
+        for day, spans in policy.calendar.hours
+        if spans
+    }
+    if not week:
+        return "never"
+    days = list(week)
+    names = [day.value.capitalize() for day in days]
+    order = list(Weekday)
+    indexes = [order.index(day) for day in days]
+    if len(set(week.values())) == 1:
+        consecutive = indexes == list(range(indexes[0], indexes[0] + len(indexes)))
+        span = f"{names[0]}-{names[-1]}" if consecutive and len(names) > 1 else ", ".join(names)
+        return f"{span} {next(iter(week.values()))}"
+    return "; ".join(f"{name} {hours}" for name, hours in zip(names, week.values(), strict=True))
+
+
+def _sla_outcomes_table(summary: DemoSummary) -> Table:
+    states = [
+        state for state in ClockState if any(summary.sla[c][state.value] for c in summary.sla)
+    ]
+    table = Table(title=f"SLA clocks at the end ({summary.sla_policy})", title_justify="left")
+    table.add_column("clock")
+    for state in states:
+        table.add_column(_state_text(state), justify="right")
+    for name, counts in summary.sla.items():
+        table.add_row(_CLOCK_LABEL.get(name, name), *(str(counts[s.value] or "·") for s in states))
+    return table
+
+
+def _policy_table(policy: SlaPolicy) -> Table:
+    table = Table(title="SLA targets (business time)", title_justify="left")
+    table.add_column("rule")
+    table.add_column("applies to")
+    table.add_column("first response", justify="right")
+    table.add_column("resolution", justify="right")
+    for rule in (*policy.rules, policy.default):
+        table.add_row(
+            rule.name or "—",
+            _rule_scope(rule) if rule is not policy.default else "anything else",
+            _business(rule.first_response),
+            _business(rule.resolution),
+        )
+    return table
+
+
+def _rule_scope(rule: SlaRule) -> str:
+    parts = [
+        f"{label} {value}"
+        for label, value in (("tier", rule.tier), ("priority", rule.priority), ("kind", rule.kind))
+        if value is not None
+    ]
+    return ", ".join(parts) or "any request"
 
 
 def _open_work_table(summary: DemoSummary) -> Table:
@@ -984,6 +1793,9 @@ def _figures(summary: DemoSummary) -> Table:
         ("cancellations", str(summary.cancellations)),
         ("non-conformities open", str(summary.nonconformities_open)),
         ("non-conformities corrected", str(summary.nonconformities_corrected)),
+        ("SLA breached at the end", str(summary.breached)),
+        ("SLA at risk at the end", str(summary.at_risk)),
+        ("deemed acceptances", str(summary.deemed_acceptances)),
         ("by stage", ", ".join(f"{k} {v}" for k, v in summary.by_stage.items())),
         ("by tier", ", ".join(f"{k} {v}" for k, v in summary.by_tier.items())),
     )
@@ -992,26 +1804,27 @@ def _figures(summary: DemoSummary) -> Table:
     return table
 
 
-def _try_next(desk: ServiceDesk, summary: DemoSummary, path: str) -> list[str]:
+def _try_next(
+    desk: ServiceDesk, summary: DemoSummary, path: str, *, sla_example: str | None
+) -> list[str]:
     base = f"servflow --db {shlex.quote(path)}"
-    lines: list[str] = []
+    end = f"--at {summary.ended_at.isoformat()}"
+    lines = [f"{base} queue {end}", f"{base} queue waiting_on_customer {end}"]
+    lines += [f"{base} sla breaches {end}", f"{base} sla at-risk {end}"]
+    if sla_example:
+        lines.append(f"{base} sla {sla_example} {end} --timeline")
     if summary.featured:
         lines += [
             f"{base} request show {summary.featured}",
             f"{base} request history {summary.featured}",
         ]
-    lines += [
-        f"{base} requests --status waiting_on_customer",
-        f"{base} requests --team field-service --open",
-    ]
+    lines.append(f"{base} audit verify")
     examples = summary.examples
     if fresh := examples.get(Status.NEW.value):
         lines.append(f"{base} request classify {fresh} --priority high")
     if done := examples.get(Status.COMPLETED.value):
         customer = desk.get(done).customer.id
         lines.append(f"{base} --actor customer:{customer} request accept {done} --satisfaction 5")
-    if summary.featured:
-        lines.append(f"{base} request show {summary.featured} --json")
     return lines
 
 

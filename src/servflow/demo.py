@@ -11,6 +11,12 @@ then the steps of all requests are merged into one timeline and executed in time
 desk whose clock is a :class:`SimClock`. Steps planned after the end of the simulated period
 never happen, so the final state mixes closed, cancelled and in-flight requests. Everything
 comes from ``random.Random(seed)``: the same seed gives the same store.
+
+The pace follows the work: urgent requests are triaged and contacted first, spare parts and
+technicians' visits take days, and the final week is a rush in which the desk falls behind.
+Measured with :func:`demo_policy` (business hours in Madrid, targets by priority and tier),
+most SLAs are met, some are missed, and the simulation ends with some clocks breached and
+others at risk.
 """
 
 from __future__ import annotations
@@ -26,17 +32,22 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from servflow.desk import ServiceDesk
+from servflow.domain.calendar import Calendar, Weekday
+from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import OPEN_STATUSES, NonConformity, Status
+from servflow.domain.sla import CLOCK_NAMES, DEFAULT_POLICY, ClockState, DueAction
 from servflow.domain.values import Channel, Customer, Kind, Outcome, Priority, Stage, Tier
 from servflow.domain.view import Request
 
-__all__ = ["DEFAULT_START", "DemoSummary", "SimClock", "simulate"]
+__all__ = ["DEFAULT_START", "DemoSummary", "SimClock", "demo_policy", "simulate"]
 
 #: Monday 7 September 2026, 08:00 in Madrid: the first morning of the default simulation.
 DEFAULT_START = datetime(2026, 9, 7, 8, 0, tzinfo=ZoneInfo("Europe/Madrid"))
 
 _OPENING = time(8, 0)
 _CLOSING = time(19, 0)
+#: When the simulation stops on its last day.
+_SNAPSHOT = time(16, 30)
 _TRIAGE = "(triage)"
 
 Ending = Literal["new", "waiting", "completed", "cancelled", "tour"]
@@ -86,6 +97,56 @@ class DemoSummary(BaseModel):
     featured: str | None
     #: The first ticket in each status, for "try next" suggestions.
     examples: dict[str, str]
+    #: The SLA policy that measured the requests (``name vN``).
+    sla_policy: str
+    #: Per clock (first_response, resolution), how many requests' clocks end in each state.
+    sla: dict[str, dict[str, int]]
+    #: Clocks breached, and clocks at risk (in their warning window), at the end.
+    breached: int
+    at_risk: int
+    #: Time-based events ``run_due`` recorded at the end (by ``system``).
+    deemed_acceptances: int
+    follow_ups_due: int
+
+
+def demo_policy() -> SlaPolicy:
+    """The demo company's SLA policy: office hours in Madrid, targets by priority and tier.
+
+    Business time runs Monday to Friday, 09:00-14:00 and 15:00-18:00 (Europe/Madrid), except
+    on national holidays. VIP customers get tighter targets; a clock warns at 70 % of its
+    target; a customer silent for three business days after a completion has accepted it.
+    """
+    weekdays = (Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI)
+    calendar = Calendar(
+        name="madrid-office",
+        timezone="Europe/Madrid",
+        hours={day: [("09:00", "14:00"), ("15:00", "18:00")] for day in weekdays},
+        holidays=frozenset({date(2026, 10, 12), date(2026, 12, 8), date(2026, 12, 25)}),
+    )
+
+    def rule(name: str, first: float, resolution: float, **selects: str) -> SlaRule:
+        return SlaRule(
+            name=name,
+            first_response=timedelta(hours=first),
+            resolution=timedelta(hours=resolution),
+            **selects,
+        )
+
+    return SlaPolicy(
+        name="demo-business-hours",
+        calendar=calendar,
+        rules=(
+            rule("vip-urgent", 1, 12, priority=Priority.URGENT.value, tier=Tier.VIP.value),
+            rule("urgent", 2, 16, priority=Priority.URGENT.value),
+            rule("vip", 3, 24, tier=Tier.VIP.value),
+            rule("high", 3, 24, priority=Priority.HIGH.value),
+            rule("normal", 5, 32, priority=Priority.NORMAL.value),
+            rule("low", 8, 64, priority=Priority.LOW.value),
+        ),
+        default=rule("unclassified", 8, 40),
+        warn_at=0.7,
+        deemed_acceptance_after=timedelta(hours=24),
+    )
 
 
 # -- the simulated company -----------------------------------------------------------------
@@ -866,6 +927,9 @@ class _Story:
     waited: bool = False
     transferred: bool = False
     reopened: bool = False
+    priority: Priority | None = None
+    #: How much slower than usual the desk answers (the busy final week is behind).
+    load: float = 1.0
 
     def __post_init__(self) -> None:
         self.at = self.opened_at
@@ -888,6 +952,10 @@ class _Story:
     def later(self, low: int, high: int) -> None:
         """Move this story on by a random number of business minutes."""
         self.at = self.hours.add(self.at, max(1, self.rng.randint(low, high)))
+
+    def busy(self, low: int, high: int) -> None:
+        """Move on by the time the desk's own work takes: longer when it is behind."""
+        self.later(*self.loaded((low, high)))
 
     def step(self, command: Command) -> None:
         self.steps.append(_Step(self.at, self.index, len(self.steps), command))
@@ -919,8 +987,10 @@ class _Story:
 
     def handle(self) -> None:
         """Triage, STAR contact, resolution and the customer's answer."""
-        fast = self.client.tier is Tier.VIP
-        self.later(*((5, 60) if fast else (10, 300)))
+        # Triage sees how urgent a request is before it records so: urgent work goes first.
+        self.priority = self.choose_priority()
+        triage, contact = _PACE[self.priority]
+        self.later(*self.pace(triage))
         self.classify()
         self.later(5, 45)
         unstaffed = self.rng.random() < 0.15  # noqa: PLR2004
@@ -932,7 +1002,10 @@ class _Story:
             self.later(60, 900)
             self.withdraw()
             return
-        self.later(*((10, 120) if fast else (15, 480)))
+        low, high = self.pace(contact)
+        if self.rng.random() < 0.06 * self.load:
+            low, high = high, 3 * high
+        self.later(low, high)
         self.probe()
         # A pinned "completed" story takes the short road, so that it gets there in time.
         direct = self.ending == "completed"
@@ -947,7 +1020,7 @@ class _Story:
         if self.rng.random() < 0.25:  # noqa: PLR2004
             self.later(60, 600)
             self.progress()
-        self.later(10, 240)
+        self.busy(10, 240)
         self.complete()
         if self.ending != "completed":
             self.react()
@@ -990,10 +1063,26 @@ class _Story:
 
         self.step(run)
 
+    def choose_priority(self) -> Priority:
+        """The priority triage will give: the need's usual mix, often raised for VIPs."""
+        priority = self.rng.choices(list(Priority), weights=self.need.priorities)[0]
+        return _raise(priority, self.client.tier, self.rng)
+
+    def pace(self, minutes: tuple[int, int]) -> tuple[int, int]:
+        """A delay range in business minutes; VIP customers wait about half as long."""
+        low, high = minutes
+        return (low, max(low, high // 2)) if self.client.tier is Tier.VIP else (low, high)
+
+    def loaded(self, minutes: tuple[int, int]) -> tuple[int, int]:
+        """A delay range stretched by the desk's load."""
+        return (round(minutes[0] * self.load), round(minutes[1] * self.load))
+
+    def visit(self) -> tuple[int, int]:
+        """Business minutes until a technician's visit: the most urgent go on the next route."""
+        return self.loaded(_VISIT[self.priority or Priority.NORMAL])
+
     def classify(self) -> None:
-        weights = self.need.priorities
-        priority = self.rng.choices(list(Priority), weights=weights)[0]
-        priority = _raise(priority, self.client.tier, self.rng)
+        priority = self.priority or self.choose_priority()
         corrected = {Kind.COMPLAINT: Kind.CLAIM, Kind.CLAIM: Kind.COMPLAINT}.get(self.profile.kind)
         kind = corrected if corrected and self.rng.random() < 0.08 else None  # noqa: PLR2004
         category = self.rng.choice(self.need.categories)
@@ -1041,10 +1130,15 @@ class _Story:
         if self.need.visit:
             self.later(20, 120)
             self.progress(_PROGRESS[0])
-            self.later(600, 1800)
-        for act in self.profile.case.acts:
-            self.later(20, 300)
+            self.later(*self.visit())
+        for number, act in enumerate(self.profile.case.acts):
+            self.busy(20, 300)
             self.act(act)
+            if number == 0 and self.rng.random() < _PARTS.get(self.profile.kind, 0.0):
+                # The clock keeps running: the wait is the company's, not the customer's.
+                self.later(10, 60)
+                self.progress(_PROGRESS[1])
+                self.busy(900, 2700)
 
     def wait(self) -> None:
         reason = self.text(self.profile.case.wait_reason)
@@ -1072,9 +1166,9 @@ class _Story:
             )
         )
         self.transferred = True
-        self.later(60, 1200)
+        self.busy(60, 1200)
         self.assign(with_agent=True, team=team)
-        self.later(30, 480)
+        self.busy(30, 480)
         self.probe(
             questions=("Has anything changed since your first contact?",),
             findings="Picked up from the previous team's notes: "
@@ -1083,9 +1177,9 @@ class _Story:
         if team == "field-service":
             self.later(20, 120)
             self.progress(_PROGRESS[0])
-            self.later(600, 1800)
+            self.later(*self.visit())
         else:
-            self.later(60, 900)
+            self.busy(60, 900)
         self.act(self.need.transfer_act)
 
     def fix(self, act: _Act) -> None:
@@ -1233,6 +1327,26 @@ class _Story:
         self.audit(_NONCONFORMITIES[1], corrected=True)
 
 
+#: Business minutes from opening to classification, then from assignment to the first STAR
+#: contact (which meets the first-response clock), by priority.
+_PACE: Mapping[Priority, tuple[tuple[int, int], tuple[int, int]]] = {
+    Priority.URGENT: ((2, 30), (5, 40)),
+    Priority.HIGH: ((5, 90), (10, 120)),
+    Priority.NORMAL: ((10, 180), (15, 300)),
+    Priority.LOW: ((10, 300), (20, 480)),
+}
+
+#: How often the first action orders a spare part, by kind; the part takes days to come.
+_PARTS: Mapping[Kind, float] = {Kind.SERVICE_REQUEST: 0.25, Kind.WARRANTY: 0.4, Kind.CLAIM: 0.1}
+#: Business minutes from booking a technician's visit to the visit, by priority.
+_VISIT: Mapping[Priority, tuple[int, int]] = {
+    Priority.URGENT: (120, 600),
+    Priority.HIGH: (300, 1200),
+    Priority.NORMAL: (600, 1800),
+    Priority.LOW: (900, 2400),
+}
+
+
 def _raise(priority: Priority, tier: Tier, rng: random.Random) -> Priority:
     """VIP customers often get one level more urgency (source 004: differentiated service)."""
     if tier is Tier.VIP and rng.random() < 0.5:  # noqa: PLR2004
@@ -1274,9 +1388,12 @@ def _arrivals(
     weights = [(1.4, 1.1, 1.0, 1.0, 0.8)[day.weekday()] for day in days]
     moments: list[datetime] = []
     for day in rng.choices(days, weights=weights, k=n):
-        # Busiest mid-morning, a second wave after lunch.
+        # Busiest mid-morning, a second wave after lunch; the last day ends early.
+        opening = hours.opening(day)
+        share = min(1.0, (min(hours.closing(day), end) - opening) / (hours.closing(day) - opening))
         minute = int(rng.triangular(0, 659, 150) if rng.random() < 0.65 else rng.uniform(330, 659))  # noqa: PLR2004
-        moments.append(hours.opening(day) + timedelta(minutes=minute, seconds=rng.randint(0, 59)))
+        offset = timedelta(minutes=int(minute * share), seconds=rng.randint(0, 59))
+        moments.append(min(opening + offset, end))
     moments = [max(m, start) for m in moments if m <= end]
     moments.sort()
     return moments
@@ -1296,9 +1413,11 @@ def simulate(
 
     ``desk`` must have been created with ``clock=clock``: the simulator moves that clock to
     each step's instant before running it. ``progress(done, total)`` is called as steps run.
-    The same seed on an empty store always gives the same requests, events and summary.
-    A desk opened with ``projections="external"`` simulates several times faster; call its
-    ``catch_up()`` afterwards.
+    At the end it brings the desk's projections up to date, records the deemed acceptances and
+    follow-ups that came due (``run_due``), and measures every request's SLA clocks as of the
+    end. The same seed on an empty store always gives the same requests, events and summary.
+    A desk opened with ``projections="external"`` simulates several times faster. Give the
+    desk ``sla=demo_policy()`` for the demo company's business hours and targets.
     """
     if start.tzinfo is None or start.utcoffset() is None:
         msg = "start must be a timezone-aware datetime"
@@ -1309,9 +1428,16 @@ def simulate(
     rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
     hours = _Hours(start.tzinfo)
     start = hours.next_open(start)
-    end = hours.closing(hours.days(start, start + timedelta(weeks=weeks))[-1])
+    # The simulation stops on the last afternoon, with the day's work in hand.
+    end = datetime.combine(
+        hours.days(start, start + timedelta(weeks=weeks))[-1], _SNAPSHOT, hours.zone
+    )
 
     arrivals = _arrivals(rng, hours, start, end, requests)
+    # The final week is a rush (a late heat wave): the desk falls behind, so the simulation
+    # ends with some requests overdue and others about to be.
+    days = hours.days(start, end)
+    rush = hours.opening(days[max(0, len(days) - _RUSH_DAYS)])
     count = len(arrivals)
     kinds = _deck(rng, list(Kind), count, lambda: rng.choices(list(Kind), weights=_KIND_WEIGHTS)[0])
     channels = _deck(
@@ -1346,6 +1472,7 @@ def simulate(
             tickets=tickets,
             earlier=last_of.get(client.id),
             ending=ending,
+            load=_RUSH_LOAD if opened_at >= rush else 1.0,
         )
         last_of[client.id] = index
         steps.extend(step for step in story.plan() if step.at <= end)
@@ -1360,10 +1487,15 @@ def simulate(
         if progress is not None:
             progress(done, total)
     clock.now = max(clock.now, end.astimezone(UTC))
+    desk.catch_up()  # run_due finds its candidates in the SLA projection
+    due = desk.run_due(at=end)
     featured = tickets.get(next((i for i, e in endings.items() if e == "tour"), -1))
-    return _summarise(desk, tickets, seed=seed, started=start, ended=end, featured=featured)
+    return _summarise(desk, tickets, due, seed=seed, started=start, ended=end, featured=featured)
 
 
+#: The final business days are a rush, in which the desk answers this many times slower.
+_RUSH_DAYS = 5
+_RUSH_LOAD = 2.5
 # Information and service requests are the bread and butter; reports are rare.
 _KIND_WEIGHTS = (18, 9, 4, 16, 8, 10, 9, 3, 2, 14)
 _CHANNEL_WEIGHTS = (8, 34, 20, 18, 12, 8)
@@ -1401,6 +1533,7 @@ def _endings(
 def _summarise(
     desk: ServiceDesk,
     tickets: Mapping[int, str],
+    due: Sequence[DueAction],
     *,
     seed: int,
     started: datetime,
@@ -1408,6 +1541,14 @@ def _summarise(
     featured: str | None,
 ) -> DemoSummary:
     views = [desk.get(tickets[i]) for i in sorted(tickets)]
+    outcomes = {
+        name: dict.fromkeys((state.value for state in ClockState), 0) for name in CLOCK_NAMES
+    }
+    for view in views:
+        for clock in desk.sla(view, at=ended).clocks:
+            outcomes[clock.name][clock.state.value] += 1
+    adopted = desk.policies()
+    actions = Counter(action.action for action in due)
     statuses = Counter(v.status for v in views)
     open_by_team: dict[str, Counter[str]] = {}
     for view in views:
@@ -1443,6 +1584,14 @@ def _summarise(
         cancellations=statuses[Status.CANCELLED],
         featured=featured,
         examples=examples,
+        sla_policy=adopted[-1].label
+        if adopted
+        else f"{DEFAULT_POLICY.name} v{DEFAULT_POLICY.version}",
+        sla=outcomes,
+        breached=len(desk.breaches(at=ended)),
+        at_risk=len(desk.at_risk(at=ended)),
+        deemed_acceptances=actions["deemed_acceptance"],
+        follow_ups_due=actions["follow_up_due"],
     )
 
 

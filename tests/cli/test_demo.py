@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
-from datetime import UTC, time
+from collections import Counter
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from servflow import Channel, Kind, Request, ServiceDesk, Stage, Status
+from servflow import Channel, ClockState, Kind, Request, ServiceDesk, Stage, Status
 from servflow.cli import app
-from servflow.demo import DEFAULT_START, DemoSummary, SimClock, simulate
+from servflow.demo import DEFAULT_START, DemoSummary, SimClock, demo_policy, simulate
 
 REQUESTS = 60
 MADRID = ZoneInfo("Europe/Madrid")
 
 
-def simulated(seed: int = 7) -> tuple[DemoSummary, list[Request], ServiceDesk]:
+def simulated(
+    seed: int = 7, requests: int = REQUESTS
+) -> tuple[DemoSummary, list[Request], ServiceDesk]:
     clock = SimClock()
-    desk = ServiceDesk(clock=clock, projections="external")
-    summary = simulate(desk, clock=clock, requests=REQUESTS, seed=seed)
+    desk = ServiceDesk(clock=clock, projections="external", sla=demo_policy())
+    summary = simulate(desk, clock=clock, requests=requests, seed=seed)
     views = [desk.get(request_id) for request_id in desk.request_ids()]
     return summary, views, desk
 
@@ -30,6 +34,12 @@ def simulated(seed: int = 7) -> tuple[DemoSummary, list[Request], ServiceDesk]:
 @pytest.fixture(scope="module")
 def demo() -> tuple[DemoSummary, list[Request], ServiceDesk]:
     return simulated()
+
+
+@pytest.fixture(scope="module")
+def full_demo() -> tuple[DemoSummary, list[Request], ServiceDesk]:
+    """The default demo's size: 300 requests."""
+    return simulated(requests=300)
 
 
 def run(*args: str) -> Result:
@@ -124,8 +134,55 @@ def test_requests_are_opened_in_time_order_during_business_hours(
             local = entry.occurred_at.astimezone(MADRID)
             assert local.weekday() < 5, entry
             assert time(8) <= local.time() <= time(19), entry
-            assert entry.recorded_at == entry.occurred_at
             assert entry.occurred_at <= summary.ended_at
+            if entry.actor == "system":
+                # Deemed acceptances: recorded by run_due at the end, dated when they came due.
+                assert entry.event_type == "CustomerAccepted", entry
+                assert entry.recorded_at == summary.ended_at
+                assert time(9) <= local.time() <= time(18), entry
+            else:
+                assert entry.recorded_at == entry.occurred_at
+
+
+def test_the_sla_summary_counts_each_requests_clocks_at_the_end(
+    demo: tuple[DemoSummary, list[Request], ServiceDesk],
+) -> None:
+    summary, views, desk = demo
+    assert summary.sla_policy == "demo-business-hours v1"
+    counted: dict[str, Counter[str]] = {"first_response": Counter(), "resolution": Counter()}
+    for view in views:
+        for clock in desk.sla(view, at=summary.ended_at).clocks:
+            counted[clock.name][clock.state.value] += 1
+    assert {name: +counts for name, counts in counted.items()} == {
+        name: +Counter(counts) for name, counts in summary.sla.items()
+    }
+    assert all(list(counts) == [s.value for s in ClockState] for counts in summary.sla.values())
+    assert summary.breached == len(desk.breaches(at=summary.ended_at))
+    assert summary.at_risk == len(desk.at_risk(at=summary.ended_at))
+    system = [entry for view in views for entry in desk.history(view) if entry.actor == "system"]
+    assert len(system) == summary.deemed_acceptances + summary.follow_ups_due > 0
+    assert desk.run_due(at=summary.ended_at) == []  # already recorded
+
+
+def test_the_default_demo_mixes_met_missed_breached_and_at_risk_clocks(
+    full_demo: tuple[DemoSummary, list[Request], ServiceDesk],
+) -> None:
+    summary, _, desk = full_demo
+    assert summary.requests == 300
+    for clock in ("first_response", "resolution"):
+        counts = summary.sla[clock]
+        finished = counts["met"] + counts["missed"]
+        # Most clocks are met, but not all: a realistic desk.
+        assert 0.7 < counts["met"] / finished < 0.95, (clock, counts)
+        assert counts["breached"] > 0, (clock, counts)
+        assert counts["cancelled"] > 0, (clock, counts)
+    assert summary.sla["resolution"]["warning"] > 0
+    assert summary.sla["resolution"]["paused"] > 0
+    assert 5 <= summary.breached <= 40
+    assert 5 <= summary.at_risk <= 40
+    assert summary.deemed_acceptances > 0
+    states = {a.state for a in desk.breaches(at=summary.ended_at)}
+    assert states == {ClockState.BREACHED}
 
 
 def test_the_demo_command_fills_a_fresh_file_and_reports_on_it(tmp_path: Path) -> None:
@@ -144,11 +201,49 @@ def test_the_demo_command_fills_a_fresh_file_and_reports_on_it(tmp_path: Path) -
         "non-conformities corrected",
         "transferred, then reopened",
         "History of SR-",
+        (
+            "SLA policy: demo-business-hours v1: business time Mon-Fri 09:00-14:00, "
+            "15:00-18:00 (Europe/Madrid), closed on 12 Oct 2026"
+        ),
+        "SLA clocks at the end (2026-10-02 14:30 UTC)",
+        "At risk as of 2026-10-02 14:30 UTC: ",
+        "SLA clocks at the end (demo-business-hours v1)",
+        "SLA targets (business time)",
+        "vip-urgent",
+        "SLA breached at the end",
         "Try next",
     ):
         assert text in out, text
     with ServiceDesk.sqlite(str(db)) as desk:
         assert len(list(desk.request_ids())) == REQUESTS
+        assert [p.label for p in desk.policies()] == ["demo-business-hours v1"]
+        status = desk.projection_status()
+        assert all(s.lag == 0 for s in status)
+    tail = out.split("Try next", 1)[1]
+    end = "--at 2026-10-02T16:30:00+02:00"
+    for command in (f"queue {end}", f"sla breaches {end}", "audit verify"):
+        assert f"servflow --db {db} {command}" in tail, command
+    example = rf"servflow --db {re.escape(str(db))} sla SR-\d{{6}} {re.escape(end)} --timeline"
+    assert re.search(example, tail)
+
+
+def test_the_demo_lists_at_most_15_breached_and_at_risk_clocks_with_their_totals(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "demo.db"
+    result = run("demo", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    end = datetime(2026, 10, 2, 14, 30, tzinfo=UTC)
+    with ServiceDesk.sqlite(str(db)) as desk:
+        totals = {"Breached": len(desk.breaches(at=end)), "At risk": len(desk.at_risk(at=end))}
+    for title, total in totals.items():
+        heading = f"{title} as of 2026-10-02 14:30 UTC: {total}"
+        assert heading + (" (the first 15 shown)" if total > 15 else "") in out
+    section = out.split("SLA clocks at the end (2026-10-02", 1)[1].split("Summary", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("│ SR-")]
+    assert len(rows) == sum(min(total, 15) for total in totals.values())
+    assert all(total > 0 for total in totals.values())
 
 
 def test_the_demo_refuses_to_overwrite_a_file_without_force(tmp_path: Path) -> None:
