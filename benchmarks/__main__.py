@@ -1,0 +1,121 @@
+"""``python -m benchmarks [--quick] [--json out.json] [--only NAME[,NAME]] [--markdown out.md]``.
+
+Runs the benchmarks, prints a table (figure, baseline, ratio, goal, pass/miss) and writes the
+JSON if asked. ``--quick`` uses tiny sizes to check that every benchmark runs (CI): it
+asserts nothing about timing. The exit status is 0 unless a benchmark failed to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from benchmarks.common import FULL, QUICK, Run, postgres_available
+from benchmarks.concurrency import bench_concurrency
+from benchmarks.growth import bench_growth
+from benchmarks.queries import bench_queries
+from benchmarks.rebuild import bench_rebuild
+from benchmarks.report import machine, markdown, table, write_json
+from benchmarks.writes import bench_writes
+
+SECTIONS: dict[str, Callable[[Run], None]] = {
+    "writes": bench_writes,
+    "rebuild": bench_rebuild,
+    "queries": bench_queries,
+    "growth": bench_growth,
+    "concurrency": bench_concurrency,
+}
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="servflow benchmarks: every figure against a baseline from the same run.",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; checks every bench runs")
+    parser.add_argument("--json", type=Path, help="write all figures and details to this file")
+    parser.add_argument("--markdown", type=Path, help="write the table as Markdown to this file")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"run only these benchmarks (repeat or comma-separate): {', '.join(SECTIONS)}",
+    )
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for value in args.only for name in value.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
+        )
+    args.sections = [name for name in SECTIONS if not chosen or name in chosen]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen benchmarks; 0 when all of them ran."""
+    args = _parse(argv)
+    problem = postgres_available()
+    if problem and os.environ.get("SERVFLOW_REQUIRE_POSTGRES") == "1":
+        print(f"SERVFLOW_REQUIRE_POSTGRES=1 but {problem}", file=sys.stderr)
+        return 2
+    run = Run(sizes=QUICK if args.quick else FULL, postgres=problem is None)
+    # A SIGTERM (a CI timeout, kill) still drops this run's schemas and scratch files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    meta = machine(run)
+    print(
+        f"servflow benchmarks, {run.sizes.mode} mode: {meta['nproc']} CPUs ({meta['cpu']}), "
+        f"{meta['ram_gib']} GiB, Python {meta['python']}, SQLite {meta['sqlite']}, "
+        f"PostgreSQL {meta.get('postgresql', 'n/a')} (psycopg {meta.get('psycopg_impl', '?')})"
+    )
+    if problem:
+        print(f"PostgreSQL figures skipped: {problem}")
+    durations: dict[str, float] = {}
+    failed: list[str] = []
+    started = time.perf_counter()
+    try:
+        for name in args.sections:
+            print(f"\n== {name}")
+            section_started = time.perf_counter()
+            try:
+                SECTIONS[name](run)
+            except Exception:  # noqa: BLE001 - report it, run the others, fail at the end
+                traceback.print_exc()
+                failed.append(name)
+            durations[name] = round(time.perf_counter() - section_started, 1)
+            print(f"   ({durations[name]:.0f}s)")
+    finally:
+        run.cleanup()
+    durations["total"] = round(time.perf_counter() - started, 1)
+    meta["load_average_end"] = os.getloadavg()
+    print()
+    print(table(run.figures))
+    misses = [f for f in run.figures if f.verdict == "miss"]
+    passes = [f for f in run.figures if f.verdict == "pass"]
+    print(
+        f"\n{len(passes)} pass, {len(misses)} miss"
+        + (" (quick mode: sizes too small for the goals to mean anything)" if args.quick else "")
+        + f"; {durations['total']:.0f}s in all"
+    )
+    if args.json:
+        write_json(args.json, run, meta, durations)
+        print(f"JSON written to {args.json}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown(run.figures) + "\n", encoding="utf-8")
+        print(f"Markdown table written to {args.markdown}")
+    if failed:
+        print(f"FAILED to run: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""What every benchmark shares: sizes, the run context, figures, timing, stores and memory."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import resource
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+
+    from servflow import ServiceDesk
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CACHE_DIR = RESULTS_DIR / "cache"
+POSTGRES_DSN = os.environ.get(
+    "SERVFLOW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+StoreKind = Literal["memory", "sqlite", "postgres"]
+Verdict = Literal["pass", "miss", "info", "n/a"]
+
+
+# -- sizes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each benchmark is in one mode."""
+
+    mode: Literal["quick", "full"]
+    #: Writes: rounds, and lifecycles per round per variant (SQLite, PostgreSQL / memory).
+    write_rounds: int
+    write_lifecycles: int
+    memory_lifecycles: int
+    #: Rebuild: log sizes in events, ascending; the last is the headline, the one before it
+    #: the reference for the memory ratio.
+    rebuild_events: tuple[int, ...]
+    #: Queries: open requests for the headline figures, and the growth sizes (SQLite).
+    query_requests: int
+    growth_requests: tuple[int, ...]
+    query_samples: int
+    #: Growth of the write cost: rounds and lifecycles per round per log size.
+    growth_write_rounds: int
+    growth_write_lifecycles: int
+    #: Concurrency: writer counts and seconds each configuration runs.
+    writers: tuple[int, ...]
+    writer_seconds: float
+
+    @property
+    def rebuild_main(self) -> int:
+        """The headline log size."""
+        return self.rebuild_events[-1]
+
+    @property
+    def rebuild_reference(self) -> int:
+        """The log size the headline's peak memory is compared with."""
+        return self.rebuild_events[-2]
+
+
+FULL = Sizes(
+    mode="full",
+    write_rounds=3,
+    write_lifecycles=100,
+    memory_lifecycles=300,
+    rebuild_events=(10_000, 100_000, 1_000_000),
+    query_requests=100_000,
+    growth_requests=(10_000, 100_000, 1_000_000),
+    query_samples=200,
+    growth_write_rounds=3,
+    growth_write_lifecycles=40,
+    writers=(1, 2, 4),
+    writer_seconds=15.0,
+)
+
+QUICK = Sizes(
+    mode="quick",
+    write_rounds=2,
+    write_lifecycles=6,
+    memory_lifecycles=30,
+    rebuild_events=(200, 1_000, 5_000),
+    query_requests=2_000,
+    growth_requests=(200, 600, 2_000),
+    query_samples=10,
+    growth_write_rounds=2,
+    growth_write_lifecycles=3,
+    writers=(1, 2, 4),
+    writer_seconds=1.0,
+)
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A goal on a ratio: ``>= threshold`` (higher is better) or ``<= threshold``."""
+
+    op: Literal[">=", "<="]
+    threshold: float
+
+    def met(self, ratio: float) -> bool:
+        """Whether the ratio meets the goal."""
+        return ratio >= self.threshold if self.op == ">=" else ratio <= self.threshold
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.threshold:g}"
+
+
+@dataclass
+class Figure:
+    """One line of the table: a figure, its baseline, the ratio and the goal."""
+
+    section: str
+    name: str
+    store: str
+    value: float | None
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    ratio: float | None = None
+    goal: str = ""
+    verdict: Verdict = "info"
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figure as JSON-ready values."""
+        return asdict(self)
+
+
+def ratio_of(value: float | None, baseline: float | None) -> float | None:
+    """``value / baseline`` when both are known and the baseline is not zero."""
+    if value is None or baseline is None or baseline == 0:
+        return None
+    return value / baseline
+
+
+def judge(ratio: float | None, goal: Goal | None) -> Verdict:
+    """The verdict of a ratio against a goal."""
+    if goal is None:
+        return "info"
+    if ratio is None:
+        return "n/a"
+    return "pass" if goal.met(ratio) else "miss"
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """State shared by the benchmarks of one run: sizes, scratch space, results, memos."""
+
+    sizes: Sizes
+    postgres: bool
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    figures: list[Figure] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)
+    schemas: list[str] = field(default_factory=list)
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="servflow-bench-")))
+
+    @property
+    def quick(self) -> bool:
+        """Whether this is the quick (CI) mode."""
+        return self.sizes.mode == "quick"
+
+    def add(
+        self,
+        section: str,
+        name: str,
+        store: str,
+        value: float | None,
+        unit: str,
+        *,
+        baseline: str = "",
+        baseline_value: float | None = None,
+        ratio: float | None = None,
+        goal: Goal | None = None,
+        note: str = "",
+    ) -> Figure:
+        """Record a figure; the ratio is ``value / baseline_value`` unless given."""
+        if ratio is None:
+            ratio = ratio_of(value, baseline_value)
+        figure = Figure(
+            section=section,
+            name=name,
+            store=store,
+            value=value,
+            unit=unit,
+            baseline=baseline,
+            baseline_value=baseline_value,
+            ratio=ratio,
+            goal=str(goal) if goal else "",
+            verdict=judge(ratio, goal) if value is not None else "n/a",
+            note=note,
+        )
+        self.figures.append(figure)
+        return figure
+
+    def schema(self, label: str) -> str:
+        """A fresh PostgreSQL schema name for this run, dropped by ``cleanup``."""
+        name = f"bench_{self.run_id}_{label}"
+        self.schemas.append(name)
+        return name
+
+    def path(self, name: str) -> Path:
+        """A scratch file path for this run."""
+        return self.scratch / name
+
+    def cleanup(self) -> None:
+        """Drop this run's schemas and scratch files."""
+        if self.postgres:
+            for schema in self.schemas:
+                with contextlib.suppress(Exception):
+                    drop_schema(schema)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+# -- timing and statistics ---------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile ``q`` (0-100) of the samples."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(samples: Sequence[float]) -> float:
+    """The median of the samples."""
+    return statistics.median(samples)
+
+
+def growth_exponent(small: float, large: float, n_small: int, n_large: int) -> float:
+    """``k`` in cost ~ n**k between two sizes (0: flat, 1: linear)."""
+    if small <= 0 or large <= 0:
+        return float("nan")
+    return math.log(large / small) / math.log(n_large / n_small)
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident set size so far, in MiB.
+
+    Read from ``VmHWM`` in ``/proc/self/status``: on Linux ``getrusage().ru_maxrss`` of a
+    spawned child also counts its parent's RSS at the moment of the fork, so it would report
+    the benchmark runner's memory rather than the rebuild's.
+    """
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    """This process's resident set size now, in MiB."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+# -- stores ------------------------------------------------------------------------------------
+
+
+def store_of(desk: ServiceDesk) -> Application[Any]:
+    """The ``eventsourcing`` application under a desk (its recorder, mapper and ``save``)."""
+    store: Application[Any] = desk._store  # noqa: SLF001 - benchmarks build logs fast through it
+    return store
+
+
+def events_table(desk: ServiceDesk) -> str:
+    """The name of the desk's stored-events table (``servflow_events`` on PostgreSQL)."""
+    return str(getattr(store_of(desk).recorder, "events_table_name", "stored_events"))
+
+
+def open_desk(
+    kind: StoreKind,
+    *,
+    path: Path | None = None,
+    schema: str | None = None,
+    projections: Literal["inline", "external"] = "external",
+    clock: Callable[[], Any] | None = None,
+) -> ServiceDesk:
+    """A desk on the given store (memory, an SQLite file, or a PostgreSQL schema)."""
+    from servflow import ServiceDesk  # noqa: PLC0415 - children import what they use
+
+    if kind == "memory":
+        return ServiceDesk(projections=projections, clock=clock)
+    if kind == "sqlite":
+        if path is None:
+            msg = "an SQLite desk needs a path"
+            raise ValueError(msg)
+        return ServiceDesk.sqlite(str(path), projections=projections, clock=clock)
+    return ServiceDesk.postgres(POSTGRES_DSN, schema=schema, projections=projections, clock=clock)
+
+
+def postgres_available() -> str | None:
+    """None when the PostgreSQL server answers, else why not."""
+    try:
+        import psycopg  # noqa: PLC0415 - optional extra
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(POSTGRES_DSN, connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return f"no PostgreSQL at {POSTGRES_DSN}: {error}"
+
+
+def pg_connect(*, autocommit: bool = True) -> Any:  # noqa: ANN401 - psycopg is optional
+    """A new psycopg connection to the benchmark database."""
+    import psycopg  # noqa: PLC0415
+
+    return psycopg.connect(POSTGRES_DSN, autocommit=autocommit)
+
+
+def drop_schema(schema: str) -> None:
+    """Drop a PostgreSQL schema and everything in it."""
+    from psycopg import sql  # noqa: PLC0415
+
+    with pg_connect() as connection:
+        connection.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
+
+
+def qualified(schema: str, table: str) -> str:
+    """A schema-qualified, quoted PostgreSQL table name."""
+    return f'"{schema}"."{table}"'
+
+
+def checkpoint(path: Path) -> None:
+    """Fold an SQLite file's write-ahead log into it, so that the file can be copied alone."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a checkpointed SQLite file (and nothing else) to a new place."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+
+
+@contextlib.contextmanager
+def closing_desk(desk: ServiceDesk) -> Iterator[ServiceDesk]:
+    """Close a desk when the block ends."""
+    try:
+        yield desk
+    finally:
+        desk.close()
