@@ -53,6 +53,7 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
+from servflow.kpis import Kpis
 from servflow.projections.audit import AuditPage, AuditRow, TimeBasis
 from servflow.projections.engine import Progress, ProjectionStatus
 from servflow.projections.queues import QueuePage, QueueRow, SpecialQueue
@@ -82,6 +83,7 @@ __all__ = [
     "HistoryEntry",
     "InvalidTransitionError",
     "Kind",
+    "Kpis",
     "NonConformity",
     "NonConformityNotFoundError",
     "OccurrenceOutOfOrderError",

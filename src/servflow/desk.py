@@ -10,8 +10,10 @@ concurrency: a refused command appends nothing, and the loser of a race gets
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -70,6 +72,7 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
+from servflow.kpis import Kpis, compute_kpis
 from servflow.projections.audit import AuditPage, AuditProjection, TimeBasis
 from servflow.projections.engine import ProgressCallback, ProjectionStatus, Projector, Tx
 from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
@@ -94,7 +97,7 @@ Ref = UUID | str | Request
 _T = TypeVar("_T")
 _CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,9})-(\d{1,12})$")
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
-_MAX_CODE_ATTEMPTS = 64
+_MAX_CODE_ATTEMPTS = 200
 _MAX_SAVE_ATTEMPTS = 8
 _SECOND = timedelta(seconds=1)
 #: When two due actions of one request fall on the same instant, the follow-up comes first.
@@ -298,7 +301,7 @@ class ServiceDesk:
         """Record a new request and give it the next free ticket code (001 step 1)."""
         at = self._moment(occurred_at, "open")
         with self._code_lock:
-            for _ in range(_MAX_CODE_ATTEMPTS):
+            for attempt in range(_MAX_CODE_ATTEMPTS):
                 number = self._free_number()
                 request = ServiceRequest.open(
                     ticket_code=self._code(number),
@@ -314,8 +317,10 @@ class ServiceDesk:
                 try:
                     recordings = self._store.save(request)
                 except IntegrityError:
-                    # Another writer took this code first: look further up and try again.
+                    # Another writer took this code first: look further up and try again,
+                    # after a jittered pause that grows, so racing writers stop colliding.
                     self._next_number = number + 1
+                    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not secrets
                     continue
                 except PersistenceError as error:
                     raise _store_error(error) from None
@@ -993,6 +998,27 @@ class ServiceDesk:
     def policies(self) -> list[PolicyAdoption]:
         """Every adopted SLA policy version, in the order adopted (empty: the built-in default)."""
         return self._adoptions()
+
+    # -- KPIs -----------------------------------------------------------------------------
+
+    def kpis(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        at: datetime | None = None,
+        team: str | None = None,
+        kind: Kind | str | None = None,
+    ) -> Kpis:
+        """Metrics for the requests opened in ``[since, until)``, as the log stood at ``at``.
+
+        ``at`` defaults to the desk's clock now; only events that happened by then count, so
+        the same question gets the same answer at any later date. ``team`` and ``kind`` filter
+        on the request as of ``at``. It reads each request's events from the log (not a
+        projection): fine for thousands of requests. See ``Kpis`` for every figure.
+        """
+        when = self._instant(at, "at", "kpis")
+        return compute_kpis(self, since=since, until=until, at=when, team=team, kind=kind)
 
     # -- projections ------------------------------------------------------------------------
 

@@ -1,0 +1,254 @@
+"""KPIs of a period, computed from the event log as it stood at an instant.
+
+``ServiceDesk.kpis`` delegates here. The cohort is the requests *opened* in ``[since, until)``
+(by when they happened); each is read with ``desk.get(id, as_of=at)`` and ``desk.sla(id,
+at=at)``, so only events with ``occurred_at <= at`` count and the same question gets the same
+answer at any later date. It reads the log, request by request, not a projection: fine for
+thousands of requests, and never stale. ``docs/reference/kpis.md`` explains every figure.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from servflow.domain.request import Status
+from servflow.domain.sla import ClockState, to_second
+from servflow.domain.values import Channel, Kind, Outcome
+from servflow.errors import RequestNotFoundError, ValidationFailedError
+
+if TYPE_CHECKING:
+    from servflow.desk import ServiceDesk
+
+__all__ = ["Kpis", "compute_kpis"]
+
+_COMMAND = "kpis"
+_E = TypeVar("_E", Status, Kind, Channel)
+#: Clock states that are decided for compliance: met on time, met late, or overdue.
+_DECIDED = (ClockState.MET, ClockState.MISSED, ClockState.BREACHED)
+
+
+class Kpis(BaseModel):
+    """Service KPIs for the requests opened in ``[since, until)``, as of the instant ``at``.
+
+    Counts dictionaries (``by_status``, ``by_kind``, ``by_channel``) list only the values that
+    occur; the clock dictionaries (``first_response``, ``resolution``) list every
+    :class:`ClockState`, zero included. Rates are fractions in ``[0, 1]`` and ``None`` when
+    nothing qualifies for their denominator; times are wall-clock (not business) time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    since: AwareDatetime
+    """Start of the period (inclusive): requests opened at or after it."""
+    until: AwareDatetime
+    """End of the period (exclusive): requests opened before it."""
+    at: AwareDatetime
+    """The instant the log was read as of: later events do not count."""
+    team: str | None
+    """The team filter, if any (the request's team as of ``at``)."""
+    kind: Kind | None
+    """The kind filter, if any (the request's kind as of ``at``)."""
+    requests: int
+    """Volume: requests opened in the period (and matching the filters)."""
+    by_status: dict[Status, int]
+    """Requests per status as of ``at``."""
+    by_kind: dict[Kind, int]
+    """Requests per kind as of ``at``."""
+    by_channel: dict[Channel, int]
+    """Requests per channel."""
+    first_response: dict[ClockState, int]
+    """First-response clocks per state as of ``at``."""
+    resolution: dict[ClockState, int]
+    """Resolution clocks per state as of ``at``."""
+    first_response_compliance: float | None
+    """met / (met + missed + breached) of the first-response clocks."""
+    sla_compliance: float | None
+    """met / (met + missed + breached) of the resolution clocks."""
+    first_response_time: timedelta | None
+    """Median wall time from opening to the first response (the clock's ``met_at``)."""
+    mean_first_response_time: timedelta | None
+    """Mean of the same."""
+    resolution_time: timedelta | None
+    """Median wall time from opening to the latest completion, of completed or closed requests."""
+    mean_resolution_time: timedelta | None
+    """Mean of the same."""
+    first_contact_resolution: float | None
+    """Share of closed, resolved requests never reopened or transferred, with at most one action."""
+    reopen_rate: float | None
+    """Share of the requests completed at least once that were reopened at least once."""
+    mean_satisfaction: float | None
+    """Mean 1-5 satisfaction of explicit acceptances (deemed acceptances have none)."""
+    satisfaction_count: int
+    """Explicit acceptances with a satisfaction score."""
+    deemed_acceptances: int
+    """Requests closed by deemed acceptance (the customer stayed silent)."""
+    effort_minutes: int
+    """Total effort of the recorded actions."""
+    cost: Decimal
+    """Total cost of the recorded actions."""
+    nonconformities: int
+    """Non-conformities logged on these requests by ``at``."""
+    nonconformities_corrected: int
+    """Of those, the ones corrected by ``at``."""
+
+
+def _aware(value: object, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        msg = f"refused '{_COMMAND}': {name} must be a datetime, not {value!r}"
+        raise ValidationFailedError(msg, command=_COMMAND, errors=((name, "not a datetime"),))
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = (
+            f"refused '{_COMMAND}': {name} {value.isoformat()} is naive; "
+            "give a timezone-aware datetime"
+        )
+        raise ValidationFailedError(msg, command=_COMMAND, errors=((name, "must be aware"),))
+    return value
+
+
+def _kind(kind: Kind | str | None) -> Kind | None:
+    if kind is None:
+        return None
+    try:
+        return Kind(kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in Kind)
+        msg = f"refused '{_COMMAND}': kind {kind!r} is not one of {allowed}"
+        raise ValidationFailedError(msg, command=_COMMAND, errors=(("kind", "unknown"),)) from None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _mean(values: list[timedelta]) -> timedelta | None:
+    return sum(values, timedelta(0)) / len(values) if values else None
+
+
+def _ordered(counts: Counter[_E], order: Iterable[_E]) -> dict[_E, int]:
+    return {value: counts[value] for value in order if counts[value]}
+
+
+def compute_kpis(  # noqa: C901, PLR0912, PLR0915 - one pass that adds up every figure
+    desk: ServiceDesk,
+    *,
+    since: datetime,
+    until: datetime,
+    at: datetime,
+    team: str | None = None,
+    kind: Kind | str | None = None,
+) -> Kpis:
+    """The KPIs of ``desk`` (see :class:`Kpis`); ``at`` must already be aware."""
+    start = _aware(since, "since")
+    end = _aware(until, "until")
+    when = _aware(at, "at")
+    if start >= end:
+        msg = (
+            f"refused '{_COMMAND}': since {start.isoformat()} must be before "
+            f"until {end.isoformat()}"
+        )
+        raise ValidationFailedError(msg, command=_COMMAND, errors=(("until", "not after since"),))
+    wanted_kind = _kind(kind)
+
+    statuses: Counter[Status] = Counter()
+    kinds: Counter[Kind] = Counter()
+    channels: Counter[Channel] = Counter()
+    first: Counter[ClockState] = Counter()
+    resolution: Counter[ClockState] = Counter()
+    response_times: list[timedelta] = []
+    resolution_times: list[timedelta] = []
+    scores: list[int] = []
+    volume = fcr_base = fcr_hits = completed_once = reopened = deemed = 0
+    effort = 0
+    cost = Decimal(0)
+    logged = corrected = 0
+
+    for request_id in desk.request_ids():
+        try:
+            request = desk.get(request_id, as_of=when)
+        except RequestNotFoundError:
+            continue  # opened after ``at``
+        if not start <= request.opened_at < end:
+            continue
+        if team is not None and request.team != team:
+            continue
+        if wanted_kind is not None and request.kind is not wanted_kind:
+            continue
+        volume += 1
+        statuses[request.status] += 1
+        kinds[request.kind] += 1
+        channels[request.channel] += 1
+        sla = desk.sla(request_id, at=when)
+        first[sla.first_response.state] += 1
+        resolution[sla.resolution.state] += 1
+        if sla.first_response.met_at is not None:
+            response_times.append(sla.first_response.met_at - to_second(request.opened_at))
+        if request.status in (Status.COMPLETED, Status.CLOSED) and request.completed_at:
+            resolution_times.append(request.completed_at - request.opened_at)
+        if request.status is Status.CLOSED and request.outcome is Outcome.RESOLVED:
+            fcr_base += 1
+            if (
+                request.reopen_count == 0
+                and request.transfer_count == 0
+                and len(request.actions) <= 1
+            ):
+                fcr_hits += 1
+        if request.completed_at is not None or request.reopen_count:
+            completed_once += 1
+            reopened += request.reopen_count > 0
+        if request.deemed_acceptance:
+            deemed += 1
+        elif request.satisfaction is not None:
+            scores.append(request.satisfaction)
+        effort += request.effort_minutes
+        cost += request.cost
+        logged += len(request.nonconformities)
+        corrected += sum(nc.is_corrected for nc in request.nonconformities)
+
+    def compliance(counts: Counter[ClockState]) -> float | None:
+        return _share(counts[ClockState.MET], sum(counts[s] for s in _DECIDED))
+
+    return Kpis(
+        since=start,
+        until=end,
+        at=when,
+        team=team,
+        kind=wanted_kind,
+        requests=volume,
+        by_status=_ordered(statuses, Status),
+        by_kind=_ordered(kinds, Kind),
+        by_channel=_ordered(channels, Channel),
+        first_response={state: first[state] for state in ClockState},
+        resolution={state: resolution[state] for state in ClockState},
+        first_response_compliance=compliance(first),
+        sla_compliance=compliance(resolution),
+        first_response_time=_median(response_times),
+        mean_first_response_time=_mean(response_times),
+        resolution_time=_median(resolution_times),
+        mean_resolution_time=_mean(resolution_times),
+        first_contact_resolution=_share(fcr_hits, fcr_base),
+        reopen_rate=_share(reopened, completed_once),
+        mean_satisfaction=statistics.fmean(scores) if scores else None,
+        satisfaction_count=len(scores),
+        deemed_acceptances=deemed,
+        effort_minutes=effort,
+        cost=cost,
+        nonconformities=logged,
+        nonconformities_corrected=corrected,
+    )
