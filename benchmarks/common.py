@@ -70,15 +70,15 @@ class Sizes:
 
 FULL = Sizes(
     mode="full",
-    write_rounds=3,
-    write_lifecycles=100,
-    memory_lifecycles=300,
+    write_rounds=10,
+    write_lifecycles=30,
+    memory_lifecycles=100,
     rebuild_events=(10_000, 100_000, 1_000_000),
     query_requests=100_000,
     growth_requests=(10_000, 100_000, 1_000_000),
     query_samples=200,
-    growth_write_rounds=3,
-    growth_write_lifecycles=40,
+    growth_write_rounds=6,
+    growth_write_lifecycles=20,
     writers=(1, 2, 4),
     writer_seconds=15.0,
 )

@@ -1,8 +1,10 @@
 """1. Writes: whole lifecycles, one command at a time, against the bare library and raw inserts.
 
 Every variant writes to a fresh store of its own kind (a new SQLite file, a new PostgreSQL
-schema, or memory). The variants take turns in rounds, in a rotating order, so that a noisy
-neighbour hurts them alike; a ratio is the median of the per-round ratios.
+schema, or memory). The variants take turns in many short rounds (about a second each), in a
+rotating order, so that a noisy neighbour hurts them alike: commit latency on a shared disk
+swings several-fold within seconds. A figure is the median of the per-round rates; a ratio is
+the median of the per-round ratios.
 """
 
 from __future__ import annotations
