@@ -654,18 +654,9 @@ class ServiceDesk:
         ``count=False`` skips counting every match (``total`` is then None): a page then
         costs only its own rows, however long the queue.
         """
-        try:
-            named = SpecialQueue(special) if special is not None else None
-            statuses = tuple(Status(v) for v in _many(status))
-            priorities = tuple(Priority(v) for v in _many(priority))
-            kinds = tuple(Kind(v) for v in _many(kind))
-            tiers = tuple(Tier(v) for v in _many(tier))
-        except ValueError as error:
-            msg = f"refused 'queue': {error}"
-            raise ValidationFailedError(msg, command="queue") from None
-        if not 1 <= limit <= _MAX_PAGE or offset < 0:
-            msg = f"refused 'queue': limit must be 1-10000 and offset >= 0 (got {limit}, {offset})"
-            raise ValidationFailedError(msg, command="queue")
+        named, statuses, priorities, kinds, tiers = _queue_filters(
+            "queue", special, status, priority, kind, tier, limit, offset
+        )
         when = at or self._clock()
         with self._projector.views.transaction(commit=False) as tx:
             return self._queues.query(
@@ -778,21 +769,9 @@ class ServiceDesk:
         if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
             msg = f"refused 'queue_as_of': at must be a timezone-aware datetime, not {at!r}"
             raise ValidationFailedError(msg, command="queue_as_of")
-        try:
-            named = SpecialQueue(special) if special is not None else None
-            statuses = tuple(Status(v) for v in _many(status))
-            priorities = tuple(Priority(v) for v in _many(priority))
-            kinds = tuple(Kind(v) for v in _many(kind))
-            tiers = tuple(Tier(v) for v in _many(tier))
-        except ValueError as error:
-            msg = f"refused 'queue_as_of': {error}"
-            raise ValidationFailedError(msg, command="queue_as_of") from None
-        if not 1 <= limit <= _MAX_PAGE or offset < 0:
-            msg = (
-                "refused 'queue_as_of': limit must be 1-10000 and offset >= 0 "
-                f"(got {limit}, {offset})"
-            )
-            raise ValidationFailedError(msg, command="queue_as_of")
+        named, statuses, priorities, kinds, tiers = _queue_filters(
+            "queue_as_of", special, status, priority, kind, tier, limit, offset
+        )
 
         def ask(view: QueueProjection, tx: Tx) -> QueuePage:
             return view.query(
@@ -1399,6 +1378,43 @@ def _positive_limit(limit: int | None, command: str) -> int | None:
         msg = f"refused '{command}': limit must be a positive int or None, not {limit!r}"
         raise ValidationFailedError(msg, command=command, errors=(("limit", msg),))
     return limit
+
+
+def _queue_filters(
+    command: str,
+    special: SpecialQueue | str | None,
+    status: object,
+    priority: object,
+    kind: object,
+    tier: object,
+    limit: int,
+    offset: int,
+) -> tuple[
+    SpecialQueue | None,
+    tuple[Status, ...],
+    tuple[Priority, ...],
+    tuple[Kind, ...],
+    tuple[Tier, ...],
+]:
+    """The queue filters as enums, or ValidationFailedError naming the command."""
+    try:
+        filters = (
+            SpecialQueue(special) if special is not None else None,
+            tuple(Status(v) for v in _many(status)),
+            tuple(Priority(v) for v in _many(priority)),
+            tuple(Kind(v) for v in _many(kind)),
+            tuple(Tier(v) for v in _many(tier)),
+        )
+    except ValueError as error:
+        msg = f"refused '{command}': {error}"
+        raise ValidationFailedError(msg, command=command) from None
+    if not 1 <= limit <= _MAX_PAGE or offset < 0:
+        msg = (
+            f"refused '{command}': limit must be 1-{_MAX_PAGE} and offset >= 0 "
+            f"(got {limit}, {offset})"
+        )
+        raise ValidationFailedError(msg, command=command)
+    return filters
 
 
 def _many(value: object) -> tuple[str, ...]:

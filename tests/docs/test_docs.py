@@ -26,6 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 import servflow.errors
+from conftest import require_postgres
 from servflow import TRANSITIONS, ServiceRequest, Status
 from servflow.cli import app
 
@@ -59,18 +60,6 @@ def pages_with_code() -> list[Path]:
         *sorted((DOCS / "tutorial").glob("*.md")),
         *sorted((DOCS / "how-to").glob("*.md")),
     ]
-
-
-def postgres_unreachable() -> str | None:
-    try:
-        import psycopg  # noqa: PLC0415 - optional extra
-    except ImportError:
-        return "psycopg is not installed"
-    try:
-        with psycopg.connect(POSTGRES_DSN, connect_timeout=3):
-            return None
-    except psycopg.Error as error:
-        return f"no PostgreSQL server at {POSTGRES_DSN}: {error}"
 
 
 def drop_schemas(names: set[str]) -> None:
@@ -109,9 +98,7 @@ def test_the_code_of_each_page_runs(page: Path, in_tmp_dir: Path) -> None:
     assert python or shell, f"{page} has no code to run"
     schemas: set[str] = set()
     if any("postgresql://" in b.code for b in python):
-        reason = postgres_unreachable()
-        if reason:
-            pytest.skip(reason)
+        require_postgres()
         schemas = {name for b in python for name in _SCHEMA.findall(b.code)}
         drop_schemas(schemas)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
