@@ -226,3 +226,31 @@ def test_is_open_agrees_with_the_next_microsecond_of_business_time(
     assert opening is not None
     assert calendar.is_open(opening)
     assert calendar.between(at, opening) == timedelta(0)
+
+
+@laws
+@given(
+    zone=st.sampled_from(ZONES),
+    start=st.sampled_from(TRANSITIONS).flatmap(
+        lambda moment: st.integers(-3 * 86_400, 3 * 86_400).map(
+            lambda seconds: moment + timedelta(seconds=seconds)
+        )
+    ),
+    seconds=st.integers(0, 10 * 86_400),
+)
+def test_the_always_open_shortcut_agrees_with_walking_the_dates(
+    zone: str, start: datetime, seconds: int
+) -> None:
+    """A 24x7 calendar answers by arithmetic; walking its dates (DST days included) agrees."""
+    from servflow.domain.calendar import _Schedule  # noqa: PLC0415 - the shortcut is internal
+
+    calendar = Calendar.always_open(zone)
+    walked = _Schedule(calendar)
+    assert walked.always_open
+    walked.always_open = False
+    amount = timedelta(seconds=seconds)
+    due = calendar.add(start, amount)
+    assert due == (walked.add(start, amount) if amount else start)
+    assert calendar.between(start, due) == amount
+    if amount:
+        assert walked.between(start, due) == amount

@@ -156,38 +156,20 @@ class Calendar(BaseModel):
             raise ValueError(msg)
         if not duration:
             return begin
-        schedule = _schedule(self)
-        remaining = duration
-        day = schedule.day_of(begin)
-        for plan in schedule.days_from(day):
-            for opens, closes in plan.intervals:
-                if closes <= begin:
-                    continue
-                counted_from = max(opens, begin)
-                available = closes - counted_from
-                if available >= remaining:
-                    return counted_from + remaining
-                remaining -= available
-        msg = f"calendar {self.name!r} v{self.version} never opens, so no business time elapses"
-        raise ValueError(msg)
+        found = _schedule(self).add(begin, duration)
+        if found is None:
+            msg = f"calendar {self.name!r} v{self.version} never opens, so no business time elapses"
+            raise ValueError(msg)
+        return found
 
     def between(self, a: datetime, b: datetime) -> timedelta:
         """Return the business time in ``[a, b)``; negative when ``b`` lies before ``a``."""
         low, high = _as_utc(a, "a"), _as_utc(b, "b")
         if high < low:
             return -self.between(b, a)
-        total = _ZERO
         if low == high:
-            return total
-        schedule = _schedule(self)
-        day, last = schedule.day_of(low), schedule.day_of(high)
-        while day <= last:
-            for opens, closes in schedule.day(day).intervals:
-                overlap = min(closes, high) - max(opens, low)
-                if overlap > _ZERO:
-                    total += overlap
-            day += _ONE_DAY
-        return total
+            return _ZERO
+        return _schedule(self).between(low, high)
 
     def is_open(self, at: datetime) -> bool:
         """Tell whether business time is running at the instant ``at``."""
@@ -239,6 +221,11 @@ class _Schedule:
         # interval on at most a handful of dates a year.
         self.max_closed_run = len(calendar.holidays) + 400 if any(self.weekly) else 0
         self._days: dict[date, _Day] = {}
+        #: Open around the clock every day, no holidays: business time is elapsed time, in any
+        #: zone (instants are UTC, so DST moves no boundary), and add/between are arithmetic.
+        self.always_open = not self.holidays and all(
+            spans == ((_MIDNIGHT, _MIDNIGHT),) for spans in self.weekly
+        )
 
     def midnight(self, day: date) -> datetime:
         """Return the instant a local date begins (a start boundary, so gap/fold rules apply)."""
@@ -272,6 +259,36 @@ class _Schedule:
                 merged.append((opens, closes))
         return _Day(begins, ends, tuple(merged))
 
+    def add(self, begin: datetime, duration: timedelta) -> datetime | None:
+        """The instant business time from ``begin`` (UTC) reaches ``duration`` (None: never)."""
+        if self.always_open:
+            return begin + duration
+        remaining = duration
+        for plan in self.days_from(self.day_of(begin)):
+            for opens, closes in plan.intervals:
+                if closes <= begin:
+                    continue
+                counted_from = max(opens, begin)
+                available = closes - counted_from
+                if available >= remaining:
+                    return counted_from + remaining
+                remaining -= available
+        return None
+
+    def between(self, low: datetime, high: datetime) -> timedelta:
+        """The business time in ``[low, high)``, both UTC, ``low < high``."""
+        if self.always_open:
+            return high - low
+        total = _ZERO
+        day, last = self.day_of(low), self.day_of(high)
+        while day <= last:
+            for opens, closes in self.day(day).intervals:
+                overlap = min(closes, high) - max(opens, low)
+                if overlap > _ZERO:
+                    total += overlap
+            day += _ONE_DAY
+        return total
+
     def day_of(self, instant: datetime) -> date:
         """Return the local date whose span holds ``instant``."""
         day = instant.astimezone(self.zone).date()
@@ -292,8 +309,31 @@ class _Schedule:
             day += _ONE_DAY
 
 
-@lru_cache(maxsize=64)
+#: The schedule of each calendar object, by identity (hashing a calendar's value on every
+#: call costs more than the arithmetic it saves); the value-keyed memo below shares the work
+#: between equal calendars.
+_BY_IDENTITY: dict[int, tuple[Calendar, _Schedule]] = {}
+
+
+def clear_schedules() -> None:
+    """Forget every resolved schedule (benchmarks measure the cold path with it)."""
+    _BY_IDENTITY.clear()
+    _schedule_of_value.cache_clear()
+
+
 def _schedule(calendar: Calendar) -> _Schedule:
+    found = _BY_IDENTITY.get(id(calendar))
+    if found is not None and found[0] is calendar:
+        return found[1]
+    if len(_BY_IDENTITY) >= 256:  # noqa: PLR2004 - a handful of calendars in practice
+        _BY_IDENTITY.clear()
+    schedule = _schedule_of_value(calendar)
+    _BY_IDENTITY[id(calendar)] = (calendar, schedule)
+    return schedule
+
+
+@lru_cache(maxsize=64)
+def _schedule_of_value(calendar: Calendar) -> _Schedule:
     # Keyed by value: equal calendars resolve to equal intervals, so they may share the memo.
     return _Schedule(calendar)
 

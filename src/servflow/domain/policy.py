@@ -87,9 +87,10 @@ class SlaRule(BaseModel):
 
     def matches(self, *, priority: str | None, kind: str | None, tier: str | None) -> bool:
         """Tell whether this rule selects a request with this classification and customer tier."""
-        return all(
-            wanted is None or wanted == actual
-            for wanted, actual in ((self.priority, priority), (self.kind, kind), (self.tier, tier))
+        return (
+            (self.priority is None or self.priority == priority)
+            and (self.kind is None or self.kind == kind)
+            and (self.tier is None or self.tier == tier)
         )
 
 
@@ -98,6 +99,11 @@ class SlaRule(BaseModel):
 _DEFAULT_RULE = SlaRule(
     name="default", first_response=timedelta(hours=8), resolution=timedelta(hours=40)
 )
+
+
+#: ``SlaPolicy.targets_for`` answers, by policy object and classification.
+_TARGETS: dict[tuple[int, str | None, str | None, str | None], tuple[SlaPolicy, SlaRule]] = {}
+_MAX_TARGETS = 4096
 
 
 class SlaPolicy(BaseModel):
@@ -169,6 +175,19 @@ class SlaPolicy(BaseModel):
 
     def targets_for(self, *, priority: str | None, kind: str | None, tier: str | None) -> SlaRule:
         """Pick the targets for a request: the first matching rule, else the default."""
+        # Asked for every clock of every request measured: remembered per policy object (a
+        # frozen value) and classification, of which there are a handful.
+        key = (id(self), priority, kind, tier)
+        found = _TARGETS.get(key)
+        if found is not None and found[0] is self:
+            return found[1]
+        if len(_TARGETS) >= _MAX_TARGETS:
+            _TARGETS.clear()
+        rule = self._first_match(priority=priority, kind=kind, tier=tier)
+        _TARGETS[key] = (self, rule)
+        return rule
+
+    def _first_match(self, *, priority: str | None, kind: str | None, tier: str | None) -> SlaRule:
         for rule in self.rules:
             if rule.matches(priority=priority, kind=kind, tier=tier):
                 return rule

@@ -33,6 +33,7 @@ TimeBasis = Literal["occurred", "recorded"]
 _BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "actor", "occurred_at", "originator_topic"}
 )
+_EXCLUDED = set(_BASE_FIELDS)
 _COLUMNS = (
     "position",
     "request_id",
@@ -137,6 +138,14 @@ class AuditProjection(Projection):
             "event_type TEXT NOT NULL, occurred_at BIGINT NOT NULL, recorded_at BIGINT NOT NULL, "
             "actor TEXT NOT NULL, customer_id TEXT, data TEXT NOT NULL)"
         )
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(self.requests_table)} ("
+            "request_id TEXT PRIMARY KEY, ticket_code TEXT NOT NULL, customer_id TEXT NOT NULL)"
+        )
+
+    def indexes(self) -> Sequence[str]:  # noqa: D102
+        table = self.t(self.table)
+        statements = []
         # Every filter leads an index that ends in position: a filtered page is a range read
         # in log order, whatever the size of the log.
         for name, columns in (
@@ -148,14 +157,11 @@ class AuditProjection(Projection):
             ("recorded", "recorded_at, position"),
         ):
             unique = "UNIQUE " if name == "request" else ""
-            tx.execute(
+            statements.append(
                 f'CREATE {unique}INDEX IF NOT EXISTS "ix_{self.table}_{name}" '
                 f"ON {table} ({columns})"
             )
-        tx.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.t(self.requests_table)} ("
-            "request_id TEXT PRIMARY KEY, ticket_code TEXT NOT NULL, customer_id TEXT NOT NULL)"
-        )
+        return statements
 
     def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:  # noqa: D102
         recorded = [(p, e) for p, e in events if isinstance(e, DomainEvent)]
@@ -246,7 +252,8 @@ def _values(
     if not isinstance(event, ServiceRequest.Event):
         ticket_code = customer_id = None
     occurred = getattr(event, "occurred_at", None) or event.timestamp
-    data = event.model_dump(mode="json", exclude=set(_BASE_FIELDS))
+    # The same text as orjson.dumps(model_dump(mode="json")), without the dict in between.
+    data = event.model_dump_json(exclude=_EXCLUDED)
     return (
         position,
         key,
@@ -257,7 +264,7 @@ def _values(
         micros(event.timestamp),
         str(getattr(event, "actor", "")),
         customer_id,
-        orjson.dumps(data).decode(),
+        data,
     )
 
 

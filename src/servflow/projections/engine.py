@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
@@ -104,6 +104,10 @@ class Tx:
     def __init__(self, cursor: _Cursor, dialect: Dialect) -> None:
         self._cursor = cursor
         self.dialect = dialect
+        #: Values the projections of one transaction derive alike and may share (an SLA
+        #: tracker folded, a status measured, once for the queue and SLA views); it lives and
+        #: dies with the transaction, so nothing in it outlasts the batch that computed it.
+        self.memo: dict[Hashable, Any] = {}
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> None:
         """Run one statement."""
@@ -146,7 +150,22 @@ class Projection(ABC):
 
     @abstractmethod
     def create(self, tx: Tx) -> None:
-        """Create the tables and indexes if they do not exist."""
+        """Create the tables if they do not exist (their secondary indexes: ``indexes``)."""
+
+    def indexes(self) -> Sequence[str]:
+        """``CREATE INDEX IF NOT EXISTS`` statements for the tables' secondary indexes.
+
+        Kept apart from ``create`` so that a rebuild can fill the tables first and build each
+        index once at the end, which is several times faster than keeping them up to date row
+        by row; every other time they are created with the tables.
+        """
+        return ()
+
+    def create_all(self, tx: Tx) -> None:
+        """Create the tables and their indexes."""
+        self.create(tx)
+        for statement in self.indexes():
+            tx.execute(statement)
 
     @abstractmethod
     def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:
@@ -286,6 +305,7 @@ class Projector:
         views: ViewStore | None = None,
         *,
         batch_size: int = 1000,
+        rebuild_batch_size: int = 5000,
     ) -> None:
         self._app = app
         self.views = views or ViewStore.for_application(app)
@@ -297,6 +317,9 @@ class Projector:
             projection.bind(self.views.dialect)
             self.projections[projection.name] = projection
         self.batch_size = batch_size
+        #: A rebuild's batches: larger, since nothing reads the half-built view's freshness
+        #: and each commit costs a sync of the store.
+        self.rebuild_batch_size = rebuild_batch_size
         #: Set when an inline pass left a projection behind; the next catch-up clears it.
         self.behind = False
         self._lock = threading.RLock()
@@ -316,7 +339,7 @@ class Projector:
                 if stored_version and stored_version != projection.version:
                     # The tables have another shape: start again from an empty view.
                     self._drop(tx, projection)
-                projection.create(tx)
+                projection.create_all(tx)
                 if stored_version != projection.version:
                     self.views.forget(tx, self._version_key(projection))
                     self.views.track(tx, self._version_key(projection), projection.version)
@@ -352,11 +375,14 @@ class Projector:
         names: Iterable[str] | None = None,
         progress: ProgressCallback | None = None,
         limit: int | None = None,
+        batch_size: int | None = None,
     ) -> int:
         """Apply every event the projections have not seen; returns how many were read.
 
-        ``limit`` stops after about that many events (used to simulate a crash in tests).
+        ``limit`` stops after about that many events (used to simulate a crash in tests);
+        ``batch_size`` overrides the projector's for this call.
         """
+        batch = batch_size or self.batch_size
         with self._lock:
             self.behind = False
             self._refresh_positions()
@@ -368,7 +394,7 @@ class Projector:
             done = 0
             while True:
                 start = min(self._positions[p.name] for p in selected)
-                size = self.batch_size if limit is None else min(self.batch_size, limit - done)
+                size = batch if limit is None else min(batch, limit - done)
                 if size <= 0:
                     break
                 notifications = self._app.recorder.select_notifications(
@@ -462,11 +488,18 @@ class Projector:
                     self._drop(tx, projection)
                     projection.create(tx)
             self._refresh_positions()
-            done = self.catch_up(names=[p.name for p in selected], progress=progress)
-            # Fresh tables have no planner statistics: without them PostgreSQL may scan where
-            # an index would do (SQLite's planner is given them too).
+            done = self.catch_up(
+                names=[p.name for p in selected],
+                progress=progress,
+                batch_size=max(self.batch_size, self.rebuild_batch_size),
+            )
+            # The indexes are built once the rows are in (should the rebuild stop before this,
+            # the next projector creates them on start). Fresh tables have no planner
+            # statistics either: without them PostgreSQL may scan where an index would do.
             with self.views.transaction() as tx:
                 for projection in selected:
+                    for statement in projection.indexes():
+                        tx.execute(statement)
                     for table in projection.tables():
                         tx.execute(f"ANALYZE {projection.t(table)}")
             return done

@@ -9,6 +9,7 @@ opening (the projection folds the log's ``PolicyAdopted`` events, like the SLA p
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -143,7 +144,12 @@ class QueueProjection(MeasuredProjection[_Row]):
             "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL, "
             "sla_policy TEXT, sla_tracker TEXT)"
         )
+        self.create_policy_table(tx)
+
+    def indexes(self) -> Sequence[str]:  # noqa: D102
+        table = self.t(self.table)
         order = "due_sort, priority_rank, opened_at"
+        statements = []
         for name, lead in (
             ("open", "is_open"),
             ("team", "team, is_open"),
@@ -153,10 +159,10 @@ class QueueProjection(MeasuredProjection[_Row]):
             ("ticket", "ticket_code"),
         ):
             columns = lead if name == "ticket" else f"{lead}, {order}"
-            tx.execute(
+            statements.append(
                 f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
             )
-        self.create_policy_table(tx)
+        return statements
 
     # -- the fold -------------------------------------------------------------------------
 
@@ -166,7 +172,7 @@ class QueueProjection(MeasuredProjection[_Row]):
                 return None
             return self._opened(event)
         changes = _changes(event, row)
-        tracker = SlaTracker.fold(row.sla_tracker, event)
+        tracker = self.tracker_after(row.sla_tracker, event)
         if changes is None:
             # Events the queue ignores may still move a clock (a first response, say).
             if tracker is row.sla_tracker:
@@ -182,7 +188,7 @@ class QueueProjection(MeasuredProjection[_Row]):
         tracker = row.sla_tracker
         if tracker is None:
             return row
-        status = tracker.status(tracker.last_at, policy)
+        status = self.status_of(tracker, policy)
         resolution = status.resolution
         due = micros(resolution.due)
         # Only a resolution clock still running orders the work; met or cancelled ones sort last.
@@ -229,7 +235,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             resolution_due=None,
             due_sort=_NO_DUE,
             sla_policy=None,
-            sla_tracker=SlaTracker.fold(None, event),
+            sla_tracker=self.tracker_after(None, event),
         )
 
     # -- rows in and out ------------------------------------------------------------------
@@ -237,13 +243,13 @@ class QueueProjection(MeasuredProjection[_Row]):
     def to_values(self, row: _Row) -> tuple[object, ...]:  # noqa: D102
         values = [getattr(row, name) for name in self.columns]
         tracker = row.sla_tracker
-        values[-1] = None if tracker is None else tracker.model_dump_json()
+        values[-1] = None if tracker is None else self.tracker_json(tracker)
         return tuple(values)
 
     def from_record(self, record: Mapping[str, Any]) -> _Row:  # noqa: D102
         fields = {name: record[name] for name in self.columns}
         tracker = fields["sla_tracker"]
-        fields["sla_tracker"] = None if tracker is None else SlaTracker.model_validate_json(tracker)
+        fields["sla_tracker"] = None if tracker is None else self.tracker_from(tracker)
         return _Row(**fields)
 
     # -- queries --------------------------------------------------------------------------
@@ -386,11 +392,15 @@ def _(event: ServiceRequest.Cancelled, row: _Row) -> dict[str, Any] | None:
     return {"status": Status.CANCELLED.value}
 
 
+_values = operator.attrgetter(*_FIELDS)
+
+
 def _evolve(row: _Row, changes: dict[str, Any]) -> _Row:
     """A copy of ``row`` with ``changes``: rows are never changed in place (folds stay pure)."""
-    values = {name: getattr(row, name) for name in _FIELDS}
-    values.update(changes)
-    return _Row(**values)
+    copy = _Row(*_values(row))
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
 
 
 def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[object]]:

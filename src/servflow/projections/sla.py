@@ -17,6 +17,7 @@ changes a clock between events. For earlier instants ask ``ServiceDesk.sla(ref, 
 from __future__ import annotations
 
 import dataclasses
+import operator
 import threading
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,7 @@ from servflow.domain.sla import (
     ClockState,
     PolicyAdoption,
     SlaPolicyBook,
+    SlaStatus,
     SlaTracker,
     policy_at,
     to_second,
@@ -44,6 +46,8 @@ from servflow.projections.engine import RowProjection, Tx, from_micros, micros
 __all__ = ["MeasuredProjection", "SlaAlert", "SlaDueRow", "SlaProjection"]
 
 RowT = TypeVar("RowT")
+#: More distinct policy texts than this in one process is unusual: start the memo again.
+_MAX_PARSED = 256
 
 
 class MeasuredProjection(RowProjection[RowT]):
@@ -54,11 +58,15 @@ class MeasuredProjection(RowProjection[RowT]):
     how to ``measure`` a row and when it ``opened``.
     """
 
+    #: Adopted policies parsed once per distinct text, shared by every measured projection so
+    #: that equal policies are the same object (a key of the memo below).
+    _parsed: ClassVar[dict[str, PolicyAdoption]] = {}
+
     def __init__(self) -> None:
-        # The policies known to the batch being applied, per thread: inline projections run in
-        # the writers' own transactions, which may overlap on PostgreSQL.
+        # The policies known to the batch being applied, and the transaction's memo, per
+        # thread: inline projections run in the writers' own transactions, which may overlap
+        # on PostgreSQL.
         self._batch = threading.local()
-        self._parsed: dict[str, PolicyAdoption] = {}
 
     @abstractmethod
     def measure(self, row: RowT, policy: SlaPolicy) -> RowT:
@@ -89,12 +97,76 @@ class MeasuredProjection(RowProjection[RowT]):
             f"SELECT adoption FROM {self.t(self.policy_table)} ORDER BY position"  # noqa: S608
         )
         texts = [str(r["adoption"]) for r in records]
-        # Parsed once per distinct text: a handful of policies, read on every batch.
-        parsed = {t: self._parsed.get(t) or PolicyAdoption.model_validate_json(t) for t in texts}
-        self._parsed = parsed
+        parsed = MeasuredProjection._parsed
+        for text in texts:
+            if text not in parsed:
+                if len(parsed) >= _MAX_PARSED:
+                    parsed.clear()
+                parsed[text] = PolicyAdoption.model_validate_json(text)
         return [parsed[t] for t in texts]
 
+    # -- what the measured projections share within a transaction ------------------------------
+    #
+    # A tracker after a given event, and its status under a given policy, depend on the log
+    # alone (the fold is pure and deterministic), so every projection that keeps one may take
+    # the first one's answer: keyed by the event object and the number of facts before it, or
+    # by the request, its number of facts and the policy object.
+
+    def tracker_after(self, tracker: SlaTracker | None, event: object) -> SlaTracker | None:
+        """``SlaTracker.fold(tracker, event)``, computed once per event per transaction."""
+        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
+        if memo is None:
+            return SlaTracker.fold(tracker, event)
+        before = 0 if tracker is None else len(tracker.facts)
+        key = ("fold", id(event))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is event and hit[1] == before:
+            return tracker if hit[2] is None else hit[2]
+        after = SlaTracker.fold(tracker, event)
+        memo[key] = (event, before, None if after is tracker else after)
+        return after
+
+    def status_of(self, tracker: SlaTracker, policy: SlaPolicy) -> SlaStatus:
+        """The tracker's status as of its last fact, computed once per transaction."""
+        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
+        if memo is None:
+            return tracker.status(tracker.last_at, policy)
+        key = ("status", tracker.request_id, len(tracker.facts), id(policy))
+        found = memo.get(key)
+        if found is None or found[0] is not policy:
+            found = memo[key] = (policy, tracker.status(tracker.last_at, policy))
+        return found[1]
+
+    def tracker_json(self, tracker: SlaTracker) -> str:
+        """The tracker as stored, serialised once per transaction."""
+        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
+        if memo is None:
+            return tracker.model_dump_json()
+        key = ("json", tracker.request_id, len(tracker.facts))
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = tracker.model_dump_json()
+        return text
+
+    def tracker_from(self, text: str) -> SlaTracker:
+        """A stored tracker, parsed once per transaction."""
+        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
+        if memo is None:
+            return SlaTracker.model_validate_json(text)
+        key = ("parsed", text)
+        tracker = memo.get(key)
+        if tracker is None:
+            tracker = memo[key] = SlaTracker.model_validate_json(text)
+        return tracker
+
     def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:  # noqa: D102
+        self._batch.memo = tx.memo
+        try:
+            self._apply_measured(events, tx)
+        finally:
+            self._batch.memo = None
+
+    def _apply_measured(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:
         self._batch.adoptions = self.adoptions(tx)
         pending: list[tuple[int, object]] = []
         for position, event in events:
@@ -175,11 +247,15 @@ class _SlaRow:
 _SLA_FIELDS = tuple(f.name for f in dataclasses.fields(_SlaRow))
 
 
+_sla_values = operator.attrgetter(*_SLA_FIELDS)
+
+
 def _evolve(row: _SlaRow, changes: dict[str, Any]) -> _SlaRow:
     """A copy of ``row`` with ``changes``: rows are never changed in place (folds stay pure)."""
-    values = {name: getattr(row, name) for name in _SLA_FIELDS}
-    values.update(changes)
-    return _SlaRow(**values)
+    copy = _SlaRow(*_sla_values(row))
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
 
 
 class SlaAlert(Value):
@@ -238,24 +314,27 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             "deemed_acceptance_at BIGINT, follow_up_at BIGINT, follow_up_due INTEGER NOT NULL, "
             "tracker TEXT NOT NULL)"
         )
-        for name, columns in (
-            ("fr_due", "first_response_done, first_response_due, ticket_code"),
-            ("res_due", "resolution_done, resolution_due, ticket_code"),
-            ("fr_window", "first_response_done, paused, first_response_window"),
-            ("res_window", "resolution_done, paused, resolution_window"),
-            ("deemed", "deemed_acceptance_at"),
-            ("follow_up", "follow_up_due, follow_up_at"),
-            ("opened", "opened_at"),
-        ):
-            tx.execute(
-                f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
-            )
         self.create_policy_table(tx)
+
+    def indexes(self) -> Sequence[str]:  # noqa: D102
+        table = self.t(self.table)
+        return [
+            f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
+            for name, columns in (
+                ("fr_due", "first_response_done, first_response_due, ticket_code"),
+                ("res_due", "resolution_done, resolution_due, ticket_code"),
+                ("fr_window", "first_response_done, paused, first_response_window"),
+                ("res_window", "resolution_done, paused, resolution_window"),
+                ("deemed", "deemed_acceptance_at"),
+                ("follow_up", "follow_up_due, follow_up_at"),
+                ("opened", "opened_at"),
+            )
+        ]
 
     # -- the fold -------------------------------------------------------------------------
 
     def fold(self, row: _SlaRow | None, event: object) -> _SlaRow | None:  # noqa: D102
-        tracker = SlaTracker.fold(None if row is None else row.tracker, event)
+        tracker = self.tracker_after(None if row is None else row.tracker, event)
         if tracker is None:
             return row
         if row is None:
@@ -301,7 +380,7 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
     def measure(self, row: _SlaRow, policy: SlaPolicy) -> _SlaRow:  # noqa: D102
         tracker = row.tracker
-        status = tracker.status(tracker.last_at, policy)
+        status = self.status_of(tracker, policy)
         first, resolution = status.first_response, status.resolution
         follow_up = tracker.follow_up_at
         return _evolve(
@@ -336,12 +415,12 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
     def to_values(self, row: _SlaRow) -> tuple[object, ...]:  # noqa: D102
         values = [getattr(row, name) for name in self.columns]
-        values[-1] = row.tracker.model_dump_json()
+        values[-1] = self.tracker_json(row.tracker)
         return tuple(values)
 
     def from_record(self, record: Mapping[str, Any]) -> _SlaRow:  # noqa: D102
         fields = {name: record[name] for name in self.columns}
-        fields["tracker"] = SlaTracker.model_validate_json(fields["tracker"])
+        fields["tracker"] = self.tracker_from(fields["tracker"])
         return _SlaRow(**fields)
 
     # -- queries --------------------------------------------------------------------------
