@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections import deque
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -32,6 +34,10 @@ __all__ = ["Chain", "ChainLink", "Head", "VerifyReport"]
 
 _TABLE = "sf_chain"
 _GENESIS = "0" * 64
+#: Requests whose newest link a desk remembers (the ones it wrote last).
+_MAX_HEADS = 1024
+#: Transactions whose links wait for ``committed``; older ones were rolled back.
+_MAX_WRITTEN = 64
 
 
 class Head(Value):
@@ -72,6 +78,17 @@ class Chain:
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key
+        # What this process knows the table holds, so a write need not read it back: the
+        # newest link (position, log digest) and the newest links of recently written
+        # requests (version, request digest). Only links whose transaction committed get here
+        # (``committed``); ``_written`` holds the others until then.
+        self._lock = threading.Lock()
+        self._tip: tuple[int, str] | None = None
+        self._heads: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._written: dict[int, tuple[str, list[tuple[str, int, str]]]] = {}
+        # Events saved whose links are still to be written (``defer``, ``flush``).
+        self._backlog_lock = threading.Lock()
+        self._backlog: list[tuple[int, StoredEvent]] = []
 
     def _h(self, *parts: bytes) -> str:
         data = b"\x1f".join(parts)
@@ -102,28 +119,56 @@ class Chain:
         )
 
     def record(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
-        """A recording hook: extend both chains with the events being inserted."""
+        """A recording hook: extend both chains with the events being inserted.
+
+        The previous links come from what this process wrote and saw committed when that is
+        provably still the newest link: the log's when the first new position directly
+        follows it (positions only grow, so nothing can sit between them), a request's when
+        it is that request's previous version. Otherwise they are read from the table. So the
+        links are the ones a read would give, unless the newest events and links were removed
+        behind the desk's back and their positions are not handed out again (PostgreSQL):
+        then the next link still chains to the removed one, and ``verify`` reports the break.
+        """
+        pairs = list(zip(ids, stored, strict=True))
+        if not pairs:
+            return
         table = tx.dialect.table(_TABLE)
-        last = tx.query(
-            f"SELECT log_digest FROM {table} ORDER BY position DESC LIMIT 1"  # noqa: S608
-        )
-        log_digest = last[0]["log_digest"] if last else _GENESIS
+        if len(pairs) > 1:
+            pairs.sort(key=lambda p: p[0])
+        request_ids = [str(event.originator_id) for _, event in pairs]
+        with self._lock:
+            tip = self._tip
+            known = {request_id: self._heads.get(request_id) for request_id in request_ids}
+        if tip is not None and tip[0] + 1 == pairs[0][0]:
+            log_digest = tip[1]
+        else:
+            last = tx.query(
+                f"SELECT log_digest FROM {table} ORDER BY position DESC LIMIT 1"  # noqa: S608
+            )
+            log_digest = last[0]["log_digest"] if last else _GENESIS
         request_heads: dict[str, str] = {}
         rows: list[tuple[object, ...]] = []
-        for position, event in sorted(zip(ids, stored, strict=True), key=lambda p: p[0]):
-            request_id = str(event.originator_id)
+        heads: list[tuple[str, int, str]] = []
+        for (position, event), request_id in zip(pairs, request_ids, strict=True):
             previous = request_heads.get(request_id)
             if previous is None:
-                found = tx.query(
-                    f"SELECT request_digest FROM {table} "  # noqa: S608
-                    "WHERE request_id = ? AND version = ?",
-                    (request_id, event.originator_version - 1),
-                )
-                previous = found[0]["request_digest"] if found else _GENESIS
+                head = known.get(request_id)
+                if event.originator_version == 1:
+                    previous = _GENESIS  # no request has a link at version 0 to read
+                elif head is not None and head[0] == event.originator_version - 1:
+                    previous = head[1]
+                else:
+                    found = tx.query(
+                        f"SELECT request_digest FROM {table} "  # noqa: S608
+                        "WHERE request_id = ? AND version = ?",
+                        (request_id, event.originator_version - 1),
+                    )
+                    previous = found[0]["request_digest"] if found else _GENESIS
             digest = self.event_digest(event)
             request_digest = self._h(previous.encode(), digest.encode())
             log_digest = self._h(log_digest.encode(), str(position).encode(), digest.encode())
             request_heads[request_id] = request_digest
+            heads.append((request_id, event.originator_version, request_digest))
             rows.append(
                 (
                     position,
@@ -139,6 +184,54 @@ class Chain:
             "request_digest, log_digest) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
+        with self._lock:
+            self._written[pairs[-1][0]] = (log_digest, heads)
+            while len(self._written) > _MAX_WRITTEN:
+                del self._written[min(self._written)]
+
+    def defer(self, stored: Sequence[StoredEvent], ids: Sequence[int]) -> int:
+        """Queue events whose links ``flush`` writes later; returns how many are waiting.
+
+        For stores without recording hooks (in memory), where the chain lives in another
+        database: one transaction for many saves instead of one each.
+        """
+        with self._backlog_lock:
+            self._backlog.extend(zip(ids, stored, strict=True))
+            return len(self._backlog)
+
+    def flush(self, transaction: Callable[[], AbstractContextManager[Tx]]) -> None:
+        """Write the links of the queued events in one ``transaction()``, then forget them."""
+        with self._backlog_lock:
+            if not self._backlog:
+                return
+            # Saves on several threads may have queued their events out of log order.
+            pending = sorted(self._backlog, key=lambda p: p[0])
+            with transaction() as tx:
+                self.record(tx, [e for _, e in pending], [p for p, _ in pending])
+            self._backlog.clear()
+            self.committed(pending[-1][0])
+
+    def committed(self, position: int) -> None:
+        """The transaction whose newest link is at ``position`` committed: remember its links.
+
+        Called by the desk once a save returned; links written by transactions that never
+        report here (rolled back, or another caller's) are forgotten, and read from the
+        table when next needed.
+        """
+        with self._lock:
+            written = self._written.pop(position, None)
+            for older in [p for p in self._written if p < position]:
+                del self._written[older]
+            if written is None:
+                return
+            log_digest, heads = written
+            if self._tip is None or position > self._tip[0]:
+                self._tip = (position, log_digest)
+            for request_id, version, request_digest in heads:
+                self._heads[request_id] = (version, request_digest)
+                self._heads.move_to_end(request_id)
+            while len(self._heads) > _MAX_HEADS:
+                self._heads.popitem(last=False)
 
     def head(self, tx: Tx) -> Head | None:
         """The newest link, or None for an empty log."""

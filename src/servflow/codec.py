@@ -25,6 +25,37 @@ __all__ = ["OrjsonTranscoder", "PydanticMapper"]
 _ID_FIELDS = {"originator_id", "originator_version"}
 
 
+def _class_version(event_class: type[Any]) -> int:
+    """The ``class_version`` an event class declares (1 if none), looked up once per class.
+
+    A missing class attribute goes through pydantic's metaclass ``__getattr__``, which raises
+    and catches an ``AttributeError``: that costs more than validating a small event, on every
+    event read or written.
+    """
+    version = _CLASS_VERSIONS.get(event_class)
+    if version is None:
+        version = int(getattr(event_class, "class_version", 1))
+        _CLASS_VERSIONS[event_class] = version
+    return version
+
+
+def _validates_directly(event_class: type[Any]) -> bool:
+    """Whether ``model_validate`` builds this class exactly as calling it would.
+
+    True for pydantic models that keep ``BaseModel.__init__``: both run the same validator,
+    but ``model_validate`` skips the keyword-argument round trip through ``__init__``.
+    """
+    direct = _DIRECT.get(event_class)
+    if direct is None:
+        direct = issubclass(event_class, BaseModel) and event_class.__init__ is BaseModel.__init__
+        _DIRECT[event_class] = direct
+    return direct
+
+
+_CLASS_VERSIONS: dict[type[Any], int] = {}
+_DIRECT: dict[type[Any], bool] = {}
+
+
 class OrjsonTranscoder(Transcoder):
     """JSON bytes through orjson: compact, fast, and readable by any JSON tool."""
 
@@ -44,7 +75,7 @@ class PydanticMapper(Mapper[UUID]):
         """Serialise an event; id and version live in their own columns, not the payload."""
         model = cast("BaseModel", domain_event)
         state = model.model_dump(mode="json", exclude=_ID_FIELDS)
-        class_version = getattr(type(domain_event), "class_version", 1)
+        class_version = _class_version(type(domain_event))
         if class_version > 1:
             state["class_version"] = class_version
         data = self.transcoder.encode(state)
@@ -77,13 +108,19 @@ class PydanticMapper(Mapper[UUID]):
             raise StoreError(msg) from None
         event_class: type[Any] = resolve_topic(stored_event.topic)
         version = state.pop("class_version", 1)
-        target = getattr(event_class, "class_version", 1)
+        target = _class_version(event_class)
         while version < target:
             getattr(event_class, f"upcast_v{version}_v{version + 1}")(state)
             version += 1
         originator_id = stored_event.originator_id
         if not isinstance(originator_id, UUID):
             originator_id = UUID(str(originator_id))
+        if _validates_directly(event_class) and _ID_FIELDS.isdisjoint(state):
+            # The same validation as ``event_class(**state)`` (the payload is not trusted
+            # blindly), without unpacking the payload into keyword arguments and back.
+            state["originator_id"] = originator_id
+            state["originator_version"] = stored_event.originator_version
+            return cast("DomainEventProtocol[UUID]", event_class.model_validate(state))
         return cast(
             "DomainEventProtocol[UUID]",
             event_class(

@@ -14,6 +14,7 @@ import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ from functools import reduce
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording, StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -77,7 +78,8 @@ from servflow.projections.audit import AuditPage, AuditProjection, TimeBasis
 from servflow.projections.engine import ProgressCallback, ProjectionStatus, Projector, Tx
 from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
 from servflow.projections.sla import SlaAlert, SlaProjection
-from servflow.store import hooks_of, recorder_topic
+from servflow.sqlite import cache_statements
+from servflow.store import SavingApplication, hooks_of, outcome_hooks_of, recorder_topic
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -99,6 +101,12 @@ _CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,9})-(\d{1,12})$")
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 _MAX_CODE_ATTEMPTS = 200
 _MAX_SAVE_ATTEMPTS = 8
+#: Requests a desk keeps as it saved them, for its next command on them (``_checkout``).
+_MAX_KEPT = 256
+#: In-memory stores: chain links waiting to be written in one views transaction.
+_CHAIN_BACKLOG = 500
+#: Ticket claims in a row that found their number free before a desk guesses again.
+_QUIET_CLAIMS = 8
 _SECOND = timedelta(seconds=1)
 #: When two due actions of one request fall on the same instant, the follow-up comes first.
 _DUE_ORDER: dict[DueActionKind, int] = {"follow_up_due": 0, "deemed_acceptance": 1}
@@ -110,7 +118,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Store(Application[UUID]):
+class _Store(SavingApplication):
     """The ``eventsourcing`` application underneath a desk; not part of the public API."""
 
     name = "servflow"
@@ -158,11 +166,16 @@ class ServiceDesk:
             if topic:
                 settings.setdefault("APPLICATION_RECORDER_TOPIC", topic)
             self._store = _Store(env=settings)
+            cache_statements(self._store.factory)
         except PersistenceError as error:
             msg = f"cannot open the event store: {error}"
             raise StoreError(msg) from None
         self._code_lock = threading.Lock()
         self._next_number: int | None = None
+        # Claims in a row whose number was found free; from _QUIET_CLAIMS on, ``open`` tries
+        # ``_next_number`` without checking it first.
+        self._quiet_claims = _QUIET_CLAIMS
+        self._kept = _Kept(_MAX_KEPT)
         if projections not in ("inline", "external"):
             msg = f"projections must be 'inline' or 'external', not {projections!r}"
             raise ConfigurationError(msg)
@@ -178,15 +191,7 @@ class ServiceDesk:
         self._chain = Chain(audit_key)
         with self._projector.views.transaction() as tx:
             self._chain.create(tx)
-        hooks = hooks_of(self._store.recorder)
-        # The hash chain and inline projections ride in the events' own transaction where the
-        # store allows it (SQLite, PostgreSQL); in memory they follow each save.
-        self._chained = hooks is not None
-        self._hooked = self._inline and hooks is not None
-        if hooks is not None:
-            hooks.append(self._chain.record)
-        if self._hooked and hooks is not None:
-            hooks.append(self._projector.record_inline)
+        self._chained, self._hooked = self._hook_store()
         try:
             self._configure_sla(sla)
         except BaseException:
@@ -194,6 +199,26 @@ class ServiceDesk:
             raise
         if self._inline:
             self._catch_up()
+
+    def _hook_store(self) -> tuple[bool, bool]:
+        """Hook the chain and inline views into the store; whether each rides in its inserts.
+
+        The hash chain and inline projections ride in the events' own transaction where the
+        store allows it (SQLite, PostgreSQL); in memory they follow each save.
+        """
+        recorder = self._store.recorder
+        hooks = hooks_of(recorder)
+        if hooks is None:
+            return False, False
+        hooks.append(self._chain.record)
+        if not self._inline:
+            return True, False
+        hooks.append(self._projector.record_inline)
+        outcomes = outcome_hooks_of(recorder)
+        if outcomes is not None:
+            # Rows the views remember between commands are those of committed inserts only.
+            outcomes.append(self._projector.inline_outcome)
+        return True, True
 
     # -- constructors ----------------------------------------------------------------------
 
@@ -270,6 +295,7 @@ class ServiceDesk:
 
     def close(self) -> None:
         """Release the store's connections."""
+        self._flush_chain()
         self._projector.close()
         self._store.close()
 
@@ -302,7 +328,12 @@ class ServiceDesk:
         at = self._moment(occurred_at, "open")
         with self._code_lock:
             for attempt in range(_MAX_CODE_ATTEMPTS):
-                number = self._free_number()
+                # After a quiet spell (no other writer took the numbers this desk looked at),
+                # try the number after this desk's last claim straight away: the store refuses
+                # it if taken, and the check before it would cost a read per request.
+                guess = attempt == 0 and self._next_number is not None
+                guess = guess and self._quiet_claims >= _QUIET_CLAIMS
+                number = (self._next_number or 1) if guess else self._free_number()
                 request = ServiceRequest.open(
                     ticket_code=self._code(number),
                     customer=customer,
@@ -317,15 +348,19 @@ class ServiceDesk:
                 try:
                     recordings = self._store.save(request)
                 except IntegrityError:
+                    self._next_number = number + 1
+                    if guess:
+                        self._quiet_claims = 0  # others are writing: check before claiming
+                        continue
                     # Another writer took this code first: look further up and try again,
                     # after a jittered pause that grows, so racing writers stop colliding.
-                    self._next_number = number + 1
                     time.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not secrets
                     continue
                 except PersistenceError as error:
                     raise _store_error(error) from None
                 self._next_number = number + 1
                 self._saved(recordings)
+                self._keep(request, recordings)
                 return Request.of(request)
         msg = f"could not claim a free ticket code after {_MAX_CODE_ATTEMPTS} attempts"
         raise StoreError(msg)
@@ -686,6 +721,7 @@ class ServiceDesk:
         events were removed. Reads the log in batches: constant memory for any size.
         """
         recorder = self._store.recorder
+        self._flush_chain()
 
         def batches() -> Iterator[list[tuple[int, StoredEvent]]]:
             position = 0
@@ -708,6 +744,7 @@ class ServiceDesk:
 
     def audit_head(self) -> Head | None:
         """The newest link of the log's hash chain: keep it elsewhere to detect truncation."""
+        self._flush_chain()
         with self._projector.views.transaction(commit=False) as tx:
             return self._chain.head(tx)
 
@@ -1058,7 +1095,7 @@ class ServiceDesk:
         change: Callable[[ServiceRequest, Moment], _T],
     ) -> _T:
         request_id = self.resolve(ref)
-        request = self._load(request_id, ref)
+        request = self._checkout(request_id, ref)
         at = self._moment(occurred_at, command, request)
         result = change(request, at)
         try:
@@ -1070,15 +1107,70 @@ class ServiceDesk:
         except PersistenceError as error:
             raise _store_error(error) from None
         self._saved(recordings)
+        self._keep(request, recordings)
         return result
 
+    def _checkout(self, request_id: UUID, ref: Ref) -> ServiceRequest:
+        """The request as stored now, for a command: the one this desk saved last, if still so.
+
+        A request this desk saved is kept (``_keep``) and taken out here, so no two commands
+        share it and a command that fails leaves nothing behind. It is used only if the newest
+        event it knows is still stored at its version with the same bytes; the events other
+        writers added since are read and applied, as a load would. Otherwise it is loaded.
+        """
+        kept = self._kept.take(request_id)
+        if kept is not None:
+            request, state = kept
+            try:
+                stored = self._store.recorder.select_events(request_id, gt=request.version - 1)
+            except PersistenceError as error:
+                raise _store_error(error) from None
+            if (
+                stored
+                and stored[0].originator_version == request.version
+                and bytes(stored[0].state) == state
+            ):
+                mapper = self._store.mapper
+                for newer in stored[1:]:
+                    event: Any = mapper.to_domain_event(newer)
+                    request = event.mutate(request)
+                return request
+        return self._load(request_id, ref)
+
+    def _keep(self, request: ServiceRequest, recordings: Sequence[Recording[UUID]]) -> None:
+        """Keep a request just saved for the desk's next command on it (see ``_checkout``)."""
+        if recordings and recordings[-1].notification.originator_version == request.version:
+            self._kept.put(request, bytes(recordings[-1].notification.state))
+
     def _saved(self, recordings: Sequence[Recording[UUID]]) -> None:
-        if not self._chained and recordings:
-            notifications = [r.notification for r in recordings]
-            with self._projector.views.transaction() as tx:
-                self._chain.record(tx, notifications, [n.id for n in notifications])
+        if recordings:
+            if self._chained:
+                # The links were written in the events' transaction, which has committed.
+                self._chain.committed(max(r.notification.id for r in recordings))
+            else:
+                # In memory the chain lives in a separate database: write it in batches, one
+                # transaction per many saves, and before anything reads it (verify, head).
+                notifications = [r.notification for r in recordings]
+                if self._chain.defer(notifications, [n.id for n in notifications]) >= (
+                    _CHAIN_BACKLOG
+                ):
+                    self._flush_chain()
+        if self._inline and not self._hooked and recordings:
+            # In memory the views follow each save in a transaction of their own, from the
+            # events just recorded; from the log only if they fell behind.
+            try:
+                events = [(r.notification.id, r.domain_event) for r in recordings]
+                if self._projector.apply_recorded(events):
+                    return
+            except Exception:  # noqa: BLE001 - a view must leave the command recorded
+                _log.exception("servflow: projections could not catch up; they will retry")
+                return
         if self._inline and (not self._hooked or self._projector.behind):
             self._catch_up()
+
+    def _flush_chain(self) -> None:
+        """Write the chain links of an in-memory store's saved events (nothing elsewhere)."""
+        self._chain.flush(self._projector.views.transaction)
 
     def _catch_up(self) -> None:
         # The events are stored: a projection failure must not turn a recorded command into
@@ -1150,16 +1242,26 @@ class ServiceDesk:
         if as_of.tzinfo is None or as_of.utcoffset() is None:
             msg = f"as_of {as_of.isoformat()} is naive; give a timezone-aware datetime"
             raise ValidationFailedError(msg, command="get", request_id=request_id)
-        events = self._events(request_id, ref)
-        # Occurrence times never go backwards within a request, so "as of" is a prefix.
-        prefix = [e for e in events if e.occurred_at <= as_of]
-        if not prefix:
+        request: ServiceRequest | None = None
+        found = False
+        try:
+            # The store decodes events one at a time as they are read: occurrence times never
+            # go backwards within a request, so "as of" is a prefix and the rest stay undecoded.
+            for event in self._store.events.get(request_id):
+                if not isinstance(event, ServiceRequest.Event):
+                    continue
+                found = True
+                if event.occurred_at > as_of:
+                    break
+                request = event.mutate(request)
+        except PersistenceError as error:
+            raise _store_error(error) from None
+        if not found:
+            raise RequestNotFoundError(_describe(ref))
+        if request is None:
             raise RequestNotFoundError(
                 _describe(ref), detail=f"it was opened after {as_of.isoformat()}"
             )
-        request = reduce(_mutate, prefix, None)
-        if request is None:  # pragma: no cover - an Opened event always creates one
-            raise RequestNotFoundError(_describe(ref))
         return request
 
     def _has(self, request_id: UUID) -> bool:
@@ -1323,7 +1425,10 @@ class ServiceDesk:
         """
         start = self._next_number or 1
         if not self._has(request_id_for(self._code(start))):
+            self._quiet_claims += 1
             return start
+        if self._next_number is not None:
+            self._quiet_claims = 0  # another writer took the number after this desk's last
         step = 1
         low = start  # taken
         high = start + step
@@ -1338,6 +1443,31 @@ class ServiceDesk:
             else:
                 high = middle
         return high
+
+
+class _Kept:
+    """Requests as a desk last saved them, with their newest event's stored bytes (bounded).
+
+    ``take`` removes what it returns: a request kept here is used by one command at a time.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[UUID, tuple[ServiceRequest, bytes]] = OrderedDict()
+
+    def take(self, request_id: UUID) -> tuple[ServiceRequest, bytes] | None:
+        """The kept request and its newest stored bytes, no longer kept; None if not kept."""
+        with self._lock:
+            return self._items.pop(request_id, None)
+
+    def put(self, request: ServiceRequest, state: bytes) -> None:
+        """Keep a request just saved, forgetting the least recently saved beyond the size."""
+        with self._lock:
+            self._items[request.id] = (request, state)
+            self._items.move_to_end(request.id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 def _mutate(request: ServiceRequest | None, event: ServiceRequest.Event) -> ServiceRequest | None:

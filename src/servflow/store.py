@@ -10,17 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
+from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate, MutableOrImmutableAggregate
+from eventsourcing.persistence import ApplicationRecorder, Recording, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic
 
 from servflow.projections.engine import Dialect, Tx
 
-__all__ = ["HookedSQLiteRecorder", "RecordingHook", "hooks_of", "recorder_topic"]
+__all__ = [
+    "HookedSQLiteRecorder",
+    "OutcomeHook",
+    "RecordingHook",
+    "SavingApplication",
+    "hooks_of",
+    "outcome_hooks_of",
+    "recorder_topic",
+]
 
 #: Called with the open transaction, the inserted events and their notification ids.
 RecordingHook = Callable[[Tx, Sequence[StoredEvent], Sequence[int]], None]
+
+
+#: Called after the transaction of an insert ends: with True once it committed, else False.
+OutcomeHook = Callable[[bool], None]
 
 
 class _Hooked:
@@ -28,6 +43,25 @@ class _Hooked:
 
     dialect: ClassVar[str]
     recording_hooks: list[RecordingHook]
+    outcome_hooks: list[OutcomeHook]
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,  # noqa: ANN401 - the library's signature
+    ) -> Sequence[int] | None:
+        """Insert events (the library's method), then tell the outcome hooks how it ended."""
+        try:
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
+        except BaseException:
+            self._run_outcome_hooks(committed=False)
+            raise
+        self._run_outcome_hooks(committed=True)
+        return ids
+
+    def _run_outcome_hooks(self, *, committed: bool) -> None:
+        for hook in getattr(self, "outcome_hooks", ()):
+            hook(committed)
 
     def _run_hooks(self, cursor: Any, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:  # noqa: ANN401
         hooks = getattr(self, "recording_hooks", ())
@@ -41,6 +75,37 @@ class _Hooked:
         tx = Tx(cursor, dialect)
         for hook in hooks:
             hook(tx, stored, ids)
+
+
+class SavingApplication(Application[UUID]):
+    """An ``eventsourcing`` application whose ``save`` of aggregates skips protocol checks.
+
+    The library's ``save`` asks ``isinstance`` of two runtime-checkable protocols for every
+    object saved; on Python 3.11 each such check walks the protocol's members and costs more
+    than encoding the event. servflow only ever saves its own aggregates, so for them the
+    events are collected directly; anything else goes the library's way. The rest of the
+    save (recording, snapshots, the notify hooks) is the library's own.
+    """
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | Any | None,  # noqa: ANN401 - the library's signature
+        **kwargs: Any,  # noqa: ANN401 - the library's signature
+    ) -> list[Recording[UUID]]:
+        """Record the pending events of the given aggregates in one transaction."""
+        aggregates = [obj for obj in objs if isinstance(obj, BaseAggregate)]
+        if len(aggregates) != len(objs):
+            return super().save(*objs, **kwargs)
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, still honoured
+        return recordings
 
 
 class HookedSQLiteRecorder(_Hooked, SQLiteApplicationRecorder):
@@ -98,6 +163,15 @@ def recorder_topic(persistence_module: str) -> str | None:
             globals()["HookedPostgresRecorder"] = _POSTGRES_CLASS
         return get_topic(_POSTGRES_CLASS)
     return None
+
+
+def outcome_hooks_of(recorder: object) -> list[OutcomeHook] | None:
+    """The outcome-hook list of a hooked recorder (created on first use), or None."""
+    if not isinstance(recorder, _Hooked):
+        return None
+    if not hasattr(recorder, "outcome_hooks"):
+        recorder.outcome_hooks = []
+    return recorder.outcome_hooks
 
 
 def hooks_of(recorder: object) -> list[RecordingHook] | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from uuid import UUID
 
 from pydantic import AwareDatetime
@@ -85,41 +86,17 @@ class Request(Value):
     @classmethod
     def of(cls, request: ServiceRequest) -> Request:
         """Take a read-only snapshot of an aggregate's current state."""
-        recorded: datetime = request.modified_on
-        return cls(
-            id=request.id,
-            ticket_code=request.ticket_code,
-            version=request.version,
-            status=request.status,
-            customer=request.customer,
-            channel=request.channel,
-            kind=request.kind,
-            stage=request.stage,
-            symptom=request.symptom,
-            synthesis=request.synthesis,
-            priority=request.priority,
-            category=request.category,
-            team=request.team,
-            agent=request.agent,
-            probes=tuple(request.probes),
-            actions=tuple(request.actions),
-            progress_reports=request.progress_reports,
-            outcome=request.outcome,
-            resolution=request.resolution,
-            follow_up_at=request.follow_up_at,
-            waiting_reason=request.waiting_reason,
-            satisfaction=request.satisfaction,
-            acceptance_comment=request.acceptance_comment,
-            deemed_acceptance=request.deemed_acceptance,
-            reopen_count=request.reopen_count,
-            transfer_count=request.transfer_count,
-            nonconformities=tuple(request.nonconformities),
-            opened_at=request.opened_at,
-            opened_by=request.opened_by,
-            completed_at=request.completed_at,
-            closed_at=request.closed_at,
-            cancelled_at=request.cancelled_at,
-            cancel_reason=request.cancel_reason,
-            updated_at=request.last_occurred_at,
-            recorded_at=recorded,
-        )
+        values = {name: getattr(request, SOURCES.get(name, name)) for name in cls.model_fields}
+        for name in SNAPSHOT_FIELDS:
+            values[name] = tuple(values[name])
+        return cls.model_validate(values)
+
+
+#: The aggregate attribute each field of ``Request`` is read from, where the names differ
+#: (every other field has the name of its attribute). ``history_of`` reads fields this way too,
+#: so a request's history and its view cannot disagree.
+SOURCES: Mapping[str, str] = MappingProxyType(
+    {"updated_at": "last_occurred_at", "recorded_at": "modified_on"}
+)
+#: Fields of ``Request`` that hold a tuple snapshot of one of the aggregate's lists.
+SNAPSHOT_FIELDS = frozenset({"probes", "actions", "nonconformities"})

@@ -9,6 +9,7 @@ while new events arrive.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,8 @@ _BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "actor", "occurred_at", "originator_topic"}
 )
 _EXCLUDED = set(_BASE_FIELDS)
+#: Ticket codes and customers of requests kept in memory, at most.
+_REMEMBERED_REQUESTS = 5000
 _COLUMNS = (
     "position",
     "request_id",
@@ -127,6 +130,23 @@ class AuditProjection(Projection):
     #: request id -> ticket code and customer, so later events of a request can carry them.
     requests_table: ClassVar[str] = "sf_audit_requests"
 
+    def __init__(self) -> None:
+        self._remembered: dict[str, tuple[str, str]] = {}
+        self._local = threading.local()
+
+    def begin(self, position: int) -> None:  # noqa: D102
+        del position
+        self._local.opened = None
+
+    def committed(self) -> None:  # noqa: D102
+        opened: dict[str, tuple[str, str]] | None = getattr(self._local, "opened", None)
+        if opened:
+            self._remember(opened)
+        self._local.opened = None
+
+    def rolled_back(self) -> None:  # noqa: D102
+        self._local.opened = None
+
     def tables(self) -> Sequence[str]:  # noqa: D102
         return (self.table, self.requests_table)
 
@@ -180,6 +200,8 @@ class AuditProjection(Projection):
             if isinstance(e, ServiceRequest.Event) and str(e.originator_id) not in known
         }
         known.update(self._requests(tx, sorted(wanted)))
+        # Opened in this batch: remembered once (and if) the batch commits.
+        self._local.opened = {key: (code, customer) for key, code, customer in opened}
         tx.executemany(
             f"INSERT INTO {self.t(self.requests_table)} "  # noqa: S608
             "(request_id, ticket_code, customer_id) VALUES (?, ?, ?)",
@@ -192,7 +214,11 @@ class AuditProjection(Projection):
         )
 
     def _requests(self, tx: Tx, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-        found: dict[str, tuple[str, str]] = {}
+        # A request's ticket code and customer never change once it is opened, so what was
+        # read once holds for good (a few thousand remembered).
+        remembered = self._remembered
+        found: dict[str, tuple[str, str]] = {k: remembered[k] for k in keys if k in remembered}
+        keys = [k for k in keys if k not in found]
         table = self.t(self.requests_table)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -203,7 +229,14 @@ class AuditProjection(Projection):
                 chunk,
             ):
                 found[record["request_id"]] = (record["ticket_code"], record["customer_id"])
+        self._remember(found)
         return found
+
+    def _remember(self, requests: Mapping[str, tuple[str, str]]) -> None:
+        remembered = self._remembered
+        if len(remembered) + len(requests) > _REMEMBERED_REQUESTS:
+            remembered.clear()
+        remembered.update(requests)
 
     # -- queries --------------------------------------------------------------------------
 

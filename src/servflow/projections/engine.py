@@ -36,6 +36,8 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
+from servflow.sqlite import cache_statements
+
 if TYPE_CHECKING:
     from eventsourcing.application import Application
     from eventsourcing.persistence import Notification
@@ -161,6 +163,22 @@ class Projection(ABC):
         """
         return ()
 
+    def begin(self, position: int) -> None:  # noqa: B027 - optional, nothing by default
+        """Be told, before ``apply``, the committed position read in the same transaction.
+
+        A projection that remembers rows between batches drops them unless they are as of
+        that position.
+        """
+
+    def end(self, position: int) -> None:  # noqa: B027 - optional, nothing by default
+        """Be told, after ``apply``, the position the batch takes the projection to."""
+
+    def committed(self) -> None:  # noqa: B027 - optional, nothing by default
+        """Be told that the transaction of the last ``apply`` committed."""
+
+    def rolled_back(self) -> None:  # noqa: B027 - optional, nothing by default
+        """Be told that the transaction of the last ``apply`` did not commit."""
+
     def create_all(self, tx: Tx) -> None:
         """Create the tables and their indexes."""
         self.create(tx)
@@ -219,6 +237,7 @@ class ViewStore:
                 env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name},
             )
         )
+        cache_statements(factory)
         recorder = factory.tracking_recorder(_SQLiteViews)
         return cls(recorder, Dialect("sqlite"), owned=True)
 
@@ -237,17 +256,32 @@ class ViewStore:
         found: int | None = self._recorder._max_tracking_id(key, tx._cursor)  # noqa: SLF001
         return found or 0
 
+    def positions_in(self, tx: Tx, keys: Sequence[str]) -> dict[str, int]:
+        """The last positions recorded under ``keys`` (0 if none), read in one query."""
+        found = dict.fromkeys(keys, 0)
+        if keys:
+            marks = ", ".join("?" * len(keys))
+            for record in tx.query(
+                f"SELECT application_name AS k, MAX(notification_id) AS n "  # noqa: S608
+                f"FROM {self._tracking_table()} WHERE application_name IN ({marks}) "
+                "GROUP BY application_name",
+                keys,
+            ):
+                found[str(record["k"])] = int(record["n"] or 0)
+        return found
+
+    def _tracking_table(self) -> str:
+        if self.dialect.name == "postgres":
+            return self.dialect.table(self._recorder.tracking_table_name)  # type: ignore[attr-defined]
+        return "tracking"
+
     def position(self, key: str) -> int:
         """The last position recorded under ``key`` (0 if none)."""
         return self._recorder.max_tracking_id(key) or 0
 
     def forget(self, tx: Tx, key: str) -> None:
         """Remove the tracking row of ``key`` inside ``tx`` (for a rebuild)."""
-        table = (
-            self.dialect.table(self._recorder.tracking_table_name)  # type: ignore[attr-defined]
-            if self.dialect.name == "postgres"
-            else "tracking"
-        )
+        table = self._tracking_table()
         tx.execute(f"DELETE FROM {table} WHERE application_name = ?", (key,))  # noqa: S608
 
     def close(self) -> None:
@@ -324,6 +358,9 @@ class Projector:
         self.behind = False
         self._lock = threading.RLock()
         self._positions: dict[str, int] = {}
+        # Projections that applied events in a writer's transaction not yet committed, per
+        # thread: writers on PostgreSQL may run their transactions in several threads at once.
+        self._inline = threading.local()
         self._setup()
 
     def _key(self, projection: Projection) -> str:
@@ -427,16 +464,67 @@ class Projector:
         events = [(n.id, to_event(n)) for n in notifications]
         last = notifications[-1].id
         advanced: dict[str, int] = {}
-        with self.views.transaction() as tx:
-            for projection in selected:
-                position = self._positions[projection.name]
-                fresh = [pair for pair in events if pair[0] > position]
-                if not fresh:
-                    continue
-                projection.apply(fresh, tx)
-                self.views.track(tx, self._key(projection), last)
-                advanced[projection.name] = last
+        touched: list[Projection] = []
+        try:
+            with self.views.transaction() as tx:
+                keys = [self._key(p) for p in selected]
+                positions = self.views.positions_in(tx, keys)
+                for projection, key in zip(selected, keys, strict=True):
+                    position = positions[key]
+                    fresh = [pair for pair in events if pair[0] > position]
+                    if not fresh:
+                        continue
+                    touched.append(projection)
+                    projection.begin(position)
+                    projection.apply(fresh, tx)
+                    projection.end(last)
+                    self.views.track(tx, key, last)
+                    advanced[projection.name] = last
+        except BaseException:
+            for projection in touched:
+                projection.rolled_back()
+            raise
+        for projection in touched:
+            projection.committed()
         self._positions.update(advanced)
+
+    def apply_recorded(self, events: Sequence[tuple[int, object]]) -> bool:
+        """Apply events just recorded (``(position, event)``, in order), as a catch-up would.
+
+        They are applied in a transaction of the views' own, without reading them back from
+        the log. Returns False, applying nothing, when a projection has not applied everything
+        before them: the caller catches up instead.
+        """
+        if not events:
+            return True
+        first, last = events[0][0], events[-1][0]
+        with self._lock:
+            touched: list[Projection] = []
+            advanced: dict[str, int] = {}
+            try:
+                with self.views.transaction() as tx:
+                    keys = {name: self._key(p) for name, p in self.projections.items()}
+                    positions = self.views.positions_in(tx, list(keys.values()))
+                    if any(position < first - 1 for position in positions.values()):
+                        return False
+                    for name, projection in self.projections.items():
+                        position = positions[keys[name]]
+                        if position >= last:
+                            continue
+                        touched.append(projection)
+                        projection.begin(position)
+                        projection.apply([pair for pair in events if pair[0] > position], tx)
+                        projection.end(last)
+                        self.views.track(tx, keys[name], last)
+                        advanced[name] = last
+            except BaseException:
+                for projection in touched:
+                    projection.rolled_back()
+                raise
+            for projection in touched:
+                projection.committed()
+            self._positions.update(advanced)
+            return True
 
     def record_inline(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
         """A recording hook: apply events in the transaction that inserts them.
@@ -451,11 +539,17 @@ class Projector:
         fresh = [(i, to_event(s)) for i, s in zip(ids, stored, strict=True)]
         events_table: str = getattr(self._app.recorder, "events_table_name", "stored_events")
         id_column = "notification_id" if self.views.dialect.name == "postgres" else "rowid"
+        # A transaction whose outcome was never reported (a retried insert, say) is taken as
+        # rolled back: its rows are not remembered.
+        self.inline_outcome(committed=False)
         tx.execute("SAVEPOINT servflow_views")
+        touched: list[Projection] = []
         try:
-            for projection in self.projections.values():
-                key = self._key(projection)
-                position = self.views.position_in(tx, key)
+            keys = {name: self._key(p) for name, p in self.projections.items()}
+            positions = self.views.positions_in(tx, list(keys.values()))
+            for name, projection in self.projections.items():
+                key = keys[name]
+                position = positions[key]
                 if position >= last:
                     continue
                 if position < first - 1 and tx.query(
@@ -465,13 +559,37 @@ class Projector:
                 ):
                     self.behind = True
                     continue
+                touched.append(projection)
+                projection.begin(position)
                 projection.apply([pair for pair in fresh if pair[0] > position], tx)
+                projection.end(last)
                 self.views.track(tx, key, last)
         except Exception:  # noqa: BLE001 - a view must never cost the events their commit
             tx.execute("ROLLBACK TO SAVEPOINT servflow_views")
             _log.exception("servflow: inline projections failed; they will catch up later")
             self.behind = True
+            for projection in touched:
+                projection.rolled_back()
+            touched = []
         tx.execute("RELEASE SAVEPOINT servflow_views")
+        self._inline_pending.extend(touched)
+
+    @property
+    def _inline_pending(self) -> list[Projection]:
+        pending: list[Projection] | None = getattr(self._inline, "pending", None)
+        if pending is None:
+            pending = self._inline.pending = []
+        return pending
+
+    def inline_outcome(self, committed: bool) -> None:  # noqa: FBT001 - the hook's signature
+        """An outcome hook: the transaction of the last ``record_inline`` ended so."""
+        pending = list(self._inline_pending)
+        self._inline_pending.clear()
+        for projection in pending:
+            if committed:
+                projection.committed()
+            else:
+                projection.rolled_back()
 
     def rebuild(
         self, *, names: Iterable[str] | None = None, progress: ProgressCallback | None = None
@@ -557,6 +675,18 @@ class Projector:
         self.views.close()
 
 
+class _RowMemory(Generic[RowT]):
+    """One thread's remembered rows of a projection (see ``RowProjection.begin``)."""
+
+    def __init__(self) -> None:
+        #: Rows as the table holds them at ``position``, least recently written first.
+        self.rows: dict[str, RowT] = {}
+        self.position: int | None = None
+        #: Rows written by the batch in progress (None outside a batch), and where it ends.
+        self.pending: dict[str, RowT] | None = None
+        self.pending_position: int | None = None
+
+
 class RowProjection(Projection, Generic[RowT]):
     """A projection with one row per request, folded in memory a batch at a time.
 
@@ -574,6 +704,10 @@ class RowProjection(Projection, Generic[RowT]):
         """The row after ``event`` (return ``row`` unchanged for events it does not use)."""
 
     @abstractmethod
+    def key_of(self, row: RowT) -> str:
+        """The request id of a row, as the first column holds it."""
+
+    @abstractmethod
     def to_values(self, row: RowT) -> tuple[object, ...]:
         """The row as column values, in ``columns`` order."""
 
@@ -581,9 +715,64 @@ class RowProjection(Projection, Generic[RowT]):
     def from_record(self, record: Mapping[str, Any]) -> RowT:
         """A row read back from the table."""
 
+    #: Rows remembered per thread between transactions (see ``begin``): the requests a desk
+    #: works on now, whose rows the next command would otherwise read back from the table.
+    remembered: ClassVar[int] = 2000
+
     def relevant(self, event: object) -> bool:
         """Whether ``fold`` may change a row for this event (default: every request event)."""
         return hasattr(event, "originator_id")
+
+    # -- rows remembered between transactions ----------------------------------------------
+    #
+    # A row written by a committed batch that took the projection to position P is what the
+    # table holds for as long as the projection stays at P: every change to a row moves the
+    # position (the fold is a function of the log). So the rows a thread wrote are reused
+    # while the position read in the next transaction is still the one it left, and dropped
+    # otherwise; rows of a batch that did not commit are never kept.
+
+    def _memory(self) -> _RowMemory[RowT]:
+        local = self.__dict__.get("_row_memory")
+        if local is None:
+            local = self.__dict__["_row_memory"] = threading.local()
+        memory: _RowMemory[RowT] | None = getattr(local, "memory", None)
+        if memory is None:
+            memory = local.memory = _RowMemory()
+        return memory
+
+    def begin(self, position: int) -> None:  # noqa: D102
+        memory = self._memory()
+        if memory.position != position:
+            memory.rows.clear()
+            memory.position = None
+        memory.pending = {}
+        memory.pending_position = None
+
+    def end(self, position: int) -> None:  # noqa: D102
+        memory = self._memory()
+        if memory.pending is not None:
+            memory.pending_position = position
+
+    def committed(self) -> None:  # noqa: D102
+        memory = self._memory()
+        if memory.pending is None or memory.pending_position is None:
+            return
+        rows = memory.rows
+        for key, row in memory.pending.items():
+            rows.pop(key, None)
+            rows[key] = row
+        while len(rows) > self.remembered:
+            del rows[next(iter(rows))]
+        memory.position = memory.pending_position
+        memory.pending = None
+        memory.pending_position = None
+
+    def rolled_back(self) -> None:  # noqa: D102
+        memory = self._memory()
+        memory.rows.clear()
+        memory.position = None
+        memory.pending = None
+        memory.pending_position = None
 
     def tables(self) -> Sequence[str]:  # noqa: D102
         return (self.table,)
@@ -608,6 +797,18 @@ class RowProjection(Projection, Generic[RowT]):
     def load(self, tx: Tx, keys: Sequence[str]) -> dict[str, RowT]:
         """Read the rows of these requests (missing ones are simply absent)."""
         found: dict[str, RowT] = {}
+        memory = self._memory()
+        if memory.pending is not None and memory.position is not None:
+            # Inside a batch that began at the position the remembered rows are as of.
+            remembered = memory.rows
+            missing = []
+            for key in keys:
+                row = remembered.get(key)
+                if row is None:
+                    missing.append(key)
+                else:
+                    found[key] = row
+            keys = missing
         names = ", ".join(self.columns)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -624,6 +825,10 @@ class RowProjection(Projection, Generic[RowT]):
         """Upsert rows."""
         if not rows:
             return
+        memory = self._memory()
+        if memory.pending is not None:
+            for row in rows:
+                memory.pending[self.key_of(row)] = row
         key, *rest = self.columns
         updates = ", ".join(f"{name} = excluded.{name}" for name in rest)
         tx.executemany(

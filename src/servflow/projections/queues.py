@@ -240,6 +240,9 @@ class QueueProjection(MeasuredProjection[_Row]):
 
     # -- rows in and out ------------------------------------------------------------------
 
+    def key_of(self, row: _Row) -> str:  # noqa: D102
+        return row.request_id
+
     def to_values(self, row: _Row) -> tuple[object, ...]:  # noqa: D102
         values = [getattr(row, name) for name in self.columns]
         tracker = row.sla_tracker

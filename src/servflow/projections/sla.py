@@ -20,7 +20,7 @@ import dataclasses
 import operator
 import threading
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -48,6 +48,21 @@ __all__ = ["MeasuredProjection", "SlaAlert", "SlaDueRow", "SlaProjection"]
 RowT = TypeVar("RowT")
 #: More distinct policy texts than this in one process is unusual: start the memo again.
 _MAX_PARSED = 256
+
+
+#: What was derived from recent tracker objects (their JSON, their status under a policy), by
+#: identity: each entry holds its tracker, so an id is never reused while it is here.
+_DERIVED: dict[int, tuple[SlaTracker, dict[Hashable, Any]]] = {}
+_MAX_DERIVED = 8192
+
+
+def _derived(tracker: SlaTracker) -> dict[Hashable, Any]:
+    entry = _DERIVED.get(id(tracker))
+    if entry is None or entry[0] is not tracker:
+        if len(_DERIVED) >= _MAX_DERIVED:
+            _DERIVED.clear()
+        entry = _DERIVED[id(tracker)] = (tracker, {})
+    return entry[1]
 
 
 class MeasuredProjection(RowProjection[RowT]):
@@ -127,25 +142,25 @@ class MeasuredProjection(RowProjection[RowT]):
         return after
 
     def status_of(self, tracker: SlaTracker, policy: SlaPolicy) -> SlaStatus:
-        """The tracker's status as of its last fact, computed once per transaction."""
-        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
-        if memo is None:
-            return tracker.status(tracker.last_at, policy)
-        key = ("status", tracker.request_id, len(tracker.facts), id(policy))
-        found = memo.get(key)
+        """The tracker's status as of its last fact, computed once per tracker and policy.
+
+        A tracker is immutable and its status a function of its facts and the policy, so the
+        answer is remembered with the tracker object: the queue and SLA views share it, and so
+        do later transactions while a request's events leave its tracker as it was.
+        """
+        derived = _derived(tracker)
+        key = ("status", id(policy))
+        found = derived.get(key)
         if found is None or found[0] is not policy:
-            found = memo[key] = (policy, tracker.status(tracker.last_at, policy))
+            found = derived[key] = (policy, tracker.status(tracker.last_at, policy))
         return found[1]
 
     def tracker_json(self, tracker: SlaTracker) -> str:
-        """The tracker as stored, serialised once per transaction."""
-        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
-        if memo is None:
-            return tracker.model_dump_json()
-        key = ("json", tracker.request_id, len(tracker.facts))
-        text = memo.get(key)
+        """The tracker as stored, serialised once per tracker object."""
+        derived = _derived(tracker)
+        text = derived.get("json")
         if text is None:
-            text = memo[key] = tracker.model_dump_json()
+            text = derived["json"] = tracker.model_dump_json()
         return text
 
     def tracker_from(self, text: str) -> SlaTracker:
@@ -167,7 +182,14 @@ class MeasuredProjection(RowProjection[RowT]):
             self._batch.memo = None
 
     def _apply_measured(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:
-        self._batch.adoptions = self.adoptions(tx)
+        # The policy table changes only by this projection's own batches, so the policies read
+        # for a committed batch hold for as long as the rows remembered with it do.
+        known: list[PolicyAdoption] | None = getattr(self._batch, "known", None)
+        if known is not None and self._memory().position is not None:
+            self._batch.adoptions = list(known)
+        else:
+            self._batch.adoptions = self.adoptions(tx)
+        self._batch.pending_known = self._batch.adoptions
         pending: list[tuple[int, object]] = []
         for position, event in events:
             if isinstance(event, SlaPolicyBook.PolicyAdopted):
@@ -180,6 +202,22 @@ class MeasuredProjection(RowProjection[RowT]):
                 pending.append((position, event))
         if pending:
             super().apply(pending, tx)
+
+    def begin(self, position: int) -> None:  # noqa: D102
+        super().begin(position)
+        if self._memory().position is None:
+            self._batch.known = None
+
+    def committed(self) -> None:  # noqa: D102
+        super().committed()
+        pending: list[PolicyAdoption] | None = getattr(self._batch, "pending_known", None)
+        self._batch.known = None if pending is None else list(pending)
+        self._batch.pending_known = None
+
+    def rolled_back(self) -> None:  # noqa: D102
+        super().rolled_back()
+        self._batch.known = None
+        self._batch.pending_known = None
 
     def store(self, tx: Tx, rows: Sequence[RowT]) -> None:  # noqa: D102
         adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
@@ -285,6 +323,7 @@ class SlaDueRow(Value):
     follow_up_due: bool
 
 
+_CLOCKS: tuple[ClockName, ...] = ("first_response", "resolution")
 _ALERT_COLUMNS = (
     "request_id, ticket_code, team, agent, priority, policy_name, policy_version, paused"
 )
@@ -294,7 +333,8 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
     """The SLA read model: per-request due times and clock states, indexed for listings."""
 
     name: ClassVar[str] = "sla"
-    version: ClassVar[int] = 1
+    #: 2: partial indexes of the running clocks, for ``breaches`` and ``at_risk``.
+    version: ClassVar[int] = 2
     table: ClassVar[str] = "sf_sla"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_SlaRow))
 
@@ -318,13 +358,22 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
     def indexes(self) -> Sequence[str]:  # noqa: D102
         table = self.t(self.table)
-        return [
+        # ``breaches`` and ``at_risk`` list running clocks only, in due order: partial indexes
+        # hold just those rows, in that order. With the clock's state as a leading column
+        # instead, PostgreSQL misjudged ``IS NULL`` and sorted every open row (100+ ms). The
+        # widest warning window of the running, unpaused clocks is partial too: an index led
+        # by the state (or by ``paused``) would lure SQLite away from the due order.
+        running: list[str] = []
+        for clock in _CLOCKS:
+            index = f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{clock}'
+            where = f"WHERE {clock}_done IS NULL"
+            running += [
+                f'{index}_running" ON {table} ({clock}_due, ticket_code) {where}',
+                f'{index}_widest" ON {table} ({clock}_window) {where} AND paused = 0',
+            ]
+        return running + [
             f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
             for name, columns in (
-                ("fr_due", "first_response_done, first_response_due, ticket_code"),
-                ("res_due", "resolution_done, resolution_due, ticket_code"),
-                ("fr_window", "first_response_done, paused, first_response_window"),
-                ("res_window", "resolution_done, paused, resolution_window"),
                 ("deemed", "deemed_acceptance_at"),
                 ("follow_up", "follow_up_due, follow_up_at"),
                 ("opened", "opened_at"),
@@ -413,6 +462,9 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
     # -- rows in and out ------------------------------------------------------------------
 
+    def key_of(self, row: _SlaRow) -> str:  # noqa: D102
+        return row.request_id
+
     def to_values(self, row: _SlaRow) -> tuple[object, ...]:  # noqa: D102
         values = [getattr(row, name) for name in self.columns]
         values[-1] = self.tracker_json(row.tracker)
@@ -428,24 +480,24 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
     def breaches(self, tx: Tx, at: datetime, *, limit: int | None = None) -> list[SlaAlert]:
         """Clocks past their due instant as of ``at`` and not met, earliest due first."""
         when = micros(to_second(at))
-        alerts: list[SlaAlert] = []
-        for clock in ("first_response", "resolution"):
+        found: list[tuple[Mapping[str, Any], ClockName]] = []
+        for clock in _CLOCKS:
             records = tx.query(
                 f"SELECT {_ALERT_COLUMNS}, {clock}_due AS due, {clock}_warn_from AS warn_from "  # noqa: S608
                 f"FROM {self.t(self.table)} WHERE {clock}_done IS NULL AND {clock}_due < ? "
                 f"ORDER BY {clock}_due, ticket_code{_limit(limit)}",
                 (when,),
             )
-            alerts += [_alert(r, clock, ClockState.BREACHED) for r in records]
-        return _ordered(alerts, limit)
+            found += [(r, clock) for r in records]
+        return _alerts(found, ClockState.BREACHED, limit)
 
     def at_risk(self, tx: Tx, at: datetime, *, limit: int | None = None) -> list[SlaAlert]:
         """Running clocks in their warning window as of ``at``, earliest due first."""
         when = micros(to_second(at))
         assert when is not None  # noqa: S101 - ``at`` is an instant
         table = self.t(self.table)
-        alerts: list[SlaAlert] = []
-        for clock in ("first_response", "resolution"):
+        found: list[tuple[Mapping[str, Any], ClockName]] = []
+        for clock in _CLOCKS:
             # A clock warns from warn_from to due. Bounding due by the widest window of any
             # running clock turns "warn_from <= T <= due" into one short indexed range of due.
             widest = tx.query(
@@ -462,8 +514,8 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
                 f"ORDER BY {clock}_due, ticket_code{_limit(limit)}",
                 (when, when + int(widest[0]["w"]), when),
             )
-            alerts += [_alert(r, clock, ClockState.WARNING) for r in records]
-        return _ordered(alerts, limit)
+            found += [(r, clock) for r in records]
+        return _alerts(found, ClockState.WARNING, limit)
 
     def due_actions(self, tx: Tx, at: datetime) -> list[SlaDueRow]:
         """Requests awaiting acceptance whose deemed acceptance or follow-up came by ``at``."""
@@ -546,6 +598,13 @@ def _alert(record: Mapping[str, Any], clock: ClockName, state: ClockState) -> Sl
     )
 
 
-def _ordered(alerts: list[SlaAlert], limit: int | None) -> list[SlaAlert]:
-    alerts.sort(key=lambda a: (a.due, a.ticket_code, a.clock))
-    return alerts if limit is None else alerts[:limit]
+def _alerts(
+    found: list[tuple[Mapping[str, Any], ClockName]], state: ClockState, limit: int | None
+) -> list[SlaAlert]:
+    """The alerts of both clocks' rows, earliest due first, the ``limit`` first only.
+
+    Ordered as stored (due in microseconds orders as the instant does), so that the rows past
+    the limit are never turned into alerts.
+    """
+    found.sort(key=lambda pair: (pair[0]["due"], str(pair[0]["ticket_code"]), pair[1]))
+    return [_alert(record, clock, state) for record, clock in found[:limit]]
