@@ -126,12 +126,65 @@ class HookedSQLiteRecorder(_Hooked, SQLiteApplicationRecorder):
 
 
 def _postgres_recorder_class() -> type[ApplicationRecorder]:
+    from eventsourcing.persistence import (  # noqa: PLC0415
+        InterfaceError,
+        OperationalError,
+    )
     from eventsourcing.postgres import PostgresApplicationRecorder  # noqa: PLC0415 - optional extra
+    from eventsourcing.utils import retry  # noqa: PLC0415
 
     class HookedPostgresRecorder(_Hooked, PostgresApplicationRecorder):
         """PostgreSQL application recorder running recording hooks inside the insert transaction."""
 
         dialect: ClassVar[str] = "postgres"
+
+        def insert_events(
+            self,
+            stored_events: Sequence[StoredEvent],
+            **kwargs: Any,  # noqa: ANN401 - the library's signature
+        ) -> Sequence[int] | None:
+            """Insert events and run the hooks in one transaction; tell the outcome hooks."""
+            try:
+                ids: Sequence[int] | None = self._insert_in_one_transaction(stored_events, **kwargs)
+            except BaseException:
+                self._run_outcome_hooks(committed=False)
+                raise
+            self._run_outcome_hooks(committed=True)
+            return ids
+
+        @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+        def _insert_in_one_transaction(
+            self,
+            stored_events: Sequence[StoredEvent],
+            **kwargs: Any,  # noqa: ANN401 - the library's signature
+        ) -> Sequence[int] | None:
+            # The library's ``insert_events`` (9.5.6) catches an error raised after the insert
+            # inside its transaction block, lets the block COMMIT, and only then raises it: a
+            # failing hook would leave the events recorded while the command reports a failure.
+            # Here the transaction block sees the error and rolls back; the pipeline block
+            # still exits cleanly, as the library wants. (Its optional database-function path
+            # is not used: it would bypass the hooks.)
+            error: Exception | None = None
+            ids: Sequence[int] | None = None
+            with self.datastore.get_connection() as conn:
+                with conn.pipeline() as pipeline:
+                    try:
+                        with conn.transaction():
+                            with conn.cursor() as curs:
+                                self._insert_events(curs, stored_events, **kwargs)
+                            if stored_events:
+                                with conn.cursor() as curs:
+                                    self._insert_stored_events(curs, stored_events, **kwargs)
+                                    pipeline.sync()
+                                    ids = self._fetch_ids_after_insert_events(
+                                        curs, stored_events, **kwargs
+                                    )
+                    except Exception as caught:  # noqa: BLE001 - raised below, past the pipeline
+                        error = caught
+                if error is not None:
+                    # Inside the connection block, which turns driver errors into the library's.
+                    raise error
+            return ids
 
         def _fetch_ids_after_insert_events(
             self,
