@@ -784,7 +784,8 @@ class RowProjection(Projection, Generic[RowT]):
         keyed = [(str(event.originator_id), event) for event in wanted]  # type: ignore[attr-defined]
         keys = list(dict.fromkeys(key for key, _ in keyed))
         rows: dict[str, RowT | None] = dict.fromkeys(keys)
-        rows.update(self.load(tx, keys))
+        loaded = self.load(tx, keys)
+        rows.update(loaded)
         changed: set[str] = set()
         for key, event in keyed:
             before = rows[key]
@@ -792,7 +793,15 @@ class RowProjection(Projection, Generic[RowT]):
             if after is not before:
                 rows[key] = after
                 changed.add(key)
-        self.store(tx, [row for key in keys if key in changed and (row := rows[key]) is not None])
+        stored = [row for key in keys if key in changed and (row := rows[key]) is not None]
+        self.store(tx, stored)
+        self.stored(tx, loaded, stored)
+
+    def stored(self, tx: Tx, before: Mapping[str, RowT], after: Sequence[RowT]) -> None:
+        """Be told what a batch stored: for tables kept beside the rows, such as totals.
+
+        ``before`` holds the rows as they were (absent for requests new to the view).
+        """
 
     def load(self, tx: Tx, keys: Sequence[str]) -> dict[str, RowT]:
         """Read the rows of these requests (missing ones are simply absent)."""

@@ -128,7 +128,8 @@ class QueueProjection(MeasuredProjection[_Row]):
 
     name: ClassVar[str] = "queues"
     # v2: SLA due times filled from each request's tracker (new columns sla_policy, sla_tracker).
-    version: ClassVar[int] = 2
+    # v3: totals per team and status (the ``_counts`` table) for counted pages.
+    version: ClassVar[int] = 3
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -145,6 +146,41 @@ class QueueProjection(MeasuredProjection[_Row]):
             "sla_policy TEXT, sla_tracker TEXT)"
         )
         self.create_policy_table(tx)
+        # How many requests each team has in each status ('' for no team): what a counted page
+        # of the usual filters adds up instead of counting its rows.
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(self.counts_table)} ("
+            "team TEXT NOT NULL, status TEXT NOT NULL, n BIGINT NOT NULL, "
+            "PRIMARY KEY (team, status))"
+        )
+
+    @property
+    def counts_table(self) -> str:
+        """The totals per team and status, beside the rows."""
+        return f"{self.table}_counts"
+
+    def tables(self) -> Sequence[str]:  # noqa: D102
+        return (*super().tables(), self.counts_table)
+
+    def stored(  # noqa: D102
+        self, tx: Tx, before: Mapping[str, _Row], after: Sequence[_Row]
+    ) -> None:
+        deltas: dict[tuple[str, str], int] = {}
+        for row in after:
+            old = before.get(row.request_id)
+            if old is not None:
+                if old.team == row.team and old.status == row.status:
+                    continue
+                group = (old.team or "", old.status)
+                deltas[group] = deltas.get(group, 0) - 1
+            group = (row.team or "", row.status)
+            deltas[group] = deltas.get(group, 0) + 1
+        tx.executemany(
+            f"INSERT INTO {self.t(self.counts_table)} (team, status, n) VALUES (?, ?, ?) "  # noqa: S608
+            "ON CONFLICT (team, status) DO UPDATE SET n = "
+            f"{self.t(self.counts_table)}.n + excluded.n",
+            sorted((team, status, n) for (team, status), n in deltas.items() if n),
+        )
 
     def indexes(self) -> Sequence[str]:  # noqa: D102
         table = self.t(self.table)
@@ -303,23 +339,55 @@ class QueueProjection(MeasuredProjection[_Row]):
                 params.extend(str(v) for v in values)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         table = self.t(self.table)
-        total = None
-        if count:
-            total = int(
-                tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
-            )
         records = tx.query(
             f"SELECT {', '.join(_VIEW_COLUMNS)} FROM {table} {clause} "  # noqa: S608
             "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
             [*params, limit + 1, offset],
         )
+        has_more = len(records) > limit
+        total = None
+        if not count:
+            pass
+        elif not has_more and (records or not offset):
+            total = offset + len(records)  # the last page: nothing left to count
+        else:
+            statuses = _counted_statuses(
+                special=special,
+                status=status,
+                include_closed=include_closed,
+                unsupported=agent is not None
+                or customer is not None
+                or bool(priority or kind or tier),
+            )
+            if statuses is None:
+                total = int(
+                    tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
+                )
+            else:
+                total = self._total(tx, team, statuses)
         return QueuePage(
             rows=tuple(_view(record) for record in records[:limit]),
             total=total,
             offset=offset,
             limit=limit,
-            has_more=len(records) > limit,
+            has_more=has_more,
         )
+
+    def _total(self, tx: Tx, team: str | None, statuses: frozenset[str]) -> int:
+        """The matching rows, added up from the totals per team and status."""
+        if not statuses:
+            return 0
+        where = [f"status IN ({', '.join('?' * len(statuses))})"]
+        params: list[object] = [*sorted(statuses)]
+        if team is not None:
+            where.append("team = ?")
+            params.append(team)
+        found = tx.query(
+            f"SELECT COALESCE(SUM(n), 0) AS n FROM {self.t(self.counts_table)} "  # noqa: S608
+            f"WHERE {' AND '.join(where)}",
+            params,
+        )
+        return int(found[0]["n"])
 
 
 @singledispatch
@@ -406,6 +474,42 @@ def _evolve(row: _Row, changes: dict[str, Any]) -> _Row:
     return copy
 
 
+#: The special queues that select by status alone, and that status.
+_SPECIAL_STATUS = {
+    SpecialQueue.TRIAGE: Status.NEW.value,
+    SpecialQueue.WAITING_ON_CUSTOMER: Status.WAITING_ON_CUSTOMER.value,
+    SpecialQueue.AWAITING_ACCEPTANCE: Status.COMPLETED.value,
+    SpecialQueue.TRANSFERRED_IN: Status.TRANSFERRED.value,
+}
+_ALL_STATUSES = frozenset(s.value for s in Status)
+
+
+def _counted_statuses(
+    *,
+    special: SpecialQueue | None,
+    status: Sequence[Status],
+    include_closed: bool,
+    unsupported: bool,
+) -> frozenset[str] | None:
+    """The statuses whose totals add up to a page's count; None when totals cannot say.
+
+    Totals are kept per team and status, so they answer the filters on team, status and open
+    or closed, and the special queues defined by a status; agent, customer, priority, kind,
+    tier, "unassigned" and "follow-ups due" are counted row by row.
+    """
+    if unsupported or (special is not None and special not in _SPECIAL_STATUS):
+        return None
+    if status:
+        selected = frozenset(str(s) for s in status)
+    elif include_closed:
+        selected = _ALL_STATUSES
+    else:
+        selected = frozenset(_OPEN)
+    if special is not None:
+        selected &= {_SPECIAL_STATUS[special]}
+    return selected
+
+
 def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[object]]:
     if special is SpecialQueue.TRIAGE:
         return "status = ?", [Status.NEW.value]
@@ -430,28 +534,14 @@ def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[obje
     ]
 
 
+_ROW_FIELDS = tuple(QueueRow.model_fields)
+_INSTANTS = ("opened_at", "updated_at", "follow_up_at", "first_response_due", "resolution_due")
+
+
 def _view(record: Mapping[str, Any]) -> QueueRow:
-    priority, outcome = record["priority"], record["outcome"]
-    opened, updated = from_micros(record["opened_at"]), from_micros(record["updated_at"])
-    assert opened is not None  # noqa: S101 - NOT NULL columns
-    assert updated is not None  # noqa: S101
-    return QueueRow(
-        request_id=UUID(record["request_id"]),
-        ticket_code=record["ticket_code"],
-        status=Status(record["status"]),
-        priority=Priority(priority) if priority else None,
-        kind=Kind(record["kind"]),
-        stage=Stage(record["stage"]),
-        channel=Channel(record["channel"]),
-        customer_id=record["customer_id"],
-        tier=Tier(record["tier"]),
-        category=record["category"],
-        team=record["team"],
-        agent=record["agent"],
-        outcome=Outcome(outcome) if outcome else None,
-        opened_at=opened,
-        updated_at=updated,
-        follow_up_at=from_micros(record["follow_up_at"]),
-        first_response_due=from_micros(record["first_response_due"]),
-        resolution_due=from_micros(record["resolution_due"]),
-    )
+    # The stored text of ids and enumerations is left to pydantic to read (in its compiled
+    # validator, which checks it as strictly); instants are stored as integer microseconds.
+    values = {name: record[name] for name in _ROW_FIELDS}
+    for name in _INSTANTS:
+        values[name] = from_micros(values[name])
+    return QueueRow.model_validate(values)
