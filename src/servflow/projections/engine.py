@@ -117,7 +117,7 @@ class Tx:
 
     def executemany(self, statement: str, rows: Iterable[Sequence[object]]) -> None:
         """Run one statement for many parameter rows."""
-        batch = [tuple(row) for row in rows]
+        batch = [row if isinstance(row, tuple) else tuple(row) for row in rows]
         if batch:
             self._cursor.executemany(self.dialect.sql(statement), batch)
 
@@ -141,6 +141,7 @@ class Projection(ABC):
     def bind(self, dialect: Dialect) -> None:
         """Called once by the projector before anything else."""
         self.dialect = dialect
+        self.__dict__.pop("_upsert", None)  # statements remembered for another store
 
     def t(self, table: str) -> str:
         """A table of this projection, qualified for the store."""
@@ -250,6 +251,30 @@ class ViewStore:
     def track(self, tx: Tx, key: str, position: int) -> None:
         """Record a position inside ``tx``; fails (``IntegrityError``) if it does not advance."""
         self._recorder._insert_tracking(tx._cursor, Tracking(key, position))  # noqa: SLF001
+
+    def track_all(self, tx: Tx, keys: Sequence[str], position: int) -> None:
+        """Record one position under several keys in one statement (see ``track``)."""
+        if len(keys) < 2 or not self._recorder.datastore.single_row_tracking:  # noqa: PLR2004
+            for key in keys:
+                self.track(tx, key, position)
+            return
+        table = self._tracking_table()
+        values = ", ".join("(?, ?)" for _ in keys)
+        params: list[object] = []
+        for key in keys:
+            params += [key, position]
+        # The library's single-row upsert, for every key at once: a key whose position would
+        # not advance returns no row, and the batch fails as the library's insert would.
+        moved = tx.query(
+            f"INSERT INTO {table} (application_name, notification_id) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
+            f"excluded.notification_id WHERE {table}.notification_id < excluded.notification_id "
+            "RETURNING application_name",
+            params,
+        )
+        if len(moved) != len(keys):
+            msg = f"failed to record tracking at {position} for {', '.join(keys)}"
+            raise IntegrityError(msg)
 
     def position_in(self, tx: Tx, key: str) -> int:
         """The last position recorded under ``key``, read inside ``tx``."""
@@ -478,8 +503,8 @@ class Projector:
                     projection.begin(position)
                     projection.apply(fresh, tx)
                     projection.end(last)
-                    self.views.track(tx, key, last)
                     advanced[projection.name] = last
+                self.views.track_all(tx, [self._key(p) for p in touched], last)
         except BaseException:
             for projection in touched:
                 projection.rolled_back()
@@ -515,8 +540,8 @@ class Projector:
                         projection.begin(position)
                         projection.apply([pair for pair in events if pair[0] > position], tx)
                         projection.end(last)
-                        self.views.track(tx, keys[name], last)
                         advanced[name] = last
+                    self.views.track_all(tx, [self._key(p) for p in touched], last)
             except BaseException:
                 for projection in touched:
                     projection.rolled_back()
@@ -563,7 +588,7 @@ class Projector:
                 projection.begin(position)
                 projection.apply([pair for pair in fresh if pair[0] > position], tx)
                 projection.end(last)
-                self.views.track(tx, key, last)
+            self.views.track_all(tx, [self._key(p) for p in touched], last)
         except Exception:  # noqa: BLE001 - a view must never cost the events their commit
             tx.execute("ROLLBACK TO SAVEPOINT servflow_views")
             _log.exception("servflow: inline projections failed; they will catch up later")
@@ -822,10 +847,10 @@ class RowProjection(Projection, Generic[RowT]):
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            for record in tx.query(
-                f"SELECT {names} FROM {self.t(self.table)} WHERE {self.columns[0]} IN ({marks})",  # noqa: S608
-                chunk,
-            ):
+            statement = (
+                f"SELECT {names} FROM {self.t(self.table)} WHERE {self.columns[0]} IN ({marks})"  # noqa: S608
+            )
+            for record in tx.query(statement, chunk):
                 row = self.from_record(record)
                 found[str(record[self.columns[0]])] = row
         return found
@@ -838,11 +863,13 @@ class RowProjection(Projection, Generic[RowT]):
         if memory.pending is not None:
             for row in rows:
                 memory.pending[self.key_of(row)] = row
-        key, *rest = self.columns
-        updates = ", ".join(f"{name} = excluded.{name}" for name in rest)
-        tx.executemany(
-            f"INSERT INTO {self.t(self.table)} ({', '.join(self.columns)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(self.columns))}) "
-            f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
-            (self.to_values(row) for row in rows),
-        )
+        statement = self.__dict__.get("_upsert")
+        if statement is None:
+            key, *rest = self.columns
+            updates = ", ".join(f"{name} = excluded.{name}" for name in rest)
+            statement = self.__dict__["_upsert"] = (
+                f"INSERT INTO {self.t(self.table)} ({', '.join(self.columns)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(self.columns))}) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+            )
+        tx.executemany(statement, [self.to_values(row) for row in rows])
