@@ -121,13 +121,24 @@ _ACTOR = re.compile(rf"^(system|({'|'.join(ACTOR_KINDS)}):[^\s:][^\s]{{0,199}})$
 
 
 def _check_actor(value: str) -> str:
+    # Every event read back is checked again: the actors seen valid are remembered (a desk
+    # has a few hundred), which costs less than the regular expression.
+    if value in _VALID_ACTORS:
+        return value
     if not _ACTOR.match(value):
         msg = (
             f"actor {value!r} must be 'system' or '<kind>:<name>' with kind one of "
             f"{', '.join(ACTOR_KINDS)} (e.g. 'agent:ana')"
         )
         raise ValueError(msg)
+    if len(_VALID_ACTORS) >= _MAX_VALID_ACTORS:
+        _VALID_ACTORS.clear()
+    _VALID_ACTORS.add(value)
     return value
+
+
+_VALID_ACTORS: set[str] = set()
+_MAX_VALID_ACTORS = 10_000
 
 
 #: Who recorded an event: ``agent:ana``, ``customer:acme``, ``system``, ``auditor:eva``.

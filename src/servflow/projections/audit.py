@@ -22,7 +22,7 @@ from pydantic import AwareDatetime
 from servflow.domain.base import DomainEvent
 from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Value
-from servflow.projections.engine import Projection, Tx, from_micros, micros
+from servflow.projections.engine import Projection, Tx, from_micros, id_text, micros
 
 __all__ = ["AuditFilter", "AuditPage", "AuditProjection", "AuditRow", "TimeBasis", "event_type_of"]
 
@@ -191,13 +191,13 @@ class AuditProjection(Projection):
         opened: list[tuple[str, str, str]] = []
         for _, event in recorded:
             if isinstance(event, ServiceRequest.Opened):
-                key = str(event.originator_id)
+                key = id_text(event.originator_id)
                 known[key] = (event.ticket_code, event.customer.id)
                 opened.append((key, event.ticket_code, event.customer.id))
         wanted = {
-            str(e.originator_id)
+            id_text(e.originator_id)
             for _, e in recorded
-            if isinstance(e, ServiceRequest.Event) and str(e.originator_id) not in known
+            if isinstance(e, ServiceRequest.Event) and id_text(e.originator_id) not in known
         }
         known.update(self._requests(tx, sorted(wanted)))
         # Opened in this batch: remembered once (and if) the batch commits.
@@ -280,7 +280,7 @@ class AuditProjection(Projection):
 def _values(
     position: int, event: DomainEvent, known: Mapping[str, tuple[str, str]]
 ) -> tuple[object, ...]:
-    key = str(event.originator_id)
+    key = id_text(event.originator_id)
     ticket_code, customer_id = known.get(key, (None, None))
     if not isinstance(event, ServiceRequest.Event):
         ticket_code = customer_id = None

@@ -22,7 +22,7 @@ from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import OPEN_STATUSES, ServiceRequest, Status
 from servflow.domain.sla import STOPPED_STATES, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
-from servflow.projections.engine import Tx, from_micros, micros
+from servflow.projections.engine import Tx, from_micros, id_text, micros
 from servflow.projections.sla import MeasuredProjection
 
 __all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]
@@ -249,7 +249,7 @@ class QueueProjection(MeasuredProjection[_Row]):
     def _opened(self, event: ServiceRequest.Opened) -> _Row:
         opened = micros(event.occurred_at) or 0
         return _Row(
-            request_id=str(event.originator_id),
+            request_id=id_text(event.originator_id),
             ticket_code=event.ticket_code,
             status=Status.NEW.value,
             is_open=1,

@@ -41,7 +41,7 @@ from servflow.domain.sla import (
     to_second,
 )
 from servflow.domain.values import Outcome, Priority, Value
-from servflow.projections.engine import RowProjection, Tx, from_micros, micros
+from servflow.projections.engine import RowProjection, Tx, from_micros, id_text, micros
 
 __all__ = ["MeasuredProjection", "SlaAlert", "SlaDueRow", "SlaProjection"]
 
@@ -388,7 +388,7 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             return row
         if row is None:
             return _SlaRow(
-                request_id=str(tracker.request_id),
+                request_id=id_text(tracker.request_id),
                 ticket_code=tracker.ticket_code,
                 opened_at=micros(tracker.opened_at) or 0,
                 team=None,
