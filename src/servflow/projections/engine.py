@@ -870,7 +870,7 @@ class RowProjection(Projection, Generic[RowT]):
                 rows[key] = after
                 changed.add(key)
         stored = [row for key in keys if key in changed and (row := rows[key]) is not None]
-        self.store(tx, stored)
+        self.store(tx, stored, loaded)
         self.stored(tx, loaded, stored)
 
     def stored(self, tx: Tx, before: Mapping[str, RowT], after: Sequence[RowT]) -> None:
@@ -906,15 +906,45 @@ class RowProjection(Projection, Generic[RowT]):
                 found[str(record[self.columns[0]])] = row
         return found
 
-    def store(self, tx: Tx, rows: Sequence[RowT]) -> None:
-        """Upsert rows."""
+    def store(self, tx: Tx, rows: Sequence[RowT], before: Mapping[str, RowT] | None = None) -> None:
+        """Write rows: ``before`` holds the stored version of those that exist, if known.
+
+        A row stored before is updated in the columns that changed, and only those: setting a
+        column to the value it has still rewrites every index holding it (in SQLite, seven
+        times the bytes a command writes; in PostgreSQL, no in-place update). The others are
+        upserted.
+        """
         if not rows:
             return
         memory = self._memory()
         if memory.pending is not None:
             for row in rows:
                 memory.pending[self.key_of(row)] = row
-        statement = self.__dict__.get("_upsert")
+        fresh: list[tuple[object, ...]] = []
+        changed: dict[tuple[int, ...], list[tuple[object, ...]]] = {}
+        for row in rows:
+            values = self.to_values(row)
+            old = None if before is None else before.get(self.key_of(row))
+            if old is None:
+                fresh.append(values)
+                continue
+            previous = self.to_values(old)
+            which = tuple(i for i in range(1, len(values)) if values[i] != previous[i])
+            if which:
+                changed.setdefault(which, []).append(
+                    (*(values[i] for i in which), values[0])
+                )
+        if fresh:
+            tx.executemany(self._upsert_statement(), fresh)
+        for which, params in changed.items():
+            sets = ", ".join(f"{self.columns[i]} = ?" for i in which)
+            tx.executemany(
+                f"UPDATE {self.t(self.table)} SET {sets} WHERE {self.columns[0]} = ?",  # noqa: S608
+                params,
+            )
+
+    def _upsert_statement(self) -> str:
+        statement: str | None = self.__dict__.get("_upsert")
         if statement is None:
             key, *rest = self.columns
             updates = ", ".join(f"{name} = excluded.{name}" for name in rest)
@@ -923,4 +953,4 @@ class RowProjection(Projection, Generic[RowT]):
                 f"VALUES ({', '.join('?' * len(self.columns))}) "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
             )
-        tx.executemany(statement, [self.to_values(row) for row in rows])
+        return statement

@@ -172,6 +172,7 @@ class MeasuredProjection(RowProjection[RowT]):
         tracker = memo.get(key)
         if tracker is None:
             tracker = memo[key] = SlaTracker.model_validate_json(text)
+            _derived(tracker)["json"] = text
         return tracker
 
     def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:  # noqa: D102
@@ -219,10 +220,12 @@ class MeasuredProjection(RowProjection[RowT]):
         self._batch.known = None
         self._batch.pending_known = None
 
-    def store(self, tx: Tx, rows: Sequence[RowT]) -> None:  # noqa: D102
+    def store(  # noqa: D102
+        self, tx: Tx, rows: Sequence[RowT], before: Mapping[str, RowT] | None = None
+    ) -> None:
         adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
         measured = [self.measure(row, policy_at(adoptions, self.opened(row))) for row in rows]
-        super().store(tx, measured)
+        super().store(tx, measured, before)
 
     def _adopt(self, tx: Tx, position: int, event: SlaPolicyBook.PolicyAdopted) -> None:
         adoption = PolicyAdoption(
