@@ -180,12 +180,15 @@ class AuditTrail:
                     "ORDER BY originator_id, originator_version",
                     keys,
                 )
-            order = {key: n for n, key in enumerate(chunk)}
+            # Rows come ordered by request id; the caller's order of requests is restored
+            # by a stable sort on it (nothing to sort for one request, as for a history).
+            ids = {str(key): uid for key, uid in zip(keys, chunk, strict=True)}
+            order = {uid: n for n, uid in enumerate(chunk)}
             events = [
                 (
                     int(r["position"]),
                     StoredEvent(
-                        originator_id=_uuid(r["originator_id"]),
+                        originator_id=ids.get(str(r["originator_id"])) or _uuid(r["originator_id"]),
                         originator_version=int(r["originator_version"]),
                         topic=r["topic"],
                         state=bytes(r["state"]),
@@ -193,7 +196,8 @@ class AuditTrail:
                 )
                 for r in records
             ]
-            events.sort(key=lambda p: (order[_uuid(p[1].originator_id)], p[1].originator_version))
+            if len(chunk) > 1:
+                events.sort(key=lambda p: order[_uuid(p[1].originator_id)])
             found.extend(events)
         return found
 

@@ -931,9 +931,7 @@ class RowProjection(Projection, Generic[RowT]):
             previous = self.to_values(old)
             which = tuple(i for i in range(1, len(values)) if values[i] != previous[i])
             if which:
-                changed.setdefault(which, []).append(
-                    (*(values[i] for i in which), values[0])
-                )
+                changed.setdefault(which, []).append((*(values[i] for i in which), values[0]))
         if fresh:
             tx.executemany(self._upsert_statement(), fresh)
         for which, params in changed.items():
