@@ -9,6 +9,7 @@ concurrency: a refused command appends nothing, and the loser of a race gets
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -281,17 +282,21 @@ class ServiceDesk:
             "POSTGRES_PASSWORD": str(params.get("password", "")),
             "POSTGRES_POOL_SIZE": str(pool_size),
         }
-        if schema:
-            _create_schema(dsn, schema)
-            env["POSTGRES_SCHEMA"] = schema
-        return cls(
-            clock=clock,
-            ticket_prefix=ticket_prefix,
-            projections=projections,
-            audit_key=audit_key,
-            sla=sla,
-            env=env,
-        )
+        # Opening a store creates its tables, functions and views if they are missing; processes
+        # opening the same schema at once would collide in PostgreSQL's catalogue, so they take
+        # turns (an advisory lock, held only while the desk opens).
+        with _opening_lock(dsn, schema or "public"):
+            if schema:
+                _create_schema(dsn, schema)
+                env["POSTGRES_SCHEMA"] = schema
+            return cls(
+                clock=clock,
+                ticket_prefix=ticket_prefix,
+                projections=projections,
+                audit_key=audit_key,
+                sla=sla,
+                env=env,
+            )
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -1565,6 +1570,23 @@ def _store_error(error: PersistenceError) -> StoreError:
     return StoreError(f"the event store refused the operation: {error}")
 
 
+@contextlib.contextmanager
+def _opening_lock(dsn: str, schema: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock for the schema while a desk opens on it."""
+    import psycopg  # noqa: PLC0415 - optional extra
+
+    try:
+        connection = psycopg.connect(dsn, autocommit=True)
+    except psycopg.Error as error:
+        msg = f"cannot connect to PostgreSQL: {error}"
+        raise StoreError(msg) from None
+    try:
+        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"servflow:{schema}",))
+        yield
+    finally:
+        connection.close()  # a session's advisory locks end with it
+
+
 def _create_schema(dsn: str, schema: str) -> None:
     import psycopg  # noqa: PLC0415 - optional extra
     from psycopg import sql  # noqa: PLC0415
@@ -1574,6 +1596,8 @@ def _create_schema(dsn: str, schema: str) -> None:
             connection.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
             )
+    except psycopg.errors.UniqueViolation:
+        return  # another process created it at the same moment: IF NOT EXISTS is not atomic
     except psycopg.Error as error:
         msg = f"cannot prepare PostgreSQL schema {schema!r}: {error}"
         raise StoreError(msg) from None

@@ -8,6 +8,7 @@ chain: whatever a hook writes commits or rolls back together with the events.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
@@ -201,6 +202,7 @@ def _postgres_recorder_class() -> type[ApplicationRecorder]:
 
 
 _POSTGRES_CLASS: type[ApplicationRecorder] | None = None
+_CLASS_LOCK = threading.Lock()
 
 
 def recorder_topic(persistence_module: str) -> str | None:
@@ -209,12 +211,15 @@ def recorder_topic(persistence_module: str) -> str | None:
     if persistence_module == "eventsourcing.sqlite":
         return get_topic(HookedSQLiteRecorder)
     if persistence_module == "eventsourcing.postgres":
-        if _POSTGRES_CLASS is None:
-            _POSTGRES_CLASS = _postgres_recorder_class()
-            # Made in a function so psycopg stays optional; published here so its topic resolves.
-            _POSTGRES_CLASS.__qualname__ = "HookedPostgresRecorder"
-            globals()["HookedPostgresRecorder"] = _POSTGRES_CLASS
-        return get_topic(_POSTGRES_CLASS)
+        with _CLASS_LOCK:  # desks opened in several threads at once make it once
+            if _POSTGRES_CLASS is None:
+                made = _postgres_recorder_class()
+                # Made in a function so psycopg stays optional; published here so its topic
+                # resolves.
+                made.__qualname__ = "HookedPostgresRecorder"
+                globals()["HookedPostgresRecorder"] = made
+                _POSTGRES_CLASS = made
+            return get_topic(_POSTGRES_CLASS)
     return None
 
 

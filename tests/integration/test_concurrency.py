@@ -251,3 +251,23 @@ def test_ticket_codes_stay_unique_under_concurrent_writers_in_processes(
     assert sorted(codes) == [f"SR-{n:06d}" for n in range(1, 41)]
     assert len(set(parent.request_ids())) == 40
     assert open_one(parent).ticket_code == "SR-000041"
+
+
+@pytest.mark.postgres
+def test_desks_opened_together_on_a_fresh_schema_all_open() -> None:
+    """Six desks opening one new schema at the same moment: none trips over another's tables."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    start = threading.Barrier(6)
+
+    def open_one() -> int:
+        start.wait()
+        with ServiceDesk.postgres(POSTGRES_DSN, schema=schema) as desk:
+            return len(desk.projection_status())
+
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(pool.map(lambda _: open_one(), range(6)))
+        assert statuses == [3] * 6
+    finally:
+        drop_schema(schema)
