@@ -1160,17 +1160,12 @@ class ServiceDesk:
                     _CHAIN_BACKLOG
                 ):
                     self._flush_chain()
-        if self._inline and not self._hooked and recordings:
-            # In memory the views follow each save in a transaction of their own, from the
-            # events just recorded; from the log only if they fell behind.
-            try:
-                events = [(r.notification.id, r.domain_event) for r in recordings]
-                if self._projector.apply_recorded(events):
-                    return
-            except Exception:  # noqa: BLE001 - a view must leave the command recorded
-                _log.exception("servflow: projections could not catch up; they will retry")
-                return
-        if self._inline and (not self._hooked or self._projector.behind):
+        if self._inline and not self._hooked:
+            # In memory the views follow the saves in batches of their own, from the events
+            # just recorded, applied before the views are next read (see Projector.defer).
+            self._projector.defer([(r.notification.id, r.domain_event) for r in recordings])
+            return
+        if self._inline and self._projector.behind:
             self._catch_up()
 
     def _flush_chain(self) -> None:

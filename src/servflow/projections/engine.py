@@ -237,6 +237,8 @@ class ViewStore:
         self._recorder: _ViewRecorder = recorder  # type: ignore[assignment]
         self.dialect = dialect
         self._owned = owned
+        #: Called before every use of the views (a projector applying what it deferred).
+        self.before_use: Callable[[], None] | None = None
 
     @classmethod
     def for_application(cls, app: Application[Any]) -> ViewStore:
@@ -263,6 +265,8 @@ class ViewStore:
     @contextlib.contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         """A transaction on the views (committed on success when ``commit``)."""
+        if self.before_use is not None:
+            self.before_use()
         with self._recorder.datastore.transaction(commit=commit) as cursor:
             yield Tx(cursor, self.dialect)
 
@@ -320,6 +324,8 @@ class ViewStore:
 
     def position(self, key: str) -> int:
         """The last position recorded under ``key`` (0 if none)."""
+        if self.before_use is not None:
+            self.before_use()
         return self._recorder.max_tracking_id(key) or 0
 
     def forget(self, tx: Tx, key: str) -> None:
@@ -437,6 +443,11 @@ class Projector:
         # Projections that applied events in a writer's transaction not yet committed, per
         # thread: writers on PostgreSQL may run their transactions in several threads at once.
         self._inline = threading.local()
+        #: Events waiting to be applied in one batch (see ``defer``), and how many may wait.
+        self._deferred: list[tuple[int, object]] = []
+        self.defer_limit = 500
+        self._flushing = False
+        self.views.before_use = self.flush
         self._setup()
 
     def _key(self, projection: Projection) -> str:
@@ -563,6 +574,36 @@ class Projector:
         for projection in touched:
             projection.committed()
         self._positions.update(advanced)
+
+    def defer(self, events: Sequence[tuple[int, object]]) -> None:
+        """Keep events just recorded, to apply them in one batch before the views are next used.
+
+        For in-memory stores, whose views live in a database of their own: the batch is applied
+        before any read of the views (so a query after a command still sees it), or once
+        ``defer_limit`` events wait. What a batch of commands costs is then close to a
+        catch-up's cost per event, rather than a transaction per command.
+        """
+        with self._lock:
+            self._deferred.extend(events)
+            full = len(self._deferred) >= self.defer_limit
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Apply the deferred events now (from the log instead if the views fell behind)."""
+        with self._lock:
+            if not self._deferred or self._flushing:
+                return
+            events, self._deferred = self._deferred, []
+            self._flushing = True
+            try:
+                if not self.apply_recorded(events):
+                    self.catch_up()
+            except Exception:  # noqa: BLE001 - a view must never cost a command or a read
+                _log.exception("servflow: projections could not catch up; they will retry")
+                self.behind = True
+            finally:
+                self._flushing = False
 
     def apply_recorded(self, events: Sequence[tuple[int, object]]) -> bool:
         """Apply events just recorded (``(position, event)``, in order), as a catch-up would.
