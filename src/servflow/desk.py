@@ -205,7 +205,8 @@ class ServiceDesk:
         """Hook the chain and inline views into the store; whether each rides in its inserts.
 
         The hash chain and inline projections ride in the events' own transaction where the
-        store allows it (SQLite, PostgreSQL); in memory they follow each save.
+        store allows it (SQLite, PostgreSQL); in memory they follow the saves, in batches
+        (see ``_saved``).
         """
         recorder = self._store.recorder
         hooks = hooks_of(recorder)
