@@ -21,10 +21,12 @@ from eventsourcing.sqlite import (
     SQLiteConnectionPool,
 )
 
-__all__ = ["STATEMENT_CACHE_SIZE", "StatementCachingPool", "cache_statements"]
+__all__ = ["STATEMENT_CACHE_SIZE", "TEMP_STORE", "StatementCachingPool", "cache_statements"]
 
 #: Prepared statements kept per connection: more than servflow ever uses.
 STATEMENT_CACHE_SIZE = 256
+#: Where SQLite keeps temporary data (a rebuild switches to files while it sorts indexes).
+TEMP_STORE = "MEMORY"
 
 
 class StatementCachingPool(SQLiteConnectionPool):
@@ -52,7 +54,7 @@ class StatementCachingPool(SQLiteConnectionPool):
             self.is_journal_mode_wal = True
         # The savepoint around inline views keeps a statement journal; in a temporary file
         # (SQLite's default) opening and writing it cost about 120 µs a command.
-        connection.execute("PRAGMA temp_store=MEMORY")
+        connection.execute(f"PRAGMA temp_store={TEMP_STORE}")
         connection.row_factory = sqlite3.Row
         return SQLiteConnection(sqlite_conn=connection, max_age=self.max_age)
 

@@ -37,7 +37,7 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
-from servflow.sqlite import cache_statements
+from servflow.sqlite import TEMP_STORE, cache_statements
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -76,7 +76,7 @@ def id_text(value: uuid.UUID) -> str:
     return text
 
 
-_MAX_ID_TEXTS = 100_000
+_MAX_ID_TEXTS = 20_000
 
 
 def micros(moment: datetime | None) -> int | None:
@@ -383,8 +383,9 @@ def _fewer_full_collections() -> Iterator[None]:
 
     A batch makes many short-lived objects; each full pass walks every object the process
     holds, and during a rebuild those passes took 20-30% of the CPU time (measured on 20,000
-    events). Young objects are still collected as usual, and the thresholds come back as they
-    were when the last batch loop ends (batch loops in several threads share one setting).
+    events). Young objects are still collected as usual (servflow's batches make no reference
+    cycles that only a full pass could free), and the thresholds come back as they were when
+    the last batch loop ends (batch loops in several threads share one setting).
     """
     global _gc_users, _gc_saved  # noqa: PLW0603 - one process-wide setting, counted
     with _gc_lock:
@@ -732,11 +733,20 @@ class Projector:
             # the next projector creates them on start). Fresh tables have no planner
             # statistics either: without them PostgreSQL may scan where an index would do.
             with self.views.transaction() as tx:
-                for projection in selected:
-                    for statement in projection.indexes():
-                        tx.execute(statement)
-                    for table in projection.tables():
-                        tx.execute(f"ANALYZE {projection.t(table)}")
+                sqlite = self.views.dialect.name == "sqlite"
+                if sqlite:
+                    # Sorting a large table for an index in memory would make the rebuild's
+                    # peak memory grow with the log: let SQLite sort in temporary files.
+                    tx.execute("PRAGMA temp_store = FILE")
+                try:
+                    for projection in selected:
+                        for statement in projection.indexes():
+                            tx.execute(statement)
+                        for table in projection.tables():
+                            tx.execute(f"ANALYZE {projection.t(table)}")
+                finally:
+                    if sqlite:
+                        tx.execute(f"PRAGMA temp_store = {TEMP_STORE}")
             return done
 
     def follow(

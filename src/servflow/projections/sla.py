@@ -53,7 +53,7 @@ _MAX_PARSED = 256
 #: What was derived from recent tracker objects (their JSON, their status under a policy), by
 #: identity: each entry holds its tracker, so an id is never reused while it is here.
 _DERIVED: dict[int, tuple[SlaTracker, dict[Hashable, Any]]] = {}
-_MAX_DERIVED = 8192
+_MAX_DERIVED = 2048
 
 
 def _derived(tracker: SlaTracker) -> dict[Hashable, Any]:
