@@ -549,14 +549,29 @@ class Projector:
 
     def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> None:
         to_event = self._app.mapper.to_domain_event
-        events = [(n.id, to_event(n)) for n in notifications]
-        last = notifications[-1].id
+        self._apply_batch(selected, [(n.id, to_event(n)) for n in notifications])
+
+    def _apply_batch(
+        self,
+        selected: Sequence[Projection],
+        events: Sequence[tuple[int, object]],
+        *,
+        contiguous: bool = False,
+    ) -> bool:
+        """Apply events to projections in one views transaction, with their tracking.
+
+        Each projection takes the events after its own position. With ``contiguous``, nothing
+        is applied (False) unless every projection has applied everything before the events.
+        """
+        first, last = events[0][0], events[-1][0]
         advanced: dict[str, int] = {}
         touched: list[Projection] = []
         try:
             with self.views.transaction() as tx:
                 keys = [self._key(p) for p in selected]
                 positions = self.views.positions_in(tx, keys)
+                if contiguous and any(positions[key] < first - 1 for key in keys):
+                    return False
                 for projection, key in zip(selected, keys, strict=True):
                     position = positions[key]
                     fresh = [pair for pair in events if pair[0] > position]
@@ -575,6 +590,7 @@ class Projector:
         for projection in touched:
             projection.committed()
         self._positions.update(advanced)
+        return True
 
     def defer(self, events: Sequence[tuple[int, object]]) -> None:
         """Keep events just recorded, to apply them in one batch before the views are next used.
@@ -615,34 +631,8 @@ class Projector:
         """
         if not events:
             return True
-        first, last = events[0][0], events[-1][0]
         with self._lock:
-            touched: list[Projection] = []
-            advanced: dict[str, int] = {}
-            try:
-                with self.views.transaction() as tx:
-                    keys = {name: self._key(p) for name, p in self.projections.items()}
-                    positions = self.views.positions_in(tx, list(keys.values()))
-                    if any(position < first - 1 for position in positions.values()):
-                        return False
-                    for name, projection in self.projections.items():
-                        position = positions[keys[name]]
-                        if position >= last:
-                            continue
-                        touched.append(projection)
-                        projection.begin(position)
-                        projection.apply([pair for pair in events if pair[0] > position], tx)
-                        projection.end(last)
-                        advanced[name] = last
-                    self.views.track_all(tx, [self._key(p) for p in touched], last)
-            except BaseException:
-                for projection in touched:
-                    projection.rolled_back()
-                raise
-            for projection in touched:
-                projection.committed()
-            self._positions.update(advanced)
-            return True
+            return self._apply_batch(list(self.projections.values()), events, contiguous=True)
 
     def record_inline(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
         """A recording hook: apply events in the transaction that inserts them.
