@@ -109,7 +109,7 @@ class Chain:
         """Create the chain table if it does not exist."""
         table = tx.dialect.table(_TABLE)
         tx.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (position BIGINT PRIMARY KEY, "
+            f"CREATE TABLE IF NOT EXISTS {table} (position {tx.dialect.position_key}, "
             "request_id TEXT NOT NULL, version INTEGER NOT NULL, event_digest TEXT NOT NULL, "
             "request_digest TEXT NOT NULL, log_digest TEXT NOT NULL)"
         )

@@ -153,7 +153,7 @@ class AuditProjection(Projection):
     def create(self, tx: Tx) -> None:  # noqa: D102
         table = self.t(self.table)
         tx.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (position BIGINT PRIMARY KEY, "
+            f"CREATE TABLE IF NOT EXISTS {table} (position {self.dialect.position_key}, "
             "request_id TEXT NOT NULL, ticket_code TEXT, version INTEGER NOT NULL, "
             "event_type TEXT NOT NULL, occurred_at BIGINT NOT NULL, recorded_at BIGINT NOT NULL, "
             "actor TEXT NOT NULL, customer_id TEXT, data TEXT NOT NULL)"

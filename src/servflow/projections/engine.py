@@ -107,6 +107,15 @@ class Dialect:
             return f'"{self.schema}"."{name}"'
         return f'"{name}"'
 
+    @property
+    def position_key(self) -> str:
+        """The column type of a table keyed by log position.
+
+        In SQLite exactly ``INTEGER PRIMARY KEY`` makes the column the table's rowid; any other
+        spelling (``BIGINT``) keeps a separate unique index, one more B-tree to write per row.
+        """
+        return "INTEGER PRIMARY KEY" if self.name == "sqlite" else "BIGINT PRIMARY KEY"
+
     def sql(self, statement: str) -> str:
         """Adapt a statement written with ``?`` placeholders."""
         return statement.replace("?", "%s") if self.name == "postgres" else statement

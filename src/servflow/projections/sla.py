@@ -103,7 +103,8 @@ class MeasuredProjection(RowProjection[RowT]):
         """Create the table of adopted policies."""
         tx.execute(
             f"CREATE TABLE IF NOT EXISTS {self.t(self.policy_table)} ("
-            "position BIGINT PRIMARY KEY, effective_from BIGINT NOT NULL, adoption TEXT NOT NULL)"
+            f"position {self.dialect.position_key}, effective_from BIGINT NOT NULL, "
+            "adoption TEXT NOT NULL)"
         )
 
     def adoptions(self, tx: Tx) -> list[PolicyAdoption]:
