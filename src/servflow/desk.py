@@ -1245,10 +1245,14 @@ class ServiceDesk:
             raise ValidationFailedError(msg, command="get", request_id=request_id)
         request: ServiceRequest | None = None
         found = False
+        to_event = self._store.mapper.to_domain_event
         try:
-            # The store decodes events one at a time as they are read: occurrence times never
-            # go backwards within a request, so "as of" is a prefix and the rest stay undecoded.
-            for event in self._store.events.get(request_id):
+            # Events are decoded one at a time: occurrence times never go backwards within a
+            # request, so "as of" is a prefix and the rest stay undecoded. (The rows come from
+            # the audit trail's read, which knows the request's id rather than parsing it from
+            # every row as the library's reader does.)
+            for _, stored in self._trail.stored([request_id]):
+                event = to_event(stored)
                 if not isinstance(event, ServiceRequest.Event):
                     continue
                 found = True
