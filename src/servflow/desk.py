@@ -211,6 +211,7 @@ class ServiceDesk:
         recorder = self._store.recorder
         hooks = hooks_of(recorder)
         if hooks is None:
+            self._projector.views.on_use(self._flush_chain)
             return False, False
         hooks.append(self._chain.record)
         if not self._inline:
@@ -301,7 +302,7 @@ class ServiceDesk:
 
     def close(self) -> None:
         """Release the store's connections."""
-        self._flush_chain()
+        self._projector.views.run_use_hooks()  # write what an in-memory store deferred
         self._projector.close()
         self._store.close()
 
@@ -727,7 +728,6 @@ class ServiceDesk:
         events were removed. Reads the log in batches: constant memory for any size.
         """
         recorder = self._store.recorder
-        self._flush_chain()
 
         def batches() -> Iterator[list[tuple[int, StoredEvent]]]:
             position = 0
@@ -750,7 +750,6 @@ class ServiceDesk:
 
     def audit_head(self) -> Head | None:
         """The newest link of the log's hash chain: keep it elsewhere to detect truncation."""
-        self._flush_chain()
         with self._projector.views.transaction(commit=False) as tx:
             return self._chain.head(tx)
 
@@ -1154,13 +1153,14 @@ class ServiceDesk:
                 # The links were written in the events' transaction, which has committed.
                 self._chain.committed(max(r.notification.id for r in recordings))
             else:
-                # In memory the chain lives in a separate database: write it in batches, one
-                # transaction per many saves, and before anything reads it (verify, head).
+                # In memory the chain lives in the views' database: write it in batches, one
+                # transaction per many saves, and before anything uses that database (a use
+                # hook, like the views' own batches).
                 notifications = [r.notification for r in recordings]
                 if self._chain.defer(notifications, [n.id for n in notifications]) >= (
                     _CHAIN_BACKLOG
                 ):
-                    self._flush_chain()
+                    self._projector.views.run_use_hooks()
         if self._inline and not self._hooked:
             # In memory the views follow the saves in batches of their own, from the events
             # just recorded, applied before the views are next read (see Projector.defer).
@@ -1170,7 +1170,7 @@ class ServiceDesk:
             self._catch_up()
 
     def _flush_chain(self) -> None:
-        """Write the chain links of an in-memory store's saved events (nothing elsewhere)."""
+        """Write the chain links of an in-memory store's saved events (a use hook there)."""
         self._chain.flush(self._projector.views.transaction)
 
     def _catch_up(self) -> None:

@@ -53,11 +53,20 @@ class _Hooked:
     ) -> Sequence[int] | None:
         """Insert events (the library's method), then tell the outcome hooks how it ended."""
         try:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
+            ids = self._insert(stored_events, **kwargs)
         except BaseException:
             self._run_outcome_hooks(committed=False)
             raise
         self._run_outcome_hooks(committed=True)
+        return ids
+
+    def _insert(
+        self,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,  # noqa: ANN401 - the library's signature
+    ) -> Sequence[int] | None:
+        """The insert itself, with the recording hooks in its transaction."""
+        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
         return ids
 
     def _run_outcome_hooks(self, *, committed: bool) -> None:
@@ -139,22 +148,8 @@ def _postgres_recorder_class() -> type[ApplicationRecorder]:
 
         dialect: ClassVar[str] = "postgres"
 
-        def insert_events(
-            self,
-            stored_events: Sequence[StoredEvent],
-            **kwargs: Any,  # noqa: ANN401 - the library's signature
-        ) -> Sequence[int] | None:
-            """Insert events and run the hooks in one transaction; tell the outcome hooks."""
-            try:
-                ids: Sequence[int] | None = self._insert_in_one_transaction(stored_events, **kwargs)
-            except BaseException:
-                self._run_outcome_hooks(committed=False)
-                raise
-            self._run_outcome_hooks(committed=True)
-            return ids
-
         @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-        def _insert_in_one_transaction(
+        def _insert(
             self,
             stored_events: Sequence[StoredEvent],
             **kwargs: Any,  # noqa: ANN401 - the library's signature
@@ -225,17 +220,19 @@ def recorder_topic(persistence_module: str) -> str | None:
 
 def outcome_hooks_of(recorder: object) -> list[OutcomeHook] | None:
     """The outcome-hook list of a hooked recorder (created on first use), or None."""
-    if not isinstance(recorder, _Hooked):
-        return None
-    if not hasattr(recorder, "outcome_hooks"):
-        recorder.outcome_hooks = []
-    return recorder.outcome_hooks
+    hooks: list[OutcomeHook] | None = _hook_list(recorder, "outcome_hooks")
+    return hooks
 
 
 def hooks_of(recorder: object) -> list[RecordingHook] | None:
     """The hook list of a hooked recorder (created on first use), or None for other recorders."""
+    hooks: list[RecordingHook] | None = _hook_list(recorder, "recording_hooks")
+    return hooks
+
+
+def _hook_list(recorder: object, name: str) -> Any:  # noqa: ANN401 - one of the two lists
     if not isinstance(recorder, _Hooked):
         return None
-    if not hasattr(recorder, "recording_hooks"):
-        recorder.recording_hooks = []
-    return recorder.recording_hooks
+    if not hasattr(recorder, name):
+        setattr(recorder, name, [])
+    return getattr(recorder, name)

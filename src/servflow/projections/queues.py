@@ -9,7 +9,6 @@ opening (the projection folds the log's ``PolicyAdopted`` events, like the SLA p
 from __future__ import annotations
 
 import dataclasses
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import OPEN_STATUSES, ServiceRequest, Status
 from servflow.domain.sla import STOPPED_STATES, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
-from servflow.projections.engine import Tx, from_micros, id_text, micros
+from servflow.projections.engine import Tx, evolver, from_micros, id_text, micros
 from servflow.projections.sla import MeasuredProjection
 
 __all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]
@@ -463,15 +462,8 @@ def _(event: ServiceRequest.Cancelled, row: _Row) -> dict[str, Any] | None:
     return {"status": Status.CANCELLED.value}
 
 
-_values = operator.attrgetter(*_FIELDS)
-
-
-def _evolve(row: _Row, changes: dict[str, Any]) -> _Row:
-    """A copy of ``row`` with ``changes``: rows are never changed in place (folds stay pure)."""
-    copy = _Row(*_values(row))
-    for name, value in changes.items():
-        setattr(copy, name, value)
-    return copy
+#: A copy of a row with ``changes``: rows are never changed in place (folds stay pure).
+_evolve = evolver(_Row)
 
 
 #: The special queues that select by status alone, and that status.

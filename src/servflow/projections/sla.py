@@ -17,7 +17,6 @@ changes a clock between events. For earlier instants ask ``ServiceDesk.sla(ref, 
 from __future__ import annotations
 
 import dataclasses
-import operator
 import threading
 from abc import abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
@@ -41,7 +40,7 @@ from servflow.domain.sla import (
     to_second,
 )
 from servflow.domain.values import Outcome, Priority, Value
-from servflow.projections.engine import RowProjection, Tx, from_micros, id_text, micros
+from servflow.projections.engine import RowProjection, Tx, evolver, from_micros, id_text, micros
 
 __all__ = ["MeasuredProjection", "SlaAlert", "SlaDueRow", "SlaProjection"]
 
@@ -205,20 +204,11 @@ class MeasuredProjection(RowProjection[RowT]):
         if pending:
             super().apply(pending, tx)
 
-    def begin(self, position: int) -> None:  # noqa: D102
-        super().begin(position)
-        if self._memory().position is None:
-            self._batch.known = None
-
     def committed(self) -> None:  # noqa: D102
+        # The batch's policies are remembered with its rows (and used only while they are).
         super().committed()
         pending: list[PolicyAdoption] | None = getattr(self._batch, "pending_known", None)
         self._batch.known = None if pending is None else list(pending)
-        self._batch.pending_known = None
-
-    def rolled_back(self) -> None:  # noqa: D102
-        super().rolled_back()
-        self._batch.known = None
         self._batch.pending_known = None
 
     def store(  # noqa: D102
@@ -289,15 +279,8 @@ class _SlaRow:
 _SLA_FIELDS = tuple(f.name for f in dataclasses.fields(_SlaRow))
 
 
-_sla_values = operator.attrgetter(*_SLA_FIELDS)
-
-
-def _evolve(row: _SlaRow, changes: dict[str, Any]) -> _SlaRow:
-    """A copy of ``row`` with ``changes``: rows are never changed in place (folds stay pure)."""
-    copy = _SlaRow(*_sla_values(row))
-    for name, value in changes.items():
-        setattr(copy, name, value)
-    return copy
+#: A copy of a row with ``changes``: rows are never changed in place (folds stay pure).
+_evolve = evolver(_SlaRow)
 
 
 class SlaAlert(Value):
