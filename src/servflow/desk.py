@@ -1251,7 +1251,7 @@ class ServiceDesk:
             # request, so "as of" is a prefix and the rest stay undecoded. (The rows come from
             # the audit trail's read, which knows the request's id rather than parsing it from
             # every row as the library's reader does.)
-            for _, stored in self._trail.stored([request_id]):
+            for _, stored in self._trail.stored_one(request_id):
                 event = to_event(stored)
                 if not isinstance(event, ServiceRequest.Event):
                     continue

@@ -156,6 +156,15 @@ class Tx:
         self._cursor.execute(self.dialect.sql(statement), tuple(params))
         return [dict(row) for row in self._cursor.fetchall()]
 
+    def rows(self, statement: str, params: Sequence[object] = ()) -> list[Any]:
+        """Run a query and return the driver's own rows (read columns by name; don't keep them).
+
+        ``query`` copies each row into a dict; a hot read of a few columns need not.
+        """
+        self._cursor.execute(self.dialect.sql(statement), tuple(params))
+        rows: list[Any] = self._cursor.fetchall()
+        return rows
+
 
 class Projection(ABC):
     """A read model: a fold of the log into tables of its own.
