@@ -222,16 +222,8 @@ class AuditTrail:
                 (request_id if postgres else request_id.hex,),
             )
         return (
-            (
-                r["position"],
-                StoredEvent(
-                    originator_id=request_id,
-                    originator_version=r["originator_version"],
-                    topic=r["topic"],
-                    state=bytes(r["state"]),
-                ),
-            )
-            for r in records
+            (position, StoredEvent(request_id, version, topic, bytes(state)))
+            for position, version, topic, state in records
         )
 
     def events(self, request_ids: Sequence[UUID]) -> Iterator[tuple[int, DomainEvent]]:

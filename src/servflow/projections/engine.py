@@ -156,13 +156,16 @@ class Tx:
         self._cursor.execute(self.dialect.sql(statement), tuple(params))
         return [dict(row) for row in self._cursor.fetchall()]
 
-    def rows(self, statement: str, params: Sequence[object] = ()) -> list[Any]:
-        """Run a query and return the driver's own rows (read columns by name; don't keep them).
+    def rows(self, statement: str, params: Sequence[object] = ()) -> list[Sequence[Any]]:
+        """Run a query and return its rows as sequences, in the order of the selected columns.
 
-        ``query`` copies each row into a dict; a hot read of a few columns need not.
+        ``query`` copies each row into a dict; a hot read of a few columns need not: SQLite's
+        rows are returned as the driver made them (they index by position).
         """
         self._cursor.execute(self.dialect.sql(statement), tuple(params))
         rows: list[Any] = self._cursor.fetchall()
+        if self.dialect.name == "postgres":  # the library's connections make dicts
+            return [tuple(row.values()) for row in rows]
         return rows
 
 

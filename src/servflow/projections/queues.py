@@ -338,19 +338,8 @@ class QueueProjection(MeasuredProjection[_Row]):
                 params.extend(str(v) for v in values)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         table = self.t(self.table)
-        records = tx.query(
-            f"SELECT {', '.join(_VIEW_COLUMNS)} FROM {table} {clause} "  # noqa: S608
-            "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
-            [*params, limit + 1, offset],
-        )
-        has_more = len(records) > limit
-        total = None
-        if not count:
-            pass
-        elif not has_more and (records or not offset):
-            total = offset + len(records)  # the last page: nothing left to count
-        else:
-            statuses = _counted_statuses(
+        statuses = (
+            _counted_statuses(
                 special=special,
                 status=status,
                 include_closed=include_closed,
@@ -358,12 +347,31 @@ class QueueProjection(MeasuredProjection[_Row]):
                 or customer is not None
                 or bool(priority or kind or tier),
             )
-            if statuses is None:
-                total = int(
-                    tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
-                )
-            else:
-                total = self._total(tx, team, statuses)
+            if count
+            else None
+        )
+        # A total the per-team-and-status table can give comes with the page, as a scalar
+        # subquery on that small table: one statement, one round trip to the server.
+        counted, counted_params = ("", []) if statuses is None else self._total_sql(team, statuses)
+        records = tx.query(
+            f"SELECT {', '.join(_VIEW_COLUMNS)}{counted} FROM {table} {clause} "  # noqa: S608
+            "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
+            [*counted_params, *params, limit + 1, offset],
+        )
+        has_more = len(records) > limit
+        total = None
+        if not count:
+            pass
+        elif not has_more and (records or not offset):
+            total = offset + len(records)  # the last page: nothing left to count
+        elif statuses is None:
+            total = int(
+                tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
+            )
+        elif records:
+            total = int(records[0]["total_"])
+        else:  # a page past the end: the subquery came with no row
+            total = self._total(tx, team, statuses)
         return QueuePage(
             rows=tuple(_view(record) for record in records[:limit]),
             total=total,
@@ -372,21 +380,26 @@ class QueueProjection(MeasuredProjection[_Row]):
             has_more=has_more,
         )
 
-    def _total(self, tx: Tx, team: str | None, statuses: frozenset[str]) -> int:
-        """The matching rows, added up from the totals per team and status."""
+    def _total_sql(self, team: str | None, statuses: frozenset[str]) -> tuple[str, list[object]]:
+        """The select-list item ``total_``: the rows of these statuses (and team), added up."""
         if not statuses:
-            return 0
+            return ", 0 AS total_", []
         where = [f"status IN ({', '.join('?' * len(statuses))})"]
         params: list[object] = [*sorted(statuses)]
         if team is not None:
             where.append("team = ?")
             params.append(team)
-        found = tx.query(
-            f"SELECT COALESCE(SUM(n), 0) AS n FROM {self.t(self.counts_table)} "  # noqa: S608
-            f"WHERE {' AND '.join(where)}",
+        return (
+            f", (SELECT COALESCE(SUM(n), 0) FROM {self.t(self.counts_table)} "
+            f"WHERE {' AND '.join(where)}) AS total_",
             params,
         )
-        return int(found[0]["n"])
+
+    def _total(self, tx: Tx, team: str | None, statuses: frozenset[str]) -> int:
+        """The matching rows, added up from the totals per team and status."""
+        item, params = self._total_sql(team, statuses)
+        found = tx.query(f"SELECT {item.removeprefix(', ')}", params)
+        return int(found[0]["total_"])
 
 
 @singledispatch
