@@ -359,19 +359,13 @@ class QueueProjection(MeasuredProjection[_Row]):
             [*counted_params, *params, limit + 1, offset],
         )
         has_more = len(records) > limit
-        total = None
-        if not count:
-            pass
-        elif not has_more and (records or not offset):
-            total = offset + len(records)  # the last page: nothing left to count
-        elif statuses is None:
-            total = int(
-                tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)[0]["n"]  # noqa: S608
-            )
-        elif records:
-            total = int(records[0]["total_"])
-        else:  # a page past the end: the subquery came with no row
-            total = self._total(tx, team, statuses)
+        total = _page_total(records, has_more=has_more, offset=offset) if count else None
+        if count and total is None:
+            if statuses is None:
+                found = tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)  # noqa: S608
+                total = int(found[0]["n"])
+            else:
+                total = self._total(tx, team, statuses)
         return QueuePage(
             rows=tuple(_view(record) for record in records[:limit]),
             total=total,
@@ -389,11 +383,11 @@ class QueueProjection(MeasuredProjection[_Row]):
         if team is not None:
             where.append("team = ?")
             params.append(team)
-        return (
-            f", (SELECT COALESCE(SUM(n), 0) FROM {self.t(self.counts_table)} "
-            f"WHERE {' AND '.join(where)}) AS total_",
-            params,
+        item = (
+            f", (SELECT COALESCE(SUM(n), 0) FROM {self.t(self.counts_table)} "  # noqa: S608
+            f"WHERE {' AND '.join(where)}) AS total_"
         )
+        return item, params
 
     def _total(self, tx: Tx, team: str | None, statuses: frozenset[str]) -> int:
         """The matching rows, added up from the totals per team and status."""
@@ -487,6 +481,15 @@ _SPECIAL_STATUS = {
     SpecialQueue.TRANSFERRED_IN: Status.TRANSFERRED.value,
 }
 _ALL_STATUSES = frozenset(s.value for s in Status)
+
+
+def _page_total(records: Sequence[Mapping[str, Any]], *, has_more: bool, offset: int) -> int | None:
+    """A counted page's total as the page itself tells it; None when it must be counted apart."""
+    if not has_more and (records or not offset):
+        return offset + len(records)  # the last page: nothing left to count
+    if records and "total_" in records[0]:
+        return int(records[0]["total_"])  # the totals' subquery, read with the page
+    return None  # rows counted one by one, or a page past the end (no row, no subquery)
 
 
 def _counted_statuses(
