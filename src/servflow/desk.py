@@ -10,6 +10,8 @@ concurrency: a refused command appends nothing, and the loser of a race gets
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import logging
 import random
 import re
@@ -660,7 +662,11 @@ class ServiceDesk:
 
     def request_ids(self) -> Iterator[UUID]:
         """Ids of every request in the store, in the order they were opened."""
-        last = 0
+        return self._opened_after(0)
+
+    def _opened_after(self, position: int) -> Iterator[UUID]:
+        """Ids of the requests whose ``Opened`` event is after ``position`` in the log."""
+        last = position
         topic = get_topic(ServiceRequest.Opened)
         while True:
             notifications = self._store.recorder.select_notifications(
@@ -1035,11 +1041,18 @@ class ServiceDesk:
 
         ``at`` defaults to the desk's clock now; only events that happened by then count, so
         the same question gets the same answer at any later date. ``team`` and ``kind`` filter
-        on the request as of ``at``. It reads each request's events from the log (not a
-        projection): fine for thousands of requests. See ``Kpis`` for every figure.
+        on the request as of ``at``. It reads the requests' events from the log (not a
+        projection), 500 requests per query, each event decoded once. See ``Kpis``.
         """
         when = self._instant(at, "at", "kpis")
-        return compute_kpis(self, since=since, until=until, at=when, team=team, kind=kind)
+        return compute_kpis(
+            lambda start, end: self._cohort_as_of(start, end, when),
+            since=since,
+            until=until,
+            at=when,
+            team=team,
+            kind=kind,
+        )
 
     # -- projections ------------------------------------------------------------------------
 
@@ -1268,6 +1281,55 @@ class ServiceDesk:
                 _describe(ref), detail=f"it was opened after {as_of.isoformat()}"
             )
         return request
+
+    def _cohort_ids(self, since: datetime, until: datetime) -> list[UUID]:
+        """Ids of at least the requests opened in ``[since, until)``, whatever the views' lag.
+
+        The SLA view's rows say when each request it has seen was opened (an indexed range);
+        the requests opened after its position come from the log.
+        """
+        views = self._projector.views
+        statement, params = self._sla.opened_ids_sql(since, until)
+        try:
+            with views.transaction(commit=False) as tx:
+                position, rows = views.with_position(
+                    tx, self._projector.key(self._sla), statement, params
+                )
+            found = dict.fromkeys(UUID(str(row[0])) for row in rows)
+            found.update(dict.fromkeys(self._opened_after(position)))
+        except PersistenceError as error:
+            raise _store_error(error) from None
+        return list(found)
+
+    def _cohort_as_of(
+        self, since: datetime, until: datetime, when: datetime
+    ) -> Iterator[tuple[ServiceRequest, Callable[[], SlaStatus]]]:
+        """The requests opened in ``[since, until)`` by ``when``, with their SLA clocks, then.
+
+        Each is what ``get(id, as_of=when)`` and ``sla(id, at=when)`` answer. The log is read
+        500 requests per query; each event is decoded once and folded into both the request
+        (up to ``when``) and its SLA tracker (all of it, as ``sla`` does); a request opened
+        outside the period is left after its first event. The clocks come as a call that
+        measures them (as ``sla`` would), so that requests filtered out cost no measuring.
+        """
+        adoptions = self._adoptions()
+        to_event = self._store.mapper.to_domain_event
+        ids = iter(self._cohort_ids(since, until))
+        while True:
+            chunk = list(itertools.islice(ids, _KPI_BATCH))
+            if not chunk:
+                return
+            try:
+                stored = self._trail.stored(chunk)
+            except PersistenceError as error:
+                raise _store_error(error) from None
+            for _, rows in itertools.groupby(stored, key=lambda pair: pair[1].originator_id):
+                found = _fold_as_of(rows, to_event, since, until, when)
+                if found is not None:
+                    request, tracker = found
+                    policy = policy_at(adoptions, tracker.opened_at)
+                    # The clocks are measured only for the requests the filters keep.
+                    yield request, functools.partial(tracker.status, when, policy)
 
     def _has(self, request_id: UUID) -> bool:
         try:
@@ -1558,6 +1620,39 @@ def _many(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(str(v) for v in value)  # type: ignore[attr-defined]
+
+
+#: Requests read per query by ``kpis``.
+_KPI_BATCH = 500
+
+
+def _fold_as_of(
+    rows: Iterable[tuple[int, StoredEvent]],
+    to_event: Callable[[StoredEvent], object],
+    since: datetime,
+    until: datetime,
+    when: datetime,
+) -> tuple[ServiceRequest, SlaTracker] | None:
+    """One request's rows folded as of ``when`` (None unless opened in ``[since, until)``)."""
+    request: ServiceRequest | None = None
+    tracker: SlaTracker | None = None
+    past = False  # an event happened after ``when``: the request stops there (see ``_as_of``)
+    for _, stored in rows:
+        event = to_event(stored)
+        if not isinstance(event, ServiceRequest.Event):
+            continue
+        if not past and event.occurred_at <= when:
+            request = event.mutate(request)
+        else:
+            past = True
+            if request is None:
+                return None  # opened after ``when``
+        if tracker is None and request is not None and not since <= request.opened_at < until:
+            return None  # opened outside the period: its other events are not even decoded
+        tracker = SlaTracker.fold(tracker, event)
+    if request is None or tracker is None:
+        return None  # opened after ``when``
+    return request, tracker
 
 
 def _describe(ref: Ref) -> str:

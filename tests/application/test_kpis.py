@@ -241,3 +241,29 @@ def test_kpis_refuse_invalid_input(desk: ServiceDesk, clock: FakeClock) -> None:
         desk.kpis(since=t0 + H, until=t0)
     with pytest.raises(ValidationFailedError, match="kind"):
         desk.kpis(since=t0, until=t0 + H, kind="gossip")
+
+
+def test_kpis_count_requests_by_the_exact_instant_they_were_opened(
+    desk: ServiceDesk, clock: FakeClock
+) -> None:
+    """Periods that cut a second: the SLA view keeps whole seconds, the cohort the instant."""
+    t0 = clock.now
+    half = timedelta(milliseconds=500)
+    for offset in (half, 3 * half):  # 09:00:00.5 and 09:00:01.5
+        clock.now = t0 + offset
+        desk.open(
+            customer="ACME",
+            channel="web",
+            kind="quote",
+            stage="sale",
+            symptom="s",
+            actor="agent:ana",
+        )
+    clock.now = t0 + H
+    ms = timedelta(milliseconds=1)
+
+    assert desk.kpis(since=t0, until=t0 + H).requests == 2
+    assert desk.kpis(since=t0 + 300 * ms, until=t0 + 1700 * ms).requests == 2
+    assert desk.kpis(since=t0 + 501 * ms, until=t0 + 1500 * ms).requests == 0
+    assert desk.kpis(since=t0 + 500 * ms, until=t0 + 1501 * ms).requests == 2
+    assert desk.kpis(since=t0 + 700 * ms, until=t0 + 1600 * ms).requests == 1

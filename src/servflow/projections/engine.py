@@ -351,6 +351,25 @@ class ViewStore:
                 found[str(record["k"])] = int(record["n"] or 0)
         return found
 
+    def with_position(
+        self, tx: Tx, key: str, statement: str, params: Sequence[object] = ()
+    ) -> tuple[int, list[Sequence[Any]]]:
+        """A query of a projection's tables and the position (under ``key``) they are as of.
+
+        Both come from one statement, so from one snapshot on every store (PostgreSQL gives
+        each statement of a transaction its own): the rows can be neither newer nor older than
+        the position, even while another process applies or rebuilds the projection.
+        ``statement`` is a SELECT whose first column is never NULL; its rows come as sequences.
+        """
+        found = tx.rows(
+            "SELECT mark.position, picked.* FROM (SELECT COALESCE(MAX(notification_id), 0) "  # noqa: S608
+            f"AS position FROM {self._tracking_table()} WHERE application_name = ?) mark "
+            f"LEFT JOIN ({statement}) picked ON 1 = 1",
+            [key, *params],
+        )
+        position = int(found[0][0]) if found else 0
+        return position, [row[1:] for row in found if row[1] is not None]
+
     def _tracking_table(self) -> str:
         if self.dialect.name == "postgres":
             return self.dialect.table(self._recorder.tracking_table_name)  # type: ignore[attr-defined]
@@ -485,6 +504,10 @@ class Projector:
 
     def _key(self, projection: Projection) -> str:
         return f"{self._app.name}:{projection.name}"
+
+    def key(self, projection: Projection) -> str:
+        """The tracking key a projection's position is recorded under."""
+        return self._key(projection)
 
     def _version_key(self, projection: Projection) -> str:
         return f"{self._app.name}:{projection.name}#version"

@@ -21,7 +21,7 @@ import threading
 from abc import abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -43,6 +43,8 @@ from servflow.domain.values import Outcome, Priority, Value
 from servflow.projections.engine import RowProjection, Tx, evolver, from_micros, id_text, micros
 
 __all__ = ["MeasuredProjection", "SlaAlert", "SlaDueRow", "SlaProjection"]
+
+_ONE_SECOND = timedelta(seconds=1)
 
 RowT = TypeVar("RowT")
 #: More distinct policy texts than this in one process is unusual: start the memo again.
@@ -530,6 +532,19 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             for r in found.values()
         ]
         return sorted(rows, key=lambda r: r.ticket_code)
+
+    def opened_ids_sql(self, start: datetime, end: datetime) -> tuple[str, list[object]]:
+        """A SELECT of the ids of (at least) the requests opened in ``[start, end)``.
+
+        Rows keep the opening second (the clocks' resolution): the range is widened to whole
+        seconds on both sides, and the caller checks the exact instant.
+        """
+        table = self.t(self.table)
+        statement = f"SELECT request_id FROM {table} WHERE opened_at >= ? AND opened_at < ?"  # noqa: S608
+        return (
+            statement,
+            [micros(to_second(start) - _ONE_SECOND), micros(to_second(end) + _ONE_SECOND)],
+        )
 
     def opened_between(self, tx: Tx, start: datetime, end: datetime) -> list[SlaTracker]:
         """The trackers of the requests opened in ``[start, end)``, in opening order."""
