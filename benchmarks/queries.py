@@ -8,6 +8,9 @@ projects them itself.
 
 Each desk call is timed alternately with its raw baseline (same database, plain driver), so
 both see the same noise. Figures are p99 latencies; medians are in the notes and the JSON.
+Besides the brief's queries: a page of the global audit log (one actor's events, through
+its index), and ``kpis()`` over a period of 600 requests against reading those requests'
+stored events (no goal: a report folds and measures every request of its period).
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ GOAL_P99 = Goal("<=", 5.0)
 _WARM_UP = 3
 _PAGE = 50
 _ORDER = "ORDER BY due_sort, priority_rank, opened_at"
+_AUDIT_PAGE = 100
+_AUDIT_COLUMNS = "position, request_id, ticket_code, version, event_type, occurred_at, recorded_at, actor, customer_id, data"  # noqa: E501
+#: ``kpis`` reads this period: requests ``SR-001000`` to ``SR-001599`` (one opens a second).
+_KPI_FIRST, _KPI_REQUESTS = 1000, 600
+_KPI_BATCH = 500
+#: ``kpis`` takes tens of milliseconds: fewer samples than the other queries.
+_KPI_SAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -223,6 +233,30 @@ class _Raw:
             (key,),
         )
 
+    def events_of(self, request_ids: list[Any]) -> int:
+        """Every stored event of these requests, 500 requests per query (as ``kpis`` reads)."""
+        found = 0
+        for start in range(0, len(request_ids), _KPI_BATCH):
+            chunk = request_ids[start : start + _KPI_BATCH]
+            keys = tuple(i.hex if self.kind == "sqlite" else i for i in chunk)
+            found += len(
+                self.rows(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self._events} WHERE originator_id IN ({', '.join('?' * len(keys))}) "
+                    "ORDER BY originator_id, originator_version",
+                    keys,
+                )
+            )
+        return found
+
+    def audit_page(self, actor: str) -> list[Any]:
+        """A first page of one actor's events in the audit view, through its index."""
+        return self.rows(
+            f"SELECT {_AUDIT_COLUMNS} FROM {self.table('sf_audit')} "
+            f"WHERE position > ? AND actor = ? ORDER BY position LIMIT {_AUDIT_PAGE + 1}",
+            (0, actor),
+        )
+
     def open_rows(self) -> int:
         """How many rows of the queue table are open."""
         rows = self.rows(f"SELECT COUNT(*) FROM {self._queue} WHERE is_open = 1")
@@ -256,6 +290,9 @@ def measure_queries(run: Run, kind: StoreKind, requests: int) -> dict[str, dict[
     as_of = long_as_of()
     at = T0 + timedelta(days=365)
     the_team = team(3)
+    kpi_since = T0 + timedelta(seconds=_KPI_FIRST)
+    kpi_until = kpi_since + timedelta(seconds=_KPI_REQUESTS)
+    kpi_ids = [request_id_for(f"SR-{n:06d}") for n in range(_KPI_FIRST, _KPI_FIRST + _KPI_REQUESTS)]
     results: dict[str, dict[str, float]] = {}
     with open_desk(kind, path=path, schema=schema, projections="external") as desk:
         raw = _Raw(kind, path=path, schema=schema, events=events_table(desk))
@@ -291,6 +328,18 @@ def measure_queries(run: Run, kind: StoreKind, requests: int) -> dict[str, dict[
                 lambda: desk.get(long_id, as_of=as_of),
                 lambda: raw.events(long_id),
                 samples,
+            ),
+            _time(
+                f"audit_log(actor=..., limit={_AUDIT_PAGE})",
+                lambda: desk.audit_log(actor="agent:ana", limit=_AUDIT_PAGE),
+                lambda: raw.audit_page("agent:ana"),
+                samples,
+            ),
+            _time(
+                f"kpis(), {_KPI_REQUESTS} requests in the period",
+                lambda: desk.kpis(since=kpi_since, until=kpi_until, at=at),
+                lambda: raw.events_of(kpi_ids),
+                min(samples, _KPI_SAMPLES),
             ),
             _time(
                 "queue() SQL alone (page + total)",
@@ -368,14 +417,21 @@ def bench_queries(run: Run) -> None:
         for name, summary in results.items():
             if name.startswith("_"):
                 continue
-            diagnostic = name.startswith("queue() SQL alone")
+            # No goal: the page's SQL alone (what the desk adds is the rest), and KPIs, a
+            # report that folds and measures every request of its period, against reading
+            # their rows.
+            diagnostic = name.startswith(("queue() SQL alone", "kpis("))
             run.add(
                 SECTION,
                 f"{name}, p99",
                 kind,
                 summary["desk_p99_ms"],
                 "ms",
-                baseline="raw indexed SELECT, p99",
+                baseline=(
+                    "raw SELECT of the period's events, p99"
+                    if name.startswith("kpis(")
+                    else "raw indexed SELECT, p99"
+                ),
                 baseline_value=summary["raw_p99_ms"] or None,
                 goal=None if diagnostic else GOAL_P99,
                 note=(

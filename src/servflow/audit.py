@@ -107,7 +107,7 @@ def audit_filter(
 ) -> AuditFilter:
     """Check an auditor's criteria and turn them into an ``AuditFilter`` (typed errors if not)."""
     types = (event_type,) if isinstance(event_type, str) else tuple(event_type or ())
-    unknown = sorted(set(types) - known_event_types())
+    unknown = sorted(set(types) - known_event_types()) if types else []
     if unknown:
         msg = (
             f"refused '{command}': unknown event type {', '.join(map(repr, unknown))}; "

@@ -94,7 +94,7 @@ def from_micros(value: int | None) -> datetime | None:
     """The instant stored by ``micros``, in UTC."""
     if value is None:
         return None
-    return _EPOCH + timedelta(microseconds=value)
+    return _EPOCH + timedelta(0, 0, value)  # positional: faster than microseconds=value
 
 
 @dataclass(frozen=True)
