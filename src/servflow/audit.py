@@ -21,7 +21,8 @@ import io
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO, Any, Literal, get_args
+from itertools import groupby
+from typing import IO, Any, Literal, cast, get_args
 from uuid import UUID
 
 import orjson
@@ -266,30 +267,52 @@ class AuditTrail:
     # -- time travel ---------------------------------------------------------------------------
 
     def queue_as_of(
-        self, at: datetime, query: Callable[[QueueProjection, Tx], QueuePage], *, closed: bool
+        self,
+        at: datetime,
+        query: Callable[[QueueProjection, Tx], QueuePage],
+        *,
+        closed: bool,
+        candidates: Sequence[UUID] | None = None,
     ) -> QueuePage:
         """A queue as it stood at ``at``: the queue fold over each request's events up to then.
 
-        Requests are read in batches of opened requests; each request's events with
-        ``occurred_at <= at`` (a prefix: occurrence never goes backwards within a request) go
-        through ``QueueProjection``'s own fold into a private in-memory table, and ``query``
-        asks that table exactly what ``desk.queue`` asks the live one. With ``closed`` false,
-        requests closed or cancelled by ``at`` are dropped batch by batch, so memory holds the
-        rows that were open then, never the events.
+        Requests are read in batches (``candidates``, or every request opened); each request's
+        events with ``occurred_at <= at`` (a prefix: occurrence never goes backwards within a
+        request, so the rest are not even decoded) go through ``QueueProjection``'s own fold
+        into a private in-memory table, and ``query`` asks that table exactly what
+        ``desk.queue`` asks the live one. With ``closed`` false, requests closed or cancelled
+        by ``at`` are dropped batch by batch, so memory holds the rows that were open then,
+        never the events.
         """
         shadow = QueueProjection()
         dialect = Dialect("sqlite")
         shadow.bind(dialect)
         connection = sqlite3.connect(":memory:")
         connection.row_factory = sqlite3.Row
+        to_event = self._app.mapper.to_domain_event
         try:
             tx = Tx(connection.cursor(), dialect)
             shadow.create(tx)
             # The SLA policies adopted by then measure the rows, as in the live view.
             book = [(p, e) for p, e in self.events([SLA_POLICY_BOOK_ID]) if _by(e, at)]
             shadow.apply(book, tx)
-            for batch in self._opened_batches():
-                shadow.apply([(p, e) for p, e in self.events(batch) if _by(e, at)], tx)
+            batches = (
+                self._opened_batches()
+                if candidates is None
+                else (
+                    list(candidates[start : start + self._batch])
+                    for start in range(0, len(candidates), self._batch)
+                )
+            )
+            for batch in batches:
+                events: list[tuple[int, object]] = []
+                for _, rows in groupby(self.stored(batch), key=lambda pair: pair[1].originator_id):
+                    for position, stored in rows:
+                        event = to_event(stored)
+                        if not _by(cast("DomainEvent", event), at):
+                            break
+                        events.append((position, event))
+                shadow.apply(events, tx)
                 if not closed:
                     tx.execute(f"DELETE FROM {shadow.t(shadow.table)} WHERE is_open = 0")  # noqa: S608
             return query(shadow, tx)

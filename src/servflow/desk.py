@@ -811,8 +811,10 @@ class ServiceDesk:
     ) -> QueuePage:
         """A queue as it stood at ``at`` (by when things happened), folded from the log.
 
-        Takes ``queue``'s filters (follow_ups_due as of ``at``). It reads every request opened
-        by then, so it answers audits ("team X's queue at 10:00 last Monday"), not dashboards.
+        Takes ``queue``'s filters (follow_ups_due as of ``at``). It folds the requests opened
+        by then (without those the queue view shows closed or cancelled by then, unless closed
+        statuses are asked for), so it answers audits ("team X's queue at 10:00 last
+        Monday"), not dashboards.
         """
         if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
             msg = f"refused 'queue_as_of': at must be a timezone-aware datetime, not {at!r}"
@@ -838,7 +840,9 @@ class ServiceDesk:
             )
 
         try:
-            return self._trail.queue_as_of(at, ask, closed=bool(statuses))
+            closed = bool(statuses)
+            candidates = self._as_of_candidates(at, closed=closed)
+            return self._trail.queue_as_of(at, ask, closed=closed, candidates=candidates)
         except PersistenceError as error:
             raise _store_error(error) from None
 
@@ -1281,6 +1285,34 @@ class ServiceDesk:
                 _describe(ref), detail=f"it was opened after {as_of.isoformat()}"
             )
         return request
+
+    def _as_of_candidates(self, at: datetime, *, closed: bool) -> list[UUID]:
+        """Ids of at least the requests a queue as of ``at`` can show, whatever the views' lag.
+
+        The queue view's rows say which requests were opened by ``at`` and, unless closed ones
+        are asked for, which were already closed or cancelled by then; every request the log
+        changed after the view's position is read too.
+        """
+        views = self._projector.views
+        statement, params = self._queues.as_of_candidates_sql(at, closed=closed)
+        with views.transaction(commit=False) as tx:
+            position, rows = views.with_position(
+                tx, self._projector.key(self._queues), statement, params
+            )
+        found = dict.fromkeys(UUID(str(row[0])) for row in rows)
+        found.update(dict.fromkeys(self._changed_after(position)))
+        found.pop(SLA_POLICY_BOOK_ID, None)
+        return list(found)
+
+    def _changed_after(self, position: int) -> Iterator[UUID]:
+        """Ids of the records with events after ``position`` in the log."""
+        last = position
+        while notifications := self._store.recorder.select_notifications(
+            start=last, limit=1000, inclusive_of_start=False
+        ):
+            for notification in notifications:
+                yield UUID(str(notification.originator_id))
+            last = notifications[-1].id
 
     def _cohort_ids(self, since: datetime, until: datetime) -> list[UUID]:
         """Ids of at least the requests opened in ``[since, until)``, whatever the views' lag.

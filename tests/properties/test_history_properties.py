@@ -59,14 +59,17 @@ class Clock:
         return self.now
 
 
-def run_history(desk: ServiceDesk, clock: Clock, history: Sequence[Step]) -> list[str]:
+def run_history(
+    desk: ServiceDesk, clock: Clock, history: Sequence[Step], tickets: list[str] | None = None
+) -> list[str]:
     """Apply a random history, mostly of commands the request's status allows.
 
     Adapted from ``tests/integration/test_projections.py``: a step picks among the commands
     the lifecycle allows now, so histories go far; the few refusals left are skipped.
-    Returns the tickets opened.
+    Returns the tickets opened, after ``tickets`` (requests of an earlier history to go on
+    with).
     """
-    tickets: list[str] = []
+    tickets = [] if tickets is None else tickets
     for what, target, choice in history:
         clock.now += timedelta(minutes=3 * choice)
         if what == 0 or not tickets:

@@ -374,6 +374,19 @@ class QueueProjection(MeasuredProjection[_Row]):
             has_more=has_more,
         )
 
+    def as_of_candidates_sql(self, at: datetime, *, closed: bool) -> tuple[str, list[object]]:
+        """A SELECT of the ids of the requests a queue as of ``at`` may hold, by these rows.
+
+        Opened by ``at``; unless ``closed`` ones are asked for, also not closed or cancelled
+        by then: a row that is not open and whose last change (``updated_at``: every status
+        change moves it) happened by ``at`` was in that same status at ``at``.
+        """
+        when = micros(at)
+        statement = f"SELECT request_id FROM {self.t(self.table)} WHERE opened_at <= ?"  # noqa: S608
+        if closed:
+            return statement, [when]
+        return f"{statement} AND (is_open = 1 OR updated_at > ?)", [when, when]
+
     def _total_sql(self, team: str | None, statuses: frozenset[str]) -> tuple[str, list[object]]:
         """The select-list item ``total_``: the rows of these statuses (and team), added up."""
         if not statuses:
