@@ -17,6 +17,8 @@ from functools import singledispatch
 from typing import Any, ClassVar
 from uuid import UUID
 
+from pydantic import TypeAdapter
+
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import OPEN_STATUSES, ServiceRequest, Status
 from servflow.domain.sla import STOPPED_STATES, SlaTracker
@@ -353,13 +355,17 @@ class QueueProjection(MeasuredProjection[_Row]):
         # A total the per-team-and-status table can give comes with the page, as a scalar
         # subquery on that small table: one statement, one round trip to the server.
         counted, counted_params = ("", []) if statuses is None else self._total_sql(team, statuses)
-        records = tx.query(
+        records = tx.rows(
             f"SELECT {', '.join(_VIEW_COLUMNS)}{counted} FROM {table} {clause} "  # noqa: S608
             "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
             [*counted_params, *params, limit + 1, offset],
         )
         has_more = len(records) > limit
-        total = _page_total(records, has_more=has_more, offset=offset) if count else None
+        total = (
+            _page_total(records, has_more=has_more, offset=offset, counted=bool(counted))
+            if count
+            else None
+        )
         if count and total is None:
             if statuses is None:
                 found = tx.query(f"SELECT COUNT(*) AS n FROM {table} {clause}", params)  # noqa: S608
@@ -367,7 +373,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             else:
                 total = self._total(tx, team, statuses)
         return QueuePage(
-            rows=tuple(_view(record) for record in records[:limit]),
+            rows=tuple(_views(records[:limit])),
             total=total,
             offset=offset,
             limit=limit,
@@ -496,12 +502,17 @@ _SPECIAL_STATUS = {
 _ALL_STATUSES = frozenset(s.value for s in Status)
 
 
-def _page_total(records: Sequence[Mapping[str, Any]], *, has_more: bool, offset: int) -> int | None:
-    """A counted page's total as the page itself tells it; None when it must be counted apart."""
+def _page_total(
+    records: Sequence[Sequence[Any]], *, has_more: bool, offset: int, counted: bool
+) -> int | None:
+    """A counted page's total as the page itself tells it; None when it must be counted apart.
+
+    ``counted``: the rows end with the totals' subquery (``total_``), read with the page.
+    """
     if not has_more and (records or not offset):
         return offset + len(records)  # the last page: nothing left to count
-    if records and "total_" in records[0]:
-        return int(records[0]["total_"])  # the totals' subquery, read with the page
+    if records and counted:
+        return int(records[0][len(_VIEW_COLUMNS)])
     return None  # rows counted one by one, or a page past the end (no row, no subquery)
 
 
@@ -559,10 +570,19 @@ _ROW_FIELDS = tuple(QueueRow.model_fields)
 _INSTANTS = ("opened_at", "updated_at", "follow_up_at", "first_response_due", "resolution_due")
 
 
-def _view(record: Mapping[str, Any]) -> QueueRow:
-    # The stored text of ids and enumerations is left to pydantic to read (in its compiled
-    # validator, which checks it as strictly); instants are stored as integer microseconds.
-    values = {name: record[name] for name in _ROW_FIELDS}
-    for name in _INSTANTS:
-        values[name] = from_micros(values[name])
-    return QueueRow.model_validate(values)
+def _views(records: Sequence[Sequence[Any]]) -> list[QueueRow]:
+    # Rows of ``_VIEW_COLUMNS``. The stored text of ids and enumerations is left to pydantic
+    # to read (in its compiled validator, which checks it as strictly, a whole page in one
+    # call); instants are stored as integer microseconds.
+    values = []
+    for record in records:
+        value = {name: record[index] for name, index in _PICKED}
+        for name in _INSTANTS:
+            value[name] = from_micros(value[name])
+        values.append(value)
+    return _ROWS.validate_python(values)
+
+
+#: Each field of ``QueueRow`` and where it is in a row of ``_VIEW_COLUMNS``.
+_PICKED = tuple((name, _VIEW_COLUMNS.index(name)) for name in _ROW_FIELDS)
+_ROWS: TypeAdapter[list[QueueRow]] = TypeAdapter(list[QueueRow])
