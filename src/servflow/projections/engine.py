@@ -159,13 +159,24 @@ class Tx:
     def rows(self, statement: str, params: Sequence[object] = ()) -> list[Sequence[Any]]:
         """Run a query and return its rows as sequences, in the order of the selected columns.
 
-        ``query`` copies each row into a dict; a hot read of a few columns need not: SQLite's
-        rows are returned as the driver made them (they index by position).
+        ``query`` copies each row into a dict; a hot read need not: rows come as the driver
+        makes them, SQLite's (which index by position) or PostgreSQL's tuples.
         """
-        self._cursor.execute(self.dialect.sql(statement), tuple(params))
-        rows: list[Any] = self._cursor.fetchall()
-        if self.dialect.name == "postgres":  # the library's connections make dicts
-            return [tuple(row.values()) for row in rows]
+        if self.dialect.name != "postgres":
+            self._cursor.execute(statement, tuple(params))
+            rows: list[Any] = self._cursor.fetchall()
+            return rows
+        # The library's PostgreSQL connections make a dict of every row: tuples, for this one.
+        from psycopg.rows import tuple_row  # noqa: PLC0415 - psycopg is an optional extra
+
+        cursor: Any = self._cursor
+        factory = cursor.row_factory
+        cursor.row_factory = tuple_row
+        try:
+            cursor.execute(self.dialect.sql(statement), tuple(params))
+            rows = cursor.fetchall()
+        finally:
+            cursor.row_factory = factory
         return rows
 
 
