@@ -73,23 +73,22 @@ def check(desk: ServiceDesk, asked: list[Question]) -> None:
         assert got == reference(desk, question)
 
 
-@settings(max_examples=25, deadline=None)
-@given(steps, questions)
-def test_kpis_equal_a_request_by_request_reading_in_memory(
-    history: list[Step], asked: list[Question]
-) -> None:
+def in_memory(history: list[Step], checked: Callable[[ServiceDesk], None]) -> None:
+    """Run the history on an in-memory desk (views current), then check it."""
     clock = Clock()
     with ServiceDesk(clock=clock) as desk:
         run_history(desk, clock, history)
-        check(desk, asked)
+        checked(desk)
 
 
-@settings(max_examples=15, deadline=None)
-@given(steps, questions, st.integers(0, 60))
-def test_kpis_equal_a_request_by_request_reading_while_the_views_lag(
-    history: list[Step], asked: list[Question], caught_up_after: int
+def with_lagging_views(
+    history: list[Step], caught_up_after: int, checked: Callable[[ServiceDesk], None]
 ) -> None:
-    """Views brought up to date part way: the requests opened since come from the log."""
+    """Run the history on an SQLite desk whose views catch up part way, then check it.
+
+    Requests opened since come from the log only; later commands on requests opened before
+    leave the view's rows of them stale.
+    """
     clock = Clock()
     with tempfile.TemporaryDirectory() as scratch:
         path = str(Path(scratch) / "desk.db")
@@ -97,7 +96,23 @@ def test_kpis_equal_a_request_by_request_reading_while_the_views_lag(
             tickets = run_history(desk, clock, history[:caught_up_after])
             desk.catch_up()
             run_history(desk, clock, history[caught_up_after:], tickets)
-            check(desk, asked)
+            checked(desk)
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps, questions)
+def test_kpis_equal_a_request_by_request_reading_in_memory(
+    history: list[Step], asked: list[Question]
+) -> None:
+    in_memory(history, lambda desk: check(desk, asked))
+
+
+@settings(max_examples=15, deadline=None)
+@given(steps, questions, st.integers(0, 60))
+def test_kpis_equal_a_request_by_request_reading_while_the_views_lag(
+    history: list[Step], asked: list[Question], caught_up_after: int
+) -> None:
+    with_lagging_views(history, caught_up_after, lambda desk: check(desk, asked))
 
 
 #: (offset of at in minutes, the queue asked for, team, whether closed requests are asked for).
@@ -134,10 +149,7 @@ def check_past_queues(desk: ServiceDesk, asked: list[PastQueue]) -> None:
 def test_past_queues_equal_a_reading_of_every_request_in_memory(
     history: list[Step], asked: list[PastQueue]
 ) -> None:
-    clock = Clock()
-    with ServiceDesk(clock=clock) as desk:
-        run_history(desk, clock, history)
-        check_past_queues(desk, asked)
+    in_memory(history, lambda desk: check_past_queues(desk, asked))
 
 
 @settings(max_examples=15, deadline=None)
@@ -145,12 +157,4 @@ def test_past_queues_equal_a_reading_of_every_request_in_memory(
 def test_past_queues_equal_a_reading_of_every_request_while_the_views_lag(
     history: list[Step], asked: list[PastQueue], caught_up_after: int
 ) -> None:
-    clock = Clock()
-    with tempfile.TemporaryDirectory() as scratch:
-        path = str(Path(scratch) / "desk.db")
-        with ServiceDesk.sqlite(path, clock=clock, projections="external") as desk:
-            tickets = run_history(desk, clock, history[:caught_up_after])
-            desk.catch_up()
-            # Later commands on the same requests too: rows the view has, made stale.
-            run_history(desk, clock, history[caught_up_after:], tickets)
-            check_past_queues(desk, asked)
+    with_lagging_views(history, caught_up_after, lambda desk: check_past_queues(desk, asked))
