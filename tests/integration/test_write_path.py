@@ -5,6 +5,7 @@ read of the chain table would have given, with other writers and refusals in bet
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
@@ -151,3 +152,35 @@ def test_a_desk_reloads_a_request_whose_newest_event_was_removed_behind_its_back
         assert again.progress_reports == 1
         assert again == desk.get(request)
         assert desk.verify().intact
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_reads_in_autocommit_hand_back_connections_as_they_came(desk: ServiceDesk) -> None:
+    """PostgreSQL reads skip BEGIN and ROLLBACK; each connection goes back as it came.
+
+    The library's pool makes its connections autocommit (its transactions say BEGIN
+    themselves). A read that fails half way (a statement the server refuses) leaves nothing
+    behind either: the commands after it record in their own transactions, and reads work.
+    """
+    views = desk._projector.views
+    datastore = views._recorder.datastore
+
+    def pooled() -> list[bool]:
+        stats = datastore.pool.get_stats()
+        with contextlib.ExitStack() as stack:
+            connections = [
+                stack.enter_context(datastore.get_connection()) for _ in range(stats["pool_size"])
+            ]
+            return [connection.autocommit for connection in connections]
+
+    before = pooled()
+    with views.transaction(commit=False) as tx:
+        # Each statement is its own transaction: none is open between them.
+        assert tx.query("SELECT now() = statement_timestamp() AS alone")[0]["alone"] is True
+    with pytest.raises(Exception, match="no_such_table"), views.transaction(commit=False) as tx:
+        tx.query("SELECT * FROM no_such_table")
+    assert pooled() == before
+    request = open_one(desk)
+    desk.classify(request, priority="high", actor="agent:ana")
+    assert desk.get(request).version == 2
+    assert [row.ticket_code for row in desk.queue().rows] == [request.ticket_code]

@@ -300,10 +300,35 @@ class ViewStore:
 
     @contextlib.contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
-        """A transaction on the views (committed on success when ``commit``)."""
+        """A transaction on the views (committed on success when ``commit``).
+
+        Without ``commit`` it is for reading only. On PostgreSQL a read then runs in
+        autocommit: each statement is its own transaction, as it would be anyway under the
+        default READ COMMITTED isolation (which gives every statement its own snapshot), but
+        without the ``BEGIN`` and ``ROLLBACK`` round trips around it. Reads that must agree
+        with each other are written as one statement (see ``with_position``).
+        """
         self.run_use_hooks()
+        if not commit and self.dialect.name == "postgres":
+            with self._reading() as tx:
+                yield tx
+            return
         with self._recorder.datastore.transaction(commit=commit) as cursor:
             yield Tx(cursor, self.dialect)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Tx]:
+        # The library's pool hands out connections in autocommit already (its transactions
+        # say BEGIN themselves); one configured otherwise goes back as it came.
+        datastore: Any = self._recorder.datastore
+        with datastore.get_connection() as connection:
+            configured = connection.autocommit
+            connection.autocommit = True
+            try:
+                with connection.cursor() as cursor:
+                    yield Tx(cursor, self.dialect)
+            finally:
+                connection.autocommit = configured
 
     def on_use(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` before every later use of the views (see ``run_use_hooks``)."""
