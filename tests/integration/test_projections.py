@@ -437,3 +437,44 @@ def test_a_counted_page_totals_every_matching_row(
                 offset = page.next_offset
             for limit in (1, 3, 100):
                 assert desk.queue(**filters, limit=limit).total == matching, (filters, limit)
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_a_large_catch_up_gives_postgresql_statistics_of_the_views(
+    make_desk: Callable[..., ServiceDesk],
+) -> None:
+    """Views filled from nothing get planner statistics; small catch-ups leave it to autovacuum.
+
+    ``reltuples`` is -1 until a table is first analyzed (or vacuumed), and ANALYZE sets it in
+    the catalogue, in its own transaction.
+    """
+    desk = make_desk(projections="external")
+    for n in range(3):
+        desk.open(
+            customer=f"c{n}",
+            channel="web",
+            kind="complaint",
+            stage="sale",
+            symptom="s",
+            actor="agent:ana",
+        )
+    views = desk._projector.views
+
+    def analyzed() -> set[str]:
+        with views.transaction(commit=False) as tx:
+            rows = tx.query(
+                "SELECT relname FROM pg_class JOIN pg_namespace n ON n.oid = relnamespace "
+                "WHERE nspname = ? AND relname LIKE ? AND reltuples >= 0",
+                [views.dialect.schema, "sf\\_%"],
+            )
+        return {str(row["relname"]) for row in rows}
+
+    desk._projector.analyze_after = 100
+    assert desk.catch_up() >= 3
+    assert "sf_sla" not in analyzed()
+    desk.open(
+        customer="c", channel="web", kind="quote", stage="sale", symptom="s", actor="agent:ana"
+    )
+    desk._projector.analyze_after = 1
+    assert desk.catch_up() == 1
+    assert {"sf_sla", "sf_queue", "sf_audit"} <= analyzed()

@@ -535,6 +535,11 @@ class Projector:
         #: Events waiting to be applied in one batch (see ``defer``), and how many may wait.
         self._deferred: list[tuple[int, object]] = []
         self.defer_limit = 500
+        #: A catch-up that applies at least this many events refreshes PostgreSQL's planner
+        #: statistics of the tables it filled (``ANALYZE``): a view filled from nothing has none
+        #: until autovacuum gets to it, and PostgreSQL then scans where an index would do
+        #: (``breaches`` took 15 ms instead of 1 ms on 20k fresh rows).
+        self.analyze_after = 10_000
         self.views.on_use(self.flush)
         self._setup()
 
@@ -592,11 +597,13 @@ class Projector:
         progress: ProgressCallback | None = None,
         limit: int | None = None,
         batch_size: int | None = None,
+        analyze: bool = True,
     ) -> int:
         """Apply every event the projections have not seen; returns how many were read.
 
         ``limit`` stops after about that many events (used to simulate a crash in tests);
-        ``batch_size`` overrides the projector's for this call.
+        ``batch_size`` overrides the projector's for this call; ``analyze`` lets a large
+        catch-up refresh PostgreSQL's statistics (see ``analyze_after``).
         """
         batch = batch_size or self.batch_size
         with self._lock, _fewer_full_collections():
@@ -636,6 +643,11 @@ class Projector:
                             elapsed=time.perf_counter() - started,
                         )
                     )
+            if analyze and done >= self.analyze_after and self.views.dialect.name == "postgres":
+                with self.views.transaction() as tx:
+                    for projection in selected:
+                        for table in projection.tables():
+                            tx.execute(f"ANALYZE {projection.t(table)}")
             return done
 
     def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> None:
@@ -806,6 +818,7 @@ class Projector:
                 names=[p.name for p in selected],
                 progress=progress,
                 batch_size=max(self.batch_size, self.rebuild_batch_size),
+                analyze=False,  # below, once the indexes are in
             )
             # The indexes are built once the rows are in (should the rebuild stop before this,
             # the next projector creates them on start). Fresh tables have no planner
