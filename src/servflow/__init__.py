@@ -42,6 +42,7 @@ from servflow.domain.values import (
     Tier,
 )
 from servflow.domain.view import Request
+from servflow.encryption import new_cipher_key
 from servflow.errors import (
     ConcurrencyConflictError,
     ConfigurationError,
@@ -121,4 +122,5 @@ __all__ = [
     "VerifyReport",
     "WhatIfFlip",
     "__version__",
+    "new_cipher_key",
 ]

@@ -142,6 +142,9 @@ class _Session:
             self.opened = None
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
 def _is_dsn(db: str) -> bool:
     return db.startswith(_DSN_PREFIXES)
 
@@ -153,16 +156,24 @@ def _open_desk(
     schema: str | None = None,
     projections: ProjectionMode = "inline",
 ) -> ServiceDesk:
-    """A desk on an SQLite file or a PostgreSQL DSN (``schema`` applies to PostgreSQL only)."""
+    """A desk on an SQLite file or a PostgreSQL DSN (``schema`` applies to PostgreSQL only).
+
+    Stored events are encrypted with ``$SERVFLOW_CIPHER_KEY`` when it is set, compressed when
+    ``$SERVFLOW_COMPRESS`` is 1 (a key is never an option: it would stay in shell history).
+    """
+    storage: dict[str, Any] = {
+        "cipher_key": os.environ.get("SERVFLOW_CIPHER_KEY") or None,
+        "compress": os.environ.get("SERVFLOW_COMPRESS", "").strip().lower() in _TRUE,
+    }
     if _is_dsn(db):
-        return ServiceDesk.postgres(db, schema=schema or None, projections=projections)
+        return ServiceDesk.postgres(db, schema=schema or None, projections=projections, **storage)
     if existing and not Path(db).is_file():
         msg = (
             f"no servflow database at {db}: open a request first "
             f"(servflow --db {shlex.quote(db)} request open ...) or run servflow demo"
         )
         raise StoreError(msg)
-    return ServiceDesk.sqlite(db, projections=projections)
+    return ServiceDesk.sqlite(db, projections=projections, **storage)
 
 
 def _session(ctx: typer.Context) -> _Session:

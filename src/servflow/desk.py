@@ -68,6 +68,7 @@ from servflow.domain.values import (
     Tier,
 )
 from servflow.domain.view import Request
+from servflow.encryption import storage_settings
 from servflow.errors import (
     ConcurrencyConflictError,
     ConfigurationError,
@@ -237,9 +238,17 @@ class ServiceDesk:
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
         sla: SlaPolicy | None = None,
+        cipher_key: str | None = None,
+        compress: bool = False,
     ) -> ServiceDesk:
-        """A desk on an SQLite file (created if missing, WAL mode): the embedded default."""
+        """A desk on an SQLite file (created if missing, WAL mode): the embedded default.
+
+        ``cipher_key`` (``servflow.new_cipher_key()``) encrypts the stored events, ``compress``
+        compresses them; a store must be opened with the settings it was written with
+        (``docs/how-to/encryption.md``).
+        """
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+        env.update(storage_settings(cipher_key=cipher_key, compress=compress))
         return cls(
             clock=clock,
             ticket_prefix=ticket_prefix,
@@ -261,12 +270,16 @@ class ServiceDesk:
         audit_key: bytes | None = None,
         sla: SlaPolicy | None = None,
         pool_size: int = 5,
+        cipher_key: str | None = None,
+        compress: bool = False,
     ) -> ServiceDesk:
         """A desk on PostgreSQL, shared by processes and machines (needs ``servflow[postgres]``).
 
         ``dsn`` is a libpq connection string or URL; ``schema`` (created if missing) keeps
-        servflow's tables apart from others in the same database.
+        servflow's tables apart from others in the same database. ``cipher_key`` and
+        ``compress`` as for ``sqlite``.
         """
+        storage = storage_settings(cipher_key=cipher_key, compress=compress)
         try:
             from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415 - optional extra
         except ImportError:
@@ -285,6 +298,7 @@ class ServiceDesk:
             "POSTGRES_USER": str(params.get("user", "postgres")),
             "POSTGRES_PASSWORD": str(params.get("password", "")),
             "POSTGRES_POOL_SIZE": str(pool_size),
+            **storage,
         }
         # Opening a store creates its tables, functions and views if they are missing; processes
         # opening the same schema at once would collide in PostgreSQL's catalogue, so they take
