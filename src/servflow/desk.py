@@ -680,14 +680,14 @@ class ServiceDesk:
 
     def _opened_after(self, position: int) -> Iterator[UUID]:
         """Ids of the requests whose ``Opened`` event is after ``position`` in the log."""
+        return self._ids_after(position, topics=(get_topic(ServiceRequest.Opened),))
+
+    def _ids_after(self, position: int, *, topics: Sequence[str] = ()) -> Iterator[UUID]:
+        """Ids of the records with events (of these topics, if any) after ``position``."""
         last = position
-        topic = get_topic(ServiceRequest.Opened)
-        while True:
-            notifications = self._store.recorder.select_notifications(
-                start=last, limit=1000, topics=(topic,), inclusive_of_start=False
-            )
-            if not notifications:
-                return
+        while notifications := self._store.recorder.select_notifications(
+            start=last, limit=1000, topics=topics, inclusive_of_start=False
+        ):
             for notification in notifications:
                 yield UUID(str(notification.originator_id))
             last = notifications[-1].id
@@ -1314,19 +1314,9 @@ class ServiceDesk:
                 tx, self._projector.key(self._queues), statement, params
             )
         found = dict.fromkeys(UUID(str(row[0])) for row in rows)
-        found.update(dict.fromkeys(self._changed_after(position)))
+        found.update(dict.fromkeys(self._ids_after(position)))
         found.pop(SLA_POLICY_BOOK_ID, None)
         return list(found)
-
-    def _changed_after(self, position: int) -> Iterator[UUID]:
-        """Ids of the records with events after ``position`` in the log."""
-        last = position
-        while notifications := self._store.recorder.select_notifications(
-            start=last, limit=1000, inclusive_of_start=False
-        ):
-            for notification in notifications:
-                yield UUID(str(notification.originator_id))
-            last = notifications[-1].id
 
     def _cohort_ids(self, since: datetime, until: datetime) -> list[UUID]:
         """Ids of at least the requests opened in ``[since, until)``, whatever the views' lag.
