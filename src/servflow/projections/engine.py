@@ -465,6 +465,13 @@ _gc_users = 0
 _gc_saved: tuple[int, ...] = ()
 
 
+def _analyze(tx: Tx, projections: Sequence[Projection]) -> None:
+    """Refresh the planner statistics of the projections' tables."""
+    for projection in projections:
+        for table in projection.tables():
+            tx.execute(f"ANALYZE {projection.t(table)}")
+
+
 @contextlib.contextmanager
 def _fewer_full_collections() -> Iterator[None]:
     """Make the garbage collector's full passes rare while batches are applied.
@@ -543,12 +550,9 @@ class Projector:
         self.views.on_use(self.flush)
         self._setup()
 
-    def _key(self, projection: Projection) -> str:
-        return f"{self._app.name}:{projection.name}"
-
     def key(self, projection: Projection) -> str:
         """The tracking key a projection's position is recorded under."""
-        return self._key(projection)
+        return f"{self._app.name}:{projection.name}"
 
     def _version_key(self, projection: Projection) -> str:
         return f"{self._app.name}:{projection.name}#version"
@@ -569,11 +573,11 @@ class Projector:
     def _drop(self, tx: Tx, projection: Projection) -> None:
         for table in projection.tables():
             tx.execute(f"DROP TABLE IF EXISTS {projection.t(table)}")
-        self.views.forget(tx, self._key(projection))
+        self.views.forget(tx, self.key(projection))
 
     def _refresh_positions(self) -> None:
         self._positions = {
-            name: self.views.position(self._key(p)) for name, p in self.projections.items()
+            name: self.views.position(self.key(p)) for name, p in self.projections.items()
         }
 
     def head(self) -> int:
@@ -645,9 +649,7 @@ class Projector:
                     )
             if analyze and done >= self.analyze_after and self.views.dialect.name == "postgres":
                 with self.views.transaction() as tx:
-                    for projection in selected:
-                        for table in projection.tables():
-                            tx.execute(f"ANALYZE {projection.t(table)}")
+                    _analyze(tx, selected)
             return done
 
     def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> None:
@@ -671,7 +673,7 @@ class Projector:
         touched: list[Projection] = []
         try:
             with self.views.transaction() as tx:
-                keys = [self._key(p) for p in selected]
+                keys = [self.key(p) for p in selected]
                 positions = self.views.positions_in(tx, keys)
                 if contiguous and any(positions[key] < first - 1 for key in keys):
                     return False
@@ -685,7 +687,7 @@ class Projector:
                     projection.apply(fresh, tx)
                     projection.end(last)
                     advanced[projection.name] = last
-                self.views.track_all(tx, [self._key(p) for p in touched], last)
+                self.views.track_all(tx, [self.key(p) for p in touched], last)
         except BaseException:
             for projection in touched:
                 projection.rolled_back()
@@ -753,7 +755,7 @@ class Projector:
         tx.execute("SAVEPOINT servflow_views")
         touched: list[Projection] = []
         try:
-            keys = {name: self._key(p) for name, p in self.projections.items()}
+            keys = {name: self.key(p) for name, p in self.projections.items()}
             positions = self.views.positions_in(tx, list(keys.values()))
             for name, projection in self.projections.items():
                 key = keys[name]
@@ -771,7 +773,7 @@ class Projector:
                 projection.begin(position)
                 projection.apply([pair for pair in fresh if pair[0] > position], tx)
                 projection.end(last)
-            self.views.track_all(tx, [self._key(p) for p in touched], last)
+            self.views.track_all(tx, [self.key(p) for p in touched], last)
         except Exception:  # noqa: BLE001 - a view must never cost the events their commit
             tx.execute("ROLLBACK TO SAVEPOINT servflow_views")
             _log.exception("servflow: inline projections failed; they will catch up later")
@@ -833,8 +835,7 @@ class Projector:
                     for projection in selected:
                         for statement in projection.indexes():
                             tx.execute(statement)
-                        for table in projection.tables():
-                            tx.execute(f"ANALYZE {projection.t(table)}")
+                    _analyze(tx, selected)
                 finally:
                     if sqlite:
                         tx.execute(f"PRAGMA temp_store = {TEMP_STORE}")
