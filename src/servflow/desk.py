@@ -79,7 +79,13 @@ from servflow.errors import (
 )
 from servflow.kpis import Kpis, compute_kpis
 from servflow.projections.audit import AuditPage, AuditProjection, TimeBasis
-from servflow.projections.engine import ProgressCallback, ProjectionStatus, Projector, Tx
+from servflow.projections.engine import (
+    ProgressCallback,
+    Projection,
+    ProjectionStatus,
+    Projector,
+    Tx,
+)
 from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
 from servflow.projections.sla import SlaAlert, SlaProjection
 from servflow.sqlite import cache_statements
@@ -1307,16 +1313,9 @@ class ServiceDesk:
         are asked for, which were already closed or cancelled by then; every request the log
         changed after the view's position is read too.
         """
-        views = self._projector.views
         statement, params = self._queues.as_of_candidates_sql(at, closed=closed)
-        with views.transaction(commit=False) as tx:
-            position, rows = views.with_position(
-                tx, self._projector.key(self._queues), statement, params
-            )
-        found = dict.fromkeys(UUID(str(row[0])) for row in rows)
-        found.update(dict.fromkeys(self._ids_after(position)))
-        found.pop(SLA_POLICY_BOOK_ID, None)
-        return list(found)
+        found = self._ids_in_view(self._queues, statement, params, self._ids_after)
+        return [i for i in found if i != SLA_POLICY_BOOK_ID]
 
     def _cohort_ids(self, since: datetime, until: datetime) -> list[UUID]:
         """Ids of at least the requests opened in ``[since, until)``, whatever the views' lag.
@@ -1324,15 +1323,29 @@ class ServiceDesk:
         The SLA view's rows say when each request it has seen was opened (an indexed range);
         the requests opened after its position come from the log.
         """
-        views = self._projector.views
         statement, params = self._sla.opened_ids_sql(since, until)
+        return self._ids_in_view(self._sla, statement, params, self._opened_after)
+
+    def _ids_in_view(
+        self,
+        view: Projection,
+        statement: str,
+        params: Sequence[object],
+        after: Callable[[int], Iterable[UUID]],
+    ) -> list[UUID]:
+        """The ids a view's ``statement`` selects, then ``after(position)`` of the log, once each.
+
+        The view's rows and its position come from one statement (``with_position``), so the
+        log read after that position covers exactly what the rows may lack.
+        """
+        views = self._projector.views
         try:
             with views.transaction(commit=False) as tx:
                 position, rows = views.with_position(
-                    tx, self._projector.key(self._sla), statement, params
+                    tx, self._projector.key(view), statement, params
                 )
             found = dict.fromkeys(UUID(str(row[0])) for row in rows)
-            found.update(dict.fromkeys(self._opened_after(position)))
+            found.update(dict.fromkeys(after(position)))
         except PersistenceError as error:
             raise _store_error(error) from None
         return list(found)
