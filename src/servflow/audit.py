@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
-from typing import IO, Any, Literal, cast, get_args
+from typing import IO, Any, Literal, get_args
 from uuid import UUID
 
 import orjson
@@ -235,6 +235,27 @@ class AuditTrail:
             if isinstance(event, DomainEvent):
                 yield position, event
 
+    def events_as_of(
+        self, request_ids: Sequence[UUID], at: datetime
+    ) -> Iterator[tuple[int, DomainEvent]]:
+        """Each request's events that happened by ``at``, with positions, request by request.
+
+        Occurrence never goes backwards within a request, so they are a prefix of its events:
+        the rows after it are not even decoded (nor made into stored events, for one request).
+        """
+        to_event = self._app.mapper.to_domain_event
+        stored = (
+            self.stored_one(request_ids[0]) if len(request_ids) == 1 else self.stored(request_ids)
+        )
+        for _, rows in groupby(stored, key=lambda pair: pair[1].originator_id):
+            for position, record in rows:
+                event = to_event(record)
+                if not isinstance(event, DomainEvent):
+                    continue
+                if not _by(event, at):
+                    break
+                yield position, event
+
     def history(self, request_id: UUID) -> list[HistoryEntry]:
         """Every event of one request, with what it changed; empty if there is no such request."""
         return history_of(
@@ -289,7 +310,6 @@ class AuditTrail:
         shadow.bind(dialect)
         connection = sqlite3.connect(":memory:")
         connection.row_factory = sqlite3.Row
-        to_event = self._app.mapper.to_domain_event
         try:
             tx = Tx(connection.cursor(), dialect)
             shadow.create(tx)
@@ -305,14 +325,7 @@ class AuditTrail:
                 )
             )
             for batch in batches:
-                events: list[tuple[int, object]] = []
-                for _, rows in groupby(self.stored(batch), key=lambda pair: pair[1].originator_id):
-                    for position, stored in rows:
-                        event = to_event(stored)
-                        if not _by(cast("DomainEvent", event), at):
-                            break
-                        events.append((position, event))
-                shadow.apply(events, tx)
+                shadow.apply(list(self.events_as_of(batch, at)), tx)
                 if not closed:
                     tx.execute(f"DELETE FROM {shadow.t(shadow.table)} WHERE is_open = 0")  # noqa: S608
             return query(shadow, tx)

@@ -1281,24 +1281,13 @@ class ServiceDesk:
             msg = f"as_of {as_of.isoformat()} is naive; give a timezone-aware datetime"
             raise ValidationFailedError(msg, command="get", request_id=request_id)
         request: ServiceRequest | None = None
-        found = False
-        to_event = self._store.mapper.to_domain_event
         try:
-            # Events are decoded one at a time: occurrence times never go backwards within a
-            # request, so "as of" is a prefix and the rest stay undecoded. (The rows come from
-            # the audit trail's read, which knows the request's id rather than parsing it from
-            # every row as the library's reader does.)
-            for _, stored in self._trail.stored_one(request_id):
-                event = to_event(stored)
-                if not isinstance(event, ServiceRequest.Event):
-                    continue
-                found = True
-                if event.occurred_at > as_of:
-                    break
-                request = event.mutate(request)
+            for _, event in self._trail.events_as_of([request_id], as_of):
+                if isinstance(event, ServiceRequest.Event):
+                    request = event.mutate(request)
         except PersistenceError as error:
             raise _store_error(error) from None
-        if not found:
+        if request is None and not self._has(request_id):
             raise RequestNotFoundError(_describe(ref))
         if request is None:
             raise RequestNotFoundError(
