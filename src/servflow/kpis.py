@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from servflow.domain.request import Status
+from servflow.domain.request import Status, total_cost, total_effort
 from servflow.domain.sla import ClockState, to_second
 from servflow.domain.values import Channel, Kind, Outcome
 from servflow.errors import ValidationFailedError
@@ -146,7 +146,7 @@ def _ordered(counts: Counter[_E], order: Iterable[_E]) -> dict[_E, int]:
     return {value: counts[value] for value in order if counts[value]}
 
 
-def compute_kpis(  # noqa: C901, PLR0912, PLR0915 - one pass that adds up every figure
+def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
     cohort: Callable[
         [datetime, datetime], Iterable[tuple[ServiceRequest, Callable[[], SlaStatus]]]
     ],
@@ -220,9 +220,8 @@ def compute_kpis(  # noqa: C901, PLR0912, PLR0915 - one pass that adds up every 
             deemed += 1
         elif request.satisfaction is not None:
             scores.append(request.satisfaction)
-        for action in request.actions:
-            effort += action.effort_minutes
-            cost += action.cost or 0
+        effort += total_effort(request.actions)
+        cost += total_cost(request.actions)
         logged += len(request.nonconformities)
         corrected += sum(nc.is_corrected for nc in request.nonconformities)
 

@@ -11,9 +11,10 @@ it runs again on every replay, under future code too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -54,6 +55,8 @@ __all__ = [
     "ServiceRequest",
     "Status",
     "request_id_for",
+    "total_cost",
+    "total_effort",
 ]
 
 #: Namespace of the deterministic request ids derived from ticket codes.
@@ -147,6 +150,16 @@ class Action(Value):
     cost: Money | None
     actor: Actor
     at: AwareDatetime
+
+
+def total_effort(actions: Iterable[Action]) -> int:
+    """Total effort of the actions, in minutes (a request's, a report's)."""
+    return sum(action.effort_minutes for action in actions)
+
+
+def total_cost(actions: Iterable[Action]) -> Decimal:
+    """Total cost of the actions (those without a cost count as zero)."""
+    return sum((action.cost or Decimal(0) for action in actions), Decimal(0))
 
 
 class NonConformity(Value):

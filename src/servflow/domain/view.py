@@ -16,6 +16,8 @@ from servflow.domain.request import (
     Probe,
     ServiceRequest,
     Status,
+    total_cost,
+    total_effort,
 )
 from servflow.domain.values import Channel, Customer, Kind, Outcome, Priority, Stage, Value
 
@@ -71,12 +73,12 @@ class Request(Value):
     @property
     def effort_minutes(self) -> int:
         """Total effort of the recorded actions."""
-        return sum(action.effort_minutes for action in self.actions)
+        return total_effort(self.actions)
 
     @property
     def cost(self) -> Decimal:
         """Total cost of the recorded actions."""
-        return sum((action.cost or Decimal(0) for action in self.actions), Decimal(0))
+        return total_cost(self.actions)
 
     @property
     def open_nonconformities(self) -> tuple[NonConformity, ...]:
