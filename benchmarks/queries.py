@@ -59,7 +59,6 @@ _WARM_UP = 3
 _PAGE = 50
 _ORDER = "ORDER BY due_sort, priority_rank, opened_at"
 _AUDIT_PAGE = 100
-_AUDIT_COLUMNS = "position, request_id, ticket_code, version, event_type, occurred_at, recorded_at, actor, customer_id, data"  # noqa: E501
 #: ``kpis`` reads this period: requests ``SR-001000`` to ``SR-001599`` (one opens a second).
 _KPI_FIRST, _KPI_REQUESTS = 1000, 600
 _KPI_BATCH = 500
@@ -253,7 +252,7 @@ class _Raw:
     def audit_page(self, actor: str) -> list[Any]:
         """A first page of one actor's events in the audit view, through its index."""
         return self.rows(
-            f"SELECT {_AUDIT_COLUMNS} FROM {self.table('sf_audit')} "
+            f"SELECT {_audit_columns()} FROM {self.table('sf_audit')} "
             f"WHERE position > ? AND actor = ? ORDER BY position LIMIT {_AUDIT_PAGE + 1}",
             (0, actor),
         )
@@ -272,6 +271,12 @@ def _queue_columns() -> str:
     from servflow.projections.queues import QueueProjection  # noqa: PLC0415
 
     return ", ".join(QueueProjection.columns)
+
+
+def _audit_columns() -> str:
+    from servflow.projections.audit import AuditRow  # noqa: PLC0415
+
+    return ", ".join(AuditRow.model_fields)  # the audit table's columns, in its order
 
 
 def measure_queries(run: Run, kind: StoreKind, requests: int) -> dict[str, dict[str, float]]:
