@@ -354,7 +354,10 @@ class QueueProjection(MeasuredProjection[_Row]):
         )
         # A total the per-team-and-status table can give comes with the page, as a scalar
         # subquery on that small table: one statement, one round trip to the server.
-        counted, counted_params = ("", []) if statuses is None else self._total_sql(team, statuses)
+        counted, counted_params = "", list[object]()
+        if statuses is not None:
+            expression, counted_params = self._total_sql(team, statuses)
+            counted = f", {expression} AS total_"
         records = tx.rows(
             f"SELECT {', '.join(_VIEW_COLUMNS)}{counted} FROM {table} {clause} "  # noqa: S608
             "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
@@ -394,25 +397,25 @@ class QueueProjection(MeasuredProjection[_Row]):
         return f"{statement} AND (is_open = 1 OR updated_at > ?)", [when, when]
 
     def _total_sql(self, team: str | None, statuses: frozenset[str]) -> tuple[str, list[object]]:
-        """The select-list item ``total_``: the rows of these statuses (and team), added up."""
+        """An expression of the rows of these statuses (and team), added up from the totals."""
         if not statuses:
-            return ", 0 AS total_", []
+            return "0", []
         where = [f"status IN ({', '.join('?' * len(statuses))})"]
         params: list[object] = [*sorted(statuses)]
         if team is not None:
             where.append("team = ?")
             params.append(team)
-        item = (
-            f", (SELECT COALESCE(SUM(n), 0) FROM {self.t(self.counts_table)} "  # noqa: S608
-            f"WHERE {' AND '.join(where)}) AS total_"
+        expression = (
+            f"(SELECT COALESCE(SUM(n), 0) FROM {self.t(self.counts_table)} "  # noqa: S608
+            f"WHERE {' AND '.join(where)})"
         )
-        return item, params
+        return expression, params
 
     def _total(self, tx: Tx, team: str | None, statuses: frozenset[str]) -> int:
         """The matching rows, added up from the totals per team and status."""
-        item, params = self._total_sql(team, statuses)
-        found = tx.query(f"SELECT {item.removeprefix(', ')}", params)
-        return int(found[0]["total_"])
+        expression, params = self._total_sql(team, statuses)
+        found = tx.query(f"SELECT {expression} AS n", params)
+        return int(found[0]["n"])
 
 
 @singledispatch
