@@ -386,7 +386,7 @@ def measure_queries(run: Run, kind: StoreKind, requests: int) -> dict[str, dict[
 
 def _breaches(desk: Any, raw: _Raw, at: datetime, samples: int) -> Timing:  # noqa: ANN401
     """``desk.breaches(at=, limit=50)`` against the same two indexed SELECTs on ``sf_sla``."""
-    from servflow.projections.engine import micros  # noqa: PLC0415
+    from servflow.persistence.sql import micros  # noqa: PLC0415
 
     when = micros(at.replace(microsecond=0))
     table = raw.table("sf_sla")

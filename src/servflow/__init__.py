@@ -5,9 +5,9 @@ Requests are aggregates whose events are the only source of truth; every other a
 :class:`ServiceDesk`.
 """
 
-from servflow.audit import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
-from servflow.chain import Head, VerifyReport
 from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
+from servflow.desk.audit import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
+from servflow.desk.kpis import Kpis
 from servflow.domain.calendar import Calendar
 from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.policy import SlaPolicy, SlaRule
@@ -42,7 +42,6 @@ from servflow.domain.values import (
     Tier,
 )
 from servflow.domain.view import Request
-from servflow.encryption import new_cipher_key
 from servflow.errors import (
     ConcurrencyConflictError,
     ConfigurationError,
@@ -54,10 +53,11 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
-from servflow.kpis import Kpis
+from servflow.persistence.chain import Head, VerifyReport
+from servflow.persistence.encryption import new_cipher_key
 from servflow.projections.audit import AuditPage, AuditRow, TimeBasis
-from servflow.projections.engine import Progress, ProjectionStatus
 from servflow.projections.queues import QueuePage, QueueRow, SpecialQueue
+from servflow.projections.runner import Progress, ProjectionStatus
 from servflow.projections.sla import SlaAlert
 
 __version__ = "0.1.0"

@@ -56,9 +56,9 @@ from servflow.domain.sla import (
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Severity, Stage, Tier
 from servflow.domain.view import Request
 from servflow.errors import ConfigurationError, ServflowError, StoreError, ValidationFailedError
-from servflow.projections.engine import Progress as ProjectionProgress
-from servflow.projections.engine import ProjectionStatus
 from servflow.projections.queues import QueuePage, SpecialQueue
+from servflow.projections.runner import Progress as ProjectionProgress
+from servflow.projections.runner import ProjectionStatus
 from servflow.projections.sla import SlaAlert
 
 __all__ = ["app", "main", "projections_app", "request_app", "run_projections", "sla_app"]

@@ -28,12 +28,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from servflow.chain import Head, VerifyReport
 from servflow.desk import ServiceDesk
 from servflow.domain.history import HistoryEntry
 from servflow.domain.request import Status
 from servflow.domain.values import Priority
 from servflow.errors import ServflowError, StoreError, ValidationFailedError
+from servflow.persistence.chain import Head, VerifyReport
 from servflow.projections.audit import AuditRow
 from servflow.projections.queues import SpecialQueue
 

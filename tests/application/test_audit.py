@@ -29,7 +29,7 @@ from servflow import (
     Status,
     ValidationFailedError,
 )
-from servflow.audit import read_export, write_export
+from servflow.desk.audit import read_export, write_export
 
 MADRID = ZoneInfo("Europe/Madrid")
 

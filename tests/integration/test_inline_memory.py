@@ -10,8 +10,8 @@ import pytest
 
 from conftest import DeskFactory
 from servflow import ServflowError, ServiceDesk
+from servflow.persistence.store import hooks_of
 from servflow.projections import Tx
-from servflow.store import hooks_of
 
 
 def _views(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from test_history_properties import START, Clock, Step, run_history, steps
 
 from servflow import Kpis, QueuePage, RequestNotFoundError, ServiceDesk, SlaStatus
-from servflow.kpis import compute_kpis
+from servflow.desk.kpis import compute_kpis
 
 #: (offset of since, length of the period, offset of at), in minutes from the history's start
 #: (a history lasts up to 9 hours, 4 hours or so usually); then the team and kind filters.

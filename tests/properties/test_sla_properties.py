@@ -27,7 +27,7 @@ from servflow.domain.calendar import Calendar
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second
-from servflow.projections.engine import micros
+from servflow.persistence.sql import micros
 
 WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
 CALENDARS = (

@@ -23,9 +23,9 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from servflow import RequestNotFoundError, ServiceDesk
-from servflow.codec import OrjsonTranscoder, PydanticMapper
 from servflow.domain.base import EventSourced
 from servflow.domain.request import Moment, ServiceRequest
+from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

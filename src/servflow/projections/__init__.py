@@ -4,15 +4,10 @@ Every projection is disposable: rebuild it from the log at any time and it comes
 row the same.
 """
 
-from servflow.projections.engine import (
-    Progress,
-    Projection,
-    ProjectionStatus,
-    Projector,
-    RowProjection,
-    Tx,
-)
+from servflow.persistence.sql import Tx
+from servflow.projections.base import Projection, RowProjection
 from servflow.projections.queues import QueuePage, QueueProjection, QueueRow, SpecialQueue
+from servflow.projections.runner import Progress, ProjectionStatus, Projector
 from servflow.projections.sla import MeasuredProjection, SlaAlert, SlaDueRow, SlaProjection
 
 __all__ = [

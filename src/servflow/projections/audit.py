@@ -22,7 +22,8 @@ from pydantic import AwareDatetime, TypeAdapter
 from servflow.domain.base import DomainEvent
 from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Value
-from servflow.projections.engine import Projection, Tx, from_micros, id_text, micros
+from servflow.persistence.sql import Tx, from_micros, id_text, micros
+from servflow.projections.base import Projection
 
 __all__ = ["AuditFilter", "AuditPage", "AuditProjection", "AuditRow", "TimeBasis", "event_type_of"]
 

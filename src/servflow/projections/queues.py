@@ -23,7 +23,8 @@ from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import OPEN_STATUSES, ServiceRequest, Status
 from servflow.domain.sla import STOPPED_STATES, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
-from servflow.projections.engine import Tx, evolver, from_micros, id_text, micros
+from servflow.persistence.sql import Tx, from_micros, id_text, micros
+from servflow.projections.base import evolver
 from servflow.projections.sla import MeasuredProjection
 
 __all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]

@@ -40,7 +40,8 @@ from servflow.domain.sla import (
     to_second,
 )
 from servflow.domain.values import Outcome, Priority, Value
-from servflow.projections.engine import RowProjection, Tx, evolver, from_micros, id_text, micros
+from servflow.persistence.sql import Tx, from_micros, id_text, micros
+from servflow.projections.base import RowProjection, evolver
 
 __all__ = ["MeasuredProjection", "SlaAlert", "SlaDueRow", "SlaProjection"]
 

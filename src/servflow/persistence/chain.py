@@ -28,7 +28,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from servflow.domain.values import Value
-from servflow.projections.engine import Tx
+from servflow.persistence.sql import Tx
 
 __all__ = ["Chain", "ChainLink", "Head", "VerifyReport"]
 

@@ -29,9 +29,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording, StoredEvent
 from eventsourcing.utils import get_topic
 
-from servflow.audit import AuditTrail, ExportFormat, audit_filter
-from servflow.chain import Chain, Head, VerifyReport
-from servflow.codec import OrjsonTranscoder, PydanticMapper
+from servflow.desk.audit import AuditTrail, ExportFormat, audit_filter
+from servflow.desk.kpis import Kpis, compute_kpis
 from servflow.domain.history import HistoryEntry
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import (
@@ -68,7 +67,6 @@ from servflow.domain.values import (
     Tier,
 )
 from servflow.domain.view import Request
-from servflow.encryption import storage_settings
 from servflow.errors import (
     ConcurrencyConflictError,
     ConfigurationError,
@@ -77,19 +75,17 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
-from servflow.kpis import Kpis, compute_kpis
+from servflow.persistence.chain import Chain, Head, VerifyReport
+from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
+from servflow.persistence.encryption import storage_settings
+from servflow.persistence.sql import Tx
+from servflow.persistence.sqlite import cache_statements
+from servflow.persistence.store import SavingApplication, hooks_of, outcome_hooks_of, recorder_topic
 from servflow.projections.audit import AuditPage, AuditProjection, TimeBasis
-from servflow.projections.engine import (
-    ProgressCallback,
-    Projection,
-    ProjectionStatus,
-    Projector,
-    Tx,
-)
+from servflow.projections.base import Projection
 from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
+from servflow.projections.runner import ProgressCallback, ProjectionStatus, Projector
 from servflow.projections.sla import SlaAlert, SlaProjection
-from servflow.sqlite import cache_statements
-from servflow.store import SavingApplication, hooks_of, outcome_hooks_of, recorder_topic
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -19,7 +19,7 @@ from eventsourcing.persistence import ApplicationRecorder, Recording, StoredEven
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic
 
-from servflow.projections.engine import Dialect, Tx
+from servflow.persistence.sql import Dialect, Tx
 
 __all__ = [
     "HookedSQLiteRecorder",

@@ -36,6 +36,8 @@ from servflow.domain.history import Change, HistoryEntry, history_of
 from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import SLA_POLICY_BOOK_ID
 from servflow.errors import ValidationFailedError
+from servflow.persistence.sql import Dialect, Tx
+from servflow.persistence.views import ViewStore
 from servflow.projections.audit import (
     AuditFilter,
     AuditPage,
@@ -44,7 +46,6 @@ from servflow.projections.audit import (
     TimeBasis,
     event_type_of,
 )
-from servflow.projections.engine import Dialect, Tx, ViewStore
 from servflow.projections.queues import QueuePage, QueueProjection
 
 __all__ = [
