@@ -29,6 +29,7 @@ import servflow.errors
 from conftest import require_postgres
 from servflow import TRANSITIONS, ServiceRequest, Status
 from servflow.cli import app
+from servflow.domain.lifecycle import changes_of_status
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -134,6 +135,25 @@ def test_the_lifecycle_table_matches_the_transitions_exactly() -> None:
         )
     assert list(documented) == list(TRANSITIONS)
     assert documented == dict(TRANSITIONS)
+
+
+_EDGE = re.compile(r"^\s+(\[\*\]|\w+) --> (\w+): (\w+)(?: \(([\w, ]+)\))?$")
+
+
+def test_the_lifecycle_diagram_draws_every_change_of_status_the_table_allows() -> None:
+    text = (DOCS / "explanation" / "lifecycle.md").read_text(encoding="utf-8")
+    drawn = set()
+    for line in text.splitlines():
+        edge = _EDGE.match(line)
+        if edge and edge[2] != "[*]":
+            before = None if edge[1] == "[*]" else Status(edge[1])
+            outcomes = tuple(o.strip() for o in edge[4].split(",")) if edge[4] else ()
+            drawn.add((before, Status(edge[2]), edge[3], outcomes))
+    table = {
+        (before, after, command.value, tuple(o.value for o in outcomes))
+        for before, after, command, outcomes in changes_of_status()
+    }
+    assert drawn == table
 
 
 def event_classes() -> list[type[ServiceRequest.Event]]:

@@ -4,9 +4,10 @@ Events are past-tense facts nested in the aggregate. Their class names, this mod
 and their field names are stored schema: never rename them; evolve them with
 ``class_version`` and ``upcast_vN_vN+1`` static methods.
 
-Public methods are commands: they check the rules (the ``TRANSITIONS`` table, the inputs)
-and then record a fact. Each event's ``apply`` only assigns state and never raises, because
-it runs again on every replay, under future code too.
+Public methods are commands: they check the rules (the lifecycle table in
+``servflow.domain.lifecycle``, the inputs) and then record a fact. Each event's ``apply`` only
+assigns state and never raises, because it runs again on every replay, under future code too;
+the status an event leads to comes from the same table (``status_after``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, Field, ValidationError
 
 from servflow.domain.base import EventSourced
+from servflow.domain.lifecycle import (
+    COMMANDS,
+    LIFECYCLE,
+    OPEN_STATUSES,
+    SYSTEM_TRANSITIONS,
+    TRANSITIONS,
+    Command,
+    Status,
+    refusal,
+    status_after,
+)
 from servflow.domain.values import (
     Actor,
     Channel,
@@ -37,7 +48,6 @@ from servflow.domain.values import (
     Value,
 )
 from servflow.errors import (
-    InvalidTransitionError,
     NonConformityNotFoundError,
     OccurrenceOutOfOrderError,
     ValidationFailedError,
@@ -66,62 +76,6 @@ _TICKET_NAMESPACE = uuid5(NAMESPACE_URL, "https://servflow.dev/ticket")
 def request_id_for(ticket_code: str) -> UUID:
     """The id of the request with this ticket code: the store keeps codes unique through it."""
     return uuid5(_TICKET_NAMESPACE, ticket_code)
-
-
-class Status(StrEnum):
-    """Where a request stands in the 001 workflow."""
-
-    NEW = "new"
-    """Opened and confirmed, waiting for classification (the triage queue)."""
-    CLASSIFIED = "classified"
-    """Classified, waiting for a team or agent to take it."""
-    ASSIGNED = "assigned"
-    """Someone is working on it (STAR probing and actions)."""
-    WAITING_ON_CUSTOMER = "waiting_on_customer"
-    """Paused until the customer replies; SLA clocks do not count."""
-    TRANSFERRED = "transferred"
-    """Sent to another department; re-queued for that team, still open."""
-    COMPLETED = "completed"
-    """Resolved (or to be followed up); waiting for the customer's acceptance."""
-    CLOSED = "closed"
-    """Accepted by the customer (explicitly or deemed): finished."""
-    CANCELLED = "cancelled"
-    """Withdrawn or a duplicate: finished without resolution."""
-
-
-#: Statuses in which a request still needs work or acceptance.
-OPEN_STATUSES = frozenset(Status) - {Status.CLOSED, Status.CANCELLED}
-
-_WORKABLE = frozenset(
-    {Status.CLASSIFIED, Status.ASSIGNED, Status.WAITING_ON_CUSTOMER, Status.TRANSFERRED}
-)
-
-#: The lifecycle: for each command, the statuses in which it is accepted. This one table
-#: drives the guards, the lifecycle diagram in the docs and the transition tests.
-TRANSITIONS: Mapping[str, frozenset[Status]] = {
-    "classify": _WORKABLE | {Status.NEW},
-    "assign": _WORKABLE,
-    "probe": frozenset({Status.ASSIGNED}),
-    "act": frozenset({Status.ASSIGNED}),
-    "wait_on_customer": frozenset({Status.ASSIGNED}),
-    "customer_responded": frozenset({Status.WAITING_ON_CUSTOMER}),
-    "report_progress": _WORKABLE | {Status.NEW},
-    "complete": frozenset({Status.ASSIGNED}),
-    "accept": frozenset({Status.COMPLETED}),
-    "reopen": frozenset({Status.COMPLETED}),
-    "cancel": OPEN_STATUSES,
-    "log_nonconformity": frozenset(Status),
-    "correct_nonconformity": frozenset(Status),
-}
-
-#: Every command a request accepts after ``open``.
-COMMANDS = tuple(TRANSITIONS)
-
-#: Time-based commands only ``system`` records (``ServiceDesk.run_due``), with the statuses in
-#: which each is accepted. Kept apart from ``TRANSITIONS`` because no person issues them.
-SYSTEM_TRANSITIONS: Mapping[str, frozenset[Status]] = {
-    "mark_follow_up_due": frozenset({Status.COMPLETED}),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +153,10 @@ class ServiceRequest(EventSourced):
             """Fold this event into the request's state; each subclass adds its own part."""
             request: ServiceRequest = aggregate
             request.last_occurred_at = self.occurred_at
+            # The one definition of where each event leads (the queue fold calls it too).
+            status = status_after(self, getattr(request, "status", None))
+            if status is not None:
+                request.status = status
             self.apply_to(request)
 
         def apply_to(self, request: ServiceRequest) -> None:
@@ -223,7 +181,6 @@ class ServiceRequest(EventSourced):
             request.stage = self.stage
             request.symptom = self.symptom
             request.synthesis = self.synthesis
-            request.status = Status.NEW
             request.opened_at = self.occurred_at
             request.opened_by = self.actor
             request.priority = None
@@ -260,8 +217,6 @@ class ServiceRequest(EventSourced):
             request.priority = self.priority
             request.kind = self.kind
             request.category = self.category
-            if request.status is Status.NEW:
-                request.status = Status.CLASSIFIED
 
     class Assigned(Event):
         """A team (and maybe an agent) took responsibility for the request."""
@@ -274,8 +229,6 @@ class ServiceRequest(EventSourced):
                 request.transfer_count += 1
             request.team = self.team
             request.agent = self.agent
-            if request.status is not Status.WAITING_ON_CUSTOMER:
-                request.status = Status.ASSIGNED
 
     class Probed(Event):
         """STAR probing: the agent asked questions, gathered findings, stated a diagnosis."""
@@ -319,7 +272,6 @@ class ServiceRequest(EventSourced):
         reason: Text
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
-            request.status = Status.WAITING_ON_CUSTOMER
             request.waiting_reason = self.reason
 
     class CustomerResponded(Event):
@@ -328,7 +280,6 @@ class ServiceRequest(EventSourced):
         note: Text
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
-            request.status = Status.ASSIGNED
             request.waiting_reason = None
 
     class ProgressReported(Event):
@@ -351,13 +302,11 @@ class ServiceRequest(EventSourced):
             request.outcome = self.outcome
             request.resolution = self.resolution
             if self.outcome is Outcome.TRANSFERRED:
-                request.status = Status.TRANSFERRED
                 request.team = self.to_team
                 request.agent = None
                 request.transfer_count += 1
                 request.follow_up_at = None
             else:
-                request.status = Status.COMPLETED
                 request.completed_at = self.occurred_at
                 request.follow_up_at = self.follow_up_at
                 request.follow_up_due = False
@@ -370,7 +319,6 @@ class ServiceRequest(EventSourced):
         deemed: bool = False
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
-            request.status = Status.CLOSED
             request.satisfaction = self.satisfaction
             request.acceptance_comment = self.comment
             request.deemed_acceptance = self.deemed
@@ -382,7 +330,6 @@ class ServiceRequest(EventSourced):
         reason: Text
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
-            request.status = Status.ASSIGNED
             request.reopen_count += 1
             request.outcome = None
             request.resolution = None
@@ -404,7 +351,6 @@ class ServiceRequest(EventSourced):
         reason: Text
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
-            request.status = Status.CANCELLED
             request.cancel_reason = self.reason
             request.cancelled_at = self.occurred_at
             request.waiting_reason = None
@@ -523,7 +469,7 @@ class ServiceRequest(EventSourced):
                 synthesis=synthesis,
             )
         except ValidationError as error:
-            raise _refused(error, "open", None, ticket_code) from None
+            raise _refused(error, Command.OPEN, None, ticket_code) from None
         return request
 
     def classify(
@@ -536,10 +482,10 @@ class ServiceRequest(EventSourced):
         at: Moment,
     ) -> None:
         """Set the priority, and correct the kind or category if given (001 step 2)."""
-        self._require("classify", at)
+        self._require(Command.CLASSIFY, at)
         self._record(
             self.Classified,
-            "classify",
+            Command.CLASSIFY,
             at,
             actor=actor,
             priority=priority,
@@ -549,8 +495,8 @@ class ServiceRequest(EventSourced):
 
     def assign(self, *, team: str, agent: str | None, actor: str, at: Moment) -> None:
         """Give the request to a team (and maybe an agent); also a transfer or a reassignment."""
-        self._require("assign", at)
-        self._record(self.Assigned, "assign", at, actor=actor, team=team, agent=agent)
+        self._require(Command.ASSIGN, at)
+        self._record(self.Assigned, Command.ASSIGN, at, actor=actor, team=team, agent=agent)
 
     def probe(
         self,
@@ -562,10 +508,10 @@ class ServiceRequest(EventSourced):
         at: Moment,
     ) -> None:
         """Record STAR probing: questions, findings and the working diagnosis."""
-        self._require("probe", at)
+        self._require(Command.PROBE, at)
         self._record(
             self.Probed,
-            "probe",
+            Command.PROBE,
             at,
             actor=actor,
             questions=tuple(questions),
@@ -583,10 +529,10 @@ class ServiceRequest(EventSourced):
         at: Moment,
     ) -> None:
         """Record a STAR action with its effort and cost."""
-        self._require("act", at)
+        self._require(Command.ACT, at)
         self._record(
             self.ActionTaken,
-            "act",
+            Command.ACT,
             at,
             actor=actor,
             action=action,
@@ -596,18 +542,22 @@ class ServiceRequest(EventSourced):
 
     def wait_on_customer(self, *, reason: str, actor: str, at: Moment) -> None:
         """Pause the work (and the SLA clocks) until the customer replies."""
-        self._require("wait_on_customer", at)
-        self._record(self.WaitingOnCustomer, "wait_on_customer", at, actor=actor, reason=reason)
+        self._require(Command.WAIT_ON_CUSTOMER, at)
+        self._record(
+            self.WaitingOnCustomer, Command.WAIT_ON_CUSTOMER, at, actor=actor, reason=reason
+        )
 
     def customer_responded(self, *, note: str, actor: str, at: Moment) -> None:
         """Resume the work after the customer's reply."""
-        self._require("customer_responded", at)
-        self._record(self.CustomerResponded, "customer_responded", at, actor=actor, note=note)
+        self._require(Command.CUSTOMER_RESPONDED, at)
+        self._record(self.CustomerResponded, Command.CUSTOMER_RESPONDED, at, actor=actor, note=note)
 
     def report_progress(self, *, message: str, actor: str, at: Moment) -> None:
         """Tell the customer how the request is going."""
-        self._require("report_progress", at)
-        self._record(self.ProgressReported, "report_progress", at, actor=actor, message=message)
+        self._require(Command.REPORT_PROGRESS, at)
+        self._record(
+            self.ProgressReported, Command.REPORT_PROGRESS, at, actor=actor, message=message
+        )
 
     def complete(
         self,
@@ -620,31 +570,33 @@ class ServiceRequest(EventSourced):
         at: Moment,
     ) -> None:
         """End the work: resolved, transferred to ``to_team``, or to follow up at a date."""
-        self._require("complete", at)
+        self._require(Command.COMPLETE, at)
         if str(outcome) not in Outcome._value2member_map_:
             self._refuse(
-                "complete",
+                Command.COMPLETE,
                 "outcome",
                 f"must be one of {', '.join(o.value for o in Outcome)}, not {outcome!r}",
             )
         outcome = Outcome(outcome)
         if outcome is Outcome.TRANSFERRED and to_team is None:
-            self._refuse("complete", "to_team", "a transfer needs the team it goes to")
+            self._refuse(Command.COMPLETE, "to_team", "a transfer needs the team it goes to")
         if outcome is not Outcome.TRANSFERRED and to_team is not None:
-            self._refuse("complete", "to_team", "only a transfer names a team")
+            self._refuse(Command.COMPLETE, "to_team", "only a transfer names a team")
         if outcome is Outcome.FOLLOW_UP and follow_up_at is None:
-            self._refuse("complete", "follow_up_at", "a follow-up needs its date")
+            self._refuse(Command.COMPLETE, "follow_up_at", "a follow-up needs its date")
         if outcome is not Outcome.FOLLOW_UP and follow_up_at is not None:
-            self._refuse("complete", "follow_up_at", "only a follow-up has a date")
+            self._refuse(Command.COMPLETE, "follow_up_at", "only a follow-up has a date")
         if (
             follow_up_at is not None
             and follow_up_at.utcoffset() is not None
             and follow_up_at < at.occurred_at
         ):
-            self._refuse("complete", "follow_up_at", "a follow-up cannot be due before completion")
+            self._refuse(
+                Command.COMPLETE, "follow_up_at", "a follow-up cannot be due before completion"
+            )
         self._record(
             self.Completed,
-            "complete",
+            Command.COMPLETE,
             at,
             actor=actor,
             outcome=outcome,
@@ -667,18 +619,20 @@ class ServiceRequest(EventSourced):
         Explicit acceptance needs a satisfaction score and a person; a deemed one is
         recorded by ``system`` only, after a silence the SLA policy sets.
         """
-        self._require("accept", at)
+        self._require(Command.ACCEPT, at)
         if deemed and actor != "system":
-            self._refuse("accept", "actor", "only 'system' records a deemed acceptance")
+            self._refuse(Command.ACCEPT, "actor", "only 'system' records a deemed acceptance")
         if not deemed and actor == "system":
             self._refuse(
-                "accept", "actor", "'system' cannot accept for the customer; use deemed acceptance"
+                Command.ACCEPT,
+                "actor",
+                "'system' cannot accept for the customer; use deemed acceptance",
             )
         if not deemed and satisfaction is None:
-            self._refuse("accept", "satisfaction", "an explicit acceptance needs a 1-5 score")
+            self._refuse(Command.ACCEPT, "satisfaction", "an explicit acceptance needs a 1-5 score")
         self._record(
             self.CustomerAccepted,
-            "accept",
+            Command.ACCEPT,
             at,
             actor=actor,
             satisfaction=satisfaction,
@@ -688,8 +642,8 @@ class ServiceRequest(EventSourced):
 
     def reopen(self, *, reason: str, actor: str, at: Moment) -> None:
         """The customer rejects the completion: back to work with the same team and agent."""
-        self._require("reopen", at)
-        self._record(self.Reopened, "reopen", at, actor=actor, reason=reason)
+        self._require(Command.REOPEN, at)
+        self._record(self.Reopened, Command.REOPEN, at, actor=actor, reason=reason)
 
     def mark_follow_up_due(self, *, actor: str, at: Moment) -> None:
         """Record that the follow-up date of the current completion has come (``system`` only).
@@ -697,22 +651,26 @@ class ServiceRequest(EventSourced):
         Accepted once per completion, while the request awaits acceptance of a ``follow_up``
         completion whose date is at or before ``at.occurred_at``.
         """
-        self._require("mark_follow_up_due", at)
+        self._require(Command.MARK_FOLLOW_UP_DUE, at)
         if actor != "system":
-            self._refuse("mark_follow_up_due", "actor", "only 'system' records a follow-up as due")
+            self._refuse(
+                Command.MARK_FOLLOW_UP_DUE, "actor", "only 'system' records a follow-up as due"
+            )
         if self.outcome is not Outcome.FOLLOW_UP or self.follow_up_at is None:
-            self._refuse_transition("mark_follow_up_due", "the completion has no follow-up")
+            self._refuse_transition(Command.MARK_FOLLOW_UP_DUE, "the completion has no follow-up")
         if self.follow_up_due:
-            self._refuse_transition("mark_follow_up_due", "the follow-up is already marked due")
+            self._refuse_transition(
+                Command.MARK_FOLLOW_UP_DUE, "the follow-up is already marked due"
+            )
         if at.occurred_at < self.follow_up_at:
             self._refuse(
-                "mark_follow_up_due",
+                Command.MARK_FOLLOW_UP_DUE,
                 "occurred_at",
                 f"the follow-up is due at {self.follow_up_at.isoformat()}, not before",
             )
         self._record(
             self.FollowUpDue,
-            "mark_follow_up_due",
+            Command.MARK_FOLLOW_UP_DUE,
             at,
             actor=actor,
             follow_up_at=self.follow_up_at,
@@ -720,8 +678,8 @@ class ServiceRequest(EventSourced):
 
     def cancel(self, *, reason: str, actor: str, at: Moment) -> None:
         """Withdraw the request (or mark it a duplicate); its clocks stop."""
-        self._require("cancel", at)
-        self._record(self.Cancelled, "cancel", at, actor=actor, reason=reason)
+        self._require(Command.CANCEL, at)
+        self._record(self.Cancelled, Command.CANCEL, at, actor=actor, reason=reason)
 
     def log_nonconformity(
         self,
@@ -735,10 +693,10 @@ class ServiceRequest(EventSourced):
         at: Moment,
     ) -> NonConformity:
         """Document a non-conformity, at any time, even after closure."""
-        self._require("log_nonconformity", at)
+        self._require(Command.LOG_NONCONFORMITY, at)
         self._record(
             self.NonConformityLogged,
-            "log_nonconformity",
+            Command.LOG_NONCONFORMITY,
             at,
             actor=actor,
             number=len(self.nonconformities) + 1,
@@ -754,20 +712,15 @@ class ServiceRequest(EventSourced):
         self, *, number: int, correction: str, actor: str, at: Moment
     ) -> NonConformity:
         """Record the correction of a documented non-conformity (once)."""
-        self._require("correct_nonconformity", at)
+        self._require(Command.CORRECT_NONCONFORMITY, at)
         nc = self.nonconformity(number)
         if nc.is_corrected:
-            raise InvalidTransitionError(
-                request_id=self.id,
-                ticket_code=self.ticket_code,
-                status=self.status.value,
-                command="correct_nonconformity",
-                allowed=tuple(s.value for s in TRANSITIONS["correct_nonconformity"]),
-                reason=f"non-conformity #{number} was already corrected",
+            self._refuse_transition(
+                Command.CORRECT_NONCONFORMITY, f"non-conformity #{number} was already corrected"
             )
         self._record(
             self.NonConformityCorrected,
-            "correct_nonconformity",
+            Command.CORRECT_NONCONFORMITY,
             at,
             actor=actor,
             number=number,
@@ -786,22 +739,15 @@ class ServiceRequest(EventSourced):
             request_id=self.id, ticket_code=self.ticket_code, number=number
         )
 
-    def allows(self, command: str) -> bool:
+    def allows(self, command: Command | str) -> bool:
         """Whether the lifecycle accepts ``command`` in the current status."""
-        return self.status in (TRANSITIONS.get(command) or SYSTEM_TRANSITIONS[command])
+        return self.status in LIFECYCLE[Command(command)].allowed_from
 
     # -- guards and recording -----------------------------------------------------------
 
-    def _require(self, command: str, at: Moment) -> None:
-        allowed = TRANSITIONS.get(command) or SYSTEM_TRANSITIONS[command]
-        if self.status not in allowed:
-            raise InvalidTransitionError(
-                request_id=self.id,
-                ticket_code=self.ticket_code,
-                status=self.status.value,
-                command=command,
-                allowed=tuple(s.value for s in Status if s in allowed),
-            )
+    def _require(self, command: Command, at: Moment) -> None:
+        if self.status not in LIFECYCLE[command].allowed_from:
+            raise refusal(command, self.status, request_id=self.id, ticket_code=self.ticket_code)
         if at.occurred_at < self.last_occurred_at:
             msg = (
                 f"{self.ticket_code} ({self.id}): refused '{command}': occurred_at "
@@ -811,7 +757,11 @@ class ServiceRequest(EventSourced):
             raise OccurrenceOutOfOrderError(msg, command=command, request_id=self.id)
 
     def _record(
-        self, event_class: type[ServiceRequest.Event], command: str, at: Moment, **fields: object
+        self,
+        event_class: type[ServiceRequest.Event],
+        command: Command,
+        at: Moment,
+        **fields: object,
     ) -> None:
         try:
             self.trigger_event(
@@ -820,18 +770,12 @@ class ServiceRequest(EventSourced):
         except ValidationError as error:
             raise _refused(error, command, self.id, self.ticket_code) from None
 
-    def _refuse_transition(self, command: str, reason: str) -> NoReturn:
-        allowed = TRANSITIONS.get(command) or SYSTEM_TRANSITIONS[command]
-        raise InvalidTransitionError(
-            request_id=self.id,
-            ticket_code=self.ticket_code,
-            status=self.status.value,
-            command=command,
-            allowed=tuple(s.value for s in Status if s in allowed),
-            reason=reason,
+    def _refuse_transition(self, command: Command, reason: str) -> NoReturn:
+        raise refusal(
+            command, self.status, request_id=self.id, ticket_code=self.ticket_code, reason=reason
         )
 
-    def _refuse(self, command: str, field: str, problem: str) -> NoReturn:
+    def _refuse(self, command: Command, field: str, problem: str) -> NoReturn:
         msg = f"{self.ticket_code} ({self.id}): refused '{command}': {field}: {problem}"
         raise ValidationFailedError(
             msg,

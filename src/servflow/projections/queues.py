@@ -19,8 +19,9 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
+from servflow.domain.lifecycle import OPEN_STATUSES, Status, status_after
 from servflow.domain.policy import SlaPolicy
-from servflow.domain.request import OPEN_STATUSES, ServiceRequest, Status
+from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
@@ -218,7 +219,10 @@ class QueueProjection(MeasuredProjection[_Row]):
             return _evolve(row, {"sla_tracker": tracker})
         if isinstance(event, ServiceRequest.Event):
             changes["updated_at"] = micros(event.occurred_at)
-        changes["is_open"] = int(changes.get("status", row.status) in _OPEN)
+        status = str(status_after(event, row.status))  # the lifecycle's one definition
+        if status != row.status:
+            changes["status"] = status
+        changes["is_open"] = int(status in _OPEN)
         changes["sla_tracker"] = tracker
         return _evolve(row, changes)
 
@@ -253,7 +257,7 @@ class QueueProjection(MeasuredProjection[_Row]):
         return _Row(
             request_id=id_text(event.originator_id),
             ticket_code=event.ticket_code,
-            status=Status.NEW.value,
+            status=str(status_after(event, None)),
             is_open=1,
             customer_id=event.customer.id,
             tier=event.customer.tier.value,
@@ -428,32 +432,31 @@ def _changes(event: object, row: _Row) -> dict[str, Any] | None:
 
 @_changes.register
 def _(event: ServiceRequest.Classified, row: _Row) -> dict[str, Any] | None:
-    status = Status.CLASSIFIED.value if row.status == Status.NEW.value else row.status
+    del row
     return {
         "priority": event.priority.value,
         "priority_rank": event.priority.rank,
         "kind": event.kind.value,
         "category": event.category,
-        "status": status,
     }
 
 
 @_changes.register
 def _(event: ServiceRequest.Assigned, row: _Row) -> dict[str, Any] | None:
-    status = row.status if row.status == Status.WAITING_ON_CUSTOMER else Status.ASSIGNED.value
-    return {"team": event.team, "agent": event.agent, "status": status}
+    del row
+    return {"team": event.team, "agent": event.agent}
 
 
 @_changes.register
 def _(event: ServiceRequest.WaitingOnCustomer, row: _Row) -> dict[str, Any] | None:
     del event, row
-    return {"status": Status.WAITING_ON_CUSTOMER.value}
+    return {}  # the status only
 
 
 @_changes.register
 def _(event: ServiceRequest.CustomerResponded, row: _Row) -> dict[str, Any] | None:
     del event, row
-    return {"status": Status.ASSIGNED.value}
+    return {}  # the status only
 
 
 @_changes.register
@@ -461,14 +464,12 @@ def _(event: ServiceRequest.Completed, row: _Row) -> dict[str, Any] | None:
     del row
     if event.outcome is Outcome.TRANSFERRED:
         return {
-            "status": Status.TRANSFERRED.value,
             "team": event.to_team,
             "agent": None,
             "outcome": event.outcome.value,
             "follow_up_at": None,
         }
     return {
-        "status": Status.COMPLETED.value,
         "outcome": event.outcome.value,
         "follow_up_at": micros(event.follow_up_at),
     }
@@ -477,19 +478,19 @@ def _(event: ServiceRequest.Completed, row: _Row) -> dict[str, Any] | None:
 @_changes.register
 def _(event: ServiceRequest.CustomerAccepted, row: _Row) -> dict[str, Any] | None:
     del event, row
-    return {"status": Status.CLOSED.value}
+    return {}  # the status only
 
 
 @_changes.register
 def _(event: ServiceRequest.Reopened, row: _Row) -> dict[str, Any] | None:
     del event, row
-    return {"status": Status.ASSIGNED.value, "outcome": None, "follow_up_at": None}
+    return {"outcome": None, "follow_up_at": None}
 
 
 @_changes.register
 def _(event: ServiceRequest.Cancelled, row: _Row) -> dict[str, Any] | None:
     del event, row
-    return {"status": Status.CANCELLED.value}
+    return {}  # the status only
 
 
 #: A copy of a row with ``changes``: rows are never changed in place (folds stay pure).
