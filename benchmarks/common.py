@@ -280,7 +280,7 @@ def current_rss_mb() -> float:
 
 def store_of(desk: ServiceDesk) -> Application[Any]:
     """The ``eventsourcing`` application under a desk (its recorder, mapper and ``save``)."""
-    store: Application[Any] = desk._store  # noqa: SLF001 - benchmarks build logs fast through it
+    store: Application[Any] = desk._stores.store  # noqa: SLF001 - benchmarks build logs fast through it
     return store
 
 

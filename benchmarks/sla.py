@@ -169,7 +169,7 @@ def bench_breaches(count: int, runs: int) -> None:
         with ServiceDesk.sqlite(
             str(path), clock=lambda: START, projections="external", sla=POLICY
         ) as desk:
-            store = desk._store  # noqa: SLF001 - batched saves build the log fast
+            store = desk._stores.store  # noqa: SLF001 - batched saves build the log fast
             started = time.perf_counter()
             batch: list[ServiceRequest] = []
             events = 0

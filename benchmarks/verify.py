@@ -76,7 +76,7 @@ def requests(count: int) -> Iterator[ServiceRequest]:
 
 def build(desk: ServiceDesk, events: int) -> int:
     """Store about ``events`` events, 100 requests per save; returns how many were stored."""
-    store = desk._store  # noqa: SLF001 - a batched save is what makes a million events quick
+    store = desk._stores.store  # noqa: SLF001 - a batched save is what makes a million events quick
     stored = 0
     batch: list[ServiceRequest] = []
     count = max(1, events // EVENTS_PER_REQUEST)

@@ -6,20 +6,13 @@ Requests are aggregates whose events are the only source of truth; every other a
 """
 
 from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
-from servflow.desk.audit import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
+from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.kpis import Kpis
 from servflow.domain.calendar import Calendar
 from servflow.domain.history import Change, HistoryEntry
+from servflow.domain.lifecycle import OPEN_STATUSES, TRANSITIONS, Status
 from servflow.domain.policy import SlaPolicy, SlaRule
-from servflow.domain.request import (
-    OPEN_STATUSES,
-    TRANSITIONS,
-    Action,
-    NonConformity,
-    Probe,
-    ServiceRequest,
-    Status,
-)
+from servflow.domain.request import Action, NonConformity, Probe, ServiceRequest
 from servflow.domain.sla import (
     Clock,
     ClockState,

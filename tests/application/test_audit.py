@@ -29,7 +29,7 @@ from servflow import (
     Status,
     ValidationFailedError,
 )
-from servflow.desk.audit import read_export, write_export
+from servflow.desk.export import read_export, write_export
 
 MADRID = ZoneInfo("Europe/Madrid")
 
@@ -451,16 +451,16 @@ def test_an_export_takes_the_audit_log_filters(desk: ServiceDesk, clock: FakeClo
 def test_an_export_pages_through_the_log_in_batches(desk: ServiceDesk, clock: FakeClock) -> None:
     a_busy_morning(desk, clock)
     expected = len(every_row(desk))
-    desk._trail._batch = 3  # small batches: several pages even for a small log
+    desk._stores.trail._batch = 3  # small batches: several pages even for a small log
     read: list[int] = []
-    original = desk._trail.page
+    original = desk._stores.trail.page
 
     def counting(*args: object, **kwargs: object) -> object:
         page = original(*args, **kwargs)  # type: ignore[arg-type]
         read.append(len(page.rows))
         return page
 
-    desk._trail.page = counting  # type: ignore[method-assign,assignment]
+    desk._stores.trail.page = counting  # type: ignore[method-assign,assignment]
     fp = io.BytesIO()
     assert desk.export(fp) == expected
     assert expected == 9

@@ -37,7 +37,7 @@ def work(desk: ServiceDesk) -> str:
 
 
 def stored_payloads(desk: ServiceDesk) -> list[bytes]:
-    recorder = desk._store.recorder
+    recorder = desk._stores.store.recorder
     return [bytes(n.state) for n in recorder.select_notifications(start=1, limit=1000)]
 
 

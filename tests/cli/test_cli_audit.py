@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from servflow import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, AuditRow, ServiceDesk
 from servflow.cli import app
-from servflow.desk.audit import read_export
+from servflow.desk.export import read_export
 
 Run = Callable[..., Result]
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

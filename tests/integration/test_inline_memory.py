@@ -16,7 +16,7 @@ from servflow.projections import Tx
 
 def _views(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
     """Every row of the queue and SLA views, as stored."""
-    with desk._projector.views.transaction(commit=False) as tx:
+    with desk._stores.projector.views.transaction(commit=False) as tx:
         return {
             table: tx.query(f"SELECT * FROM {tx.dialect.table(table)} ORDER BY request_id")  # noqa: S608
             for table in ("sf_queue", "sf_sla")
@@ -42,7 +42,7 @@ def test_rows_of_a_transaction_that_rolled_back_are_not_remembered(
     desk = make_desk()
     request = _open(desk)
     desk.classify(request, priority="low", actor="agent:a")
-    hooks = hooks_of(desk._store.recorder)
+    hooks = hooks_of(desk._stores.store.recorder)
     assert hooks is not None
 
     def fail(tx: Tx, stored: Sequence[object], ids: Sequence[int]) -> None:

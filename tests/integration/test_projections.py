@@ -128,7 +128,7 @@ def rows(projector: Projector, projection: QueueProjection) -> list[dict[str, An
 
 
 def store_app(desk: ServiceDesk) -> Any:
-    return desk._store
+    return desk._stores.store
 
 
 class SimulatedCrashError(RuntimeError):
@@ -212,7 +212,7 @@ def check_incremental_equals_rebuild(
 
     assert rows(survivor, survivor_projection) == rows(rebuilder, rebuild_projection)
     # ... and both equal the desk's own inline view.
-    assert rows(survivor, survivor_projection) == rows(desk._projector, desk._queues)
+    assert rows(survivor, survivor_projection) == rows(desk._stores.projector, desk._stores.queues)
     assert survivor.status()[0].position == rebuilder.status()[0].position >= start
     for projector in (survivor, rebuilder):
         with projector.views.transaction() as tx:
@@ -362,7 +362,7 @@ def test_a_failing_inline_projection_costs_the_command_nothing_and_catches_up_la
         del events, tx
         raise RuntimeError
 
-    monkeypatch.setattr(desk._queues, "apply", broken)
+    monkeypatch.setattr(desk._stores.queues, "apply", broken)
     classified = desk.classify(request, priority="urgent", actor="agent:a")
     assert classified.version == 2  # the command was recorded
     # (In memory the views apply a command's events when they are next read: this read.)
@@ -458,7 +458,7 @@ def test_a_large_catch_up_gives_postgresql_statistics_of_the_views(
             symptom="s",
             actor="agent:ana",
         )
-    views = desk._projector.views
+    views = desk._stores.projector.views
 
     def analyzed() -> set[str]:
         with views.transaction(commit=False) as tx:
@@ -469,12 +469,12 @@ def test_a_large_catch_up_gives_postgresql_statistics_of_the_views(
             )
         return {str(row["relname"]) for row in rows}
 
-    desk._projector.analyze_after = 100
+    desk._stores.projector.analyze_after = 100
     assert desk.catch_up() >= 3
     assert "sf_sla" not in analyzed()
     desk.open(
         customer="c", channel="web", kind="quote", stage="sale", symptom="s", actor="agent:ana"
     )
-    desk._projector.analyze_after = 1
+    desk._stores.projector.analyze_after = 1
     assert desk.catch_up() == 1
     assert {"sf_sla", "sf_queue", "sf_audit"} <= analyzed()

@@ -162,7 +162,7 @@ def test_reads_in_autocommit_hand_back_connections_as_they_came(desk: ServiceDes
     themselves). A read that fails half way (a statement the server refuses) leaves nothing
     behind either: the commands after it record in their own transactions, and reads work.
     """
-    views = desk._projector.views
+    views = desk._stores.projector.views
     datastore = views._recorder.datastore
 
     def pooled() -> list[bool]:

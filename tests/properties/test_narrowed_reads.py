@@ -140,7 +140,9 @@ def check_past_queues(desk: ServiceDesk, asked: list[PastQueue]) -> None:
     for question in asked:
         narrowed = past_queue(desk, question)
         # The reference: every request ever opened, whatever the views say.
-        with mock.patch.object(desk, "_as_of_candidates", return_value=list(desk.request_ids())):
+        with mock.patch.object(
+            desk._reads, "as_of_candidates", return_value=list(desk.request_ids())
+        ):
             assert narrowed == past_queue(desk, question)
 
 

@@ -362,7 +362,7 @@ def drive(desk: ServiceDesk, clock: FakeClock, story: Sequence[DeskStep]) -> lis
             tickets.append(opened.ticket_code)
             continue
         ref = tickets[target % len(tickets)]
-        command = pick(desk._load(desk.resolve(ref), ref), index)
+        command = pick(desk._writer.load(desk.resolve(ref), ref), index)
         with contextlib.suppress(ServflowError):
             _desk_command(desk, clock, command, ref, choice)
         if choice == 3:
@@ -417,14 +417,14 @@ def test_the_sla_projection_rows_equal_a_tracker_folded_directly(
         desk.adopt_policy(second, actor="agent:admin")
         clock.advance(seconds=1)
         tickets = drive(desk, clock, story[switch:])
-        with desk._projector.views.transaction(commit=False) as tx:
-            rows = {r["ticket_code"]: r for r in desk._sla.rows(tx)}
+        with desk._stores.projector.views.transaction(commit=False) as tx:
+            rows = {r["ticket_code"]: r for r in desk._stores.sla.rows(tx)}
         assert set(rows) >= set(tickets)
         adoptions = desk.policies()
         for ticket, row in rows.items():
             events = [
                 e
-                for e in desk._store.events.get(desk.resolve(ticket))
+                for e in desk._stores.store.events.get(desk.resolve(ticket))
                 if isinstance(e, ServiceRequest.Event)
             ]
             tracker = fold(events)
@@ -444,8 +444,8 @@ def test_the_sla_projection_rows_equal_a_tracker_folded_directly(
             # And the desk, reading the events, says the same as the row for "now".
             answer = desk.sla(ticket, at=max(clock.now, tracker.last_at))
             assert micros(answer.resolution.due) == row["resolution_due"]
-        with desk._projector.views.transaction(commit=False) as tx:
-            before = desk._sla.rows(tx)
+        with desk._stores.projector.views.transaction(commit=False) as tx:
+            before = desk._stores.sla.rows(tx)
         desk.rebuild_projections(["sla"])
-        with desk._projector.views.transaction(commit=False) as tx:
-            assert desk._sla.rows(tx) == before
+        with desk._stores.projector.views.transaction(commit=False) as tx:
+            assert desk._stores.sla.rows(tx) == before

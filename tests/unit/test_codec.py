@@ -253,7 +253,7 @@ def test_what_a_desk_stores_is_the_compact_json_the_mapper_writes(
             actor="customer:acme",
         )
         desk.classify(request, priority="normal", actor="agent:ana")
-        stored = desk._store.recorder.select_events(request.id)
+        stored = desk._stores.store.recorder.select_events(request.id)
     assert [s.originator_version for s in stored] == [1, 2]
     for record in stored:
         payload = json.loads(record.state)
@@ -321,8 +321,8 @@ def test_an_aggregate_stored_under_version_one_replays_upcast_from_the_store(
 ) -> None:
     parcel_id = uuid4()
     with ServiceDesk.sqlite(str(tmp_path / "desk.db")) as desk:
-        desk._store.recorder.insert_events(parcel_records(parcel_id))
-        parcel: object = desk._store.repository.get(parcel_id)
+        desk._stores.store.recorder.insert_events(parcel_records(parcel_id))
+        parcel: object = desk._stores.store.repository.get(parcel_id)
         assert isinstance(parcel, CodecTestParcel)
         assert (parcel.reference, parcel.grams, parcel.scale, parcel.version) == (
             "P-1",
@@ -382,7 +382,7 @@ def test_a_desk_configured_to_compress_or_encrypt_reads_back_what_it_stored(
         desk.assign(request, team="network", agent="ana", actor="agent:ana")
         view = desk.get(request)
         history = desk.history(request)
-        stored = desk._store.recorder.select_events(request.id)
+        stored = desk._stores.store.recorder.select_events(request.id)
 
     plain = json.dumps(history[0].data, separators=(",", ":")).encode()
     opened = stored[0].state

@@ -16,27 +16,35 @@ The export fields are a contract with auditors' tools: add new ones at the end, 
 
 from __future__ import annotations
 
-import csv
-import io
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from itertools import groupby
-from typing import IO, Any, Literal, get_args
+from typing import IO, TYPE_CHECKING, get_args
 from uuid import UUID
 
-import orjson
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.popo import POPOApplicationRecorder
-from eventsourcing.utils import get_topic
 
-from servflow.domain.base import DomainEvent, EventSourced
-from servflow.domain.history import Change, HistoryEntry, history_of
+from servflow.desk.export import (
+    AUDIT_EXPORT_FIELDS,
+    HISTORY_EXPORT_FIELDS,
+    ExportFormat,
+    as_row,
+    audit_record,
+    customer_of,
+    history_record,
+    write_export,
+)
+from servflow.desk.tickets import Ref, describe, resolve
+from servflow.domain.base import EventSourced
+from servflow.domain.history import HistoryEntry, history_of
 from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import SLA_POLICY_BOOK_ID
-from servflow.errors import ValidationFailedError
+from servflow.errors import RequestNotFoundError, ValidationFailedError
+from servflow.persistence.chain import Head, VerifyReport
+from servflow.persistence.log import LogReader, occurred_by
 from servflow.persistence.sql import Dialect, Tx
+from servflow.persistence.store import translated
 from servflow.persistence.views import ViewStore
 from servflow.projections.audit import (
     AuditFilter,
@@ -48,37 +56,15 @@ from servflow.projections.audit import (
 )
 from servflow.projections.queues import QueuePage, QueueProjection
 
-__all__ = [
-    "AUDIT_EXPORT_FIELDS",
-    "HISTORY_EXPORT_FIELDS",
-    "AuditTrail",
-    "ExportFormat",
-    "audit_filter",
-    "known_event_types",
-    "read_export",
-    "write_export",
-]
+if TYPE_CHECKING:
+    from servflow.desk.stores import Stores
+    from servflow.desk.writer import Writer
 
-#: Columns of an export of the global log (``desk.export(fp)``), in order.
-AUDIT_EXPORT_FIELDS: tuple[str, ...] = (
-    "position",
-    "request_id",
-    "ticket_code",
-    "version",
-    "event_type",
-    "occurred_at",
-    "recorded_at",
-    "actor",
-    "customer_id",
-    "data",
-)
-#: Columns of an export of one request's history (``desk.export(fp, request=...)``), in order.
-HISTORY_EXPORT_FIELDS: tuple[str, ...] = (*AUDIT_EXPORT_FIELDS, "changes")
-#: The export formats: JSON Lines (one JSON object a line) or CSV (RFC 4180, with a header).
-ExportFormat = Literal["jsonl", "csv"]
+__all__ = ["AuditDesk", "AuditTrail", "audit_filter", "known_event_types"]
 
 _BATCH = 1000
 _MAX_PAGE = 10_000
+
 _JSON_COLUMNS = frozenset({"data", "changes"})
 
 
@@ -156,111 +142,12 @@ class AuditTrail:
         self._projection = projection
         self._batch = batch_size
 
-    # -- reading the log, with positions ---------------------------------------------------
-
-    def stored(self, request_ids: Sequence[UUID]) -> list[tuple[int, StoredEvent]]:
-        """The stored events of these requests with their log positions, request by request.
-
-        One indexed query (per 500 requests) on the events' own table: the events and their
-        positions come from the same rows, so they cannot disagree.
-        """
-        recorder = self._app.recorder
-        if isinstance(recorder, POPOApplicationRecorder):
-            return _popo_stored(recorder, request_ids)
-        if len(request_ids) == 1:
-            return list(self.stored_one(request_ids[0]))
-        table: str = getattr(recorder, "events_table_name", "stored_events")
-        postgres = self._views.dialect.name == "postgres"
-        position = "notification_id" if postgres else "rowid"
-        found: list[tuple[int, StoredEvent]] = []
-        for start in range(0, len(request_ids), 500):
-            chunk = request_ids[start : start + 500]
-            keys: list[object] = [i if postgres else i.hex for i in chunk]
-            with self._views.transaction(commit=False) as tx:
-                records = tx.query(
-                    f"SELECT {position} AS position, originator_id, originator_version, "  # noqa: S608
-                    f"topic, state FROM {self._views.dialect.table(table)} "
-                    f"WHERE originator_id IN ({', '.join('?' * len(keys))}) "
-                    "ORDER BY originator_id, originator_version",
-                    keys,
-                )
-            # Rows come ordered by request id; the caller's order of requests is restored
-            # by a stable sort on it (nothing to sort for one request, as for a history).
-            ids = {str(key): uid for key, uid in zip(keys, chunk, strict=True)}
-            order = {uid: n for n, uid in enumerate(chunk)}
-            events = [
-                (
-                    int(r["position"]),
-                    StoredEvent(
-                        originator_id=ids.get(str(r["originator_id"])) or _uuid(r["originator_id"]),
-                        originator_version=int(r["originator_version"]),
-                        topic=r["topic"],
-                        state=bytes(r["state"]),
-                    ),
-                )
-                for r in records
-            ]
-            if len(chunk) > 1:
-                events.sort(key=lambda p: order[_uuid(p[1].originator_id)])
-            found.extend(events)
-        return found
-
-    def stored_one(self, request_id: UUID) -> Iterator[tuple[int, StoredEvent]]:
-        """``stored`` for one request (a history, a time travel), as the hot path it is.
-
-        The rows are read at once, in one short transaction; each ``StoredEvent`` is made as
-        the caller iterates, so a time travel that stops half way makes only half of them.
-        """
-        recorder = self._app.recorder
-        if isinstance(recorder, POPOApplicationRecorder):
-            return iter(_popo_stored(recorder, [request_id]))
-        table: str = getattr(recorder, "events_table_name", "stored_events")
-        postgres = self._views.dialect.name == "postgres"
-        with self._views.transaction(commit=False) as tx:
-            records = tx.rows(
-                f"SELECT {'notification_id' if postgres else 'rowid'} AS position, "  # noqa: S608
-                f"originator_version, topic, state FROM {self._views.dialect.table(table)} "
-                "WHERE originator_id = ? ORDER BY originator_version",
-                (request_id if postgres else request_id.hex,),
-            )
-        return (
-            (position, StoredEvent(request_id, version, topic, bytes(state)))
-            for position, version, topic, state in records
-        )
-
-    def events(self, request_ids: Sequence[UUID]) -> Iterator[tuple[int, DomainEvent]]:
-        """The events of these requests as domain events, with positions, request by request."""
-        to_event = self._app.mapper.to_domain_event
-        for position, stored in self.stored(request_ids):
-            event = to_event(stored)
-            if isinstance(event, DomainEvent):
-                yield position, event
-
-    def events_as_of(
-        self, request_ids: Sequence[UUID], at: datetime
-    ) -> Iterator[tuple[int, DomainEvent]]:
-        """Each request's events that happened by ``at``, with positions, request by request.
-
-        Occurrence never goes backwards within a request, so they are a prefix of its events:
-        the rows after it are not even decoded (nor made into stored events, for one request).
-        """
-        to_event = self._app.mapper.to_domain_event
-        stored = (
-            self.stored_one(request_ids[0]) if len(request_ids) == 1 else self.stored(request_ids)
-        )
-        for _, rows in groupby(stored, key=lambda pair: pair[1].originator_id):
-            for position, record in rows:
-                event = to_event(record)
-                if not isinstance(event, DomainEvent):
-                    continue
-                if not _by(event, at):
-                    break
-                yield position, event
+        self.log = LogReader(app, views, batch_size=batch_size)
 
     def history(self, request_id: UUID) -> list[HistoryEntry]:
         """Every event of one request, with what it changed; empty if there is no such request."""
         return history_of(
-            (p, e) for p, e in self.events([request_id]) if isinstance(e, ServiceRequest.Event)
+            (p, e) for p, e in self.log.events([request_id]) if isinstance(e, ServiceRequest.Event)
         )
 
     # -- the global log ----------------------------------------------------------------------
@@ -315,10 +202,10 @@ class AuditTrail:
             tx = Tx(connection.cursor(), dialect)
             shadow.create(tx)
             # The SLA policies adopted by then measure the rows, as in the live view.
-            book = [(p, e) for p, e in self.events([SLA_POLICY_BOOK_ID]) if _by(e, at)]
+            book = [(p, e) for p, e in self.log.events([SLA_POLICY_BOOK_ID]) if occurred_by(e, at)]
             shadow.apply(book, tx)
             batches = (
-                self._opened_batches()
+                self.log.opened_batches()
                 if candidates is None
                 else (
                     list(candidates[start : start + self._batch])
@@ -326,22 +213,12 @@ class AuditTrail:
                 )
             )
             for batch in batches:
-                shadow.apply(list(self.events_as_of(batch, at)), tx)
+                shadow.apply(list(self.log.events_as_of(batch, at)), tx)
                 if not closed:
                     tx.execute(f"DELETE FROM {shadow.t(shadow.table)} WHERE is_open = 0")  # noqa: S608
             return query(shadow, tx)
         finally:
             connection.close()
-
-    def _opened_batches(self) -> Iterator[list[UUID]]:
-        recorder = self._app.recorder
-        topic = get_topic(ServiceRequest.Opened)
-        last = 0
-        while notifications := recorder.select_notifications(
-            start=last, limit=self._batch, topics=(topic,), inclusive_of_start=False
-        ):
-            yield [_uuid(n.originator_id) for n in notifications]
-            last = notifications[-1].id
 
     # -- exports -------------------------------------------------------------------------------
 
@@ -356,175 +233,110 @@ class AuditTrail:
         """Write one request's history or the global log to ``fp``; returns the rows written."""
         if request_id is None:
             records: Iterable[Mapping[str, object]] = (
-                _audit_record(row) for row in self.rows(selected)
+                audit_record(row) for row in self.rows(selected)
             )
             return write_export(fp, records, format=format, fields=AUDIT_EXPORT_FIELDS)
         entries = self.history(request_id)
-        customer = _customer_of(entries)
+        customer = customer_of(entries)
         chosen = (
-            _history_record(entry, customer)
+            history_record(entry, customer)
             for entry in entries
-            if selected.matches(_as_row(entry, customer))
+            if selected.matches(as_row(entry, customer))
         )
         return write_export(fp, chosen, format=format, fields=HISTORY_EXPORT_FIELDS)
 
 
-def _by(event: DomainEvent, at: datetime) -> bool:
-    occurred: datetime = getattr(event, "occurred_at", None) or event.timestamp
-    return occurred <= at
+class AuditDesk:
+    """What auditors ask a desk: histories, time travel, the global log, exports, the chain."""
 
+    def __init__(self, stores: Stores, writer: Writer) -> None:
+        self._stores = stores
+        self._trail = stores.trail
+        self._writer = writer
 
-def _uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
+    def history(self, ref: Ref) -> list[HistoryEntry]:
+        """Every event of a request in order (see ``ServiceDesk.history``)."""
+        request_id = resolve(ref)
+        with translated():
+            entries = self._trail.history(request_id)
+        if not entries:
+            raise RequestNotFoundError(describe(ref))
+        return entries
 
-
-def _popo_stored(
-    recorder: POPOApplicationRecorder, request_ids: Sequence[UUID]
-) -> list[tuple[int, StoredEvent]]:
-    # The in-memory recorder keeps its events in a list; a notification id is index + 1.
-    found: list[tuple[int, StoredEvent]] = []
-    with recorder._database_lock:  # noqa: SLF001 - no public way to read positions by request
-        stored = recorder._stored_events  # noqa: SLF001
-        for request_id in request_ids:
-            index = recorder._stored_events_index.get(str(request_id), {})  # noqa: SLF001
-            found.extend((index[v] + 1, stored[index[v]]) for v in sorted(index))
-    return found
-
-
-# -- export records ----------------------------------------------------------------------------
-
-
-def _customer_of(entries: Sequence[HistoryEntry]) -> str | None:
-    if not entries:
-        return None
-    customer = entries[0].data.get("customer")
-    return str(customer["id"]) if isinstance(customer, dict) and "id" in customer else None
-
-
-def _as_row(entry: HistoryEntry, customer: str | None) -> AuditRow:
-    return AuditRow(
-        position=entry.position,
-        request_id=entry.request_id,
-        ticket_code=entry.ticket_code,
-        version=entry.version,
-        event_type=entry.event_type,
-        occurred_at=entry.occurred_at,
-        recorded_at=entry.recorded_at,
-        actor=entry.actor,
-        customer_id=customer,
-        data=entry.data,
-    )
-
-
-def _audit_record(row: AuditRow) -> dict[str, object]:
-    dumped = row.model_dump(mode="json")
-    return {name: dumped[name] for name in AUDIT_EXPORT_FIELDS}
-
-
-def _history_record(entry: HistoryEntry, customer: str | None) -> dict[str, object]:
-    dumped = entry.model_dump(mode="json")
-    dumped["customer_id"] = customer
-    return {name: dumped[name] for name in HISTORY_EXPORT_FIELDS}
-
-
-def _is_binary(fp: IO[Any]) -> bool:
-    if isinstance(fp, io.TextIOBase):
-        return False
-    if isinstance(fp, (io.RawIOBase, io.BufferedIOBase)):
-        return True
-    return "b" in str(getattr(fp, "mode", ""))
-
-
-def write_export(
-    fp: IO[bytes] | IO[str],
-    records: Iterable[Mapping[str, object]],
-    *,
-    format: ExportFormat,  # noqa: A002 - the name auditors and the CLI use
-    fields: Sequence[str],
-) -> int:
-    """Stream records to a binary or text file as JSON Lines or CSV; returns the rows written.
-
-    Output is flushed every 1000 rows, so memory stays constant however long ``records`` is.
-    JSON Lines keeps ``data`` and ``changes`` as nested JSON; CSV holds them as JSON text.
-    Times are ISO 8601 in UTC (``...Z``).
-    """
-    if format not in get_args(ExportFormat):
-        msg = f"refused 'export': format must be 'jsonl' or 'csv', not {format!r}"
-        raise ValidationFailedError(msg, command="export", errors=(("format", "unknown"),))
-    binary = _is_binary(fp)
-
-    def emit(text: str) -> None:
-        if text:
-            fp.write(text.encode() if binary else text)  # type: ignore[arg-type]
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if format == "csv":
-        writer.writerow(fields)
-    written = 0
-    for record in records:
-        if format == "jsonl":
-            buffer.write(orjson.dumps(record).decode())
-            buffer.write("\n")
-        else:
-            writer.writerow([_csv_cell(name, record.get(name)) for name in fields])
-        written += 1
-        if written % _BATCH == 0:
-            emit(buffer.getvalue())
-            buffer.seek(0)
-            buffer.truncate()
-    emit(buffer.getvalue())
-    return written
-
-
-def _csv_cell(name: str, value: object) -> str:
-    if name in _JSON_COLUMNS:
-        return orjson.dumps(value).decode()
-    return "" if value is None else str(value)
-
-
-def read_export(
-    fp: IO[bytes] | IO[str],
-    *,
-    format: ExportFormat = "jsonl",  # noqa: A002 - the name auditors and the CLI use
-) -> Iterator[AuditRow | HistoryEntry]:
-    """Read an export back, row by row: ``HistoryEntry`` for a request's, ``AuditRow`` for the log.
-
-    It is how tests (and auditors' scripts) check that an export says exactly what the desk
-    said; a request history export is told apart by its ``changes`` field.
-    """
-    if format not in get_args(ExportFormat):
-        msg = f"refused 'read_export': format must be 'jsonl' or 'csv', not {format!r}"
-        raise ValidationFailedError(msg, command="read_export", errors=(("format", "unknown"),))
-    if format == "jsonl":
-        for line in fp:
-            text = line.strip()
-            if text:
-                yield _parsed(orjson.loads(text))
-        return
-    text_fp: IO[str]
-    wrapper: io.TextIOWrapper | None = None
-    if _is_binary(fp):
-        wrapper = io.TextIOWrapper(fp, encoding="utf-8", newline="")  # type: ignore[arg-type]
-        text_fp = wrapper
-    else:
-        text_fp = fp  # type: ignore[assignment]
-    try:
-        for record in csv.DictReader(text_fp):
-            yield _parsed(
-                {
-                    name: orjson.loads(value) if name in _JSON_COLUMNS else (value or None)
-                    for name, value in record.items()
-                }
+    def as_of(self, request_id: UUID, as_of: datetime, ref: Ref) -> ServiceRequest:
+        """The request folded from its events that happened by ``as_of``."""
+        if as_of.tzinfo is None or as_of.utcoffset() is None:
+            msg = f"as_of {as_of.isoformat()} is naive; give a timezone-aware datetime"
+            raise ValidationFailedError(msg, command="get", request_id=request_id)
+        request: ServiceRequest | None = None
+        with translated():
+            for _, event in self._trail.log.events_as_of([request_id], as_of):
+                if isinstance(event, ServiceRequest.Event):
+                    request = event.mutate(request)
+        if request is None and not self._writer.has(request_id):
+            raise RequestNotFoundError(describe(ref))
+        if request is None:
+            raise RequestNotFoundError(
+                describe(ref), detail=f"it was opened after {as_of.isoformat()}"
             )
-    finally:
-        if wrapper is not None:
-            wrapper.detach()  # leave the caller's file open
+        return request
 
+    def verify(self, expected: Head | None, progress: Callable[[int], None] | None) -> VerifyReport:
+        """Recompute the hash chain over the stored log (see ``ServiceDesk.verify``)."""
+        recorder = self._stores.store.recorder
+        chain = self._stores.chain
 
-def _parsed(record: dict[str, Any]) -> AuditRow | HistoryEntry:
-    if "changes" in record:
-        record.pop("customer_id", None)
-        record["changes"] = tuple(Change.model_validate(c) for c in record["changes"])
-        return HistoryEntry.model_validate(record)
-    return AuditRow.model_validate(record)
+        def batches() -> Iterator[list[tuple[int, StoredEvent]]]:
+            position = 0
+            while notifications := recorder.select_notifications(
+                start=position, limit=1000, inclusive_of_start=False
+            ):
+                yield [(n.id, n) for n in notifications]
+                position = notifications[-1].id
+
+        with translated(), self._stores.views.transaction(commit=False) as tx:
+            return chain.verify(
+                batches(),
+                lambda after, upto: chain.links(tx, after, upto),
+                expected=expected,
+                progress=progress,
+            )
+
+    def head(self) -> Head | None:
+        """The newest link of the hash chain."""
+        with self._stores.views.transaction(commit=False) as tx:
+            return self._stores.chain.head(tx)
+
+    def page(self, selected: AuditFilter, after: int, limit: int) -> AuditPage:
+        """A page of the global log (see ``ServiceDesk.audit_log``)."""
+        with translated():
+            return self._trail.page(selected, after=after, limit=limit)
+
+    def queue_as_of(
+        self,
+        at: datetime,
+        ask: Callable[[QueueProjection, Tx], QueuePage],
+        *,
+        closed: bool,
+        candidates: Callable[[], list[UUID]],
+    ) -> QueuePage:
+        """A queue as it stood at ``at`` (see ``ServiceDesk.queue_as_of``)."""
+        with translated():
+            return self._trail.queue_as_of(at, ask, closed=closed, candidates=candidates())
+
+    def export(
+        self,
+        fp: IO[bytes] | IO[str],
+        *,
+        format: ExportFormat,  # noqa: A002 - the name auditors and the CLI use
+        request: Ref | None,
+        selected: AuditFilter,
+    ) -> int:
+        """Stream a history or the global log to a file (see ``ServiceDesk.export``)."""
+        request_id: UUID | None = None
+        if request is not None:
+            request_id = resolve(request)
+            if not self._writer.has(request_id):
+                raise RequestNotFoundError(describe(request))
+        with translated():
+            return self._trail.export(fp, format=format, request_id=request_id, selected=selected)

@@ -8,17 +8,24 @@ chain: whatever a hook writes commits or rolls back together with the events.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate, MutableOrImmutableAggregate
-from eventsourcing.persistence import ApplicationRecorder, Recording, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    PersistenceError,
+    Recording,
+    StoredEvent,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic
 
+from servflow.errors import StoreError
 from servflow.persistence.sql import Dialect, Tx
 
 __all__ = [
@@ -29,6 +36,8 @@ __all__ = [
     "hooks_of",
     "outcome_hooks_of",
     "recorder_topic",
+    "store_error",
+    "translated",
 ]
 
 #: Called with the open transaction, the inserted events and their notification ids.
@@ -236,3 +245,21 @@ def _hook_list(recorder: object, name: str) -> Any:  # noqa: ANN401 - one of the
     if not hasattr(recorder, name):
         setattr(recorder, name, [])
     return getattr(recorder, name)
+
+
+def store_error(error: PersistenceError) -> StoreError:
+    """The typed error for a refusal of the store underneath (the driver's words kept)."""
+    return StoreError(f"the event store refused the operation: {error}")
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Let no library or driver persistence error out: each becomes a ``StoreError``.
+
+    Also a decorator. Code inside that must tell a conflict apart catches ``IntegrityError``
+    (a ``PersistenceError``) itself, before this sees it.
+    """
+    try:
+        yield
+    except PersistenceError as error:
+        raise store_error(error) from None

@@ -1,0 +1,183 @@
+"""What a desk reads for its users: requests now or at a version, and the work queues.
+
+Queues come from the queue view (indexed tables); a request comes from its events.
+``ids_in_view`` is how narrowed reads (KPIs, past queues) stay exact while the views lag:
+the view's rows up to its position, then the log past it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from uuid import UUID
+
+from servflow.desk.clock import DeskClock
+from servflow.desk.stores import Stores
+from servflow.desk.tickets import Ref, describe, resolve
+from servflow.desk.writer import Writer
+from servflow.domain.lifecycle import Status
+from servflow.domain.sla import SLA_POLICY_BOOK_ID
+from servflow.domain.values import Kind, Priority, Tier
+from servflow.domain.view import Request
+from servflow.errors import RequestNotFoundError, ValidationFailedError
+from servflow.persistence.store import translated
+from servflow.projections.base import Projection
+from servflow.projections.queues import QueuePage, SpecialQueue
+
+__all__ = ["QueueFilters", "Reader", "queue_filters"]
+
+_MAX_PAGE = 10_000
+
+#: The queue filters as enums: special queue, statuses, priorities, kinds, tiers.
+QueueFilters = tuple[
+    SpecialQueue | None,
+    tuple[Status, ...],
+    tuple[Priority, ...],
+    tuple[Kind, ...],
+    tuple[Tier, ...],
+]
+
+
+class Reader:
+    """Reads requests and queues for a desk."""
+
+    def __init__(self, stores: Stores, writer: Writer, clock: DeskClock) -> None:
+        self._stores = stores
+        self._writer = writer
+        self._clock = clock
+
+    def get(self, ref: Ref, version: int | None) -> Request:
+        """The request now or at ``version`` (see ``ServiceDesk.get``)."""
+        request_id = resolve(ref)
+        if version is not None and version < 1:
+            msg = f"version must be 1 or more, not {version}"
+            raise ValidationFailedError(msg, command="get", request_id=request_id)
+        request = self._writer.load(request_id, ref, version=version)
+        if version is not None and request.version != version:
+            raise RequestNotFoundError(
+                describe(ref), detail=f"it has {request.version} versions, not {version}"
+            )
+        return Request.of(request)
+
+    def exists(self, ref: Ref) -> bool:
+        """Whether a request with this id or ticket code is in the store."""
+        try:
+            request_id = resolve(ref)
+        except RequestNotFoundError:
+            return False
+        return self._writer.has(request_id)
+
+    def queue(
+        self,
+        filters: QueueFilters,
+        *,
+        team: str | None,
+        agent: str | None,
+        customer: str | None,
+        at: datetime | None,
+        limit: int,
+        offset: int,
+        count: bool,
+    ) -> QueuePage:
+        """A page of the queue view (see ``ServiceDesk.queue``)."""
+        named, statuses, priorities, kinds, tiers = filters
+        when = at or self._clock.source()
+        with self._stores.views.transaction(commit=False) as tx:
+            return self._stores.queues.query(
+                tx,
+                special=named,
+                team=team,
+                agent=agent,
+                status=statuses,
+                priority=priorities,
+                kind=kinds,
+                customer=customer,
+                tier=tiers,
+                at=when,
+                limit=limit,
+                offset=offset,
+                count=count,
+            )
+
+    def as_of_candidates(self, at: datetime, *, closed: bool) -> list[UUID]:
+        """Ids of at least the requests a queue as of ``at`` can show, whatever the views' lag.
+
+        The queue view's rows say which requests were opened by ``at`` and, unless closed ones
+        are asked for, which were already closed or cancelled by then; every request the log
+        changed after the view's position is read too.
+        """
+        statement, params = self._stores.queues.as_of_candidates_sql(at, closed=closed)
+        log = self._stores.trail.log
+        found = self.ids_in_view(self._stores.queues, statement, params, log.ids_after)
+        return [i for i in found if i != SLA_POLICY_BOOK_ID]
+
+    def cohort_ids(self, since: datetime, until: datetime) -> list[UUID]:
+        """Ids of at least the requests opened in ``[since, until)``, whatever the views' lag.
+
+        The SLA view's rows say when each request it has seen was opened (an indexed range);
+        the requests opened after its position come from the log.
+        """
+        statement, params = self._stores.sla.opened_ids_sql(since, until)
+        log = self._stores.trail.log
+        return self.ids_in_view(self._stores.sla, statement, params, log.opened_after)
+
+    def ids_in_view(
+        self,
+        view: Projection,
+        statement: str,
+        params: Sequence[object],
+        after: Callable[[int], Iterable[UUID]],
+    ) -> list[UUID]:
+        """The ids a view's ``statement`` selects, then ``after(position)`` of the log, once each.
+
+        The view's rows and its position come from one statement (``with_position``), so the
+        log read after that position covers exactly what the rows may lack.
+        """
+        views = self._stores.views
+        with translated():
+            with views.transaction(commit=False) as tx:
+                position, rows = views.with_position(
+                    tx, self._stores.projector.key(view), statement, params
+                )
+            found = dict.fromkeys(UUID(str(row[0])) for row in rows)
+            found.update(dict.fromkeys(after(position)))
+        return list(found)
+
+
+def queue_filters(
+    command: str,
+    special: SpecialQueue | str | None,
+    status: object,
+    priority: object,
+    kind: object,
+    tier: object,
+    limit: int,
+    offset: int,
+) -> QueueFilters:
+    """The queue filters as enums, or ValidationFailedError naming the command."""
+    try:
+        filters = (
+            SpecialQueue(special) if special is not None else None,
+            tuple(Status(v) for v in _many(status)),
+            tuple(Priority(v) for v in _many(priority)),
+            tuple(Kind(v) for v in _many(kind)),
+            tuple(Tier(v) for v in _many(tier)),
+        )
+    except ValueError as error:
+        msg = f"refused '{command}': {error}"
+        raise ValidationFailedError(msg, command=command) from None
+    if not 1 <= limit <= _MAX_PAGE or offset < 0:
+        msg = (
+            f"refused '{command}': limit must be 1-{_MAX_PAGE} and offset >= 0 "
+            f"(got {limit}, {offset})"
+        )
+        raise ValidationFailedError(msg, command=command)
+    return filters
+
+
+def _many(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)  # type: ignore[attr-defined]

@@ -1,0 +1,302 @@
+"""The desk's SLA service: clocks, timelines, what-ifs, breaches, due events, policy book.
+
+Every answer is measured under the policy version adopted when the request was opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import reduce
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
+
+from servflow.desk.clock import DeskClock
+from servflow.desk.stores import Stores
+from servflow.desk.tickets import Ref, describe, resolve
+from servflow.desk.writer import Writer, project
+from servflow.domain.lifecycle import Command, Status
+from servflow.domain.policy import SlaPolicy
+from servflow.domain.request import Moment, ServiceRequest
+from servflow.domain.sla import (
+    SINCE_EVER,
+    SLA_POLICY_BOOK_ID,
+    DueAction,
+    DueActionKind,
+    PolicyAdoption,
+    SlaPolicyBook,
+    SlaStatus,
+    SlaTracker,
+    TimelineEntry,
+    WhatIfFlip,
+    compare,
+    policy_at,
+    same_policy,
+    to_second,
+)
+from servflow.domain.values import Outcome
+from servflow.errors import (
+    ConfigurationError,
+    OccurrenceOutOfOrderError,
+    RequestNotFoundError,
+    StoreError,
+    ValidationFailedError,
+)
+from servflow.persistence.store import translated
+from servflow.projections.sla import SlaAlert
+
+__all__ = ["SlaDesk"]
+
+_SECOND = timedelta(seconds=1)
+#: When two due actions of one request fall on the same instant, the follow-up comes first.
+_DUE_ORDER: dict[DueActionKind, int] = {"follow_up_due": 0, "deemed_acceptance": 1}
+
+
+class SlaDesk:
+    """SLA clocks and the policy book of one desk (the desk's ``sla*``, ``run_due``, ...)."""
+
+    def __init__(self, stores: Stores, clock: DeskClock, writer: Writer) -> None:
+        self._stores = stores
+        self._clock = clock
+        self._writer = writer
+
+    # -- clocks -------------------------------------------------------------------------
+
+    def status(self, ref: Ref, at: datetime | None) -> SlaStatus:
+        """Both clocks of a request as of ``at`` (see ``ServiceDesk.sla``)."""
+        request_id = resolve(ref)
+        when = self._clock.instant(at, "at", "sla", request_id)
+        tracker = self._tracker(request_id, ref)
+        if to_second(when) < tracker.opened_at:
+            raise RequestNotFoundError(
+                describe(ref), detail=f"it was opened after {when.isoformat()}"
+            )
+        return tracker.status(when, policy_at(self.adoptions(), tracker.opened_at))
+
+    def timeline(self, ref: Ref, until: datetime | None) -> list[TimelineEntry]:
+        """Why the clocks stand where they do (see ``ServiceDesk.sla_timeline``)."""
+        request_id = resolve(ref)
+        when = self._clock.instant(until, "until", "sla_timeline", request_id)
+        tracker = self._tracker(request_id, ref)
+        return tracker.timeline(policy_at(self.adoptions(), tracker.opened_at), until=when)
+
+    def whatif(
+        self, policy: SlaPolicy, period: tuple[datetime, datetime], at: datetime | None
+    ) -> list[WhatIfFlip]:
+        """Outcomes that would flip under ``policy`` (see ``ServiceDesk.sla_whatif``)."""
+        if not isinstance(policy, SlaPolicy):
+            msg = f"refused 'sla_whatif': policy must be an SlaPolicy, not {type(policy).__name__}"
+            raise ValidationFailedError(msg, command="sla_whatif", errors=(("policy", msg),))
+        if not isinstance(period, tuple) or len(period) != 2:  # noqa: PLR2004 - a pair
+            msg = "refused 'sla_whatif': period must be a (start, end) pair of datetimes"
+            raise ValidationFailedError(msg, command="sla_whatif", errors=(("period", msg),))
+        start = self._clock.instant(period[0], "period start", "sla_whatif")
+        end = self._clock.instant(period[1], "period end", "sla_whatif")
+        if end < start:
+            msg = "refused 'sla_whatif': the period ends before it starts"
+            raise ValidationFailedError(msg, command="sla_whatif", errors=(("period", msg),))
+        when = to_second(self._clock.instant(at, "at", "sla_whatif"))
+        with self._stores.views.transaction(commit=False) as tx:
+            trackers = self._stores.sla.opened_between(tx, start, end)
+        adoptions = self.adoptions()
+        flips: list[WhatIfFlip] = []
+        for tracker in trackers:
+            if tracker.opened_at <= when:
+                current = policy_at(adoptions, tracker.opened_at)
+                flips += compare(tracker, when, current, policy)
+        return flips
+
+    def alerts(self, kind: str, at: datetime | None, limit: int | None) -> list[SlaAlert]:
+        """``breaches`` or ``at_risk`` clocks as of ``at``, from the SLA view."""
+        when = self._clock.instant(at, "at", kind)
+        limit = _positive_limit(limit, kind)
+        with self._stores.views.transaction(commit=False) as tx:
+            if kind == "breaches":
+                return self._stores.sla.breaches(tx, when, limit=limit)
+            return self._stores.sla.at_risk(tx, when, limit=limit)
+
+    def _tracker(self, request_id: UUID, ref: Ref) -> SlaTracker:
+        tracker: SlaTracker | None = None
+        for event in self._writer.events(request_id, ref):
+            tracker = SlaTracker.fold(tracker, event)
+        if tracker is None:  # pragma: no cover - an Opened event always starts one
+            raise RequestNotFoundError(describe(ref))
+        return tracker
+
+    # -- due events -----------------------------------------------------------------------
+
+    def run_due(self, at: datetime | None) -> list[DueAction]:
+        """Record the time-based events due by ``at`` (see ``ServiceDesk.run_due``)."""
+        now = self._clock.now()
+        when = self._clock.instant(at, "at", "run_due")
+        if when > now:
+            msg = (
+                f"refused 'run_due': at {when.isoformat()} is after the desk's clock "
+                f"({now.isoformat()}); events cannot be recorded before they happen"
+            )
+            raise OccurrenceOutOfOrderError(msg, command="run_due")
+        with self._stores.views.transaction(commit=False) as tx:
+            candidates = self._stores.sla.due_actions(tx, when)
+        adoptions = self.adoptions()
+        actions: list[DueAction] = []
+        for candidate in candidates:
+            actions += self._run_due_for(candidate.request_id, when, now, adoptions)
+        return actions
+
+    def _run_due_for(
+        self, request_id: UUID, when: datetime, now: datetime, adoptions: Sequence[PolicyAdoption]
+    ) -> list[DueAction]:
+        """Record one request's due events (one save); retried if another writer got there."""
+
+        def attempt() -> tuple[ServiceRequest | None, list[DueAction]]:
+            events = self._writer.events(request_id, request_id)
+            request = reduce(_mutate, events, None)
+            tracker = reduce(SlaTracker.fold, events, None)
+            if request is None or tracker is None:  # pragma: no cover - Opened starts both
+                return None, []
+            policy = policy_at(adoptions, tracker.opened_at)
+            done: list[DueAction] = []
+            for instant, action in _planned_due(request, tracker, policy, when):
+                if request.status is not Status.COMPLETED:
+                    break  # accepted first: a follow-up of a closed request is not due
+                moment = Moment(recorded_at=now, occurred_at=max(instant, request.last_occurred_at))
+                if action == "follow_up_due":
+                    request.mark_follow_up_due(actor="system", at=moment)
+                else:
+                    request.accept(
+                        satisfaction=None, comment=None, actor="system", at=moment, deemed=True
+                    )
+                done.append(
+                    DueAction(
+                        request_id=request.id,
+                        ticket_code=request.ticket_code,
+                        action=action,
+                        occurred_at=moment.occurred_at,
+                    )
+                )
+            return (request if done else None), done
+
+        return self._writer.until_saved(attempt) or []
+
+    # -- the policy book ------------------------------------------------------------------
+
+    def adopt(
+        self, policy: SlaPolicy, *, actor: str, effective_from: datetime | None
+    ) -> PolicyAdoption:
+        """Adopt a policy version (see ``ServiceDesk.adopt_policy``)."""
+        if not isinstance(policy, SlaPolicy):
+            msg = (
+                f"refused 'adopt_policy': policy must be an SlaPolicy, not {type(policy).__name__}"
+            )
+            raise ValidationFailedError(msg, command="adopt_policy", errors=(("policy", msg),))
+
+        def attempt() -> tuple[SlaPolicyBook | None, PolicyAdoption]:
+            now = self._clock.now()
+            book = self.book()
+            latest = book.latest if book is not None else None
+            if latest is not None and same_policy(latest.policy, policy):
+                return None, latest
+            effective = self._effective_from(book, effective_from, now)
+            moment = Moment(recorded_at=now, occurred_at=now)
+            if book is None:
+                book = SlaPolicyBook.start(actor=actor, at=moment)
+            return book, book.adopt(policy, effective_from=effective, actor=actor, at=moment)
+
+        adoption = self._writer.until_saved(attempt)
+        if adoption is None:
+            msg = "could not record the policy adoption after 8 attempts"
+            raise StoreError(msg)
+        return adoption
+
+    def configure(self, sla: SlaPolicy | None) -> None:
+        """Adopt the constructor's policy when it differs from the latest adopted one."""
+        if sla is None:
+            return  # keep what the store adopted (or the built-in default)
+        if not isinstance(sla, SlaPolicy):
+            msg = f"sla must be an SlaPolicy, not {type(sla).__name__}"
+            raise ConfigurationError(msg)
+        book = self.book()
+        latest = book.latest if book is not None else None
+        if latest is None or not same_policy(latest.policy, sla):
+            if book is not None:
+                book.check(sla)  # refuse before recording anything
+            self.adopt(sla, actor="system", effective_from=None)
+
+    def book(self) -> SlaPolicyBook | None:
+        """The store's policy book, if a policy was ever adopted."""
+        try:
+            with translated():
+                book: object = self._stores.store.repository.get(
+                    SLA_POLICY_BOOK_ID, projector_func=project
+                )
+        except AggregateNotFoundError:
+            return None
+        return book if isinstance(book, SlaPolicyBook) else None
+
+    def adoptions(self) -> list[PolicyAdoption]:
+        """Every adopted policy version, in order (empty: the built-in default)."""
+        book = self.book()
+        return [] if book is None else list(book.adoptions)
+
+    def _effective_from(
+        self, book: SlaPolicyBook | None, requested: datetime | None, now: datetime
+    ) -> datetime:
+        # From the next whole second: a request opened (recorded) before the adoption, even in
+        # the same second, keeps the policy it was opened under.
+        earliest = to_second(now) + _SECOND
+        if requested is None:
+            first = book is None or not book.adoptions
+            return SINCE_EVER if first and not self._has_requests() else earliest
+        when = self._clock.instant(requested, "effective_from", "adopt_policy")
+        if when < now:
+            msg = (
+                f"refused 'adopt_policy': effective_from {when.isoformat()} is in the past; "
+                "an adoption cannot change answers already given (use sla_whatif to see the "
+                "effect of a correction on the past)"
+            )
+            raise ValidationFailedError(
+                msg, command="adopt_policy", errors=(("effective_from", "in the past"),)
+            )
+        whole = to_second(when)
+        return max(earliest, whole if whole == when else whole + _SECOND)
+
+    def _has_requests(self) -> bool:
+        with translated():
+            found = self._stores.store.recorder.select_notifications(
+                start=1, limit=1, topics=(get_topic(ServiceRequest.Opened),)
+            )
+        return bool(found)
+
+
+def _mutate(request: ServiceRequest | None, event: ServiceRequest.Event) -> ServiceRequest | None:
+    return event.mutate(request)
+
+
+def _planned_due(
+    request: ServiceRequest, tracker: SlaTracker, policy: SlaPolicy, when: datetime
+) -> list[tuple[datetime, DueActionKind]]:
+    """The time-based events of one request whose moment came by ``when``, in time order."""
+    planned: list[tuple[datetime, DueActionKind]] = []
+    follow_up = request.follow_up_at
+    if (
+        request.allows(Command.MARK_FOLLOW_UP_DUE)
+        and request.outcome is Outcome.FOLLOW_UP
+        and follow_up is not None
+        and not request.follow_up_due
+        and follow_up <= when
+    ):
+        planned.append((follow_up, "follow_up_due"))
+    deemed = tracker.deemed_acceptance_at(policy)
+    if request.status is Status.COMPLETED and deemed is not None and deemed <= when:
+        planned.append((deemed, "deemed_acceptance"))
+    planned.sort(key=lambda item: (item[0], _DUE_ORDER[item[1]]))
+    return planned
+
+
+def _positive_limit(limit: int | None, command: str) -> int | None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        msg = f"refused '{command}': limit must be a positive int or None, not {limit!r}"
+        raise ValidationFailedError(msg, command=command, errors=(("limit", msg),))
+    return limit

@@ -1,0 +1,222 @@
+"""The stores under a desk: the event store, the views beside it and the hash chain.
+
+How they are opened (in memory, an SQLite file, a PostgreSQL schema) and kept in step after
+each save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from eventsourcing.persistence import PersistenceError, Recording
+from eventsourcing.utils import get_topic
+
+from servflow.desk.audit import AuditTrail
+from servflow.errors import ConfigurationError, StoreError
+from servflow.persistence.chain import Chain
+from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
+from servflow.persistence.encryption import storage_settings
+from servflow.persistence.sqlite import cache_statements
+from servflow.persistence.store import (
+    SavingApplication,
+    hooks_of,
+    outcome_hooks_of,
+    recorder_topic,
+    translated,
+)
+from servflow.projections.audit import AuditProjection
+from servflow.projections.queues import QueueProjection
+from servflow.projections.runner import Projector
+from servflow.projections.sla import SlaProjection
+
+__all__ = ["ProjectionMode", "Stores", "postgres_env", "sqlite_env"]
+
+_log = logging.getLogger("servflow")
+
+#: ``inline``: the desk updates its projections after every command (one process);
+#: ``external``: a follower process does (``python -m servflow.projections follow``).
+ProjectionMode = Literal["inline", "external"]
+#: In-memory stores: chain links waiting to be written in one views transaction.
+_CHAIN_BACKLOG = 500
+
+
+class _Store(SavingApplication):
+    """The ``eventsourcing`` application underneath a desk; not part of the public API."""
+
+    name = "servflow"
+    env: ClassVar[dict[str, str]] = {
+        "MAPPER_TOPIC": get_topic(PydanticMapper),
+        "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
+    }
+
+
+class Stores:
+    """The event store, the views (queues, SLA, audit) and the hash chain of one desk.
+
+    The hash chain and inline projections ride in the events' own transaction where the
+    store allows it (SQLite, PostgreSQL); in memory they follow the saves, in batches
+    (``saved``).
+    """
+
+    def __init__(
+        self, env: Mapping[str, str] | None, *, projections: ProjectionMode, audit_key: bytes | None
+    ) -> None:
+        try:
+            settings = dict(env or {})
+            # The library also reads the process environment; a desk says where it keeps its
+            # events itself, so a stray PERSISTENCE_MODULE cannot move an in-memory desk.
+            settings.setdefault("PERSISTENCE_MODULE", "eventsourcing.popo")
+            topic = recorder_topic(settings.get("PERSISTENCE_MODULE", ""))
+            if topic:
+                settings.setdefault("APPLICATION_RECORDER_TOPIC", topic)
+            self.store = _Store(env=settings)
+            cache_statements(self.store.factory)
+        except PersistenceError as error:
+            msg = f"cannot open the event store: {error}"
+            raise StoreError(msg) from None
+        if projections not in ("inline", "external"):
+            msg = f"projections must be 'inline' or 'external', not {projections!r}"
+            raise ConfigurationError(msg)
+        self.inline = projections == "inline"
+        self.queues = QueueProjection()
+        self.sla = SlaProjection()
+        self.audit = AuditProjection()
+        with translated():
+            self.projector = Projector(self.store, [self.queues, self.sla, self.audit])
+        self.views = self.projector.views
+        self.trail = AuditTrail(self.store, self.views, self.audit)
+        self.chain = Chain(audit_key)
+        with self.views.transaction() as tx:
+            self.chain.create(tx)
+        self._chained, self._hooked = self._hook_store()
+
+    def _hook_store(self) -> tuple[bool, bool]:
+        """Hook the chain and inline views into the store; whether each rides in its inserts."""
+        recorder = self.store.recorder
+        hooks = hooks_of(recorder)
+        if hooks is None:
+            self.views.on_use(self._flush_chain)
+            return False, False
+        hooks.append(self.chain.record)
+        if not self.inline:
+            return True, False
+        hooks.append(self.projector.record_inline)
+        outcomes = outcome_hooks_of(recorder)
+        if outcomes is not None:
+            # Rows the views remember between commands are those of committed inserts only.
+            outcomes.append(self.projector.inline_outcome)
+        return True, True
+
+    def saved(self, recordings: Sequence[Recording[UUID]]) -> None:
+        """Bring the chain and inline views in step with events just saved."""
+        if recordings:
+            if self._chained:
+                # The links were written in the events' transaction, which has committed.
+                self.chain.committed(max(r.notification.id for r in recordings))
+            else:
+                # In memory the chain lives in the views' database: write it in batches, one
+                # transaction per many saves, and before anything uses that database (a use
+                # hook, like the views' own batches).
+                notifications = [r.notification for r in recordings]
+                if self.chain.defer(notifications, [n.id for n in notifications]) >= (
+                    _CHAIN_BACKLOG
+                ):
+                    self.views.run_use_hooks()
+        if self.inline and not self._hooked:
+            # In memory the views follow the saves in batches of their own, from the events
+            # just recorded, applied before the views are next read (see Projector.defer).
+            self.projector.defer([(r.notification.id, r.domain_event) for r in recordings])
+            return
+        if self.inline and self.projector.behind:
+            self.catch_up_quietly()
+
+    def _flush_chain(self) -> None:
+        """Write the chain links of an in-memory store's saved events (a use hook there)."""
+        self.chain.flush(self.views.transaction)
+
+    def catch_up_quietly(self) -> None:
+        """Catch the views up; a failure is logged, never raised (the events are stored)."""
+        # A projection failure must not turn a recorded command into an error. The view stays
+        # behind and the next catch-up (or a rebuild) retries it.
+        try:
+            self.projector.catch_up()
+        except Exception:  # noqa: BLE001 - any failure of a view must leave the command recorded
+            _log.exception("servflow: projections could not catch up; they will retry")
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.views.run_use_hooks()  # write what an in-memory store deferred
+        self.projector.close()
+        self.store.close()
+
+
+def sqlite_env(path: str, *, cipher_key: str | None, compress: bool) -> dict[str, str]:
+    """The store settings of an SQLite file."""
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    env.update(storage_settings(cipher_key=cipher_key, compress=compress))
+    return env
+
+
+def postgres_env(
+    dsn: str, *, pool_size: int, cipher_key: str | None, compress: bool
+) -> dict[str, str]:
+    """The store settings of a PostgreSQL DSN (libpq string or URL)."""
+    storage = storage_settings(cipher_key=cipher_key, compress=compress)
+    try:
+        from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415 - optional extra
+    except ImportError:
+        msg = "PostgreSQL support needs the extra: pip install 'servflow[postgres]'"
+        raise ConfigurationError(msg) from None
+    try:
+        params: dict[str, Any] = conninfo_to_dict(dsn)
+    except Exception as error:  # noqa: BLE001 - psycopg raises its own ProgrammingError
+        msg = f"invalid PostgreSQL connection string: {error}"
+        raise ConfigurationError(msg) from None
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
+        "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+        "POSTGRES_PORT": str(params.get("port", "5432")),
+        "POSTGRES_USER": str(params.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(params.get("password", "")),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        **storage,
+    }
+
+
+@contextlib.contextmanager
+def opening_lock(dsn: str, schema: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock for the schema while a desk opens on it."""
+    import psycopg  # noqa: PLC0415 - optional extra
+
+    try:
+        connection = psycopg.connect(dsn, autocommit=True)
+    except psycopg.Error as error:
+        msg = f"cannot connect to PostgreSQL: {error}"
+        raise StoreError(msg) from None
+    try:
+        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"servflow:{schema}",))
+        yield
+    finally:
+        connection.close()  # a session's advisory locks end with it
+
+
+def create_schema(dsn: str, schema: str) -> None:
+    """Create a PostgreSQL schema if it is missing (processes may race to it)."""
+    import psycopg  # noqa: PLC0415 - optional extra
+    from psycopg import sql  # noqa: PLC0415
+
+    try:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+            )
+    except psycopg.errors.UniqueViolation:
+        return  # another process created it at the same moment: IF NOT EXISTS is not atomic
+    except psycopg.Error as error:
+        msg = f"cannot prepare PostgreSQL schema {schema!r}: {error}"
+        raise StoreError(msg) from None

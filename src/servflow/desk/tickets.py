@@ -1,0 +1,144 @@
+"""Ticket codes: how a request is named (``SR-000123``), and how a new one gets the next code.
+
+A request's id is derived from its code (``request_id_for``), so the store itself keeps codes
+unique: two writers claiming one code collide on the id, and the loser looks further up.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from servflow.domain.request import request_id_for
+from servflow.domain.view import Request
+from servflow.errors import ConfigurationError, RequestNotFoundError, StoreError
+
+__all__ = ["Ref", "Tickets", "describe", "resolve"]
+
+#: How a request is named: its id, its ticket code (``"SR-000123"``) or a ``Request`` view.
+Ref = UUID | str | Request
+
+_CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,9})-(\d{1,12})$")
+_PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
+_MAX_CODE_ATTEMPTS = 200
+_T = TypeVar("_T")
+#: Ticket claims in a row that found their number free before a desk guesses again.
+_QUIET_CLAIMS = 8
+
+
+def resolve(ref: Ref) -> UUID:
+    """The request id a reference names (without checking that the request exists)."""
+    if isinstance(ref, Request):
+        return ref.id
+    if isinstance(ref, UUID):
+        return ref
+    if isinstance(ref, str):
+        text = ref.strip()
+        code = _CODE.match(text)
+        if code:
+            return request_id_for(f"{code.group(1).upper()}-{int(code.group(2)):06d}")
+        try:
+            return UUID(text)
+        except ValueError:
+            pass
+    raise RequestNotFoundError(
+        repr(ref), detail="not a request id, a ticket code such as 'SR-000123' or a Request"
+    )
+
+
+def describe(ref: Ref) -> str:
+    """A reference as error messages name it."""
+    if isinstance(ref, Request):
+        return f"{ref.ticket_code} ({ref.id})"
+    return str(ref)
+
+
+class Tickets:
+    """Gives each new request the lowest free ticket code, across every writer of the store."""
+
+    def __init__(self, prefix: str, taken: Callable[[UUID], bool]) -> None:
+        if not _PREFIX.match(prefix):
+            msg = (
+                f"ticket_prefix {prefix!r} must be 1-10 capital letters or digits "
+                "starting with a letter"
+            )
+            raise ConfigurationError(msg)
+        self._prefix = prefix
+        self._taken = taken
+        self._lock = threading.Lock()
+        self._next_number: int | None = None
+        # Claims in a row whose number was found free; from _QUIET_CLAIMS on, ``claim`` tries
+        # ``_next_number`` without checking it first.
+        self._quiet_claims = _QUIET_CLAIMS
+
+    def code(self, number: int) -> str:
+        """The ticket code of a number."""
+        return f"{self._prefix}-{number:06d}"
+
+    def claim(self, save: Callable[[str], _T]) -> _T:
+        """Call ``save(code)`` with free codes until one is not taken meanwhile (IntegrityError).
+
+        ``save`` records the new request under the code; it raises ``IntegrityError`` when
+        another writer took the code first.
+        """
+        with self._lock:
+            for attempt in range(_MAX_CODE_ATTEMPTS):
+                # After a quiet spell (no other writer took the numbers this desk looked at),
+                # try the number after this desk's last claim straight away: the store refuses
+                # it if taken, and the check before it would cost a read per request.
+                guess = attempt == 0 and self._next_number is not None
+                guess = guess and self._quiet_claims >= _QUIET_CLAIMS
+                number = (self._next_number or 1) if guess else self._free_number()
+                try:
+                    saved = save(self.code(number))
+                except IntegrityError:
+                    self._next_number = number + 1
+                    if guess:
+                        self._quiet_claims = 0  # others are writing: check before claiming
+                        continue
+                    # Another writer took this code first: look further up and try again,
+                    # after a jittered pause that grows, so racing writers stop colliding.
+                    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not secrets
+                    continue
+                self._next_number = number + 1
+                return saved
+        msg = f"could not claim a free ticket code after {_MAX_CODE_ATTEMPTS} attempts"
+        raise StoreError(msg)
+
+    def _free_number(self) -> int:
+        """The lowest ticket number not yet taken, assuming taken numbers form a prefix 1..n.
+
+        They do: a number is only tried once every lower one is known to be taken, and a
+        save either takes it or records nothing. So after a conflict we gallop upwards and
+        bisect, in O(log n) existence checks, instead of probing one number at a time.
+        """
+        start = self._next_number or 1
+        if not self._is_taken(start):
+            self._quiet_claims += 1
+            return start
+        if self._next_number is not None:
+            self._quiet_claims = 0  # another writer took the number after this desk's last
+        step = 1
+        low = start  # taken
+        high = start + step
+        while self._is_taken(high):
+            low = high
+            step *= 2
+            high = start + step
+        while high - low > 1:  # low is taken, high is free
+            middle = (low + high) // 2
+            if self._is_taken(middle):
+                low = middle
+            else:
+                high = middle
+        return high
+
+    def _is_taken(self, number: int) -> bool:
+        return self._taken(request_id_for(self.code(number)))

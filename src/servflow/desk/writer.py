@@ -1,0 +1,201 @@
+"""The write path: load a request, let it check and record a command, save, keep it for next time.
+
+Every command on an existing request goes through ``Writer.change``; new requests, policy
+adoptions and due events go through ``Writer.until_saved``, which retries when another writer
+got there first. A refused command appends nothing; the loser of a race on a request gets
+``ConcurrencyConflictError``; no library or driver error leaves (``translated``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
+
+from servflow.desk.clock import DeskClock
+from servflow.desk.stores import Stores
+from servflow.desk.tickets import Ref, describe, resolve
+from servflow.domain.lifecycle import Command
+from servflow.domain.request import Moment, ServiceRequest
+from servflow.errors import ConcurrencyConflictError, RequestNotFoundError
+from servflow.persistence.store import store_error, translated
+
+__all__ = ["Writer", "project"]
+
+_T = TypeVar("_T")
+#: Requests a desk keeps as it saved them, for its next command on them (``_checkout``).
+_MAX_KEPT = 256
+_MAX_SAVE_ATTEMPTS = 8
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:  # noqa: ANN401 - the library's signature
+    """Fold events into an aggregate (the repository's ``projector_func``)."""
+    # The library's default projector asserts a runtime-checkable Protocol on every event,
+    # which costs more than the fold itself for pydantic events.
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+class Writer:
+    """Loads, checks, records and saves: the one way a desk changes the log."""
+
+    def __init__(self, stores: Stores, clock: DeskClock) -> None:
+        self._stores = stores
+        self._clock = clock
+        self._kept = _Kept(_MAX_KEPT)
+
+    @contextlib.contextmanager
+    def change(
+        self, ref: Ref, command: Command, occurred_at: datetime | None
+    ) -> Iterator[tuple[ServiceRequest, Moment]]:
+        """The request and the command's moment; what the block records is saved on exit.
+
+        A block that raises records nothing. A save that loses a race raises
+        ``ConcurrencyConflictError``: the caller may read the request again and retry.
+        """
+        request_id = resolve(ref)
+        request = self._checkout(request_id, ref)
+        yield request, self._clock.moment(occurred_at, command, request)
+        with translated():
+            try:
+                recordings = self._stores.store.save(request)
+            except IntegrityError:
+                raise ConcurrencyConflictError(
+                    request_id=request.id, ticket_code=request.ticket_code, command=command
+                ) from None
+        self._stores.saved(recordings)
+        self.keep(request, recordings)
+
+    def until_saved(
+        self,
+        attempt: Callable[[], tuple[MutableOrImmutableAggregate[UUID] | None, _T]],
+        *,
+        attempts: int = _MAX_SAVE_ATTEMPTS,
+    ) -> _T | None:
+        """Run ``attempt`` and save what it returns, again while another writer got there first.
+
+        ``attempt`` reads what it needs afresh and returns ``(aggregate, result)``; with no
+        aggregate there is nothing to record and ``result`` is returned as it is. None when
+        every attempt lost its race.
+        """
+        for _ in range(attempts):
+            aggregate, result = attempt()
+            if aggregate is None:
+                return result
+            with translated():
+                try:
+                    recordings = self._stores.store.save(aggregate)
+                except IntegrityError:
+                    continue  # another writer changed it meanwhile: look again
+            self._stores.saved(recordings)
+            return result
+        return None
+
+    def save_new(self, request: ServiceRequest) -> None:
+        """Save a request just opened; ``IntegrityError`` when its ticket code is taken."""
+        try:
+            recordings = self._stores.store.save(request)
+        except IntegrityError:
+            raise  # the ticket code is taken: the claim looks further up
+        except PersistenceError as error:
+            raise store_error(error) from None
+        self._stores.saved(recordings)
+        self.keep(request, recordings)
+
+    # -- reading a request -----------------------------------------------------------------
+
+    def load(self, request_id: UUID, ref: Ref, *, version: int | None = None) -> ServiceRequest:
+        """The request as stored (at ``version``), or ``RequestNotFoundError``."""
+        try:
+            with translated():
+                request: object = self._stores.store.repository.get(
+                    request_id, version=version, projector_func=project
+                )
+        except AggregateNotFoundError:
+            raise RequestNotFoundError(describe(ref)) from None
+        if not isinstance(request, ServiceRequest):
+            raise RequestNotFoundError(describe(ref), detail="that id is not a service request")
+        return request
+
+    def events(self, request_id: UUID, ref: Ref) -> list[ServiceRequest.Event]:
+        """The request's events in order, or ``RequestNotFoundError``."""
+        with translated():
+            events = [
+                e
+                for e in self._stores.store.events.get(request_id)
+                if isinstance(e, ServiceRequest.Event)
+            ]
+        if not events:
+            raise RequestNotFoundError(describe(ref))
+        return events
+
+    def has(self, request_id: UUID) -> bool:
+        """Whether the store has events of this id."""
+        with translated():
+            return bool(self._stores.store.recorder.select_events(request_id, limit=1))
+
+    def _checkout(self, request_id: UUID, ref: Ref) -> ServiceRequest:
+        """The request as stored now, for a command: the one this desk saved last, if still so.
+
+        A request this desk saved is kept (``keep``) and taken out here, so no two commands
+        share it and a command that fails leaves nothing behind. It is used only if the newest
+        event it knows is still stored at its version with the same bytes; the events other
+        writers added since are read and applied, as a load would. Otherwise it is loaded.
+        """
+        kept = self._kept.take(request_id)
+        if kept is not None:
+            request, state = kept
+            with translated():
+                stored = self._stores.store.recorder.select_events(
+                    request_id, gt=request.version - 1
+                )
+            if (
+                stored
+                and stored[0].originator_version == request.version
+                and bytes(stored[0].state) == state
+            ):
+                mapper = self._stores.store.mapper
+                for newer in stored[1:]:
+                    event: Any = mapper.to_domain_event(newer)
+                    request = event.mutate(request)
+                return request
+        return self.load(request_id, ref)
+
+    def keep(self, request: ServiceRequest, recordings: Sequence[Recording[UUID]]) -> None:
+        """Keep a request just saved for the desk's next command on it (see ``_checkout``)."""
+        if recordings and recordings[-1].notification.originator_version == request.version:
+            self._kept.put(request, bytes(recordings[-1].notification.state))
+
+
+class _Kept:
+    """Requests as a desk last saved them, with their newest event's stored bytes (bounded).
+
+    ``take`` removes what it returns: a request kept here is used by one command at a time.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[UUID, tuple[ServiceRequest, bytes]] = OrderedDict()
+
+    def take(self, request_id: UUID) -> tuple[ServiceRequest, bytes] | None:
+        """The kept request and its newest stored bytes, no longer kept; None if not kept."""
+        with self._lock:
+            return self._items.pop(request_id, None)
+
+    def put(self, request: ServiceRequest, state: bytes) -> None:
+        """Keep a request just saved, forgetting the least recently saved beyond the size."""
+        with self._lock:
+            self._items[request.id] = (request, state)
+            self._items.move_to_end(request.id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
