@@ -319,7 +319,7 @@ def test_auditing_a_missing_database_is_refused(tmp_path: Path) -> None:
 def test_verify_shows_a_progress_bar_on_long_logs(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("servflow.cli_audit._PROGRESS_FROM", 1)
+    monkeypatch.setattr("servflow.cli.audit._PROGRESS_FROM", 1)
     result = run("audit", "verify")
     assert result.exit_code == 0, result.output
     assert "intact" in result.stdout
@@ -328,7 +328,7 @@ def test_verify_shows_a_progress_bar_on_long_logs(
 def test_the_audit_commands_also_run_on_their_own(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from servflow.cli_audit import audit_app  # noqa: PLC0415
+    from servflow.cli.audit import audit_app  # noqa: PLC0415
 
     monkeypatch.setenv("SERVFLOW_DB", str(db))
     result = CliRunner().invoke(audit_app, ["history", "SR-000002", "--json"])

@@ -4,26 +4,18 @@
     python -m servflow.projections rebuild --db servflow.db [--name queues]
     python -m servflow.projections status  --db servflow.db [--json]
 
-The same commands as ``servflow projections ...`` (one implementation, in ``servflow.cli``):
-``--db`` and ``--schema`` default to ``$SERVFLOW_DB`` and ``$SERVFLOW_SCHEMA``. ``follow``
-catches up, then keeps following the log until SIGINT/SIGTERM and exits 0; stopped and
-restarted, it resumes from its tracking position, so nothing is lost or applied twice.
+The same commands as ``servflow projections ...`` (one implementation, in
+``servflow.cli.projections``): ``--db`` and ``--schema`` default to ``$SERVFLOW_DB`` and
+``$SERVFLOW_SCHEMA``. ``follow`` catches up, then keeps following the log until SIGINT/SIGTERM
+and exits 0; stopped and restarted, it resumes from its tracking position, so nothing is lost
+or applied twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from servflow.desk import ServiceDesk
-
-__all__ = ["main", "open_desk"]
-
-
-def open_desk(db: str, *, schema: str | None = None) -> ServiceDesk:
-    """A desk that leaves its projections to this process: SQLite path or PostgreSQL DSN."""
-    if db.startswith(("postgresql://", "postgres://")):
-        return ServiceDesk.postgres(db, schema=schema, projections="external")
-    return ServiceDesk.sqlite(db, projections="external")
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,52 +1,60 @@
-"""``servflow audit``: the auditors' commands — replay, time travel, verify, export.
+"""``servflow audit ...``: the auditors' commands — replay, time travel, verify, export.
 
 Mounted on the main command line (``servflow audit ...``), so it takes the same global options
-(``--db``, ``--tz``) and each command takes ``--json``. Exit codes scripts can rely on:
-``0`` success (for ``verify``: the log is intact), ``1`` the log was tampered with (``verify``)
-or servflow refused the command (one line on stderr, ``error[<code>]: <message>``), ``2`` a
-usage error (unknown option, unreadable head file).
+(``--db``, ``--tz``) and each command takes ``--json``; run on its own (``audit_app``), it opens
+the store the environment names, as the main command line would. Exit codes scripts can rely
+on: ``0`` success (for ``verify``: the log is intact), ``1`` the log was tampered with
+(``verify``) or servflow refused the command (one line on stderr,
+``error[<code>]: <message>``), ``2`` a usage error (unknown option, unreadable head file).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated, NoReturn, ParamSpec, Protocol, TypeVar, cast
+from typing import IO, Annotated
 from uuid import UUID
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from servflow import Head, VerifyReport
+from servflow.cli._common import (
+    Agent,
+    AsJson,
+    AsOf,
+    CustomerId,
+    Priorities,
+    Team,
+    Ticket,
+    console,
+    emit_json,
+    guarded,
+    parse_when,
+    session,
+)
+from servflow.cli.render import brief, events_progress, stamp
 from servflow.desk import ServiceDesk
 from servflow.domain.history import HistoryEntry
 from servflow.domain.request import Status
-from servflow.domain.values import Priority
-from servflow.errors import ServflowError, StoreError, ValidationFailedError
-from servflow.persistence.chain import Head, VerifyReport
+from servflow.errors import ServflowError
 from servflow.projections.audit import AuditRow
 from servflow.projections.queues import SpecialQueue
 
 __all__ = ["audit_app"]
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-_DEFAULT_DB = "servflow.db"
-_DSN_PREFIXES = ("postgresql://", "postgres://")
-_DATETIME_EXAMPLE = "2026-03-02T10:00+01:00"
 #: Below this many events a verify takes about a second: no progress bar.
 _PROGRESS_FROM = 20_000
+#: The date-times the refusals show as examples: the audit how-to's.
+_EXAMPLES = ("2026-03-02T10:00+01:00",)
 
 audit_app = typer.Typer(
     help="For auditors: replay a request's history, see the past, verify the log, export it.",
@@ -54,114 +62,18 @@ audit_app = typer.Typer(
 )
 
 
-# -- plumbing ------------------------------------------------------------------------------
-
-
-class _RootSession(Protocol):
-    """What the main command line's root options provide (``servflow --db ... --tz ...``)."""
-
-    zone: tzinfo | None
-
-    def desk(self, *, existing: bool = False) -> ServiceDesk: ...
-
-
-def _root(ctx: typer.Context) -> _RootSession | None:
-    session = ctx.find_root().obj
-    return cast("_RootSession", session) if hasattr(session, "desk") else None
-
-
 def _desk(ctx: typer.Context) -> ServiceDesk:
-    """The desk on the global ``--db`` (mounted), or on ``$SERVFLOW_DB`` (run on its own)."""
-    root = _root(ctx)
-    if root is not None:
-        return root.desk(existing=True)
-    db = os.environ.get("SERVFLOW_DB") or _DEFAULT_DB
-    if db.startswith(_DSN_PREFIXES):
-        desk = ServiceDesk.postgres(db)
-    elif not Path(db).is_file():
-        msg = f"no servflow database at {db}"
-        raise StoreError(msg)
-    else:
-        desk = ServiceDesk.sqlite(db)
-    ctx.call_on_close(desk.close)
-    return desk
-
-
-def _zone(ctx: typer.Context) -> tzinfo | None:
-    root = _root(ctx)
-    return root.zone if root is not None else None
-
-
-def _guarded(command: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Turn servflow's errors into one red line on stderr and exit code 1, never a traceback."""
-
-    @functools.wraps(command)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return command(*args, **kwargs)
-        except ServflowError as error:
-            _fail(error)
-
-    return run
-
-
-def _fail(error: ServflowError) -> NoReturn:
-    message = " ".join(str(error).split())
-    line = Text.assemble((f"error[{error.code}]: ", "bold red"), (message, "red"))
-    Console(stderr=True, highlight=False).print(line, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-def _console() -> Console:
-    return Console(highlight=False)
-
-
-def _emit_json(data: object) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """The store to audit, which must exist: auditing never creates one."""
+    return session(ctx).desk(existing=True)
 
 
 def _instant(value: str | None, option: str) -> datetime | None:
-    """An aware datetime from ISO-8601 text, or a ``ValidationFailedError`` saying why not."""
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        msg = f"{option} {value!r} is not an ISO-8601 date-time; write it like {_DATETIME_EXAMPLE}"
-        raise ValidationFailedError(msg, errors=((option, "not an ISO-8601 date-time"),)) from None
-    if when.tzinfo is None or when.utcoffset() is None:
-        msg = (
-            f"{option} {value!r} has no UTC offset, so it names no single instant; "
-            f"add one, like {_DATETIME_EXAMPLE} or ...Z for UTC"
-        )
-        raise ValidationFailedError(msg, errors=((option, "needs a UTC offset"),))
-    return when
-
-
-def _stamp(value: datetime | None, zone: tzinfo | None) -> str:
-    return "—" if value is None else f"{value.astimezone(zone):%Y-%m-%d %H:%M:%S}"
-
-
-def _brief(value: object, width: int = 40) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        value = value.get("id", value)
-    if isinstance(value, list):
-        return f"[{len(value)}]"
-    text = " ".join(str(value).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """``--since``, ``--until`` or ``--at`` as an aware datetime."""
+    return parse_when(value, option, examples=_EXAMPLES)
 
 
 # -- reusable option types -----------------------------------------------------------------
 
-Ticket = Annotated[
-    str,
-    typer.Argument(
-        metavar="TICKET", help="Ticket code (SR-000123) or request id.", show_default=False
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 Actor = Annotated[
     str | None, typer.Option("--actor", help="Only events recorded by this actor (agent:ana).")
 ]
@@ -169,7 +81,6 @@ EventType = Annotated[
     list[str] | None,
     typer.Option("--type", help="Only events of this type, e.g. Reopened (repeat for several)."),
 ]
-Customer = Annotated[str | None, typer.Option("--customer", help="Only this customer's requests.")]
 Since = Annotated[
     str | None,
     typer.Option(metavar="ISO-8601", help="From this instant (inclusive).", show_default=False),
@@ -197,14 +108,14 @@ By = Annotated[
 
 
 @audit_app.command("history")
-@_guarded
+@guarded
 def history(ctx: typer.Context, ticket: Ticket, *, as_json: AsJson = False) -> None:
     """Replay every event of a request: log position, version, times, actor, what changed."""
     entries = _desk(ctx).history(ticket)
     if as_json:
-        _emit_json([entry.model_dump(mode="json") for entry in entries])
+        emit_json([entry.model_dump(mode="json") for entry in entries])
         return
-    _console().print(_history_table(entries, _zone(ctx)))
+    console().print(_history_table(entries, session(ctx).zone))
 
 
 def _history_table(entries: Sequence[HistoryEntry], zone: tzinfo | None) -> Table:
@@ -218,13 +129,13 @@ def _history_table(entries: Sequence[HistoryEntry], zone: tzinfo | None) -> Tabl
     table.add_column("event", overflow="fold", max_width=18)
     table.add_column("changes", min_width=16, ratio=1)
     for entry in entries:
-        occurred = _stamp(entry.occurred_at, zone)
-        recorded = _stamp(entry.recorded_at, zone)
+        occurred = stamp(entry.occurred_at, zone, seconds=True)
+        recorded = stamp(entry.recorded_at, zone, seconds=True)
         when = Text(occurred)
         if recorded != occurred:
             when.append(f"\nrec. {recorded}", style="dim")
         changes = "\n".join(
-            f"{change.field}: {_brief(change.before)} → {_brief(change.after)}"
+            f"{change.field}: {brief(change.before, 40)} → {brief(change.after, 40)}"
             for change in entry.changes
             if entry.event_type != "Opened"
         )
@@ -234,13 +145,13 @@ def _history_table(entries: Sequence[HistoryEntry], zone: tzinfo | None) -> Tabl
             when,
             entry.actor,
             Text(entry.event_type, style="bold"),
-            changes or _brief(entry.data.get("symptom"), 60),
+            changes or brief(entry.data.get("symptom"), 60),
         )
     return table
 
 
 @audit_app.command("log")
-@_guarded
+@guarded
 def log(  # noqa: PLR0913 - one option per criterion
     ctx: typer.Context,
     *,
@@ -249,7 +160,7 @@ def log(  # noqa: PLR0913 - one option per criterion
         str | None, typer.Option("--request", help="Only this request (ticket code or id).")
     ] = None,
     event_type: EventType = None,
-    customer: Customer = None,
+    customer: CustomerId = None,
     since: Since = None,
     until: Until = None,
     by: By = TimeBasisChoice.OCCURRED,
@@ -272,17 +183,17 @@ def log(  # noqa: PLR0913 - one option per criterion
         after_position=after,
     )
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "rows": [row.model_dump(mode="json") for row in page.rows],
                 "next_after_position": page.next_after_position,
             }
         )
         return
-    console = _console()
-    console.print(_log_table(page.rows, _zone(ctx)))
+    shown = console()
+    shown.print(_log_table(page.rows, session(ctx).zone))
     if page.next_after_position is not None:
-        console.print(Text(f"More: add --after {page.next_after_position}", style="dim"))
+        shown.print(Text(f"More: add --after {page.next_after_position}", style="dim"))
 
 
 def _log_table(rows: Sequence[AuditRow], zone: tzinfo | None) -> Table:
@@ -301,7 +212,7 @@ def _log_table(rows: Sequence[AuditRow], zone: tzinfo | None) -> Table:
             row.ticket_code or "—",
             str(row.version),
             Text(row.event_type, style="bold"),
-            _stamp(row.occurred_at, zone),
+            stamp(row.occurred_at, zone, seconds=True),
             row.actor,
             row.customer_id or "—",
         )
@@ -312,15 +223,12 @@ def _log_table(rows: Sequence[AuditRow], zone: tzinfo | None) -> Table:
 
 
 @audit_app.command("as-of")
-@_guarded
+@guarded
 def as_of(
     ctx: typer.Context,
     ticket: Ticket,
     *,
-    at: Annotated[
-        str | None,
-        typer.Option(metavar="ISO-8601", help="The request as it stood at this instant."),
-    ] = None,
+    at: AsOf = None,
     version: Annotated[
         int | None, typer.Option(help="The request as of this version instead.", min=1)
     ] = None,
@@ -332,9 +240,9 @@ def as_of(
         raise typer.BadParameter(msg, param_hint="'--at' / '--version'")
     request = _desk(ctx).get(ticket, as_of=_instant(at, "--at"), version=version)
     if as_json:
-        _emit_json(request.model_dump(mode="json"))
+        emit_json(request.model_dump(mode="json"))
         return
-    zone = _zone(ctx)
+    zone = session(ctx).zone
     when = f"at {at}" if at is not None else f"at version {version}"
     table = Table(title=f"{request.ticket_code} {when}", title_justify="left", show_header=False)
     table.add_column("field", style="bold")
@@ -351,15 +259,15 @@ def as_of(
         ("actions", str(len(request.actions))),
         ("outcome", request.outcome.value if request.outcome else "—"),
         ("non-conformities", str(len(request.nonconformities))),
-        ("opened", _stamp(request.opened_at, zone)),
-        ("last event", _stamp(request.updated_at, zone)),
+        ("opened", stamp(request.opened_at, zone, seconds=True)),
+        ("last event", stamp(request.updated_at, zone, seconds=True)),
     ):
         table.add_row(name, value)
-    _console().print(table)
+    console().print(table)
 
 
 @audit_app.command("queue")
-@_guarded
+@guarded
 def queue(
     ctx: typer.Context,
     *,
@@ -367,15 +275,13 @@ def queue(
         str, typer.Option(metavar="ISO-8601", help="The instant to look at.", show_default=False)
     ],
     special: Annotated[SpecialQueue | None, typer.Option(help="A named queue.")] = None,
-    team: Annotated[str | None, typer.Option(help="Only this team's requests.")] = None,
-    agent: Annotated[str | None, typer.Option(help="Only this agent's requests.")] = None,
+    team: Team = None,
+    agent: Agent = None,
     status: Annotated[
         list[Status] | None, typer.Option(help="Only these statuses (repeat for several).")
     ] = None,
-    priority: Annotated[
-        list[Priority] | None, typer.Option(help="Only these priorities (repeat for several).")
-    ] = None,
-    customer: Customer = None,
+    priority: Priorities = None,
+    customer: CustomerId = None,
     limit: Annotated[int, typer.Option(help="Rows to show.", min=1, max=10_000)] = 50,
     as_json: AsJson = False,
 ) -> None:
@@ -393,7 +299,7 @@ def queue(
         limit=limit,
     )
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "at": when.isoformat(),
                 "total": page.total,
@@ -401,7 +307,7 @@ def queue(
             }
         )
         return
-    zone = _zone(ctx)
+    zone = session(ctx).zone
     table = Table(
         title=f"Queue at {when.isoformat()} ({page.total} requests)", title_justify="left"
     )
@@ -415,10 +321,10 @@ def queue(
             row.team or "—",
             row.agent or "—",
             row.customer_id,
-            _stamp(row.opened_at, zone),
-            _stamp(row.resolution_due, zone),
+            stamp(row.opened_at, zone, seconds=True),
+            stamp(row.resolution_due, zone, seconds=True),
         )
-    _console().print(table)
+    console().print(table)
 
 
 # -- verify --------------------------------------------------------------------------------
@@ -434,7 +340,7 @@ def _read_head(path: Path) -> Head:
 
 
 @audit_app.command("verify")
-@_guarded
+@guarded
 def verify(
     ctx: typer.Context,
     *,
@@ -463,9 +369,9 @@ def verify(
     if report.intact and report.head is not None and save_head is not None:
         save_head.write_text(report.head.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if as_json:
-        _emit_json(report.model_dump(mode="json"))
+        emit_json(report.model_dump(mode="json"))
     else:
-        _console().print(_verify_panel(desk, report, saved=save_head if report.intact else None))
+        console().print(_verify_panel(desk, report, saved=save_head if report.intact else None))
     if not report.intact:
         raise typer.Exit(1)
 
@@ -475,15 +381,8 @@ def _verify_with_progress(desk: ServiceDesk, expected: Head | None, *, show: boo
     total = known.events if known is not None else 0
     if not show or total < _PROGRESS_FROM:
         return desk.verify(expected=expected)
-    columns = (
-        TextColumn("[bold]Verifying[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("events"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("verify", total=total)
+    with events_progress() as bar:
+        task = bar.add_task("Verifying", total=total)
         return desk.verify(
             expected=expected, progress=lambda done: bar.update(task, completed=done)
         )
@@ -521,7 +420,7 @@ def _ticket_of(desk: ServiceDesk, request_id: UUID) -> str:
 
 
 @audit_app.command("export")
-@_guarded
+@guarded
 def export(  # noqa: PLR0913 - one option per criterion
     ctx: typer.Context,
     *,
@@ -537,7 +436,7 @@ def export(  # noqa: PLR0913 - one option per criterion
     ] = None,
     actor: Actor = None,
     event_type: EventType = None,
-    customer: Customer = None,
+    customer: CustomerId = None,
     since: Since = None,
     until: Until = None,
     by: By = TimeBasisChoice.OCCURRED,

@@ -1,0 +1,135 @@
+"""The ``servflow`` command line: run a desk from the shell, script it, and see the demo.
+
+An adapter over :class:`servflow.ServiceDesk`: each sub-command is one desk command or query
+on the store named by ``--db`` (an SQLite file by default, or a PostgreSQL DSN). Output is
+Rich tables for people and ``--json`` for scripts. Every :class:`servflow.ServflowError`
+becomes one line on stderr, ``error[<code>]: <message>``, and exit code 1; usage errors
+(unknown option, bad choice) keep Typer's exit code 2. Nothing here prints a traceback for
+an error servflow raises on purpose.
+
+This module assembles the app from one module per command group and reads the global options;
+``_common`` holds what the groups share (the session, the desk factory, the error guard).
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session
+from servflow.cli.audit import audit_app
+from servflow.cli.demo import demo
+from servflow.cli.projections import projections_app, run_projections
+from servflow.cli.queues import list_requests, queue
+from servflow.cli.requests import request_app
+from servflow.cli.sla import sla_app
+
+__all__ = [
+    "app",
+    "audit_app",
+    "main",
+    "projections_app",
+    "request_app",
+    "run_projections",
+    "sla_app",
+]
+
+app = typer.Typer(
+    name="servflow",
+    help="An event-sourced service desk: open, work and close customer service requests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# The order of registration is the order of ``servflow --help``.
+app.add_typer(request_app, name="request")
+app.add_typer(audit_app, name="audit")
+app.command("requests")(list_requests)
+app.command("queue")(queue)
+app.add_typer(sla_app, name="sla")
+app.add_typer(projections_app, name="projections")
+app.command("demo")(demo)
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = f"unknown time zone {name!r}; use an IANA name such as Europe/Madrid or UTC"
+        raise typer.BadParameter(msg, param_hint="'--tz'") from None
+
+
+def _version(value: bool) -> None:  # noqa: FBT001 - Typer passes the flag positionally
+    if value:
+        from servflow import __version__  # noqa: PLC0415 - only when asked
+
+        typer.echo(f"servflow {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    *,
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db",
+            envvar="SERVFLOW_DB",
+            help="SQLite file, or a postgresql:// DSN to share one store between machines.",
+        ),
+    ] = DEFAULT_DB,
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--actor",
+            envvar="SERVFLOW_ACTOR",
+            help="Who records the commands: agent:<name>, customer:<id>, auditor:<name>.",
+        ),
+    ] = DEFAULT_ACTOR,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            envvar="SERVFLOW_SCHEMA",
+            help="PostgreSQL schema for servflow's tables (created if missing; not for SQLite).",
+            show_default=False,
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            envvar="SERVFLOW_TZ",
+            help="Time zone to show times in (default: this machine's).",
+            show_default=False,
+        ),
+    ] = None,
+    _: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """servflow: an event-sourced service desk on an SQLite file or PostgreSQL."""
+    source = ctx.get_parameter_source("db")
+    session = Session(
+        db=db,
+        actor=actor,
+        zone=_zone(tz),
+        db_on_command_line=source is not None and source.name == "COMMANDLINE",
+        schema=schema,
+    )
+    ctx.obj = session
+    ctx.call_on_close(session.close)
+
+
+def main() -> None:
+    """Entry point of the ``servflow`` console script."""
+    app(prog_name="servflow")

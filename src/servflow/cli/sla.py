@@ -1,0 +1,235 @@
+"""``servflow sla ...``: SLA clocks, one request's or the breached and at-risk ones.
+
+Also ``run-due``, which records the time-based events (deemed acceptances, follow-ups due)
+whose moment has come. ``servflow sla TICKET`` is short for ``servflow sla show TICKET``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from servflow.cli._common import (
+    AsJson,
+    At,
+    Limit,
+    Ticket,
+    console,
+    emit_json,
+    guarded,
+    instant,
+    say,
+    session,
+)
+from servflow.cli.render import (
+    CLOCK_LABEL,
+    STATE_STYLE,
+    business,
+    local_time,
+    relative,
+    stamp,
+    state_text,
+    zone_label,
+)
+from servflow.cli.tables import alerts_table
+from servflow.domain.sla import Clock, ClockState, DueAction, SlaStatus, TimelineEntry
+
+__all__ = ["sla_app"]
+
+
+#: Something that may be a ticket code or a request id, not a mistyped sub-command.
+_LOOKS_LIKE_A_REFERENCE = re.compile(r".*\d")
+
+
+class _SlaGroup(TyperGroup):
+    """``servflow sla TICKET`` means ``servflow sla show TICKET``: a ticket is no sub-command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # noqa: ANN401 - click's Context
+        """Put ``show`` in front of a ticket code (or an option of ``show``)."""
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            first = args[0]
+            if first.startswith("-") or _LOOKS_LIKE_A_REFERENCE.match(first):
+                args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+sla_app = typer.Typer(
+    cls=_SlaGroup,
+    help=(
+        "SLA clocks: one request's, the breached and at-risk ones, and the time-based events "
+        "that came due. servflow sla TICKET is short for servflow sla show TICKET."
+    ),
+    no_args_is_help=True,
+)
+
+
+@sla_app.command("show")
+@guarded
+def sla_show(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    at: At = None,
+    timeline: Annotated[
+        bool, typer.Option("--timeline", help="Also explain how each clock got there.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Both SLA clocks of a request: state, target, due, elapsed, remaining, paused, policy."""
+    current = session(ctx)
+    when = instant(at)
+    desk = current.desk(existing=True)
+    status = desk.sla(ticket, at=when)
+    entries = desk.sla_timeline(ticket, until=when) if timeline else None
+    if as_json:
+        data = status.model_dump(mode="json")
+        if entries is not None:
+            data["timeline"] = [entry.model_dump(mode="json") for entry in entries]
+        emit_json(data)
+        return
+    shown = console()
+    shown.print(_clocks_table(status, current.zone))
+    if entries is not None:
+        shown.print(_timeline_table(status.ticket_code, entries, current.zone))
+
+
+def _clocks_table(status: SlaStatus, zone: tzinfo | None) -> Table:
+    first = status.first_response
+    rule = f", rule {first.rule}" if first.rule else ""
+    table = Table(
+        title=f"SLA of {status.ticket_code} as of {local_time(status.at, zone)}",
+        title_justify="left",
+        caption=(
+            f"policy {first.policy} v{first.policy_version} (calendar v{first.calendar_version})"
+            f"{rule}; targets, elapsed, remaining and paused are business time"
+        ),
+        caption_justify="left",
+    )
+    table.add_column("clock", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("target", justify="right")
+    table.add_column(f"due ({zone_label(zone, status.at)})")
+    table.add_column("")
+    table.add_column("elapsed", justify="right")
+    table.add_column("remaining", justify="right")
+    table.add_column("paused", justify="right")
+    for clock in status.clocks:
+        remaining = Text(
+            business(clock.remaining), style="red" if clock.remaining.total_seconds() < 0 else ""
+        )
+        table.add_row(
+            CLOCK_LABEL[clock.name],
+            state_text(clock.state),
+            business(clock.target),
+            stamp(clock.due, zone) if clock.due else "—",
+            _clock_note(clock, status.at, zone),
+            business(clock.elapsed),
+            remaining,
+            business(clock.paused) if clock.paused else "—",
+        )
+    return table
+
+
+def _clock_note(clock: Clock, at: datetime, zone: tzinfo | None) -> Text:
+    """When the clock was met, or why it shows no due instant, or how far that is."""
+    if clock.met_at is not None:
+        return Text(f"met {stamp(clock.met_at, zone)}", style="dim")
+    if clock.state is ClockState.CANCELLED:
+        return Text("stopped", style="dim")
+    if clock.due is None:
+        return Text("paused: due once it resumes", style="dim")
+    return relative(clock.due, at)
+
+
+def _timeline_table(code: str, entries: Sequence[TimelineEntry], zone: tzinfo | None) -> Table:
+    label = zone_label(zone, entries[0].at if entries else None)
+    table = Table(title=f"SLA timeline of {code} (times in {label})", title_justify="left")
+    table.add_column("when", no_wrap=True)
+    table.add_column("clock", no_wrap=True)
+    table.add_column("what", no_wrap=True)
+    table.add_column("cause", no_wrap=True)
+    table.add_column("explanation")
+    for entry in entries:
+        table.add_row(
+            stamp(entry.at, zone),
+            CLOCK_LABEL[entry.clock],
+            Text(entry.kind.value.replace("_", " "), style=STATE_STYLE[entry.state]),
+            entry.cause,
+            entry.message,
+        )
+    return table
+
+
+@sla_app.command("breaches")
+@guarded
+def sla_breaches(
+    ctx: typer.Context, *, at: At = None, limit: Limit = 50, as_json: AsJson = False
+) -> None:
+    """Clocks past their due instant and not met, earliest due first."""
+    _alerts(ctx, at, limit, as_json=as_json, breached=True)
+
+
+@sla_app.command("at-risk")
+@guarded
+def sla_at_risk(
+    ctx: typer.Context, *, at: At = None, limit: Limit = 50, as_json: AsJson = False
+) -> None:
+    """Running clocks in their warning window (not yet due), earliest due first."""
+    _alerts(ctx, at, limit, as_json=as_json, breached=False)
+
+
+def _alerts(
+    ctx: typer.Context, at: str | None, limit: int, *, as_json: bool, breached: bool
+) -> None:
+    """The breached clocks, or those at risk, as ``--json`` or a table under a heading."""
+    current = session(ctx)
+    when = instant(at)
+    desk = current.desk(existing=True)
+    alerts = (desk.breaches if breached else desk.at_risk)(at=when, limit=limit)
+    if as_json:
+        emit_json([alert.model_dump(mode="json") for alert in alerts])
+        return
+    title = "Breached SLA clocks" if breached else "SLA clocks at risk"
+    console().print(alerts_table(alerts, when, current.zone, title=title, limit=limit))
+
+
+@sla_app.command("run-due")
+@guarded
+def sla_run_due(ctx: typer.Context, *, at: At = None, as_json: AsJson = False) -> None:
+    """Record the deemed acceptances and follow-ups whose moment has come, as system."""
+    current = session(ctx)
+    when = instant(at)
+    actions = current.desk(existing=True).run_due(at=when)
+    if as_json:
+        emit_json([action.model_dump(mode="json") for action in actions])
+        return
+    if not actions:
+        say(f"Nothing was due as of {local_time(when, current.zone)}.")
+        return
+    events = f"{len(actions)} time-based event{'s' if len(actions) != 1 else ''}"
+    say(f"Recorded {events} as of {local_time(when, current.zone)}:")
+    console().print(_due_table(actions, when, current.zone))
+
+
+_DUE_LABEL = {"deemed_acceptance": "deemed acceptance", "follow_up_due": "follow-up due"}
+
+
+def _due_table(actions: Sequence[DueAction], when: datetime, zone: tzinfo | None) -> Table:
+    table = Table()
+    table.add_column("ticket", no_wrap=True)
+    table.add_column("event")
+    table.add_column(f"came due ({zone_label(zone, when)})", no_wrap=True)
+    for action in actions:
+        table.add_row(
+            Text(action.ticket_code, style="bold"),
+            _DUE_LABEL.get(action.action, action.action),
+            stamp(action.occurred_at, zone),
+        )
+    return table
