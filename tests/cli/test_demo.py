@@ -6,7 +6,7 @@ import json
 import re
 import shlex
 from collections import Counter
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -302,3 +302,24 @@ def test_a_sim_clock_refuses_a_naive_start() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         SimClock(DEFAULT_START.replace(tzinfo=None))
     assert SimClock()() == DEFAULT_START.astimezone(UTC)
+
+
+def test_a_start_at_a_fixed_offset_works_the_hours_of_a_zone_at_that_offset() -> None:
+    # In September Madrid is two hours ahead of UTC: the same seed gives the same instants.
+    fixed = DEFAULT_START.astimezone(timezone(timedelta(hours=2)))
+    runs: list[tuple[list[datetime], datetime]] = []
+    for start in (DEFAULT_START, fixed):
+        clock = SimClock(start)
+        desk = ServiceDesk(clock=clock, projections="external", sla=demo_policy())
+        summary = simulate(desk, clock=clock, requests=12, start=start, weeks=1)
+        runs.append(([desk.get(i).opened_at for i in desk.request_ids()], summary.ended_at))
+    assert runs[0] == runs[1]
+    assert runs[1][1].tzinfo is fixed.tzinfo  # reported in the caller's zone
+
+
+def test_the_simulation_refuses_a_start_whose_zone_a_calendar_cannot_name() -> None:
+    start = datetime(2026, 9, 7, 8, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    clock = SimClock(start)
+    desk = ServiceDesk(clock=clock, projections="external")
+    with pytest.raises(ValueError, match="IANA time zone"):
+        simulate(desk, clock=clock, requests=12, start=start)
