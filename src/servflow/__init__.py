@@ -5,6 +5,7 @@ Requests are aggregates whose events are the only source of truth; every other a
 :class:`ServiceDesk`.
 """
 
+import servflow.settings  # noqa: F401 - installs the settings-file reader behind from_file
 from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.kpis import Kpis

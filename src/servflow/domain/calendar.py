@@ -26,10 +26,8 @@ UTC intervals per calendar.
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -135,14 +133,12 @@ class Calendar(BaseModel):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Self:
         """Load a calendar from configuration data, reporting problems as ConfigurationError."""
-        return _validate_settings(cls, data, what="calendar")
+        return validate_settings(cls, data, what="calendar")
 
     @classmethod
     def from_file(cls, path: str | Path) -> Self:
-        """Load a calendar from a ``.toml`` or ``.json`` file, reporting problems likewise."""
-        source = Path(path)
-        data = _read_settings(source, what="calendar")
-        return _validate_settings(cls, data, what="calendar", source=source)
+        """Load a calendar from a ``.toml``, ``.json`` or ``.yaml`` file (``servflow.settings``)."""
+        return settings_from_file(cls, path, what="calendar")
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """Return the earliest instant at which business time from ``start`` reaches ``duration``.
@@ -479,45 +475,26 @@ def _show(start: time, end: time) -> str:
     return f"{_format_clock(start)}-{_format_clock(end, end=True)}"
 
 
-def _read_settings(path: Path, *, what: str) -> object:
-    """Read a TOML, JSON or YAML settings file, translating every failure into ConfigurationError.
+#: What reads settings files: ``servflow.settings`` installs it (the domain reads no files).
+SettingsReader = Callable[[Path, str], object]
+_readers: list[SettingsReader] = []
 
-    YAML needs PyYAML (``pip install pyyaml``); TOML and JSON need nothing beyond Python.
-    """
-    suffix = path.suffix.lower()
-    if suffix not in {".toml", ".json", ".yaml", ".yml"}:
-        msg = f"{what} file {path}: unsupported suffix {suffix!r}, use .toml, .json or .yaml"
+
+def install_settings_reader(reader: SettingsReader) -> None:
+    """Say what reads settings files for ``from_file`` (``servflow.settings`` does, on import)."""
+    _readers[:] = [reader]
+
+
+def settings_from_file(model: type[_Model], path: str | Path, *, what: str) -> _Model:
+    """Validate as ``model`` the data the installed reader reads from ``path``."""
+    if not _readers:  # pragma: no cover - importing servflow installs it
+        msg = f"cannot read {what} file {path}: import servflow.settings first"
         raise ConfigurationError(msg)
-    try:
-        if suffix == ".toml":
-            with path.open("rb") as stream:
-                return tomllib.load(stream)
-        text = path.read_text(encoding="utf-8")
-        if suffix in {".yaml", ".yml"}:
-            return _load_yaml(text, path, what=what)
-        return json.loads(text)
-    except OSError as exc:
-        msg = f"cannot read {what} file {path}: {exc.strerror or exc}"
-        raise ConfigurationError(msg) from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        msg = f"{what} file {path} is not valid {suffix[1:].upper()}: {exc}"
-        raise ConfigurationError(msg) from None
+    source = Path(path)
+    return validate_settings(model, _readers[0](source, what), what=what, source=source)
 
 
-def _load_yaml(text: str, path: Path, *, what: str) -> object:
-    try:
-        import yaml  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 - optional
-    except ImportError:
-        msg = f"{what} file {path}: reading YAML needs PyYAML (pip install pyyaml)"
-        raise ConfigurationError(msg) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        msg = f"{what} file {path} is not valid YAML: {exc}"
-        raise ConfigurationError(msg) from None
-
-
-def _validate_settings(
+def validate_settings(
     model: type[_Model], data: object, *, what: str, source: Path | None = None
 ) -> _Model:
     """Validate settings data as ``model``, naming every bad setting in one ConfigurationError."""

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from servflow.domain.calendar import Calendar, _read_settings, _validate_settings
+from servflow.domain.calendar import Calendar, settings_from_file, validate_settings
 
 __all__ = ["SlaPolicy", "SlaRule"]
 
@@ -164,14 +164,12 @@ class SlaPolicy(BaseModel):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Self:
         """Load a policy from configuration data, reporting problems as ConfigurationError."""
-        return _validate_settings(cls, data, what="SLA policy")
+        return validate_settings(cls, data, what="SLA policy")
 
     @classmethod
     def from_file(cls, path: str | Path) -> Self:
-        """Load a policy from a ``.toml`` or ``.json`` file, reporting problems likewise."""
-        source = Path(path)
-        data = _read_settings(source, what="SLA policy")
-        return _validate_settings(cls, data, what="SLA policy", source=source)
+        """Load a policy from a ``.toml``, ``.json`` or ``.yaml`` file (``servflow.settings``)."""
+        return settings_from_file(cls, path, what="SLA policy")
 
     def targets_for(self, *, priority: str | None, kind: str | None, tier: str | None) -> SlaRule:
         """Pick the targets for a request: the first matching rule, else the default."""
