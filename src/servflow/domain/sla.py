@@ -30,22 +30,43 @@ Rules (``docs/explanation/sla.md`` tells them with a worked example):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from enum import StrEnum
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from servflow.domain.base import EventSourced
-from servflow.domain.calendar import Calendar
-from servflow.domain.policy import SlaPolicy, SlaRule
+from servflow.domain.clocks import (
+    CLOCK_NAMES,
+    KEPT,
+    RESPONSES,
+    STOPPED_STATES,
+    ZERO,
+    Clock,
+    ClockFacts,
+    ClockName,
+    ClockState,
+    SlaFact,
+    SlaStatus,
+    Span,
+    TimelineEntry,
+    TimelineKind,
+    add_business,
+    aware,
+    counted_segments,
+    reach,
+    stop_kind,
+    to_second,
+    track_pause,
+    warn_amount,
+    whole_seconds,
+)
+from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import Moment, ServiceRequest
+from servflow.domain.timeline import event_entries, time_entries
 from servflow.domain.values import Actor, Outcome
 from servflow.errors import ConfigurationError, ValidationFailedError
 
@@ -74,198 +95,6 @@ __all__ = [
     "same_policy",
     "to_second",
 ]
-
-#: Which clock: the time to the first response, or the time to resolution.
-ClockName = Literal["first_response", "resolution"]
-CLOCK_NAMES: tuple[ClockName, ClockName] = ("first_response", "resolution")
-
-_SECOND = timedelta(seconds=1)
-_ZERO = timedelta(0)
-_LABELS: dict[str, str] = {"first_response": "First response", "resolution": "Resolution"}
-#: The events whose first occurrence meets the first-response clock.
-_RESPONSES = frozenset({"Probed", "ActionTaken", "ProgressReported", "Completed"})
-#: The events the tracker keeps, whoever records them.
-_KEPT = frozenset(
-    {
-        "Opened",
-        "Classified",
-        "Probed",
-        "ActionTaken",
-        "ProgressReported",
-        "Completed",
-        "WaitingOnCustomer",
-        "CustomerResponded",
-        "Reopened",
-        "Cancelled",
-        "CustomerAccepted",
-        "FollowUpDue",
-    }
-)
-
-
-def to_second(moment: datetime) -> datetime:
-    """An aware instant in UTC truncated to the whole second: the SLA maths' resolution."""
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def _aware(moment: object, name: str, command: str) -> datetime:
-    if not isinstance(moment, datetime):
-        msg = f"refused '{command}': {name} must be a datetime, not {moment!r}"
-        raise ValidationFailedError(msg, command=command, errors=((name, "not a datetime"),))
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        msg = f"refused '{command}': {name} {moment.isoformat()} is naive; give an aware datetime"
-        raise ValidationFailedError(msg, command=command, errors=((name, "must be aware"),))
-    return to_second(moment)
-
-
-def _whole_seconds(duration: timedelta) -> timedelta:
-    """Round a (positive) target up to whole seconds."""
-    return -((-duration) // _SECOND) * _SECOND
-
-
-@lru_cache(maxsize=256)
-def _warn_amount(target: timedelta, warn_at: float) -> timedelta:
-    """The business time after which a clock warns: ``warn_at`` of its target, to the second.
-
-    ``warn_at`` is read through its decimal text so that 0.8 of 8 h is exactly 6 h 24 min.
-    """
-    seconds = Decimal(target // _SECOND) * Decimal(repr(warn_at))
-    return timedelta(seconds=max(1, math.ceil(seconds)))
-
-
-class ClockState(StrEnum):
-    """Where an SLA clock stands as of an instant."""
-
-    RUNNING = "running"
-    """Counting, below the warning threshold."""
-    WARNING = "warning"
-    """Counting, past ``warn_at`` of its target but not past its due instant."""
-    BREACHED = "breached"
-    """Past its due instant and not met (also outside business hours and while paused)."""
-    MET = "met"
-    """Met at or before its due instant."""
-    MISSED = "missed"
-    """Met, but after its due instant."""
-    PAUSED = "paused"
-    """Not counting: waiting on the customer (and not past its due instant)."""
-    CANCELLED = "cancelled"
-    """Stopped by a cancellation before it was met: neither met nor breached."""
-
-
-#: States in which a clock no longer changes with time.
-STOPPED_STATES = frozenset({ClockState.MET, ClockState.MISSED, ClockState.CANCELLED})
-
-
-class Clock(BaseModel):
-    """One SLA clock of a request as of an instant: its target, due time, usage and state.
-
-    ``elapsed`` is the business time counted so far (up to the instant, or to the moment the
-    clock stopped); ``remaining`` is ``target - elapsed`` and goes negative when overdue.
-    ``paused`` is the *business* time that did not count because the request was waiting on the
-    customer (and, for resolution, awaiting acceptance before a reopening), so ``elapsed +
-    paused`` is the business time since the opening. ``due`` is ``None`` while the clock is
-    paused short of its target: the instant is unknown until it resumes. ``is_paused`` says
-    whether it is paused right now (a clock that was already overdue shows ``breached``).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: ClockName
-    state: ClockState
-    target: timedelta
-    due: AwareDatetime | None
-    warn_from: AwareDatetime | None
-    elapsed: timedelta
-    remaining: timedelta
-    paused: timedelta
-    is_paused: bool
-    met_at: AwareDatetime | None
-    rule: str | None
-    policy: str
-    policy_version: int
-    calendar_version: int
-
-
-class SlaStatus(BaseModel):
-    """Both SLA clocks of a request as of the instant ``at``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    request_id: UUID
-    ticket_code: str
-    at: AwareDatetime
-    first_response: Clock
-    resolution: Clock
-
-    @property
-    def clocks(self) -> tuple[Clock, Clock]:
-        """The two clocks, first response first."""
-        return (self.first_response, self.resolution)
-
-
-class TimelineKind(StrEnum):
-    """What happened to a clock at a timeline entry."""
-
-    STARTED = "started"
-    TARGET_CHANGED = "target_changed"
-    PAUSED = "paused"
-    RESUMED = "resumed"
-    WARNED = "warned"
-    BREACHED = "breached"
-    MET = "met"
-    MISSED = "missed"
-    CANCELLED = "cancelled"
-
-
-class TimelineEntry(BaseModel):
-    """One step in the life of a clock, with what caused it: so a breach can be explained.
-
-    ``cause`` is ``"<EventType> v<version>"`` for an event of the request, or ``"time"`` when
-    the clock warned or breached only because time passed.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    clock: ClockName
-    kind: TimelineKind
-    at: AwareDatetime
-    cause: str
-    event_type: str | None
-    event_version: int | None
-    state: ClockState
-    due: AwareDatetime | None
-    message: str
-
-
-class SlaFact(BaseModel):
-    """One event of a request as the SLA tracker keeps it: what, which version, when."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event: str
-    version: int
-    at: AwareDatetime
-    priority: str | None = None
-    kind: str | None = None
-    outcome: str | None = None
-    follow_up_at: AwareDatetime | None = None
-    by_customer: bool = False
-
-
-class _Span(NamedTuple):
-    """A wall-clock interval during which a clock does not count (end ``None``: still open)."""
-
-    start: datetime
-    end: datetime | None
-
-
-class _Facts(NamedTuple):
-    """What a prefix of the facts says about one clock."""
-
-    rule: SlaRule
-    exclusions: tuple[_Span, ...]
-    stop: datetime | None
-    stop_kind: Literal["met", "cancelled"] | None
 
 
 class SlaTracker(BaseModel):
@@ -305,9 +134,9 @@ class SlaTracker(BaseModel):
                 facts=(SlaFact(event=name, version=event.originator_version, at=opened),),
             )
         by_customer = event.actor.startswith("customer:")
-        if name not in _KEPT and not by_customer:
+        if name not in KEPT and not by_customer:
             return tracker
-        if name in _RESPONSES and name != "Completed" and tracker.responded:
+        if name in RESPONSES and name != "Completed" and tracker.responded:
             return tracker  # only the first response matters
         # Occurrence times never go backwards within a request (the aggregate refuses it);
         # clamping keeps the facts ordered even for a log written without that guard.
@@ -348,7 +177,7 @@ class SlaTracker(BaseModel):
     @property
     def responded(self) -> bool:
         """Whether a first response (or a completion) has been recorded."""
-        return any(fact.event in _RESPONSES for fact in self.facts)
+        return any(fact.event in RESPONSES for fact in self.facts)
 
     # -- facts a desk acts on -----------------------------------------------------------------
 
@@ -413,13 +242,13 @@ class SlaTracker(BaseModel):
         after = policy.deemed_acceptance_after
         if start is None or after is None:
             return None
-        return _add(policy.calendar, start, _whole_seconds(after))
+        return add_business(policy.calendar, start, whole_seconds(after))
 
     # -- answers ------------------------------------------------------------------------------
 
     def status(self, at: datetime, policy: SlaPolicy) -> SlaStatus:
         """Both clocks as of ``at`` under ``policy``, from the facts that happened by then."""
-        when = _aware(at, "at", "sla")
+        when = aware(at, "at", "sla")
         if when < self.opened_at:
             msg = (
                 f"refused 'sla': {self.ticket_code} ({self.request_id}) was opened at "
@@ -444,20 +273,20 @@ class SlaTracker(BaseModel):
             end -= 1
         return self.facts[:end]
 
-    def _scan(self, name: ClockName, facts: Sequence[SlaFact], policy: SlaPolicy) -> _Facts:
+    def _scan(self, name: ClockName, facts: Sequence[SlaFact], policy: SlaPolicy) -> ClockFacts:
         """Walk a prefix of the facts once: the rule, the exclusions and how the clock stopped."""
         rule = policy.default
-        exclusions: list[_Span] = []
-        stopped: _Facts | None = None
+        exclusions: list[Span] = []
+        stopped: ClockFacts | None = None
         for fact in facts:
             if fact.event == "Classified":
                 rule = policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
-            _track_pause(exclusions, fact)
+            track_pause(exclusions, fact)
             if stopped is None:
-                kind = _stop_kind(name, fact)
+                kind = stop_kind(name, fact)
                 if kind is not None:
                     # A stopped clock keeps the target in force, and the pauses known, then.
-                    stopped = _Facts(rule, tuple(exclusions), fact.at, kind)
+                    stopped = ClockFacts(rule, tuple(exclusions), fact.at, kind)
             elif (
                 fact.event == "Reopened"
                 and stopped.stop_kind == "met"
@@ -465,9 +294,9 @@ class SlaTracker(BaseModel):
                 and name == "resolution"
             ):
                 # Back to work, un-met: the time spent awaiting acceptance does not count.
-                exclusions.append(_Span(stopped.stop, fact.at))
+                exclusions.append(Span(stopped.stop, fact.at))
                 stopped = None
-        return stopped or _Facts(rule, tuple(exclusions), None, None)
+        return stopped or ClockFacts(rule, tuple(exclusions), None, None)
 
     def _clock(
         self, name: ClockName, facts: Sequence[SlaFact], at: datetime, policy: SlaPolicy
@@ -475,22 +304,22 @@ class SlaTracker(BaseModel):
         scan = self._scan(name, facts, policy)
         calendar = policy.calendar
         raw_target = scan.rule.first_response if name == "first_response" else scan.rule.resolution
-        target = _whole_seconds(raw_target)
+        target = whole_seconds(raw_target)
         horizon = at if scan.stop is None else min(at, scan.stop)
-        segments = _segments(self.opened_at, scan.exclusions)
-        elapsed = _ZERO
+        segments = counted_segments(self.opened_at, scan.exclusions)
+        elapsed = ZERO
         for start, end in segments:
             if start >= horizon:
                 break
             elapsed += calendar.between(start, horizon if end is None else min(end, horizon))
-        paused = _ZERO
+        paused = ZERO
         for span in scan.exclusions:
             if span.start >= horizon:
                 break
             end = horizon if span.end is None else min(span.end, horizon)
             paused += calendar.between(span.start, end)
-        warn = _warn_amount(target, policy.warn_at)
-        warn_from, due = _reach(calendar, segments, (warn, target))
+        warn = warn_amount(target, policy.warn_at)
+        warn_from, due = reach(calendar, segments, (warn, target))
         is_paused = scan.stop is None and bool(segments) and segments[-1][1] is not None
         if scan.stop is not None and scan.stop_kind == "met":
             state = ClockState.MET if due is None or scan.stop <= due else ClockState.MISSED
@@ -530,7 +359,7 @@ class SlaTracker(BaseModel):
         event, since only a caller knows what time it is now; with it, the warnings and breaches
         that time alone brought about by ``until`` are included.
         """
-        limit = None if until is None else _aware(until, "until", "sla_timeline")
+        limit = None if until is None else aware(until, "until", "sla_timeline")
         zone = ZoneInfo(policy.calendar.timezone)
         entries: list[TimelineEntry] = []
         previous: tuple[Clock, Clock] | None = None
@@ -540,7 +369,7 @@ class SlaTracker(BaseModel):
                 break
             prefix = self.facts[:index]
             if previous is not None:
-                entries += _time_entries(previous, previous_at, fact.at, zone)
+                entries += time_entries(previous, previous_at, fact.at, zone)
                 before: tuple[Clock, Clock] | None = (
                     self._clock("first_response", prefix, fact.at, policy),
                     self._clock("resolution", prefix, fact.at, policy),
@@ -553,252 +382,11 @@ class SlaTracker(BaseModel):
             )
             for position, clock in enumerate(after):
                 prior = None if before is None else before[position]
-                entries += _event_entries(fact, prior, clock, policy, zone)
+                entries += event_entries(fact, prior, clock, policy, zone)
             previous, previous_at = after, fact.at
         if previous is not None and limit is not None and limit > previous_at:
-            entries += _time_entries(previous, previous_at, limit, zone)
+            entries += time_entries(previous, previous_at, limit, zone)
         return entries
-
-
-# -- clock maths --------------------------------------------------------------------------------
-
-
-def _segments(
-    opened: datetime, exclusions: Sequence[_Span]
-) -> list[tuple[datetime, datetime | None]]:
-    """The wall-clock intervals during which a clock counts; the last may be open-ended."""
-    segments: list[tuple[datetime, datetime | None]] = []
-    cursor: datetime | None = opened
-    for span in exclusions:
-        assert cursor is not None  # noqa: S101 - only the last exclusion may be open
-        segments.append((cursor, span.start))
-        cursor = span.end
-        if cursor is None:
-            break
-    if cursor is not None:
-        segments.append((cursor, None))
-    return segments
-
-
-def _track_pause(exclusions: list[_Span], fact: SlaFact) -> None:
-    """Open a pause at ``WaitingOnCustomer``; close it at the reply or a cancellation."""
-    is_open = bool(exclusions) and exclusions[-1].end is None
-    if fact.event == "WaitingOnCustomer" and not is_open:
-        exclusions.append(_Span(fact.at, None))
-    elif fact.event in {"CustomerResponded", "Cancelled"} and is_open:
-        exclusions[-1] = _Span(exclusions[-1].start, fact.at)
-
-
-def _stop_kind(name: ClockName, fact: SlaFact) -> Literal["met", "cancelled"] | None:
-    """Whether ``fact`` stops a running clock, and how."""
-    if name == "first_response" and fact.event in _RESPONSES:
-        return "met"
-    if name == "resolution" and fact.event == "Completed" and fact.outcome != Outcome.TRANSFERRED:
-        return "met"
-    return "cancelled" if fact.event == "Cancelled" else None
-
-
-def _add(calendar: Calendar, start: datetime, amount: timedelta) -> datetime | None:
-    try:
-        return calendar.add(start, amount)
-    except ValueError:
-        return None  # the calendar never opens again: the amount is never reached
-
-
-def _reach(
-    calendar: Calendar,
-    segments: Sequence[tuple[datetime, datetime | None]],
-    amounts: tuple[timedelta, timedelta],
-) -> tuple[datetime | None, datetime | None]:
-    """The earliest instants at which counted business time reaches each of two amounts.
-
-    ``amounts`` are ascending; ``None`` where an amount is not reached (the clock is paused short
-    of it, or the calendar never opens again). One walk serves both: the second amount is added
-    from where the first was reached, since business time is additive.
-    """
-    found: list[datetime | None] = []
-    used = _ZERO  # business time counted before the current segment
-    for start, end in segments:
-        available = None if end is None else calendar.between(start, end)
-        cursor, counted = start, used
-        while len(found) < len(amounts):
-            amount = amounts[len(found)]
-            if available is not None and amount - used > available:
-                break
-            reached = _add(calendar, cursor, amount - counted)
-            found.append(reached)
-            if reached is None:
-                return (None, None) if len(found) == 1 else (found[0], None)
-            cursor, counted = reached, amount
-        if len(found) == len(amounts) or available is None:
-            break
-        used += available
-    found += [None] * (len(amounts) - len(found))
-    return found[0], found[1]
-
-
-# -- timeline helpers ---------------------------------------------------------------------------
-
-
-def _time_entries(
-    clocks: tuple[Clock, Clock], start: datetime, end: datetime, zone: ZoneInfo
-) -> list[TimelineEntry]:
-    """Warnings and breaches that time alone brings about in ``(start, end]``."""
-    entries: list[TimelineEntry] = []
-    for clock in clocks:
-        if clock.state in STOPPED_STATES or clock.state is ClockState.BREACHED:
-            continue
-        label = _LABELS[clock.name]
-        warn_from = clock.warn_from
-        if clock.state is ClockState.RUNNING and warn_from is not None and start < warn_from <= end:
-            entries.append(
-                TimelineEntry(
-                    clock=clock.name,
-                    kind=TimelineKind.WARNED,
-                    at=warn_from,
-                    cause="time",
-                    event_type=None,
-                    event_version=None,
-                    state=ClockState.WARNING,
-                    due=clock.due,
-                    message=(
-                        f"{label} clock is at risk: its warning threshold of the "
-                        f"{_human(clock.target)} target was reached at {_show(warn_from, zone)}; "
-                        f"due {_show(clock.due, zone)}"
-                    ),
-                )
-            )
-        if clock.due is not None and start <= clock.due < end:
-            entries.append(
-                TimelineEntry(
-                    clock=clock.name,
-                    kind=TimelineKind.BREACHED,
-                    at=clock.due,
-                    cause="time",
-                    event_type=None,
-                    event_version=None,
-                    state=ClockState.BREACHED,
-                    due=clock.due,
-                    message=(
-                        f"{label} clock breached: its {_human(clock.target)} target was used up "
-                        f"at {_show(clock.due, zone)} with no "
-                        f"{'response' if clock.name == 'first_response' else 'resolution'}"
-                    ),
-                )
-            )
-    entries.sort(key=lambda entry: entry.at)
-    return entries
-
-
-def _event_entries(
-    fact: SlaFact, before: Clock | None, after: Clock, policy: SlaPolicy, zone: ZoneInfo
-) -> list[TimelineEntry]:
-    """What one event did to one clock."""
-    label = _LABELS[after.name]
-    due = _show(after.due, zone)
-    notes: list[tuple[TimelineKind, str]] = []
-    if before is None:
-        started = (
-            f"{label} clock started: target {_human(after.target)} of business time "
-            f"({_rule(after)}; policy {policy.name} v{policy.version}, calendar "
-            f"{policy.calendar.name} v{policy.calendar.version}); due {due}"
-        )
-        notes.append((TimelineKind.STARTED, started))
-    else:
-        notes += _changes(fact, before, after, label, zone)
-    return [
-        TimelineEntry(
-            clock=after.name,
-            kind=kind,
-            at=fact.at,
-            cause=f"{fact.event} v{fact.version}",
-            event_type=fact.event,
-            event_version=fact.version,
-            state=after.state,
-            due=after.due,
-            message=message,
-        )
-        for kind, message in notes
-    ]
-
-
-def _changes(
-    fact: SlaFact, before: Clock, after: Clock, label: str, zone: ZoneInfo
-) -> list[tuple[TimelineKind, str]]:
-    """The timeline notes for an event that changed a running (or reopened) clock."""
-    due = _show(after.due, zone)
-    used = f"{_human(after.elapsed)} of {_human(after.target)} used"
-    was_stopped = before.state in STOPPED_STATES
-    stopped = after.state in STOPPED_STATES
-    notes: list[tuple[TimelineKind, str]] = []
-    if was_stopped and not stopped:
-        text = (
-            f"{label} clock resumed: the request was reopened, so it is no longer met; "
-            f"the time spent awaiting acceptance does not count; due {due}"
-        )
-        notes.append((TimelineKind.RESUMED, text))
-    if not stopped and after.target != before.target:
-        text = (
-            f"{label} target changed from {_human(before.target)} to {_human(after.target)} "
-            f"({_rule(after)}), counted from the opening; due {due}"
-        )
-        notes.append((TimelineKind.TARGET_CHANGED, text))
-    if not before.is_paused and after.is_paused:
-        notes.append(
-            (TimelineKind.PAUSED, f"{label} clock paused: waiting on the customer ({used})")
-        )
-    if before.is_paused and not after.is_paused and not stopped:
-        text = (
-            f"{label} clock resumed: the customer responded; {_human(after.paused)} of "
-            f"business time paused so far; due {due}"
-        )
-        notes.append((TimelineKind.RESUMED, text))
-    if after.state is ClockState.MET and not was_stopped:
-        margin = "" if after.due is None else f", {_human(after.remaining)} to spare"
-        text = f"{label} met by {fact.event} at {_show(fact.at, zone)} ({used}{margin})"
-        notes.append((TimelineKind.MET, text))
-    if after.state is ClockState.MISSED and not was_stopped and after.due is not None:
-        text = (
-            f"{label} met late by {fact.event} at {_show(fact.at, zone)}: "
-            f"{_human(fact.at - after.due)} after the due instant {due}"
-        )
-        notes.append((TimelineKind.MISSED, text))
-    if after.state is ClockState.CANCELLED and not was_stopped:
-        text = f"{label} clock stopped: the request was cancelled ({used})"
-        notes.append((TimelineKind.CANCELLED, text))
-    if after.state is ClockState.BREACHED and before.state is not ClockState.BREACHED:
-        text = f"{label} clock breached at once: after {fact.event} its due instant {due} is past"
-        notes.append((TimelineKind.BREACHED, text))
-    if after.state is ClockState.WARNING and before.state is ClockState.RUNNING:
-        text = (
-            f"{label} clock is at risk at once: {fact.event} left {_human(after.remaining)} "
-            f"of its {_human(after.target)} target"
-        )
-        notes.append((TimelineKind.WARNED, text))
-    return notes
-
-
-def _rule(clock: Clock) -> str:
-    return f"rule {clock.rule!r}" if clock.rule else "an unnamed rule"
-
-
-def _show(moment: datetime | None, zone: ZoneInfo) -> str:
-    if moment is None:
-        return "unknown while paused"
-    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
-
-
-def _human(duration: timedelta) -> str:
-    """A duration as people write it, in hours at most: ``40h``, ``2h 30m``, ``45s``, ``-1h``."""
-    seconds = int(duration // _SECOND)
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    parts = []
-    for unit, size in (("h", 3_600), ("m", 60), ("s", 1)):
-        amount, seconds = divmod(seconds, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return sign + (" ".join(parts) or "0s")
 
 
 # -- versioned policies -------------------------------------------------------------------------

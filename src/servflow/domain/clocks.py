@@ -1,0 +1,323 @@
+"""The values SLA clocks are made of, and the business-time maths that measures them.
+
+A clock's state, its answer (``Clock``, ``SlaStatus``), the facts it is folded from
+(``SlaFact``), the entries of its timeline, and the pure functions that turn facts, a calendar
+and a target into a due instant. ``servflow.domain.sla`` folds and measures with them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from typing import Literal, NamedTuple
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from servflow.domain.calendar import Calendar
+from servflow.domain.policy import SlaRule
+from servflow.domain.values import Outcome
+from servflow.errors import ValidationFailedError
+
+__all__ = [
+    "CLOCK_NAMES",
+    "KEPT",
+    "LABELS",
+    "RESPONSES",
+    "SECOND",
+    "STOPPED_STATES",
+    "ZERO",
+    "Clock",
+    "ClockFacts",
+    "ClockName",
+    "ClockState",
+    "SlaFact",
+    "SlaStatus",
+    "Span",
+    "TimelineEntry",
+    "TimelineKind",
+    "add_business",
+    "aware",
+    "counted_segments",
+    "reach",
+    "stop_kind",
+    "to_second",
+    "track_pause",
+    "warn_amount",
+    "whole_seconds",
+]
+
+#: Which clock: the time to the first response, or the time to resolution.
+ClockName = Literal["first_response", "resolution"]
+CLOCK_NAMES: tuple[ClockName, ClockName] = ("first_response", "resolution")
+
+SECOND = timedelta(seconds=1)
+ZERO = timedelta(0)
+LABELS: dict[str, str] = {"first_response": "First response", "resolution": "Resolution"}
+#: The events whose first occurrence meets the first-response clock.
+RESPONSES = frozenset({"Probed", "ActionTaken", "ProgressReported", "Completed"})
+#: The events the tracker keeps, whoever records them.
+KEPT = frozenset(
+    {
+        "Opened",
+        "Classified",
+        "Probed",
+        "ActionTaken",
+        "ProgressReported",
+        "Completed",
+        "WaitingOnCustomer",
+        "CustomerResponded",
+        "Reopened",
+        "Cancelled",
+        "CustomerAccepted",
+        "FollowUpDue",
+    }
+)
+
+
+def to_second(moment: datetime) -> datetime:
+    """An aware instant in UTC truncated to the whole second: the SLA maths' resolution."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def aware(moment: object, name: str, command: str) -> datetime:
+    """An aware instant given to an SLA question, to the second (typed errors if not)."""
+    if not isinstance(moment, datetime):
+        msg = f"refused '{command}': {name} must be a datetime, not {moment!r}"
+        raise ValidationFailedError(msg, command=command, errors=((name, "not a datetime"),))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        msg = f"refused '{command}': {name} {moment.isoformat()} is naive; give an aware datetime"
+        raise ValidationFailedError(msg, command=command, errors=((name, "must be aware"),))
+    return to_second(moment)
+
+
+def whole_seconds(duration: timedelta) -> timedelta:
+    """Round a (positive) target up to whole seconds."""
+    return -((-duration) // SECOND) * SECOND
+
+
+@lru_cache(maxsize=256)
+def warn_amount(target: timedelta, warn_at: float) -> timedelta:
+    """The business time after which a clock warns: ``warn_at`` of its target, to the second.
+
+    ``warn_at`` is read through its decimal text so that 0.8 of 8 h is exactly 6 h 24 min.
+    """
+    seconds = Decimal(target // SECOND) * Decimal(repr(warn_at))
+    return timedelta(seconds=max(1, math.ceil(seconds)))
+
+
+class ClockState(StrEnum):
+    """Where an SLA clock stands as of an instant."""
+
+    RUNNING = "running"
+    """Counting, below the warning threshold."""
+    WARNING = "warning"
+    """Counting, past ``warn_at`` of its target but not past its due instant."""
+    BREACHED = "breached"
+    """Past its due instant and not met (also outside business hours and while paused)."""
+    MET = "met"
+    """Met at or before its due instant."""
+    MISSED = "missed"
+    """Met, but after its due instant."""
+    PAUSED = "paused"
+    """Not counting: waiting on the customer (and not past its due instant)."""
+    CANCELLED = "cancelled"
+    """Stopped by a cancellation before it was met: neither met nor breached."""
+
+
+#: States in which a clock no longer changes with time.
+STOPPED_STATES = frozenset({ClockState.MET, ClockState.MISSED, ClockState.CANCELLED})
+
+
+class Clock(BaseModel):
+    """One SLA clock of a request as of an instant: its target, due time, usage and state.
+
+    ``elapsed`` is the business time counted so far (up to the instant, or to the moment the
+    clock stopped); ``remaining`` is ``target - elapsed`` and goes negative when overdue.
+    ``paused`` is the *business* time that did not count because the request was waiting on the
+    customer (and, for resolution, awaiting acceptance before a reopening), so ``elapsed +
+    paused`` is the business time since the opening. ``due`` is ``None`` while the clock is
+    paused short of its target: the instant is unknown until it resumes. ``is_paused`` says
+    whether it is paused right now (a clock that was already overdue shows ``breached``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ClockName
+    state: ClockState
+    target: timedelta
+    due: AwareDatetime | None
+    warn_from: AwareDatetime | None
+    elapsed: timedelta
+    remaining: timedelta
+    paused: timedelta
+    is_paused: bool
+    met_at: AwareDatetime | None
+    rule: str | None
+    policy: str
+    policy_version: int
+    calendar_version: int
+
+
+class SlaStatus(BaseModel):
+    """Both SLA clocks of a request as of the instant ``at``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: UUID
+    ticket_code: str
+    at: AwareDatetime
+    first_response: Clock
+    resolution: Clock
+
+    @property
+    def clocks(self) -> tuple[Clock, Clock]:
+        """The two clocks, first response first."""
+        return (self.first_response, self.resolution)
+
+
+class TimelineKind(StrEnum):
+    """What happened to a clock at a timeline entry."""
+
+    STARTED = "started"
+    TARGET_CHANGED = "target_changed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    WARNED = "warned"
+    BREACHED = "breached"
+    MET = "met"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class TimelineEntry(BaseModel):
+    """One step in the life of a clock, with what caused it: so a breach can be explained.
+
+    ``cause`` is ``"<EventType> v<version>"`` for an event of the request, or ``"time"`` when
+    the clock warned or breached only because time passed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clock: ClockName
+    kind: TimelineKind
+    at: AwareDatetime
+    cause: str
+    event_type: str | None
+    event_version: int | None
+    state: ClockState
+    due: AwareDatetime | None
+    message: str
+
+
+class SlaFact(BaseModel):
+    """One event of a request as the SLA tracker keeps it: what, which version, when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: str
+    version: int
+    at: AwareDatetime
+    priority: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    follow_up_at: AwareDatetime | None = None
+    by_customer: bool = False
+
+
+class Span(NamedTuple):
+    """A wall-clock interval during which a clock does not count (end ``None``: still open)."""
+
+    start: datetime
+    end: datetime | None
+
+
+class ClockFacts(NamedTuple):
+    """What a prefix of the facts says about one clock."""
+
+    rule: SlaRule
+    exclusions: tuple[Span, ...]
+    stop: datetime | None
+    stop_kind: Literal["met", "cancelled"] | None
+
+
+# -- clock maths --------------------------------------------------------------------------------
+
+
+def counted_segments(
+    opened: datetime, exclusions: Sequence[Span]
+) -> list[tuple[datetime, datetime | None]]:
+    """The wall-clock intervals during which a clock counts; the last may be open-ended."""
+    segments: list[tuple[datetime, datetime | None]] = []
+    cursor: datetime | None = opened
+    for span in exclusions:
+        assert cursor is not None  # noqa: S101 - only the last exclusion may be open
+        segments.append((cursor, span.start))
+        cursor = span.end
+        if cursor is None:
+            break
+    if cursor is not None:
+        segments.append((cursor, None))
+    return segments
+
+
+def track_pause(exclusions: list[Span], fact: SlaFact) -> None:
+    """Open a pause at ``WaitingOnCustomer``; close it at the reply or a cancellation."""
+    is_open = bool(exclusions) and exclusions[-1].end is None
+    if fact.event == "WaitingOnCustomer" and not is_open:
+        exclusions.append(Span(fact.at, None))
+    elif fact.event in {"CustomerResponded", "Cancelled"} and is_open:
+        exclusions[-1] = Span(exclusions[-1].start, fact.at)
+
+
+def stop_kind(name: ClockName, fact: SlaFact) -> Literal["met", "cancelled"] | None:
+    """Whether ``fact`` stops a running clock, and how."""
+    if name == "first_response" and fact.event in RESPONSES:
+        return "met"
+    if name == "resolution" and fact.event == "Completed" and fact.outcome != Outcome.TRANSFERRED:
+        return "met"
+    return "cancelled" if fact.event == "Cancelled" else None
+
+
+def add_business(calendar: Calendar, start: datetime, amount: timedelta) -> datetime | None:
+    """``calendar.add``, or None when the calendar never opens again."""
+    try:
+        return calendar.add(start, amount)
+    except ValueError:
+        return None  # the calendar never opens again: the amount is never reached
+
+
+def reach(
+    calendar: Calendar,
+    segments: Sequence[tuple[datetime, datetime | None]],
+    amounts: tuple[timedelta, timedelta],
+) -> tuple[datetime | None, datetime | None]:
+    """The earliest instants at which counted business time reaches each of two amounts.
+
+    ``amounts`` are ascending; ``None`` where an amount is not reached (the clock is paused short
+    of it, or the calendar never opens again). One walk serves both: the second amount is added
+    from where the first was reached, since business time is additive.
+    """
+    found: list[datetime | None] = []
+    used = ZERO  # business time counted before the current segment
+    for start, end in segments:
+        available = None if end is None else calendar.between(start, end)
+        cursor, counted = start, used
+        while len(found) < len(amounts):
+            amount = amounts[len(found)]
+            if available is not None and amount - used > available:
+                break
+            reached = add_business(calendar, cursor, amount - counted)
+            found.append(reached)
+            if reached is None:
+                return (None, None) if len(found) == 1 else (found[0], None)
+            cursor, counted = reached, amount
+        if len(found) == len(amounts) or available is None:
+            break
+        used += available
+    found += [None] * (len(amounts) - len(found))
+    return found[0], found[1]

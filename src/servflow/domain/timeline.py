@@ -1,0 +1,186 @@
+"""A clock's timeline: what each event, and time alone, did to it, told in words.
+
+``SlaTracker.timeline`` asks these helpers for the entries: started, paused, resumed, target
+changed, warned, breached, met, met late, cancelled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from servflow.domain.clocks import (
+    LABELS,
+    SECOND,
+    STOPPED_STATES,
+    Clock,
+    ClockState,
+    SlaFact,
+    TimelineEntry,
+    TimelineKind,
+)
+from servflow.domain.policy import SlaPolicy
+
+__all__ = ["event_entries", "human", "show", "time_entries"]
+
+
+def time_entries(
+    clocks: tuple[Clock, Clock], start: datetime, end: datetime, zone: ZoneInfo
+) -> list[TimelineEntry]:
+    """Warnings and breaches that time alone brings about in ``(start, end]``."""
+    entries: list[TimelineEntry] = []
+    for clock in clocks:
+        if clock.state in STOPPED_STATES or clock.state is ClockState.BREACHED:
+            continue
+        label = LABELS[clock.name]
+        warn_from = clock.warn_from
+        if clock.state is ClockState.RUNNING and warn_from is not None and start < warn_from <= end:
+            entries.append(
+                TimelineEntry(
+                    clock=clock.name,
+                    kind=TimelineKind.WARNED,
+                    at=warn_from,
+                    cause="time",
+                    event_type=None,
+                    event_version=None,
+                    state=ClockState.WARNING,
+                    due=clock.due,
+                    message=(
+                        f"{label} clock is at risk: its warning threshold of the "
+                        f"{human(clock.target)} target was reached at {show(warn_from, zone)}; "
+                        f"due {show(clock.due, zone)}"
+                    ),
+                )
+            )
+        if clock.due is not None and start <= clock.due < end:
+            entries.append(
+                TimelineEntry(
+                    clock=clock.name,
+                    kind=TimelineKind.BREACHED,
+                    at=clock.due,
+                    cause="time",
+                    event_type=None,
+                    event_version=None,
+                    state=ClockState.BREACHED,
+                    due=clock.due,
+                    message=(
+                        f"{label} clock breached: its {human(clock.target)} target was used up "
+                        f"at {show(clock.due, zone)} with no "
+                        f"{'response' if clock.name == 'first_response' else 'resolution'}"
+                    ),
+                )
+            )
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def event_entries(
+    fact: SlaFact, before: Clock | None, after: Clock, policy: SlaPolicy, zone: ZoneInfo
+) -> list[TimelineEntry]:
+    """What one event did to one clock."""
+    label = LABELS[after.name]
+    due = show(after.due, zone)
+    notes: list[tuple[TimelineKind, str]] = []
+    if before is None:
+        started = (
+            f"{label} clock started: target {human(after.target)} of business time "
+            f"({rule_of(after)}; policy {policy.name} v{policy.version}, calendar "
+            f"{policy.calendar.name} v{policy.calendar.version}); due {due}"
+        )
+        notes.append((TimelineKind.STARTED, started))
+    else:
+        notes += changes_of(fact, before, after, label, zone)
+    return [
+        TimelineEntry(
+            clock=after.name,
+            kind=kind,
+            at=fact.at,
+            cause=f"{fact.event} v{fact.version}",
+            event_type=fact.event,
+            event_version=fact.version,
+            state=after.state,
+            due=after.due,
+            message=message,
+        )
+        for kind, message in notes
+    ]
+
+
+def changes_of(
+    fact: SlaFact, before: Clock, after: Clock, label: str, zone: ZoneInfo
+) -> list[tuple[TimelineKind, str]]:
+    """The timeline notes for an event that changed a running (or reopened) clock."""
+    due = show(after.due, zone)
+    used = f"{human(after.elapsed)} of {human(after.target)} used"
+    was_stopped = before.state in STOPPED_STATES
+    stopped = after.state in STOPPED_STATES
+    notes: list[tuple[TimelineKind, str]] = []
+    if was_stopped and not stopped:
+        text = (
+            f"{label} clock resumed: the request was reopened, so it is no longer met; "
+            f"the time spent awaiting acceptance does not count; due {due}"
+        )
+        notes.append((TimelineKind.RESUMED, text))
+    if not stopped and after.target != before.target:
+        text = (
+            f"{label} target changed from {human(before.target)} to {human(after.target)} "
+            f"({rule_of(after)}), counted from the opening; due {due}"
+        )
+        notes.append((TimelineKind.TARGET_CHANGED, text))
+    if not before.is_paused and after.is_paused:
+        notes.append(
+            (TimelineKind.PAUSED, f"{label} clock paused: waiting on the customer ({used})")
+        )
+    if before.is_paused and not after.is_paused and not stopped:
+        text = (
+            f"{label} clock resumed: the customer responded; {human(after.paused)} of "
+            f"business time paused so far; due {due}"
+        )
+        notes.append((TimelineKind.RESUMED, text))
+    if after.state is ClockState.MET and not was_stopped:
+        margin = "" if after.due is None else f", {human(after.remaining)} to spare"
+        text = f"{label} met by {fact.event} at {show(fact.at, zone)} ({used}{margin})"
+        notes.append((TimelineKind.MET, text))
+    if after.state is ClockState.MISSED and not was_stopped and after.due is not None:
+        text = (
+            f"{label} met late by {fact.event} at {show(fact.at, zone)}: "
+            f"{human(fact.at - after.due)} after the due instant {due}"
+        )
+        notes.append((TimelineKind.MISSED, text))
+    if after.state is ClockState.CANCELLED and not was_stopped:
+        text = f"{label} clock stopped: the request was cancelled ({used})"
+        notes.append((TimelineKind.CANCELLED, text))
+    if after.state is ClockState.BREACHED and before.state is not ClockState.BREACHED:
+        text = f"{label} clock breached at once: after {fact.event} its due instant {due} is past"
+        notes.append((TimelineKind.BREACHED, text))
+    if after.state is ClockState.WARNING and before.state is ClockState.RUNNING:
+        text = (
+            f"{label} clock is at risk at once: {fact.event} left {human(after.remaining)} "
+            f"of its {human(after.target)} target"
+        )
+        notes.append((TimelineKind.WARNED, text))
+    return notes
+
+
+def rule_of(clock: Clock) -> str:
+    return f"rule {clock.rule!r}" if clock.rule else "an unnamed rule"
+
+
+def show(moment: datetime | None, zone: ZoneInfo) -> str:
+    """An instant as a timeline tells it, in the calendar's zone."""
+    if moment is None:
+        return "unknown while paused"
+    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+def human(duration: timedelta) -> str:
+    """A duration as people write it, in hours at most: ``40h``, ``2h 30m``, ``45s``, ``-1h``."""
+    seconds = int(duration // SECOND)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    parts = []
+    for unit, size in (("h", 3_600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return sign + (" ".join(parts) or "0s")
