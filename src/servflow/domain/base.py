@@ -13,9 +13,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-__all__ = ["DomainEvent", "EventSourced"]
+from servflow.errors import ValidationFailedError
+
+__all__ = ["DomainEvent", "EventSourced", "refused"]
 
 
 class DomainEvent(BaseModel):
@@ -47,3 +49,20 @@ class EventSourced(BaseAggregate[UUID]):
     def recorded_on(self) -> datetime:
         """When the last event was recorded."""
         return self.modified_on
+
+
+def refused(
+    error: ValidationError, command: str, *, where: str = "", request_id: UUID | None = None
+) -> ValidationFailedError:
+    """The typed refusal of a command whose fields pydantic did not accept, field by field."""
+    problems = tuple(
+        (".".join(str(part) for part in detail["loc"]) or "input", detail["msg"])
+        for detail in error.errors(include_url=False)
+    )
+    listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+    return ValidationFailedError(
+        f"{where}{': ' if where else ''}refused '{command}': {listed}",
+        command=command,
+        request_id=request_id,
+        errors=problems,
+    )

@@ -12,16 +12,13 @@ the status an event leads to comes from the same table (``status_after``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NoReturn
-from uuid import NAMESPACE_URL, UUID, uuid5
+from typing import Any, NoReturn
 
 from pydantic import AwareDatetime, Field, ValidationError
 
-from servflow.domain.base import EventSourced
+from servflow.domain.base import EventSourced, refused
 from servflow.domain.lifecycle import (
     COMMANDS,
     LIFECYCLE,
@@ -32,6 +29,16 @@ from servflow.domain.lifecycle import (
     Status,
     refusal,
     status_after,
+)
+from servflow.domain.state import (
+    Action,
+    Moment,
+    NonConformity,
+    Probe,
+    RequestState,
+    request_id_for,
+    total_cost,
+    total_effort,
 )
 from servflow.domain.values import (
     Actor,
@@ -45,7 +52,6 @@ from servflow.domain.values import (
     ShortText,
     Stage,
     Text,
-    Value,
 )
 from servflow.errors import (
     NonConformityNotFoundError,
@@ -69,75 +75,8 @@ __all__ = [
     "total_effort",
 ]
 
-#: Namespace of the deterministic request ids derived from ticket codes.
-_TICKET_NAMESPACE = uuid5(NAMESPACE_URL, "https://servflow.dev/ticket")
 
-
-def request_id_for(ticket_code: str) -> UUID:
-    """The id of the request with this ticket code: the store keeps codes unique through it."""
-    return uuid5(_TICKET_NAMESPACE, ticket_code)
-
-
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """When a command is recorded (from the clock) and when it happened (maybe earlier)."""
-
-    recorded_at: datetime
-    occurred_at: datetime
-
-
-class Probe(Value):
-    """One STAR probing step: the questions asked, what was found, the working diagnosis."""
-
-    questions: tuple[Text, ...]
-    findings: Text
-    diagnosis: Text | None
-    actor: Actor
-    at: AwareDatetime
-
-
-class Action(Value):
-    """One STAR action: the procedure applied, its effort and cost."""
-
-    action: Text
-    effort_minutes: int
-    cost: Money | None
-    actor: Actor
-    at: AwareDatetime
-
-
-def total_effort(actions: Iterable[Action]) -> int:
-    """Total effort of the actions, in minutes (a request's, a report's)."""
-    return sum(action.effort_minutes for action in actions)
-
-
-def total_cost(actions: Iterable[Action]) -> Decimal:
-    """Total cost of the actions (those without a cost count as zero)."""
-    return sum((action.cost or Decimal(0) for action in actions), Decimal(0))
-
-
-class NonConformity(Value):
-    """A documented non-conformity (ISO-style control) and, later, its correction."""
-
-    number: int
-    description: str
-    severity: Severity
-    category: str | None
-    root_cause: str | None
-    corrective_action: str | None
-    logged_by: str
-    logged_at: AwareDatetime
-    correction: str | None = None
-    corrected_by: str | None = None
-    corrected_at: AwareDatetime | None = None
-
-    @property
-    def is_corrected(self) -> bool:
-        """Whether a correction has been recorded."""
-        return self.correction is not None
-
-
-class ServiceRequest(EventSourced):
+class ServiceRequest(EventSourced, RequestState):
     """One customer service request, from opening to acceptance (or cancellation)."""
 
     # -- events ---------------------------------------------------------------------------
@@ -183,27 +122,9 @@ class ServiceRequest(EventSourced):
             request.synthesis = self.synthesis
             request.opened_at = self.occurred_at
             request.opened_by = self.actor
-            request.priority = None
-            request.category = None
-            request.team = None
-            request.agent = None
+            # Fresh lists of its own; every other attribute starts as RequestState says.
             request.probes = []
             request.actions = []
-            request.progress_reports = 0
-            request.outcome = None
-            request.resolution = None
-            request.follow_up_at = None
-            request.completed_at = None
-            request.satisfaction = None
-            request.acceptance_comment = None
-            request.deemed_acceptance = False
-            request.follow_up_due = False
-            request.closed_at = None
-            request.cancelled_at = None
-            request.cancel_reason = None
-            request.waiting_reason = None
-            request.reopen_count = 0
-            request.transfer_count = 0
             request.nonconformities = []
 
     class Classified(Event):
@@ -396,44 +317,6 @@ class ServiceRequest(EventSourced):
                         }
                     )
 
-    # -- state (assigned by the events above) ---------------------------------------------
-    # Declared for type checkers only: class-level annotations would make the library turn
-    # the aggregate into a dataclass with these as constructor fields.
-    if TYPE_CHECKING:
-        ticket_code: str
-        customer: Customer
-        channel: Channel
-        kind: Kind
-        stage: Stage
-        symptom: str
-        synthesis: str | None
-        status: Status
-        opened_at: datetime
-        opened_by: str
-        last_occurred_at: datetime
-        priority: Priority | None
-        category: str | None
-        team: str | None
-        agent: str | None
-        probes: list[Probe]
-        actions: list[Action]
-        progress_reports: int
-        outcome: Outcome | None
-        resolution: str | None
-        follow_up_at: datetime | None
-        completed_at: datetime | None
-        satisfaction: int | None
-        acceptance_comment: str | None
-        deemed_acceptance: bool
-        follow_up_due: bool
-        closed_at: datetime | None
-        cancelled_at: datetime | None
-        cancel_reason: str | None
-        waiting_reason: str | None
-        reopen_count: int
-        transfer_count: int
-        nonconformities: list[NonConformity]
-
     # -- commands ---------------------------------------------------------------------------
 
     @classmethod
@@ -469,7 +352,7 @@ class ServiceRequest(EventSourced):
                 synthesis=synthesis,
             )
         except ValidationError as error:
-            raise _refused(error, Command.OPEN, None, ticket_code) from None
+            raise refused(error, Command.OPEN, where=ticket_code) from None
         return request
 
     def classify(
@@ -484,7 +367,6 @@ class ServiceRequest(EventSourced):
         """Set the priority, and correct the kind or category if given (001 step 2)."""
         self._require(Command.CLASSIFY, at)
         self._record(
-            self.Classified,
             Command.CLASSIFY,
             at,
             actor=actor,
@@ -496,7 +378,7 @@ class ServiceRequest(EventSourced):
     def assign(self, *, team: str, agent: str | None, actor: str, at: Moment) -> None:
         """Give the request to a team (and maybe an agent); also a transfer or a reassignment."""
         self._require(Command.ASSIGN, at)
-        self._record(self.Assigned, Command.ASSIGN, at, actor=actor, team=team, agent=agent)
+        self._record(Command.ASSIGN, at, actor=actor, team=team, agent=agent)
 
     def probe(
         self,
@@ -510,7 +392,6 @@ class ServiceRequest(EventSourced):
         """Record STAR probing: questions, findings and the working diagnosis."""
         self._require(Command.PROBE, at)
         self._record(
-            self.Probed,
             Command.PROBE,
             at,
             actor=actor,
@@ -531,7 +412,6 @@ class ServiceRequest(EventSourced):
         """Record a STAR action with its effort and cost."""
         self._require(Command.ACT, at)
         self._record(
-            self.ActionTaken,
             Command.ACT,
             at,
             actor=actor,
@@ -543,21 +423,17 @@ class ServiceRequest(EventSourced):
     def wait_on_customer(self, *, reason: str, actor: str, at: Moment) -> None:
         """Pause the work (and the SLA clocks) until the customer replies."""
         self._require(Command.WAIT_ON_CUSTOMER, at)
-        self._record(
-            self.WaitingOnCustomer, Command.WAIT_ON_CUSTOMER, at, actor=actor, reason=reason
-        )
+        self._record(Command.WAIT_ON_CUSTOMER, at, actor=actor, reason=reason)
 
     def customer_responded(self, *, note: str, actor: str, at: Moment) -> None:
         """Resume the work after the customer's reply."""
         self._require(Command.CUSTOMER_RESPONDED, at)
-        self._record(self.CustomerResponded, Command.CUSTOMER_RESPONDED, at, actor=actor, note=note)
+        self._record(Command.CUSTOMER_RESPONDED, at, actor=actor, note=note)
 
     def report_progress(self, *, message: str, actor: str, at: Moment) -> None:
         """Tell the customer how the request is going."""
         self._require(Command.REPORT_PROGRESS, at)
-        self._record(
-            self.ProgressReported, Command.REPORT_PROGRESS, at, actor=actor, message=message
-        )
+        self._record(Command.REPORT_PROGRESS, at, actor=actor, message=message)
 
     def complete(
         self,
@@ -595,7 +471,6 @@ class ServiceRequest(EventSourced):
                 Command.COMPLETE, "follow_up_at", "a follow-up cannot be due before completion"
             )
         self._record(
-            self.Completed,
             Command.COMPLETE,
             at,
             actor=actor,
@@ -631,7 +506,6 @@ class ServiceRequest(EventSourced):
         if not deemed and satisfaction is None:
             self._refuse(Command.ACCEPT, "satisfaction", "an explicit acceptance needs a 1-5 score")
         self._record(
-            self.CustomerAccepted,
             Command.ACCEPT,
             at,
             actor=actor,
@@ -643,7 +517,7 @@ class ServiceRequest(EventSourced):
     def reopen(self, *, reason: str, actor: str, at: Moment) -> None:
         """The customer rejects the completion: back to work with the same team and agent."""
         self._require(Command.REOPEN, at)
-        self._record(self.Reopened, Command.REOPEN, at, actor=actor, reason=reason)
+        self._record(Command.REOPEN, at, actor=actor, reason=reason)
 
     def mark_follow_up_due(self, *, actor: str, at: Moment) -> None:
         """Record that the follow-up date of the current completion has come (``system`` only).
@@ -669,7 +543,6 @@ class ServiceRequest(EventSourced):
                 f"the follow-up is due at {self.follow_up_at.isoformat()}, not before",
             )
         self._record(
-            self.FollowUpDue,
             Command.MARK_FOLLOW_UP_DUE,
             at,
             actor=actor,
@@ -679,7 +552,7 @@ class ServiceRequest(EventSourced):
     def cancel(self, *, reason: str, actor: str, at: Moment) -> None:
         """Withdraw the request (or mark it a duplicate); its clocks stop."""
         self._require(Command.CANCEL, at)
-        self._record(self.Cancelled, Command.CANCEL, at, actor=actor, reason=reason)
+        self._record(Command.CANCEL, at, actor=actor, reason=reason)
 
     def log_nonconformity(
         self,
@@ -695,7 +568,6 @@ class ServiceRequest(EventSourced):
         """Document a non-conformity, at any time, even after closure."""
         self._require(Command.LOG_NONCONFORMITY, at)
         self._record(
-            self.NonConformityLogged,
             Command.LOG_NONCONFORMITY,
             at,
             actor=actor,
@@ -719,7 +591,6 @@ class ServiceRequest(EventSourced):
                 Command.CORRECT_NONCONFORMITY, f"non-conformity #{number} was already corrected"
             )
         self._record(
-            self.NonConformityCorrected,
             Command.CORRECT_NONCONFORMITY,
             at,
             actor=actor,
@@ -756,19 +627,17 @@ class ServiceRequest(EventSourced):
             )
             raise OccurrenceOutOfOrderError(msg, command=command, request_id=self.id)
 
-    def _record(
-        self,
-        event_class: type[ServiceRequest.Event],
-        command: Command,
-        at: Moment,
-        **fields: object,
-    ) -> None:
+    def _record(self, command: Command, at: Moment, **fields: object) -> None:
+        """Record the event the lifecycle table says ``command`` records."""
+        event_class: type[ServiceRequest.Event] = getattr(self, LIFECYCLE[command].event)
         try:
             self.trigger_event(
                 event_class, timestamp=at.recorded_at, occurred_at=at.occurred_at, **fields
             )
         except ValidationError as error:
-            raise _refused(error, command, self.id, self.ticket_code) from None
+            raise refused(
+                error, command, where=f"{self.ticket_code} ({self.id})", request_id=self.id
+            ) from None
 
     def _refuse_transition(self, command: Command, reason: str) -> NoReturn:
         raise refusal(
@@ -783,20 +652,3 @@ class ServiceRequest(EventSourced):
             request_id=self.id,
             errors=((field, problem),),
         )
-
-
-def _refused(
-    error: ValidationError, command: str, request_id: UUID | None, ticket_code: str
-) -> ValidationFailedError:
-    problems = tuple(
-        (".".join(str(part) for part in detail["loc"]) or "input", detail["msg"])
-        for detail in error.errors(include_url=False)
-    )
-    listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
-    where = f"{ticket_code} ({request_id})" if request_id else ticket_code
-    return ValidationFailedError(
-        f"{where}: refused '{command}': {listed}",
-        command=command,
-        request_id=request_id,
-        errors=problems,
-    )

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from servflow.domain.base import EventSourced
+from servflow.domain.base import EventSourced, refused
 from servflow.domain.clocks import (
     CLOCK_NAMES,
     KEPT,
@@ -505,7 +505,7 @@ class SlaPolicyBook(EventSourced):
                 actor=actor,
             )
         except ValidationError as error:
-            raise _adoption_refused(error) from None
+            raise refused(error, "adopt_policy") from None
 
     @property
     def latest(self) -> PolicyAdoption | None:
@@ -564,7 +564,7 @@ class SlaPolicyBook(EventSourced):
                 effective_from=effective_from,
             )
         except ValidationError as error:
-            raise _adoption_refused(error) from None
+            raise refused(error, "adopt_policy") from None
         return self.adoptions[-1]
 
     def in_force(self, instant: datetime) -> PolicyAdoption | None:
@@ -574,17 +574,6 @@ class SlaPolicyBook(EventSourced):
     def policy_at(self, instant: datetime) -> SlaPolicy:
         """The policy that measures a request opened at ``instant``."""
         return policy_at(self.adoptions, to_second(instant))
-
-
-def _adoption_refused(error: ValidationError) -> ValidationFailedError:
-    problems = tuple(
-        (".".join(str(part) for part in detail["loc"]) or "input", detail["msg"])
-        for detail in error.errors(include_url=False)
-    )
-    listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
-    return ValidationFailedError(
-        f"refused 'adopt_policy': {listed}", command="adopt_policy", errors=problems
-    )
 
 
 # -- what-if and time-based actions ---------------------------------------------------------------
