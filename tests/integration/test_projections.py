@@ -17,88 +17,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
-from servflow import ServflowError, ServiceDesk
+from servflow import ServiceDesk
 from servflow.projections import Projector, QueueProjection, Tx
+from strategies import Step, histories, run_history
 
 # -- random command histories ------------------------------------------------------------------
 
-TEAMS = ("frontline", "billing", "field")
-COMMANDS = (
-    "open",
-    "classify",
-    "assign",
-    "probe",
-    "act",
-    "wait",
-    "respond",
-    "progress",
-    "resolve",
-    "transfer",
-    "follow_up",
-    "accept",
-    "reopen",
-    "cancel",
-    "nonconformity",
-)
-
-Step = tuple[str, int, int]
-steps = st.lists(
-    st.tuples(st.sampled_from(COMMANDS), st.integers(0, 7), st.integers(0, 3)),
-    min_size=1,
-    max_size=40,
-)
+#: Random histories of any command (``run_any_history`` skips those the desk refuses).
+steps = histories(min_size=1, max_size=40)
 
 
-def run_history(desk: ServiceDesk, clock: FakeClock, history: Sequence[Step]) -> None:
-    """Apply a random history; commands the lifecycle refuses are simply skipped."""
-    tickets: list[str] = []
-    for command, target, choice in history:
-        clock.advance(minutes=7 + choice)
-        if command == "open" or not tickets:
-            request = desk.open(
-                customer=f"cust-{choice}",
-                channel=("phone", "web", "email", "chat")[choice],
-                kind=("complaint", "claim", "quote", "warranty")[choice],
-                stage=("pre_sale", "sale", "post_sale", "sale")[choice],
-                symptom=f"symptom {len(tickets)}",
-                actor="agent:ana",
-            )
-            tickets.append(request.ticket_code)
-            continue
-        ref = tickets[target % len(tickets)]
-        with contextlib.suppress(ServflowError):
-            _command(desk, clock, command, ref, choice)
-
-
-def _command(desk: ServiceDesk, clock: FakeClock, command: str, ref: str, choice: int) -> None:
-    actor = "agent:ana"
-    commands: dict[str, Callable[[], object]] = {
-        "classify": lambda: desk.classify(
-            ref, priority=("low", "normal", "high", "urgent")[choice], actor=actor
-        ),
-        "assign": lambda: desk.assign(
-            ref, team=TEAMS[choice % 3], agent=f"agent{choice}", actor=actor
-        ),
-        "probe": lambda: desk.probe(ref, questions=["q?"], findings="f", actor=actor),
-        "act": lambda: desk.act(ref, action="a", effort_minutes=choice * 5, actor=actor),
-        "wait": lambda: desk.wait_on_customer(ref, reason="need the serial", actor=actor),
-        "respond": lambda: desk.customer_responded(ref, note="here", actor="customer:c"),
-        "progress": lambda: desk.report_progress(ref, message="working on it", actor=actor),
-        "resolve": lambda: desk.complete(ref, outcome="resolved", resolution="done", actor=actor),
-        "transfer": lambda: desk.complete(
-            ref, outcome="transferred", resolution="billing", to_team="billing", actor=actor
-        ),
-        "follow_up": lambda: desk.complete(
-            ref, outcome="follow_up", resolution="call back", follow_up_at=clock.now, actor=actor
-        ),
-        "accept": lambda: desk.accept(ref, satisfaction=1 + choice, actor="customer:c"),
-        "reopen": lambda: desk.reopen(ref, reason="still broken", actor="customer:c"),
-        "cancel": lambda: desk.cancel(ref, reason="duplicate", actor=actor),
-        "nonconformity": lambda: desk.log_nonconformity(
-            ref, description="late", severity="minor", actor="auditor:eva"
-        ),
-    }
-    commands[command]()
+def run_any_history(desk: ServiceDesk, clock: FakeClock, history: Sequence[Step]) -> None:
+    """Apply a history of any commands, seven minutes or more apart."""
+    run_history(desk, clock, history, any_command=True, minutes=(7, 1))
 
 
 # -- copies of the queue projection under other names and tables -----------------------------
@@ -190,7 +121,7 @@ def check_incremental_equals_rebuild(
     desk: ServiceDesk, clock: FakeClock, history: list[Step], batch: int, crash_after: int
 ) -> None:
     start = desk.projection_status()[0].head
-    run_history(desk, clock, history)
+    run_any_history(desk, clock, history)
     app = store_app(desk)
     suffix = uuid.uuid4().hex[:8]
     incremental = copy_of(QueueProjection, f"i{suffix}")
@@ -225,7 +156,7 @@ def check_incremental_equals_rebuild(
 def test_a_rebuild_reports_progress_and_matches_the_live_view(
     desk: ServiceDesk, clock: FakeClock
 ) -> None:
-    run_history(desk, clock, [("open", i, i % 4) for i in range(30)])
+    run_any_history(desk, clock, [("open", i, i % 4) for i in range(30)])
     live = sorted(r.ticket_code for r in desk.queue(limit=100).rows)
     seen: list[int] = []
     done = desk.rebuild_projections(progress=lambda p: seen.append(p.done))
@@ -331,7 +262,7 @@ def test_a_batch_applied_twice_is_refused_and_leaves_the_view_unchanged(
     shared_store: tuple[str, str | None], clock: FakeClock
 ) -> None:
     desk = _writer(*shared_store)
-    run_history(desk, clock, [("open", 0, 0), ("classify", 0, 3), ("assign", 0, 1)])
+    run_any_history(desk, clock, [("open", 0, 0), ("classify", 0, 3), ("assign", 0, 1)])
     app = store_app(desk)
     first = Projector(app, [copy_of(QueueProjection, "twice")()])
     second = Projector(app, [copy_of(QueueProjection, "twice")()])
@@ -425,7 +356,7 @@ def test_a_counted_page_totals_every_matching_row(
 ) -> None:
     """Totals added up per team and status (or counted row by row) match the rows themselves."""
     with fresh_desk(store, tmp_path, clock) as desk:
-        run_history(desk, clock, history)
+        run_any_history(desk, clock, history)
         for filters in FILTERS:
             matching = 0
             offset = 0

@@ -23,10 +23,14 @@ from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_history_properties import START, Clock, Step, run_history, steps
 
+from conftest import FakeClock
 from servflow import Kpis, QueuePage, RequestNotFoundError, ServiceDesk, SlaStatus
 from servflow.desk.kpis import compute_kpis
+from strategies import START, Step, histories, run_history
+
+#: Random histories, as ``test_history_properties`` runs them (mostly accepted commands).
+steps = histories(min_size=8, max_size=60)
 
 #: (offset of since, length of the period, offset of at), in minutes from the history's start
 #: (a history lasts up to 9 hours, 4 hours or so usually); then the team and kind filters.
@@ -75,7 +79,7 @@ def check(desk: ServiceDesk, asked: list[Question]) -> None:
 
 def in_memory(history: list[Step], checked: Callable[[ServiceDesk], None]) -> None:
     """Run the history on an in-memory desk (views current), then check it."""
-    clock = Clock()
+    clock = FakeClock(START)
     with ServiceDesk(clock=clock) as desk:
         run_history(desk, clock, history)
         checked(desk)
@@ -89,7 +93,7 @@ def with_lagging_views(
     Requests opened since come from the log only; later commands on requests opened before
     leave the view's rows of them stale.
     """
-    clock = Clock()
+    clock = FakeClock(START)
     with tempfile.TemporaryDirectory() as scratch:
         path = str(Path(scratch) / "desk.db")
         with ServiceDesk.sqlite(path, clock=clock, projections="external") as desk:

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 
@@ -22,12 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeClock
-from servflow import ServflowError, ServiceDesk
+from lifecycle_model import allows
+from servflow import ServflowError, ServiceDesk, Status
 from servflow.domain.calendar import Calendar
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second
 from servflow.persistence.sql import micros
+from strategies import STORY, open_request, send, send_to_request
 
 WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
 CALENDARS = (
@@ -52,41 +54,7 @@ STARTS = (
     datetime(2026, 10, 30, 19, 0, tzinfo=UTC),
     datetime(2026, 6, 1, 7, 0, tzinfo=UTC),
 )
-COMMANDS = (
-    "classify",
-    "assign",
-    "probe",
-    "progress",
-    "wait",
-    "respond",
-    "resolve",
-    "transfer",
-    "follow_up",
-    "accept",
-    "reopen",
-    "cancel",
-    "complain",
-)
-PRIORITIES = ("low", "normal", "high", "urgent")
-#: The aggregate command behind each story command.
-LIFECYCLE = {
-    "classify": "classify",
-    "assign": "assign",
-    "probe": "probe",
-    "progress": "report_progress",
-    "wait": "wait_on_customer",
-    "respond": "customer_responded",
-    "resolve": "complete",
-    "transfer": "complete",
-    "follow_up": "complete",
-    "accept": "accept",
-    "reopen": "reopen",
-    "cancel": "cancel",
-    "complain": "log_nonconformity",
-}
-
-
-#: How often each command is picked among those allowed: work moves forward more than not.
+#: How often each story command is picked among those allowed: work moves forward more than not.
 WEIGHTS = {
     "classify": 2,
     "assign": 3,
@@ -102,13 +70,17 @@ WEIGHTS = {
 }
 
 
-def pick(request: ServiceRequest, index: int) -> str:
-    """A command the request accepts now, chosen by ``index`` (cancelling only now and then)."""
-    allowed = [c for c, w in WEIGHTS.items() if request.allows(LIFECYCLE[c]) for _ in range(w)]
-    if index % 13 == 12 and request.allows("cancel"):
+def pick(status: Status, index: int) -> str:
+    """A story command the lifecycle accepts in ``status``, chosen by ``index``.
+
+    Cancelling only now and then, and a non-conformity (logged by the customer) when nothing
+    else is accepted.
+    """
+    allowed = [c for c, w in WEIGHTS.items() if allows(STORY[c], status) for _ in range(w)]
+    if index % 13 == 12 and allows("cancel", status):
         return "cancel"
     if index % 13 == 11 or not allowed:
-        return "complain"
+        return "nonconformity"
     return allowed[index % len(allowed)]
 
 
@@ -140,57 +112,6 @@ policies = st.builds(
 )
 
 
-def _do(request: ServiceRequest, command: str, choice: int, at: Moment) -> None:
-    agent, customer = "agent:ana", "customer:acme"
-    actions: dict[str, Callable[[], object]] = {
-        "classify": lambda: request.classify(
-            priority=PRIORITIES[choice], kind=None, category=None, actor=agent, at=at
-        ),
-        "assign": lambda: request.assign(team=f"t{choice}", agent="ana", actor=agent, at=at),
-        "probe": lambda: request.probe(
-            questions=["q"], findings="f", diagnosis=None, actor=agent, at=at
-        ),
-        "progress": lambda: request.report_progress(message="m", actor=agent, at=at),
-        "wait": lambda: request.wait_on_customer(reason="r", actor=agent, at=at),
-        "respond": lambda: request.customer_responded(note="n", actor=customer, at=at),
-        "resolve": lambda: request.complete(
-            outcome="resolved", resolution="r", follow_up_at=None, to_team=None, actor=agent, at=at
-        ),
-        "transfer": lambda: request.complete(
-            outcome="transferred",
-            resolution="r",
-            follow_up_at=None,
-            to_team="field",
-            actor=agent,
-            at=at,
-        ),
-        "follow_up": lambda: request.complete(
-            outcome="follow_up",
-            resolution="r",
-            follow_up_at=at.occurred_at + timedelta(days=choice),
-            to_team=None,
-            actor=agent,
-            at=at,
-        ),
-        "accept": lambda: request.accept(
-            satisfaction=1 + choice, comment=None, actor=customer, at=at
-        ),
-        "reopen": lambda: request.reopen(reason="no", actor=customer, at=at),
-        "cancel": lambda: request.cancel(reason="dup", actor=agent, at=at),
-        "complain": lambda: request.log_nonconformity(
-            description="d",
-            severity="minor",
-            category=None,
-            root_cause=None,
-            corrective_action=None,
-            actor=customer,
-            at=at,
-        ),
-    }
-    with contextlib.suppress(ServflowError):
-        actions[command]()
-
-
 def history(start: datetime, story: Sequence[Step]) -> list[ServiceRequest.Event]:
     """The events of one request driven through a random story (refused commands skipped)."""
     opened = Moment(start, start)
@@ -208,7 +129,8 @@ def history(start: datetime, story: Sequence[Step]) -> list[ServiceRequest.Event
     now = start
     for index, minutes, choice in story:
         now += timedelta(minutes=minutes, seconds=choice * 7)
-        _do(request, pick(request, index), choice, Moment(now, now))
+        with contextlib.suppress(ServflowError):
+            send_to_request(request, pick(request.status, index), choice, Moment(now, now))
     return [e for e in request.collect_events() if isinstance(e, ServiceRequest.Event)]
 
 
@@ -347,57 +269,18 @@ desk_steps = st.lists(
 def drive(desk: ServiceDesk, clock: FakeClock, story: Sequence[DeskStep]) -> list[str]:
     """Random commands on a few requests through the desk; refused ones are skipped."""
     tickets: list[str] = []
-    agent = "agent:ana"
     for index, target, minutes, choice in story:
         clock.advance(minutes=minutes)
         if index % 7 == 0 or not tickets:
-            opened = desk.open(
-                customer="acme",
-                channel="web",
-                kind="claim",
-                stage="sale",
-                symptom="s",
-                actor=agent,
-            )
-            tickets.append(opened.ticket_code)
+            tickets.append(open_request(desk, choice, len(tickets)))
             continue
         ref = tickets[target % len(tickets)]
-        command = pick(desk._writer.load(desk.resolve(ref), ref), index)
+        command = pick(desk.get(ref).status, index)
         with contextlib.suppress(ServflowError):
-            _desk_command(desk, clock, command, ref, choice)
+            send(desk, command, ref, choice, clock.now)
         if choice == 3:
             desk.run_due()
     return tickets
-
-
-def _desk_command(desk: ServiceDesk, clock: FakeClock, command: str, ref: str, choice: int) -> None:
-    agent, customer = "agent:ana", "customer:acme"
-    commands: dict[str, Callable[[], object]] = {
-        "classify": lambda: desk.classify(ref, priority=PRIORITIES[choice], actor=agent),
-        "assign": lambda: desk.assign(ref, team="t", agent="ana", actor=agent),
-        "probe": lambda: desk.probe(ref, questions=["q"], findings="f", actor=agent),
-        "progress": lambda: desk.report_progress(ref, message="m", actor=agent),
-        "wait": lambda: desk.wait_on_customer(ref, reason="r", actor=agent),
-        "respond": lambda: desk.customer_responded(ref, note="n", actor=customer),
-        "resolve": lambda: desk.complete(ref, outcome="resolved", resolution="r", actor=agent),
-        "transfer": lambda: desk.complete(
-            ref, outcome="transferred", resolution="r", to_team="field", actor=agent
-        ),
-        "follow_up": lambda: desk.complete(
-            ref,
-            outcome="follow_up",
-            resolution="r",
-            follow_up_at=clock.now + timedelta(hours=choice),
-            actor=agent,
-        ),
-        "accept": lambda: desk.accept(ref, satisfaction=1 + choice, actor=customer),
-        "reopen": lambda: desk.reopen(ref, reason="no", actor=customer),
-        "cancel": lambda: desk.cancel(ref, reason="dup", actor=agent),
-        "complain": lambda: desk.log_nonconformity(
-            ref, description="d", severity="minor", actor=customer
-        ),
-    }
-    commands[command]()
 
 
 @settings(
