@@ -7,7 +7,9 @@ the view's rows up to its position, then the log past it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -20,11 +22,12 @@ from servflow.domain.sla import SLA_POLICY_BOOK_ID
 from servflow.domain.values import Kind, Priority, Tier
 from servflow.domain.view import Request
 from servflow.errors import RequestNotFoundError, ValidationFailedError
+from servflow.persistence.sql import Tx
 from servflow.persistence.store import translated
 from servflow.projections.base import Projection
-from servflow.projections.queues import QueuePage, SpecialQueue
+from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
 
-__all__ = ["QueueFilters", "Reader", "queue_filters"]
+__all__ = ["QueueFilters", "QueueQuestion", "Reader", "queue_filters"]
 
 _MAX_PAGE = 10_000
 
@@ -67,37 +70,12 @@ class Reader:
             return False
         return self._writer.has(request_id)
 
-    def queue(
-        self,
-        filters: QueueFilters,
-        *,
-        team: str | None,
-        agent: str | None,
-        customer: str | None,
-        at: datetime | None,
-        limit: int,
-        offset: int,
-        count: bool,
-    ) -> QueuePage:
+    def queue(self, question: QueueQuestion) -> QueuePage:
         """A page of the queue view (see ``ServiceDesk.queue``)."""
-        named, statuses, priorities, kinds, tiers = filters
-        when = at or self._clock.source()
+        if question.at is None:
+            question = dataclasses.replace(question, at=self._clock.source())
         with self._stores.views.transaction(commit=False) as tx:
-            return self._stores.queues.query(
-                tx,
-                special=named,
-                team=team,
-                agent=agent,
-                status=statuses,
-                priority=priorities,
-                kind=kinds,
-                customer=customer,
-                tier=tiers,
-                at=when,
-                limit=limit,
-                offset=offset,
-                count=count,
-            )
+            return question.ask(self._stores.queues, tx)
 
     def as_of_candidates(self, at: datetime, *, closed: bool) -> list[UUID]:
         """Ids of at least the requests a queue as of ``at`` can show, whatever the views' lag.
@@ -142,6 +120,39 @@ class Reader:
             found = dict.fromkeys(UUID(str(row[0])) for row in rows)
             found.update(dict.fromkeys(after(position)))
         return list(found)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuestion:
+    """What a queue page is asked for: checked filters, page, and the instant (None: now)."""
+
+    filters: QueueFilters
+    team: str | None
+    agent: str | None
+    customer: str | None
+    at: datetime | None
+    limit: int
+    offset: int
+    count: bool = True
+
+    def ask(self, view: QueueProjection, tx: Tx) -> QueuePage:
+        """The page ``view`` answers (the live queue view, or a past queue's own table)."""
+        named, statuses, priorities, kinds, tiers = self.filters
+        return view.query(
+            tx,
+            special=named,
+            team=self.team,
+            agent=self.agent,
+            status=statuses,
+            priority=priorities,
+            kind=kinds,
+            customer=self.customer,
+            tier=tiers,
+            at=self.at,
+            limit=self.limit,
+            offset=self.offset,
+            count=self.count,
+        )
 
 
 def queue_filters(

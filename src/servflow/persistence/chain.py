@@ -300,6 +300,16 @@ class Chain:
                 position=position,
             )
 
+        def removed(orphan: ChainLink) -> VerifyReport:
+            """The report of a link whose event is no longer in the log."""
+            return broken(
+                f"the stored event {orphan.request_id} v{orphan.version} at position "
+                f"{orphan.position} was removed",
+                orphan.request_id,
+                orphan.version,
+                orphan.position,
+            )
+
         for batch in notifications:
             if not batch:
                 continue
@@ -311,14 +321,7 @@ class Chain:
                 if pending and pending[0].position < position:
                     # A link with no event before this one: that event was removed (checked
                     # first, or the log digest of the next event would take the blame).
-                    orphan = pending[0]
-                    return broken(
-                        f"the stored event {orphan.request_id} v{orphan.version} at position "
-                        f"{orphan.position} was removed",
-                        orphan.request_id,
-                        orphan.version,
-                        orphan.position,
-                    )
+                    return removed(pending[0])
                 if not pending or pending[0].position != position:
                     return broken(
                         f"event at position {position} has no chain link: it was inserted "
@@ -369,27 +372,13 @@ class Chain:
                 last_link = link
                 checked += 1
             if pending:
-                orphan = pending[0]
-                return broken(
-                    f"the stored event {orphan.request_id} v{orphan.version} at position "
-                    f"{orphan.position} was removed",
-                    orphan.request_id,
-                    orphan.version,
-                    orphan.position,
-                )
+                return removed(pending[0])
             last_position = upto
             if progress:
                 progress(checked)
         trailing = links(last_position, 2**62)
         if trailing:
-            orphan = trailing[0]
-            return broken(
-                f"the stored event {orphan.request_id} v{orphan.version} at position "
-                f"{orphan.position} was removed",
-                orphan.request_id,
-                orphan.version,
-                orphan.position,
-            )
+            return removed(trailing[0])
         head = (
             Head(position=last_link.position, log_digest=last_link.log_digest, events=checked)
             if last_link

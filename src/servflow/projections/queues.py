@@ -448,18 +448,6 @@ def _(event: ServiceRequest.Assigned, row: _Row) -> dict[str, Any] | None:
 
 
 @_changes.register
-def _(event: ServiceRequest.WaitingOnCustomer, row: _Row) -> dict[str, Any] | None:
-    del event, row
-    return {}  # the status only
-
-
-@_changes.register
-def _(event: ServiceRequest.CustomerResponded, row: _Row) -> dict[str, Any] | None:
-    del event, row
-    return {}  # the status only
-
-
-@_changes.register
 def _(event: ServiceRequest.Completed, row: _Row) -> dict[str, Any] | None:
     del row
     if event.outcome is Outcome.TRANSFERRED:
@@ -476,21 +464,21 @@ def _(event: ServiceRequest.Completed, row: _Row) -> dict[str, Any] | None:
 
 
 @_changes.register
-def _(event: ServiceRequest.CustomerAccepted, row: _Row) -> dict[str, Any] | None:
+def _(
+    event: ServiceRequest.WaitingOnCustomer
+    | ServiceRequest.CustomerResponded
+    | ServiceRequest.CustomerAccepted
+    | ServiceRequest.Cancelled,
+    row: _Row,
+) -> dict[str, Any] | None:
     del event, row
-    return {}  # the status only
+    return {}  # only the status, which the fold takes from the lifecycle table
 
 
 @_changes.register
 def _(event: ServiceRequest.Reopened, row: _Row) -> dict[str, Any] | None:
     del event, row
     return {"outcome": None, "follow_up_at": None}
-
-
-@_changes.register
-def _(event: ServiceRequest.Cancelled, row: _Row) -> dict[str, Any] | None:
-    del event, row
-    return {}  # the status only
 
 
 #: A copy of a row with ``changes``: rows are never changed in place (folds stay pure).

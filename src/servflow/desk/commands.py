@@ -1,0 +1,239 @@
+"""The commands of a desk: everything that records a fact about a request.
+
+``ServiceDesk`` is ``RequestCommands`` plus its queries. Each command takes keyword-only
+arguments, among them ``actor`` and ``occurred_at``, and goes through the one write path
+(``Writer.change``): load, check (the aggregate consults the lifecycle table), record, save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from servflow.desk.clock import DeskClock
+from servflow.desk.tickets import Ref, Tickets
+from servflow.desk.writer import Writer
+from servflow.domain.lifecycle import Command
+from servflow.domain.request import NonConformity, ServiceRequest
+from servflow.domain.values import Channel, Customer, Kind, Outcome, Priority, Severity, Stage
+from servflow.domain.view import Request
+
+__all__ = ["RequestCommands"]
+
+
+class RequestCommands:
+    """The commands of ``ServiceDesk``: each records one event on one request (or opens one)."""
+
+    _clock: DeskClock
+    _tickets: Tickets
+    _writer: Writer
+
+    def open(
+        self,
+        *,
+        customer: Customer | Mapping[str, Any] | str,
+        channel: Channel | str,
+        kind: Kind | str,
+        stage: Stage | str,
+        symptom: str,
+        synthesis: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Record a new request and give it the next free ticket code (001 step 1)."""
+        at = self._clock.moment(occurred_at, Command.OPEN)
+
+        def save(code: str) -> Request:
+            request = ServiceRequest.open(
+                ticket_code=code,
+                customer=customer,
+                channel=channel,
+                kind=kind,
+                stage=stage,
+                symptom=symptom,
+                synthesis=synthesis,
+                actor=actor,
+                at=at,
+            )
+            self._writer.save_new(request)
+            return Request.of(request)
+
+        return self._tickets.claim(save)
+
+    def classify(
+        self,
+        ref: Ref,
+        *,
+        priority: Priority | str,
+        kind: Kind | str | None = None,
+        category: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Set the priority (and correct the kind or category); SLA targets follow it."""
+        with self._writer.change(ref, Command.CLASSIFY, occurred_at) as (request, at):
+            request.classify(priority=priority, kind=kind, category=category, actor=actor, at=at)
+        return Request.of(request)
+
+    def assign(
+        self,
+        ref: Ref,
+        *,
+        team: str,
+        agent: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Give the request to a team and optionally an agent (also transfers and reassignment)."""
+        with self._writer.change(ref, Command.ASSIGN, occurred_at) as (request, at):
+            request.assign(team=team, agent=agent, actor=actor, at=at)
+        return Request.of(request)
+
+    def probe(
+        self,
+        ref: Ref,
+        *,
+        questions: list[str] | tuple[str, ...],
+        findings: str,
+        diagnosis: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Record STAR probing: the questions asked, what was found, the working diagnosis."""
+        with self._writer.change(ref, Command.PROBE, occurred_at) as (request, at):
+            request.probe(
+                questions=questions, findings=findings, diagnosis=diagnosis, actor=actor, at=at
+            )
+        return Request.of(request)
+
+    def act(
+        self,
+        ref: Ref,
+        *,
+        action: str,
+        effort_minutes: int = 0,
+        cost: Decimal | int | str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Record a STAR action with the effort (minutes) and cost it took."""
+        with self._writer.change(ref, Command.ACT, occurred_at) as (request, at):
+            request.act(action=action, effort_minutes=effort_minutes, cost=cost, actor=actor, at=at)
+        return Request.of(request)
+
+    def wait_on_customer(
+        self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request:
+        """Pause the work and the SLA clocks until the customer replies."""
+        with self._writer.change(ref, Command.WAIT_ON_CUSTOMER, occurred_at) as (request, at):
+            request.wait_on_customer(reason=reason, actor=actor, at=at)
+        return Request.of(request)
+
+    def customer_responded(
+        self, ref: Ref, *, note: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request:
+        """Record the customer's reply; work and SLA clocks resume."""
+        with self._writer.change(ref, Command.CUSTOMER_RESPONDED, occurred_at) as (request, at):
+            request.customer_responded(note=note, actor=actor, at=at)
+        return Request.of(request)
+
+    def report_progress(
+        self, ref: Ref, *, message: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request:
+        """Record a customer-visible progress update."""
+        with self._writer.change(ref, Command.REPORT_PROGRESS, occurred_at) as (request, at):
+            request.report_progress(message=message, actor=actor, at=at)
+        return Request.of(request)
+
+    def complete(
+        self,
+        ref: Ref,
+        *,
+        outcome: Outcome | str,
+        resolution: str,
+        follow_up_at: datetime | None = None,
+        to_team: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """End the work: ``resolved``, ``transferred`` (to ``to_team``) or ``follow_up``."""
+        with self._writer.change(ref, Command.COMPLETE, occurred_at) as (request, at):
+            request.complete(
+                outcome=outcome,
+                resolution=resolution,
+                follow_up_at=follow_up_at,
+                to_team=to_team,
+                actor=actor,
+                at=at,
+            )
+        return Request.of(request)
+
+    def accept(
+        self,
+        ref: Ref,
+        *,
+        satisfaction: int,
+        comment: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Close the request with the customer's explicit acceptance and a 1-5 satisfaction."""
+        with self._writer.change(ref, Command.ACCEPT, occurred_at) as (request, at):
+            request.accept(satisfaction=satisfaction, comment=comment, actor=actor, at=at)
+        return Request.of(request)
+
+    def reopen(
+        self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request:
+        """The customer rejects the completion: the request goes back to work."""
+        with self._writer.change(ref, Command.REOPEN, occurred_at) as (request, at):
+            request.reopen(reason=reason, actor=actor, at=at)
+        return Request.of(request)
+
+    def cancel(
+        self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request:
+        """Withdraw an open request (or mark it a duplicate); its SLA clocks stop."""
+        with self._writer.change(ref, Command.CANCEL, occurred_at) as (request, at):
+            request.cancel(reason=reason, actor=actor, at=at)
+        return Request.of(request)
+
+    def log_nonconformity(
+        self,
+        ref: Ref,
+        *,
+        description: str,
+        severity: Severity | str,
+        category: str | None = None,
+        root_cause: str | None = None,
+        corrective_action: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> NonConformity:
+        """Document a non-conformity on a request, at any time (even after closure)."""
+        with self._writer.change(ref, Command.LOG_NONCONFORMITY, occurred_at) as (request, at):
+            return request.log_nonconformity(
+                description=description,
+                severity=severity,
+                category=category,
+                root_cause=root_cause,
+                corrective_action=corrective_action,
+                actor=actor,
+                at=at,
+            )
+
+    def correct_nonconformity(
+        self,
+        ref: Ref,
+        nc: NonConformity | int,
+        *,
+        correction: str,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> NonConformity:
+        """Record how a documented non-conformity was corrected."""
+        number = nc.number if isinstance(nc, NonConformity) else nc
+        with self._writer.change(ref, Command.CORRECT_NONCONFORMITY, occurred_at) as (r, at):
+            return r.correct_nonconformity(number=number, correction=correction, actor=actor, at=at)
