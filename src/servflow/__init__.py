@@ -14,6 +14,7 @@ from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.lifecycle import OPEN_STATUSES, TRANSITIONS, Status
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Action, NonConformity, Probe, ServiceRequest
+from servflow.domain.roles import ActorKind, Roles
 from servflow.domain.sla import (
     Clock,
     ClockState,
@@ -42,6 +43,7 @@ from servflow.errors import (
     InvalidTransitionError,
     NonConformityNotFoundError,
     OccurrenceOutOfOrderError,
+    PermissionDeniedError,
     RequestNotFoundError,
     ServflowError,
     StoreError,
@@ -62,6 +64,7 @@ __all__ = [
     "OPEN_STATUSES",
     "TRANSITIONS",
     "Action",
+    "ActorKind",
     "AuditPage",
     "AuditRow",
     "Calendar",
@@ -83,6 +86,7 @@ __all__ = [
     "NonConformityNotFoundError",
     "OccurrenceOutOfOrderError",
     "Outcome",
+    "PermissionDeniedError",
     "PolicyAdoption",
     "Priority",
     "Probe",
@@ -94,6 +98,7 @@ __all__ = [
     "Ref",
     "Request",
     "RequestNotFoundError",
+    "Roles",
     "ServflowError",
     "ServiceDesk",
     "ServiceRequest",

@@ -100,6 +100,30 @@ class InvalidTransitionError(ServflowError, ValueError):
         self.allowed = allowed
 
 
+class PermissionDeniedError(ServflowError, PermissionError):
+    """The actor's kind may not record this command (or not on someone else's request).
+
+    Nothing was recorded. The desk's ``roles`` say which kinds of actor (agent, supervisor,
+    customer, system, auditor, integration) may record which commands; customers act on their
+    own requests only. Record it as an actor who may, or give the desk other roles.
+    """
+
+    code: ClassVar[str] = "permission_denied"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        actor: str,
+        command: str,
+        request_id: UUID | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.command = command
+        self.request_id = request_id
+
+
 class RequestNotFoundError(ServflowError, LookupError):
     """No request has the given id or ticket code in this store.
 

@@ -291,7 +291,7 @@ def last_mondays_history(desk: ServiceDesk) -> dict[str, str]:
     step(b, "classify", 8, 20, priority="low")
     step(b, "assign", 9, 0, team="billing", agent="bob")
     step(b, "complete", 9, 30, outcome="resolved", resolution="Explained the invoice")
-    desk.accept(b, satisfaction=5, actor="customer:b", occurred_at=monday(9, 45))
+    desk.accept(b, satisfaction=5, actor="customer:cust-B", occurred_at=monday(9, 45))
     # C: the field team's at 10:00; transferred to billing at 10:30.
     codes["C"] = c = opened("C", 8, 20)
     step(c, "classify", 8, 25, priority="normal")
@@ -306,7 +306,7 @@ def last_mondays_history(desk: ServiceDesk) -> dict[str, str]:
     step(e, "classify", 7, 5, priority="normal")
     step(e, "assign", 7, 10, team="billing", agent="bob")
     step(e, "wait_on_customer", 9, 0, reason="Needs the serial number")
-    desk.customer_responded(e, note="SN-1", actor="customer:e", occurred_at=monday(11, 0))
+    desk.customer_responded(e, note="SN-1", actor="customer:cust-E", occurred_at=monday(11, 0))
     # F: opened after 10:00.
     codes["F"] = opened("F", 10, 1)
     return codes

@@ -57,6 +57,7 @@ class RequestCommands:
                 actor=actor,
                 at=at,
             )
+            self._writer.check_roles(actor, Command.OPEN, request)
             self._writer.save_new(request)
             return Request.of(request)
 
@@ -73,9 +74,9 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """Set the priority (and correct the kind or category); SLA targets follow it."""
-        with self._writer.change(ref, Command.CLASSIFY, occurred_at) as (request, at):
-            request.classify(priority=priority, kind=kind, category=category, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.CLASSIFY, actor, occurred_at) as (r, at):
+            r.classify(priority=priority, kind=kind, category=category, actor=actor, at=at)
+        return Request.of(r)
 
     def assign(
         self,
@@ -87,9 +88,9 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """Give the request to a team and optionally an agent (also transfers and reassignment)."""
-        with self._writer.change(ref, Command.ASSIGN, occurred_at) as (request, at):
-            request.assign(team=team, agent=agent, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.ASSIGN, actor, occurred_at) as (r, at):
+            r.assign(team=team, agent=agent, actor=actor, at=at)
+        return Request.of(r)
 
     def probe(
         self,
@@ -102,11 +103,9 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """Record STAR probing: the questions asked, what was found, the working diagnosis."""
-        with self._writer.change(ref, Command.PROBE, occurred_at) as (request, at):
-            request.probe(
-                questions=questions, findings=findings, diagnosis=diagnosis, actor=actor, at=at
-            )
-        return Request.of(request)
+        with self._writer.change(ref, Command.PROBE, actor, occurred_at) as (r, at):
+            r.probe(questions=questions, findings=findings, diagnosis=diagnosis, actor=actor, at=at)
+        return Request.of(r)
 
     def act(
         self,
@@ -119,33 +118,33 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """Record a STAR action with the effort (minutes) and cost it took."""
-        with self._writer.change(ref, Command.ACT, occurred_at) as (request, at):
-            request.act(action=action, effort_minutes=effort_minutes, cost=cost, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.ACT, actor, occurred_at) as (r, at):
+            r.act(action=action, effort_minutes=effort_minutes, cost=cost, actor=actor, at=at)
+        return Request.of(r)
 
     def wait_on_customer(
         self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
         """Pause the work and the SLA clocks until the customer replies."""
-        with self._writer.change(ref, Command.WAIT_ON_CUSTOMER, occurred_at) as (request, at):
-            request.wait_on_customer(reason=reason, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.WAIT_ON_CUSTOMER, actor, occurred_at) as (r, at):
+            r.wait_on_customer(reason=reason, actor=actor, at=at)
+        return Request.of(r)
 
     def customer_responded(
         self, ref: Ref, *, note: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
         """Record the customer's reply; work and SLA clocks resume."""
-        with self._writer.change(ref, Command.CUSTOMER_RESPONDED, occurred_at) as (request, at):
-            request.customer_responded(note=note, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.CUSTOMER_RESPONDED, actor, occurred_at) as (r, at):
+            r.customer_responded(note=note, actor=actor, at=at)
+        return Request.of(r)
 
     def report_progress(
         self, ref: Ref, *, message: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
         """Record a customer-visible progress update."""
-        with self._writer.change(ref, Command.REPORT_PROGRESS, occurred_at) as (request, at):
-            request.report_progress(message=message, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.REPORT_PROGRESS, actor, occurred_at) as (r, at):
+            r.report_progress(message=message, actor=actor, at=at)
+        return Request.of(r)
 
     def complete(
         self,
@@ -159,8 +158,8 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """End the work: ``resolved``, ``transferred`` (to ``to_team``) or ``follow_up``."""
-        with self._writer.change(ref, Command.COMPLETE, occurred_at) as (request, at):
-            request.complete(
+        with self._writer.change(ref, Command.COMPLETE, actor, occurred_at) as (r, at):
+            r.complete(
                 outcome=outcome,
                 resolution=resolution,
                 follow_up_at=follow_up_at,
@@ -168,7 +167,7 @@ class RequestCommands:
                 actor=actor,
                 at=at,
             )
-        return Request.of(request)
+        return Request.of(r)
 
     def accept(
         self,
@@ -180,25 +179,25 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """Close the request with the customer's explicit acceptance and a 1-5 satisfaction."""
-        with self._writer.change(ref, Command.ACCEPT, occurred_at) as (request, at):
-            request.accept(satisfaction=satisfaction, comment=comment, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.ACCEPT, actor, occurred_at) as (r, at):
+            r.accept(satisfaction=satisfaction, comment=comment, actor=actor, at=at)
+        return Request.of(r)
 
     def reopen(
         self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
         """The customer rejects the completion: the request goes back to work."""
-        with self._writer.change(ref, Command.REOPEN, occurred_at) as (request, at):
-            request.reopen(reason=reason, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.REOPEN, actor, occurred_at) as (r, at):
+            r.reopen(reason=reason, actor=actor, at=at)
+        return Request.of(r)
 
     def cancel(
         self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
         """Withdraw an open request (or mark it a duplicate); its SLA clocks stop."""
-        with self._writer.change(ref, Command.CANCEL, occurred_at) as (request, at):
-            request.cancel(reason=reason, actor=actor, at=at)
-        return Request.of(request)
+        with self._writer.change(ref, Command.CANCEL, actor, occurred_at) as (r, at):
+            r.cancel(reason=reason, actor=actor, at=at)
+        return Request.of(r)
 
     def log_nonconformity(
         self,
@@ -213,8 +212,8 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> NonConformity:
         """Document a non-conformity on a request, at any time (even after closure)."""
-        with self._writer.change(ref, Command.LOG_NONCONFORMITY, occurred_at) as (request, at):
-            return request.log_nonconformity(
+        with self._writer.change(ref, Command.LOG_NONCONFORMITY, actor, occurred_at) as (r, at):
+            return r.log_nonconformity(
                 description=description,
                 severity=severity,
                 category=category,
@@ -235,5 +234,5 @@ class RequestCommands:
     ) -> NonConformity:
         """Record how a documented non-conformity was corrected."""
         number = nc.number if isinstance(nc, NonConformity) else nc
-        with self._writer.change(ref, Command.CORRECT_NONCONFORMITY, occurred_at) as (r, at):
+        with self._writer.change(ref, Command.CORRECT_NONCONFORMITY, actor, occurred_at) as (r, at):
             return r.correct_nonconformity(number=number, correction=correction, actor=actor, at=at)

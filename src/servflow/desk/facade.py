@@ -35,6 +35,7 @@ from servflow.desk.writer import Writer
 from servflow.domain.history import HistoryEntry
 from servflow.domain.lifecycle import Status
 from servflow.domain.policy import SlaPolicy
+from servflow.domain.roles import Roles
 from servflow.domain.sla import DueAction, PolicyAdoption, SlaStatus, TimelineEntry, WhatIfFlip
 from servflow.domain.values import Kind, Priority, Tier
 from servflow.domain.view import Request
@@ -64,7 +65,8 @@ class ServiceDesk(RequestCommands):
     between processes and machines. Every constructor takes ``clock=`` (a callable returning
     an aware datetime; default UTC now) and ``ticket_prefix=`` (default ``"SR"``), and
     ``sla=`` (an ``SlaPolicy``, recorded in the store's policy book when it differs from the
-    latest adopted one; without it the adopted policy stays, or the built-in standard applies).
+    latest adopted one; without it the adopted policy stays, or the built-in standard applies),
+    and ``roles=`` (who may record what; default ``Roles.standard()``).
     """
 
     def __init__(
@@ -75,12 +77,13 @@ class ServiceDesk(RequestCommands):
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
         sla: SlaPolicy | None = None,
+        roles: Roles | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self._clock = DeskClock(clock)
         self._tickets = Tickets(ticket_prefix, lambda request_id: self._writer.has(request_id))  # noqa: PLW0108 - the writer comes next
         self._stores = Stores(env, projections=projections, audit_key=audit_key)
-        self._writer = Writer(self._stores, self._clock)
+        self._writer = Writer(self._stores, self._clock, roles or Roles.standard())
         self._reads = Reader(self._stores, self._writer, self._clock)
         self._sla = SlaDesk(self._stores, self._clock, self._writer)
         self._audit = AuditDesk(self._stores, self._writer)
@@ -105,6 +108,7 @@ class ServiceDesk(RequestCommands):
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
         sla: SlaPolicy | None = None,
+        roles: Roles | None = None,
         cipher_key: str | None = None,
         compress: bool = False,
     ) -> ServiceDesk:
@@ -121,11 +125,12 @@ class ServiceDesk(RequestCommands):
             projections=projections,
             audit_key=audit_key,
             sla=sla,
+            roles=roles,
             env=env,
         )
 
     @classmethod
-    def postgres(
+    def postgres(  # noqa: PLR0913 - the desk's options and the store's
         cls,
         dsn: str,
         *,
@@ -135,6 +140,7 @@ class ServiceDesk(RequestCommands):
         projections: ProjectionMode = "inline",
         audit_key: bytes | None = None,
         sla: SlaPolicy | None = None,
+        roles: Roles | None = None,
         pool_size: int = 5,
         cipher_key: str | None = None,
         compress: bool = False,
@@ -159,6 +165,7 @@ class ServiceDesk(RequestCommands):
                 projections=projections,
                 audit_key=audit_key,
                 sla=sla,
+                roles=roles,
                 env=env,
             )
 

@@ -25,6 +25,7 @@ from servflow.desk.stores import Stores
 from servflow.desk.tickets import Ref, describe, resolve
 from servflow.domain.lifecycle import Command
 from servflow.domain.request import Moment, ServiceRequest
+from servflow.domain.roles import Roles
 from servflow.errors import ConcurrencyConflictError, RequestNotFoundError
 from servflow.persistence.store import store_error, translated
 
@@ -48,22 +49,25 @@ def project(aggregate: Any, events: Iterable[Any]) -> Any:  # noqa: ANN401 - the
 class Writer:
     """Loads, checks, records and saves: the one way a desk changes the log."""
 
-    def __init__(self, stores: Stores, clock: DeskClock) -> None:
+    def __init__(self, stores: Stores, clock: DeskClock, roles: Roles) -> None:
         self._stores = stores
         self._clock = clock
+        self.roles = roles
         self._kept = _Kept(_MAX_KEPT)
 
     @contextlib.contextmanager
     def change(
-        self, ref: Ref, command: Command, occurred_at: datetime | None
+        self, ref: Ref, command: Command, actor: str, occurred_at: datetime | None
     ) -> Iterator[tuple[ServiceRequest, Moment]]:
         """The request and the command's moment; what the block records is saved on exit.
 
-        A block that raises records nothing. A save that loses a race raises
-        ``ConcurrencyConflictError``: the caller may read the request again and retry.
+        The roles are asked first (``PermissionDeniedError``). A block that raises records
+        nothing. A save that loses a race raises ``ConcurrencyConflictError``: the caller may
+        read the request again and retry.
         """
         request_id = resolve(ref)
         request = self._checkout(request_id, ref)
+        self.check_roles(actor, command, request)
         yield request, self._clock.moment(occurred_at, command, request)
         with translated():
             try:
@@ -99,6 +103,16 @@ class Writer:
             self._stores.saved(recordings)
             return result
         return None
+
+    def check_roles(self, actor: str, command: Command, request: ServiceRequest) -> None:
+        """Refuse what the desk's roles do not let ``actor`` record on ``request``."""
+        self.roles.check(
+            actor,
+            command,
+            customer_id=request.customer.id,
+            where=f"{request.ticket_code} ({request.id})",
+            request_id=request.id,
+        )
 
     def save_new(self, request: ServiceRequest) -> None:
         """Save a request just opened; ``IntegrityError`` when its ticket code is taken."""

@@ -115,7 +115,7 @@ class Tier(StrEnum):
 
 
 #: Kinds of actor an event may be recorded by.
-ACTOR_KINDS = ("agent", "customer", "system", "auditor", "integration")
+ACTOR_KINDS = ("agent", "supervisor", "customer", "system", "auditor", "integration")
 
 _ACTOR = re.compile(rf"^(system|({'|'.join(ACTOR_KINDS)}):[^\s:][^\s]{{0,199}})$")
 
