@@ -37,6 +37,7 @@ from servflow.domain.values import (
 )
 from servflow.domain.view import Request
 from servflow.errors import (
+    AuditKeyMismatchError,
     ConcurrencyConflictError,
     ConfigurationError,
     InvalidTransitionError,
@@ -62,6 +63,7 @@ __all__ = [
     "OPEN_STATUSES",
     "TRANSITIONS",
     "Action",
+    "AuditKeyMismatchError",
     "AuditPage",
     "AuditRow",
     "Calendar",
