@@ -38,6 +38,7 @@ from servflow.domain.values import (
 )
 from servflow.domain.view import Request
 from servflow.errors import (
+    AuditKeyMismatchError,
     ConcurrencyConflictError,
     ConfigurationError,
     InvalidTransitionError,
@@ -65,6 +66,7 @@ __all__ = [
     "TRANSITIONS",
     "Action",
     "ActorKind",
+    "AuditKeyMismatchError",
     "AuditPage",
     "AuditRow",
     "Calendar",

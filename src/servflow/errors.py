@@ -12,6 +12,7 @@ from typing import ClassVar
 from uuid import UUID
 
 __all__ = [
+    "AuditKeyMismatchError",
     "ConcurrencyConflictError",
     "ConfigurationError",
     "InvalidTransitionError",
@@ -178,6 +179,39 @@ class ConfigurationError(ServflowError, ValueError):
     """
 
     code: ClassVar[str] = "configuration_error"
+
+
+class AuditKeyMismatchError(ConfigurationError):
+    """The desk's ``audit_key`` is not the one the store's hash chain was written with.
+
+    The store records, with its first chain link, whether the chain is keyed and a fingerprint
+    of the key; a desk without the key, with another key, or with a key on a chain written
+    without one is refused as it opens, before it records anything. Open the desk with the
+    store's own key (on the command line, ``SERVFLOW_AUDIT_KEY``), or with none for an
+    unkeyed store. ``store_keyed`` and ``desk_keyed`` say which way round it was.
+    """
+
+    code: ClassVar[str] = "audit_key_mismatch"
+
+    def __init__(self, *, store_keyed: bool, desk_keyed: bool) -> None:
+        if not desk_keyed:
+            problem = (
+                "this store's hash chain is keyed (HMAC-SHA-256) but the desk was opened "
+                "without an audit_key: open it with the store's audit_key"
+            )
+        elif store_keyed:
+            problem = (
+                "the desk's audit_key is not the one this store's hash chain was written with: "
+                "open it with the store's audit_key"
+            )
+        else:
+            problem = (
+                "this store's hash chain is not keyed (SHA-256) but the desk was opened with an "
+                "audit_key: open it without one (a chain keeps the key it was started with)"
+            )
+        super().__init__(f"{problem}; nothing was recorded")
+        self.store_keyed = store_keyed
+        self.desk_keyed = desk_keyed
 
 
 class StoreError(ServflowError, RuntimeError):

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli_output import refused
 from conftest import require_postgres
 from servflow import ServiceDesk, Status
 from servflow.cli import app
@@ -49,17 +50,6 @@ def run(db: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 def ok(result: Result) -> str:
     assert result.exit_code == 0, result.output
     return result.stdout
-
-
-def refused(result: Result, code: str, exit_code: int = 1) -> str:
-    """The one line a refused command prints, after checking its form and exit code."""
-    assert result.exit_code == exit_code, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error[{code}]: "), lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def events(db: Path, ticket: str) -> int:

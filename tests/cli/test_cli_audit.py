@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli_output import refused
 from servflow import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, AuditRow, ServiceDesk
 from servflow.cli import app
 from servflow.desk.export import read_export
@@ -68,16 +69,6 @@ def run(db: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 def ok(result: Result) -> str:
     assert result.exit_code == 0, result.output
     return result.stdout
-
-
-def refused(result: Result, code: str) -> str:
-    assert result.exit_code == 1, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error[{code}]: "), lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def tamper(db: Path, sql: str, *params: object) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli_output import refused
 from conftest import POSTGRES_DSN, drop_schema, require_postgres
 from servflow import ServiceDesk, Status
 from servflow.cli import app
@@ -123,17 +124,6 @@ def ok(result: Result) -> str:
 
 def data(result: Result) -> Any:
     return json.loads(ok(result))
-
-
-def refused(result: Result, code: str) -> str:
-    """The one line a refused command prints, after checking its form and exit code."""
-    assert result.exit_code == 1, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error[{code}]: "), lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def head(db: Path) -> int:

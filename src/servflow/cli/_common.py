@@ -6,15 +6,17 @@ Also the one parser of date-times given on the command line, the two ways of pri
 
 from __future__ import annotations
 
+import binascii
 import functools
 import json
 import os
 import shlex
+from base64 import b64decode
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, NoReturn, ParamSpec, TypedDict, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,7 +25,7 @@ from rich.text import Text
 from servflow.desk import ProjectionMode, ServiceDesk, TimeSource
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.values import Priority
-from servflow.errors import ServflowError, StoreError, ValidationFailedError
+from servflow.errors import ConfigurationError, ServflowError, StoreError, ValidationFailedError
 
 __all__ = [
     "DEFAULT_ACTOR",
@@ -124,30 +126,57 @@ def desk_on(
     """A desk on an SQLite file or a PostgreSQL DSN (``schema`` applies to PostgreSQL only).
 
     The one place the command line opens a store. Stored events are encrypted with
-    ``$SERVFLOW_CIPHER_KEY`` when it is set, compressed when ``$SERVFLOW_COMPRESS`` is 1 (a key
-    is never an option: it would stay in shell history).
+    ``$SERVFLOW_CIPHER_KEY`` when it is set, compressed when ``$SERVFLOW_COMPRESS`` is 1, and
+    chained under ``$SERVFLOW_AUDIT_KEY`` (base64) when that is set (a key is never an option:
+    it would stay in shell history).
     """
-    key = os.environ.get("SERVFLOW_CIPHER_KEY") or None
-    compress = os.environ.get("SERVFLOW_COMPRESS", "").strip().lower() in _TRUE
+    opening = _Opening(
+        projections=projections,
+        clock=clock,
+        sla=sla,
+        cipher_key=os.environ.get("SERVFLOW_CIPHER_KEY") or None,
+        compress=os.environ.get("SERVFLOW_COMPRESS", "").strip().lower() in _TRUE,
+        audit_key=_audit_key(),
+    )
     if is_dsn(db):
-        return ServiceDesk.postgres(
-            db,
-            schema=schema or None,
-            projections=projections,
-            clock=clock,
-            sla=sla,
-            cipher_key=key,
-            compress=compress,
-        )
+        return ServiceDesk.postgres(db, schema=schema or None, **opening)
     if existing and not Path(db).is_file():
         msg = (
             f"no servflow database at {db}: open a request first "
             f"(servflow --db {shlex.quote(db)} request open ...) or run servflow demo"
         )
         raise StoreError(msg)
-    return ServiceDesk.sqlite(
-        db, projections=projections, clock=clock, sla=sla, cipher_key=key, compress=compress
-    )
+    return ServiceDesk.sqlite(db, **opening)
+
+
+class _Opening(TypedDict):
+    """What ``desk_on`` opens either store with."""
+
+    projections: ProjectionMode
+    clock: TimeSource | None
+    sla: SlaPolicy | None
+    cipher_key: str | None
+    compress: bool
+    audit_key: bytes | None
+
+
+def _audit_key() -> bytes | None:
+    """``$SERVFLOW_AUDIT_KEY``: the bytes of the store's ``audit_key``, given as base64 text."""
+    text = (os.environ.get("SERVFLOW_AUDIT_KEY") or "").strip()
+    if not text:
+        return None
+    try:
+        key = b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not key:
+        # Never echo the value: a message ends up in logs.
+        msg = (
+            "SERVFLOW_AUDIT_KEY must be the store's audit key as base64 text "
+            "(the bytes given to the desk as audit_key=, base64-encoded)"
+        )
+        raise ConfigurationError(msg)
+    return key
 
 
 # -- errors and output ---------------------------------------------------------------------

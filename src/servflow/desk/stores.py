@@ -28,6 +28,7 @@ from servflow.persistence.store import (
     recorder_topic,
     translated,
 )
+from servflow.persistence.views import ViewStore
 from servflow.projections.audit import AuditProjection
 from servflow.projections.queues import QueueProjection
 from servflow.projections.runner import Projector
@@ -82,17 +83,31 @@ class Stores:
             msg = f"projections must be 'inline' or 'external', not {projections!r}"
             raise ConfigurationError(msg)
         self.inline = projections == "inline"
+        self.chain = Chain(audit_key)
+        with translated():
+            self.views = ViewStore.for_application(self.store)
+        self._check_key()
         self.queues = QueueProjection()
         self.sla = SlaProjection()
         self.audit = AuditProjection()
         with translated():
-            self.projector = Projector(self.store, [self.queues, self.sla, self.audit])
-        self.views = self.projector.views
+            self.projector = Projector(self.store, [self.queues, self.sla, self.audit], self.views)
         self.trail = AuditTrail(self.store, self.views, self.audit)
-        self.chain = Chain(audit_key)
-        with self.views.transaction() as tx:
-            self.chain.create(tx)
         self._chained, self._hooked = self._hook_store()
+
+    def _check_key(self) -> None:
+        """Create the chain's tables and refuse a key that is not the chain's, before any write.
+
+        The views' tables and positions, a policy adoption and every event come after this.
+        """
+        try:
+            with translated(), self.views.transaction() as tx:
+                self.chain.create(tx)
+                self.chain.check_key(tx)
+        except BaseException:
+            self.views.close()
+            self.store.close()
+            raise
 
     def _hook_store(self) -> tuple[bool, bool]:
         """Hook the chain and inline views into the store; whether each rides in its inserts."""

@@ -12,6 +12,11 @@ and names the first request and version whose stored event was altered, removed,
 or moved. Removing the newest events together with their chain rows leaves a shorter but
 self-consistent chain: export the head (``Head``) somewhere else and pass it to ``verify``
 to detect that too.
+
+A chain keeps the hash it was started with. The first link records, in its transaction, how
+the chain is keyed (``sf_chain_key``: the algorithm and, when keyed, a fingerprint of the key,
+HMAC-SHA-256 of a fixed label under it, never the key); ``check_key`` refuses a desk whose key
+differs before it writes anything, and ``record`` refuses to extend a chain another key began.
 """
 
 from __future__ import annotations
@@ -28,12 +33,21 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from servflow.domain.values import Value
+from servflow.errors import AuditKeyMismatchError
 from servflow.persistence.sql import Tx
 
 __all__ = ["Chain", "ChainLink", "Head", "VerifyReport"]
 
 _TABLE = "sf_chain"
+#: One row: how the chain is keyed (see ``Chain.check_key``).
+_KEY_TABLE = "sf_chain_key"
 _GENESIS = "0" * 64
+_PLAIN = "sha256"
+_KEYED = "hmac-sha256"
+#: What a key's fingerprint is the HMAC of. Changing it makes every keyed store refuse its key.
+_FINGERPRINT_LABEL = b"servflow audit key fingerprint v1"
+#: How many of the oldest version-1 links judge the key of a chain recorded before the marker.
+_SAMPLE_LINKS = 16
 #: Requests whose newest link a desk remembers (the ones it wrote last).
 _MAX_HEADS = 1024
 #: Transactions whose links wait for ``committed``; older ones were rolled back.
@@ -78,6 +92,13 @@ class Chain:
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key
+        #: How this desk's chain is keyed, as the store records it: (algorithm, fingerprint).
+        self._keying: tuple[str, str | None] = (
+            (_KEYED, _hash(key, _FINGERPRINT_LABEL)) if key is not None else (_PLAIN, None)
+        )
+        # Whether the store is known to record this desk's keying; until then each ``record``
+        # claims it in its own transaction (another desk may have begun the chain meanwhile).
+        self._settled = False
         # What this process knows the table holds, so a write need not read it back: the
         # newest link (position, log digest) and the newest links of recently written
         # requests (version, request digest). Only links whose transaction committed get here
@@ -91,10 +112,7 @@ class Chain:
         self._backlog: list[tuple[int, StoredEvent]] = []
 
     def _h(self, *parts: bytes) -> str:
-        data = b"\x1f".join(parts)
-        if self._key is not None:
-            return hmac.new(self._key, data, hashlib.sha256).hexdigest()
-        return hashlib.sha256(data).hexdigest()
+        return _hash(self._key, *parts)
 
     def event_digest(self, stored: StoredEvent) -> str:
         """The digest of one stored event, over exactly the stored bytes."""
@@ -117,6 +135,66 @@ class Chain:
             f'CREATE UNIQUE INDEX IF NOT EXISTS "ix_{_TABLE}_request" ON {table} '
             "(request_id, version)"
         )
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {tx.dialect.table(_KEY_TABLE)} "
+            "(id INTEGER PRIMARY KEY CHECK (id = 1), algorithm TEXT NOT NULL, key_fingerprint TEXT)"
+        )
+
+    def check_key(self, tx: Tx) -> None:
+        """Refuse (``AuditKeyMismatchError``) a desk whose ``audit_key`` is not the chain's.
+
+        The store's record says how the chain is keyed. A chain recorded before servflow kept
+        that record is judged by its oldest links (a version-1 link's request digest hashes
+        only its event digest) and the record is written then. A chain with no link yet takes
+        the key of the desk that writes the first one (``record``).
+        """
+        recorded = self._recorded(tx)
+        if recorded is not None:
+            self._compare(recorded)
+        else:
+            found = tx.query(
+                f"SELECT event_digest, request_digest FROM {tx.dialect.table(_TABLE)} "  # noqa: S608
+                f"WHERE version = 1 ORDER BY position LIMIT {_SAMPLE_LINKS}"
+            )
+            if not found:
+                return  # no link yet: the desk that writes the first one records its keying
+            links = [(link["event_digest"], link["request_digest"]) for link in found]
+            if not _chained(self._key, links):
+                raise self._mismatch(store_keyed=not _chained(None, links))
+            self._claim(tx)
+        self._settled = True
+
+    def _recorded(self, tx: Tx) -> tuple[str, str | None] | None:
+        """How the store records its chain is keyed, or None before its first link."""
+        rows = tx.query(
+            f"SELECT algorithm, key_fingerprint FROM {tx.dialect.table(_KEY_TABLE)} "  # noqa: S608
+            "WHERE id = 1"
+        )
+        return (rows[0]["algorithm"], rows[0]["key_fingerprint"]) if rows else None
+
+    def _compare(self, recorded: tuple[str, str | None]) -> None:
+        """Refuse a record of the chain's keying that is not this desk's."""
+        algorithm, fingerprint = recorded
+        if algorithm != self._keying[0] or not hmac.compare_digest(
+            fingerprint or "", self._keying[1] or ""
+        ):
+            raise self._mismatch(store_keyed=algorithm != _PLAIN)
+
+    def _mismatch(self, *, store_keyed: bool) -> AuditKeyMismatchError:
+        return AuditKeyMismatchError(store_keyed=store_keyed, desk_keyed=self._key is not None)
+
+    def _claim(self, tx: Tx) -> None:
+        """Record this desk's keying unless the chain has one already, then compare with it.
+
+        Two desks starting a chain at once both insert; the second waits for the first to
+        commit (the row's key is unique), finds its row and is refused if the keys differ.
+        """
+        tx.execute(
+            f"INSERT INTO {tx.dialect.table(_KEY_TABLE)} (id, algorithm, key_fingerprint) "  # noqa: S608
+            "VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING",
+            self._keying,
+        )
+        self._compare(self._recorded(tx) or self._keying)
 
     def record(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
         """A recording hook: extend both chains with the events being inserted.
@@ -132,6 +210,8 @@ class Chain:
         pairs = list(zip(ids, stored, strict=True))
         if not pairs:
             return
+        if not self._settled:
+            self._claim(tx)  # refused here, the events' transaction records nothing
         table = tx.dialect.table(_TABLE)
         if len(pairs) > 1:
             pairs.sort(key=lambda p: p[0])
@@ -224,6 +304,7 @@ class Chain:
                 del self._written[older]
             if written is None:
                 return
+            self._settled = True  # the transaction that claimed the keying committed
             log_digest, heads = written
             if self._tip is None or position > self._tip[0]:
                 self._tip = (position, log_digest)
@@ -397,3 +478,16 @@ class Chain:
                 position=expected.position,
             )
         return VerifyReport(intact=True, events_checked=checked, head=head)
+
+
+def _hash(key: bytes | None, *parts: bytes) -> str:
+    """SHA-256 of the parts, or HMAC-SHA-256 under ``key``."""
+    data = b"\x1f".join(parts)
+    if key is not None:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _chained(key: bytes | None, links: Sequence[tuple[str, str]]) -> bool:
+    """Whether any of these version-1 links (event digest, request digest) was made with ``key``."""
+    return any(_hash(key, _GENESIS.encode(), event.encode()) == request for event, request in links)
