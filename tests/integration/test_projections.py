@@ -268,7 +268,7 @@ def test_a_batch_applied_twice_is_refused_and_leaves_the_view_unchanged(
     second = Projector(app, [copy_of(QueueProjection, "twice")()])
     assert first.catch_up() == desk.projection_status()[0].head == 3
     # The second projector started before the first caught up: it still believes position 0.
-    assert second.catch_up() == 0  # its insert of tracking failed, it re-read the position
+    assert second.catch_up() == 0  # it finds the positions moved: nothing is left for it
     projection = first.projections["queues_twice"]
     other = second.projections["queues_twice"]
     assert isinstance(projection, QueueProjection)

@@ -3,9 +3,11 @@
 Each projection owns tables in the same database as the events and a tracking position
 (``eventsourcing``'s single-row tracking, keyed ``servflow:<projection>``). A batch of events
 is applied and its tracking position recorded in **one transaction**, so a crash between
-reading an event and updating a view neither loses nor doubles it, and two followers racing
-on the same store cannot both apply a batch: the loser's tracking insert fails, its
-transaction rolls back, and it reads the positions again.
+reading an event and updating a view neither loses nor doubles it. Each transaction applies
+only the events after the positions it reads: a batch that another projector (a desk catching
+up, a follower) applied meanwhile changes nothing, and the positions read move the catch-up on
+all the same. Two that race for the same batch cannot both apply it: the loser's tracking
+insert fails, its transaction rolls back, and it reads the positions again.
 
 What ``eventsourcing`` 9.5 lacks and this module adds: a pull loop for SQLite (its recorder
 has no ``subscribe()``), batched transactions (its runner commits once per event), rebuilds
@@ -219,7 +221,12 @@ class Projector:
         batch_size: int | None = None,
         analyze: bool = True,
     ) -> int:
-        """Apply every event the projections have not seen; returns how many were read.
+        """Apply every event the projections have not seen; returns how many it applied.
+
+        It goes up to the head of the log as it is when it starts, and does not count events
+        another projector applied first. It ends whatever other processes do meanwhile: each
+        batch either applies its events or finds them applied already, and moves on from the
+        positions read in its transaction.
 
         ``limit`` stops after about that many events (used to simulate a crash in tests);
         ``batch_size`` overrides the projector's for this call; ``analyze`` lets a large
@@ -231,35 +238,43 @@ class Projector:
             self._refresh_positions()
             selected = [self.projections[n] for n in (names or self.projections)]
             started = time.perf_counter()
+            # Up to the head as it is now: a catch-up ends even while others keep writing
+            # (what they write next is for the next catch-up, or their own inline views).
             head = self.head()
-            first = min((self._positions[p.name] for p in selected), default=head)
-            total = max(0, head - first)
+            start = min((self._positions[p.name] for p in selected), default=head)
+            total = max(0, head - start)
             done = 0
-            while True:
-                start = min(self._positions[p.name] for p in selected)
+            while start < head:
                 size = batch if limit is None else min(batch, limit - done)
                 if size <= 0:
                     break
                 notifications = self._app.recorder.select_notifications(
-                    start=start, limit=size, inclusive_of_start=False
+                    start=start, limit=size, stop=head, inclusive_of_start=False
                 )
                 if not notifications:
                     break
                 try:
-                    self._apply(selected, notifications)
+                    applied = self._apply(selected, notifications)
                 except IntegrityError:
-                    # Another follower applied (part of) this batch first: start from its work.
+                    # Another projector recorded its positions while this batch ran: start again
+                    # from what it did. Anything else that refuses the batch (the positions did
+                    # not move) would refuse it again: raised.
+                    stale = dict(self._positions)
                     self._refresh_positions()
-                    continue
-                done += len(notifications)
-                if progress:
-                    position = notifications[-1].id
+                    if all(self._positions[p.name] <= stale[p.name] for p in selected):
+                        raise
+                    applied = 0
+                # Every projection now stands at or past the batch's last event (applied here,
+                # or by another projector first), or a position moved: each turn goes forward.
+                start = min(self._positions[p.name] for p in selected)
+                done += applied
+                if progress and applied:
                     progress(
                         Progress(
                             done=done,
                             total=max(total, done),
-                            position=position,
-                            head=max(head, position),
+                            position=start,
+                            head=max(head, start),
                             elapsed=time.perf_counter() - started,
                         )
                     )
@@ -268,9 +283,11 @@ class Projector:
                     _analyze(tx, selected)
             return done
 
-    def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> None:
+    def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> int:
+        """Apply a batch read from the log; returns how many of its events were new here."""
         to_event = self._app.mapper.to_domain_event
-        self._apply_batch(selected, [(n.id, to_event(n)) for n in notifications])
+        applied = self._apply_batch(selected, [(n.id, to_event(n)) for n in notifications])
+        return applied or 0
 
     def _apply_batch(
         self,
@@ -278,21 +295,29 @@ class Projector:
         events: Sequence[tuple[int, object]],
         *,
         contiguous: bool = False,
-    ) -> bool:
+    ) -> int | None:
         """Apply events to projections in one views transaction, with their tracking.
 
-        Each projection takes the events after its own position. With ``contiguous``, nothing
-        is applied (False) unless every projection has applied everything before the events.
+        Each projection takes the events after its own position, read in the transaction;
+        returns how many events were new to some projection. With
+        ``contiguous``, nothing is applied (None) unless every projection has applied
+        everything before the events.
+
+        The positions remembered afterwards are those read in the transaction (or the batch's
+        end, where it applied events), never only the ones remembered before: a projector
+        that another one overtook moves on from where that one left the views.
         """
         first, last = events[0][0], events[-1][0]
-        advanced: dict[str, int] = {}
         touched: list[Projection] = []
+        applied = 0
         try:
             with self.views.transaction() as tx:
                 keys = [self.key(p) for p in selected]
                 positions = self.views.positions_in(tx, keys)
+                seen = {p.name: positions[key] for p, key in zip(selected, keys, strict=True)}
                 if contiguous and any(positions[key] < first - 1 for key in keys):
-                    return False
+                    self._positions.update(seen)
+                    return None
                 for projection, key in zip(selected, keys, strict=True):
                     position = positions[key]
                     fresh = [pair for pair in events if pair[0] > position]
@@ -302,16 +327,17 @@ class Projector:
                     projection.begin(position)
                     projection.apply(fresh, tx)
                     projection.end(last)
-                    advanced[projection.name] = last
+                    seen[projection.name] = last
+                    applied = max(applied, len(fresh))
                 self.views.track_all(tx, [self.key(p) for p in touched], last)
         except BaseException:
             for projection in touched:
                 projection.rolled_back()
             raise
+        self._positions.update(seen)
         for projection in touched:
             projection.committed()
-        self._positions.update(advanced)
-        return True
+        return applied
 
     def defer(self, events: Sequence[tuple[int, object]]) -> None:
         """Keep events just recorded, to apply them in one batch before the views are next used.
@@ -350,7 +376,8 @@ class Projector:
         if not events:
             return True
         with self._lock:
-            return self._apply_batch(list(self.projections.values()), events, contiguous=True)
+            applied = self._apply_batch(list(self.projections.values()), events, contiguous=True)
+            return applied is not None
 
     def record_inline(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
         """A recording hook: apply events in the transaction that inserts them.
