@@ -6,6 +6,7 @@ import contextlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from eventsourcing.persistence import OperationalError, ProgrammingError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -268,7 +270,7 @@ def test_a_batch_applied_twice_is_refused_and_leaves_the_view_unchanged(
     second = Projector(app, [copy_of(QueueProjection, "twice")()])
     assert first.catch_up() == desk.projection_status()[0].head == 3
     # The second projector started before the first caught up: it still believes position 0.
-    assert second.catch_up() == 0  # its insert of tracking failed, it re-read the position
+    assert second.catch_up() == 0  # it finds the positions moved: nothing is left for it
     projection = first.projections["queues_twice"]
     other = second.projections["queues_twice"]
     assert isinstance(projection, QueueProjection)
@@ -278,6 +280,59 @@ def test_a_batch_applied_twice_is_refused_and_leaves_the_view_unchanged(
     first.close()
     second.close()
     desk.close()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OperationalError("database is locked"), OperationalError("deadlock detected")],
+    ids=["locked", "deadlock"],
+)
+def test_a_follower_logs_a_passing_failure_and_tries_again(
+    make_desk: Callable[..., ServiceDesk],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+) -> None:
+    desk = make_desk(projections="external")
+    desk.open(
+        customer="acme", channel="web", kind="claim", stage="sale", symptom="s", actor="agent:a"
+    )
+    projector = desk._stores.projector
+    catch_up = projector.catch_up
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def flaky(**kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise failure
+        stop.set()
+        return catch_up(**kwargs)
+
+    monkeypatch.setattr(projector, "catch_up", flaky)
+    follower = threading.Thread(target=desk.follow, args=(stop,), kwargs={"poll_interval": 0.01})
+    follower.start()
+    follower.join(timeout=20)
+    assert not follower.is_alive()
+    assert len(calls) == 3
+    assert caplog.text.count("the follower could not catch up") == 2
+    assert str(failure) in caplog.text
+    assert desk.queue().total == 1
+
+
+def test_a_follower_stops_on_a_failure_that_is_not_passing(
+    make_desk: Callable[..., ServiceDesk], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = make_desk(projections="external")
+
+    def broken(**kwargs: Any) -> int:
+        del kwargs
+        msg = "no such table"
+        raise ProgrammingError(msg)
+
+    monkeypatch.setattr(desk._stores.projector, "catch_up", broken)
+    with pytest.raises(ProgrammingError):
+        desk.follow(threading.Event(), poll_interval=0.01)
 
 
 def test_a_failing_inline_projection_costs_the_command_nothing_and_catches_up_later(

@@ -451,7 +451,7 @@ class ServiceDesk(RequestCommands):
     # -- projections ------------------------------------------------------------------------
 
     def catch_up(self, *, progress: ProgressCallback | None = None) -> int:
-        """Bring every projection up to the head of the log; returns how many events it read."""
+        """Bring every projection up to the head of the log; returns how many events it applied."""
         with translated():
             return self._stores.projector.catch_up(progress=progress)
 

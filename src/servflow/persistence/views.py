@@ -2,6 +2,13 @@
 
 A ``ViewStore`` hands out transactions (``Tx``) on the tracking recorder's connection, so the
 views' writes and their tracking positions commit together.
+
+Several processes may write the views of one store at once (desks catching up, followers, a
+rebuild). Each transaction that writes them reads the positions first, and it must not be
+overtaken between that read and its commit: on SQLite a write transaction takes the store's
+write lock before it reads (``BEGIN IMMEDIATE``); on PostgreSQL it takes the views' advisory
+lock (``lock``), one per store, so transactions that would update the same rows in different
+orders (and deadlock) take turns instead.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
 from servflow.persistence.sql import Dialect, Tx
-from servflow.persistence.sqlite import cache_statements
+from servflow.persistence.sqlite import cache_statements, writing
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -88,6 +95,9 @@ class ViewStore:
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         """A transaction on the views (committed on success when ``commit``).
 
+        With ``commit`` on SQLite it holds the write lock from the start (``BEGIN IMMEDIATE``);
+        on PostgreSQL, a transaction that applies events to the views takes ``lock`` first.
+
         Without ``commit`` it is for reading only. On PostgreSQL a read then runs in
         autocommit: each statement is its own transaction, as it would be anyway under the
         default READ COMMITTED isolation (which gives every statement its own snapshot), but
@@ -99,8 +109,29 @@ class ViewStore:
             with self._reading() as tx:
                 yield tx
             return
+        if commit and self.dialect.name == "sqlite":
+            with writing(self._recorder.datastore) as cursor:
+                yield Tx(cursor, self.dialect)
+            return
         with self._recorder.datastore.transaction(commit=commit) as cursor:
             yield Tx(cursor, self.dialect)
+
+    def lock(self, tx: Tx) -> None:
+        """Make other writers of this store's views wait until ``tx`` ends (PostgreSQL).
+
+        Taken before a transaction reads the positions it will apply events after, so that
+        no other one applies them meanwhile. One lock for the whole store: a batch writes every
+        projection and its tracking row, so there is no order of locks to keep. A holder
+        writes projection tables and positions only, and never waits for the events or the
+        hash chain: a writer of events takes this lock while it holds theirs (inline
+        projections ride in its transaction).
+        SQLite's write transactions hold the store's write lock already: nothing to do there.
+        """
+        if self.dialect.name == "postgres":
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?))",
+                ("servflow:views", self.dialect.schema or "public"),
+            )
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Tx]:

@@ -3,9 +3,11 @@
 Each projection owns tables in the same database as the events and a tracking position
 (``eventsourcing``'s single-row tracking, keyed ``servflow:<projection>``). A batch of events
 is applied and its tracking position recorded in **one transaction**, so a crash between
-reading an event and updating a view neither loses nor doubles it, and two followers racing
-on the same store cannot both apply a batch: the loser's tracking insert fails, its
-transaction rolls back, and it reads the positions again.
+reading an event and updating a view neither loses nor doubles it. Projectors in several
+processes (desks catching up, followers, rebuilds) take turns for those transactions (the view
+store's lock), and each one applies only the events after the positions it reads once it has
+its turn: a batch that another projector applied meanwhile changes nothing, and the positions
+read move the catch-up on all the same.
 
 What ``eventsourcing`` 9.5 lacks and this module adds: a pull loop for SQLite (its recorder
 has no ``subscribe()``), batched transactions (its runner commits once per event), rebuilds
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import (
     IntegrityError,
+    InterfaceError,
+    OperationalError,
     StoredEvent,
 )
 
@@ -117,6 +122,19 @@ def _fewer_full_collections() -> Iterator[None]:
 #: Generation-1 passes between full passes while batches are applied (CPython's default: 10).
 _RARE_FULL_COLLECTIONS = 1000
 
+#: The longest pause (seconds) of a follower before it tries again after a passing failure.
+_MAX_RETRY_PAUSE = 5.0
+
+
+def _retry_pause(failures: int, poll_interval: float) -> float:
+    """How long to wait after ``failures`` failed catch-ups in a row: doubling, with jitter.
+
+    The jitter keeps two followers that failed together (a deadlock has two sides) from trying
+    again at the same instant.
+    """
+    base = min(_MAX_RETRY_PAUSE, max(poll_interval, 0.05) * 2.0 ** (failures - 1))
+    return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+
 
 class Projector:
     """Follows the log of one store and keeps a set of projections up to date.
@@ -175,15 +193,18 @@ class Projector:
 
     def _setup(self) -> None:
         for projection in self.projections.values():
-            stored_version = self.views.position(self._version_key(projection))
             with self.views.transaction() as tx:
+                self.views.lock(tx)
+                # Read under the lock: two processes opening the store at once agree on it.
+                version_key = self._version_key(projection)
+                stored_version = self.views.positions_in(tx, [version_key])[version_key]
                 if stored_version and stored_version != projection.version:
                     # The tables have another shape: start again from an empty view.
                     self._drop(tx, projection)
                 projection.create_all(tx)
                 if stored_version != projection.version:
-                    self.views.forget(tx, self._version_key(projection))
-                    self.views.track(tx, self._version_key(projection), projection.version)
+                    self.views.forget(tx, version_key)
+                    self.views.track(tx, version_key, projection.version)
         self._refresh_positions()
 
     def _drop(self, tx: Tx, projection: Projection) -> None:
@@ -219,7 +240,12 @@ class Projector:
         batch_size: int | None = None,
         analyze: bool = True,
     ) -> int:
-        """Apply every event the projections have not seen; returns how many were read.
+        """Apply every event the projections have not seen; returns how many it applied.
+
+        It goes up to the head of the log as it is when it starts, and does not count events
+        another projector applied first. It ends whatever other processes do meanwhile: each
+        batch either applies its events or finds them applied already, and moves on from the
+        positions read in its transaction.
 
         ``limit`` stops after about that many events (used to simulate a crash in tests);
         ``batch_size`` overrides the projector's for this call; ``analyze`` lets a large
@@ -231,46 +257,57 @@ class Projector:
             self._refresh_positions()
             selected = [self.projections[n] for n in (names or self.projections)]
             started = time.perf_counter()
+            # Up to the head as it is now: a catch-up ends even while others keep writing
+            # (what they write next is for the next catch-up, or their own inline views).
             head = self.head()
-            first = min((self._positions[p.name] for p in selected), default=head)
-            total = max(0, head - first)
+            start = min((self._positions[p.name] for p in selected), default=head)
+            total = max(0, head - start)
             done = 0
-            while True:
-                start = min(self._positions[p.name] for p in selected)
+            while start < head:
                 size = batch if limit is None else min(batch, limit - done)
                 if size <= 0:
                     break
                 notifications = self._app.recorder.select_notifications(
-                    start=start, limit=size, inclusive_of_start=False
+                    start=start, limit=size, stop=head, inclusive_of_start=False
                 )
                 if not notifications:
                     break
                 try:
-                    self._apply(selected, notifications)
+                    applied = self._apply(selected, notifications)
                 except IntegrityError:
-                    # Another follower applied (part of) this batch first: start from its work.
+                    # A tracking row moved while the batch ran, under a projector that does not
+                    # take the views' lock (an older servflow): start again from what it did.
+                    # Anything else that refuses the batch would refuse it again: raised.
+                    stale = dict(self._positions)
                     self._refresh_positions()
-                    continue
-                done += len(notifications)
-                if progress:
-                    position = notifications[-1].id
+                    if all(self._positions[p.name] <= stale[p.name] for p in selected):
+                        raise
+                    applied = 0
+                # Every projection now stands at or past the batch's last event (applied here,
+                # or by another projector first), or a position moved: each turn goes forward.
+                start = min(self._positions[p.name] for p in selected)
+                done += applied
+                if progress and applied:
                     progress(
                         Progress(
                             done=done,
                             total=max(total, done),
-                            position=position,
-                            head=max(head, position),
+                            position=start,
+                            head=max(head, start),
                             elapsed=time.perf_counter() - started,
                         )
                     )
             if analyze and done >= self.analyze_after and self.views.dialect.name == "postgres":
                 with self.views.transaction() as tx:
+                    self.views.lock(tx)  # a rebuild's indexes lock the same tables
                     _analyze(tx, selected)
             return done
 
-    def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> None:
+    def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> int:
+        """Apply a batch read from the log; returns how many of its events were new here."""
         to_event = self._app.mapper.to_domain_event
-        self._apply_batch(selected, [(n.id, to_event(n)) for n in notifications])
+        applied = self._apply_batch(selected, [(n.id, to_event(n)) for n in notifications])
+        return applied or 0
 
     def _apply_batch(
         self,
@@ -278,21 +315,30 @@ class Projector:
         events: Sequence[tuple[int, object]],
         *,
         contiguous: bool = False,
-    ) -> bool:
+    ) -> int | None:
         """Apply events to projections in one views transaction, with their tracking.
 
-        Each projection takes the events after its own position. With ``contiguous``, nothing
-        is applied (False) unless every projection has applied everything before the events.
+        Each projection takes the events after its own position, read in the transaction once
+        it holds the views' lock; returns how many events were new to some projection. With
+        ``contiguous``, nothing is applied (None) unless every projection has applied
+        everything before the events.
+
+        The positions remembered afterwards are those read in the transaction (or the batch's
+        end, where it applied events), never only the ones remembered before: a projector
+        that another one overtook moves on from where that one left the views.
         """
         first, last = events[0][0], events[-1][0]
-        advanced: dict[str, int] = {}
         touched: list[Projection] = []
+        applied = 0
         try:
             with self.views.transaction() as tx:
+                self.views.lock(tx)
                 keys = [self.key(p) for p in selected]
                 positions = self.views.positions_in(tx, keys)
+                seen = {p.name: positions[key] for p, key in zip(selected, keys, strict=True)}
                 if contiguous and any(positions[key] < first - 1 for key in keys):
-                    return False
+                    self._positions.update(seen)
+                    return None
                 for projection, key in zip(selected, keys, strict=True):
                     position = positions[key]
                     fresh = [pair for pair in events if pair[0] > position]
@@ -302,16 +348,17 @@ class Projector:
                     projection.begin(position)
                     projection.apply(fresh, tx)
                     projection.end(last)
-                    advanced[projection.name] = last
+                    seen[projection.name] = last
+                    applied = max(applied, len(fresh))
                 self.views.track_all(tx, [self.key(p) for p in touched], last)
         except BaseException:
             for projection in touched:
                 projection.rolled_back()
             raise
+        self._positions.update(seen)
         for projection in touched:
             projection.committed()
-        self._positions.update(advanced)
-        return True
+        return applied
 
     def defer(self, events: Sequence[tuple[int, object]]) -> None:
         """Keep events just recorded, to apply them in one batch before the views are next used.
@@ -350,7 +397,8 @@ class Projector:
         if not events:
             return True
         with self._lock:
-            return self._apply_batch(list(self.projections.values()), events, contiguous=True)
+            applied = self._apply_batch(list(self.projections.values()), events, contiguous=True)
+            return applied is not None
 
     def record_inline(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
         """A recording hook: apply events in the transaction that inserts them.
@@ -371,6 +419,8 @@ class Projector:
         tx.execute("SAVEPOINT servflow_views")
         touched: list[Projection] = []
         try:
+            # After the events' own locks: a holder of the views' lock never waits for those.
+            self.views.lock(tx)
             keys = {name: self.key(p) for name, p in self.projections.items()}
             positions = self.views.positions_in(tx, list(keys.values()))
             for name, projection in self.projections.items():
@@ -428,6 +478,7 @@ class Projector:
         with self._lock:
             selected = [self.projections[n] for n in (names or self.projections)]
             with self.views.transaction() as tx:
+                self.views.lock(tx)
                 for projection in selected:
                     self._drop(tx, projection)
                     projection.create(tx)
@@ -442,6 +493,7 @@ class Projector:
             # the next projector creates them on start). Fresh tables have no planner
             # statistics either: without them PostgreSQL may scan where an index would do.
             with self.views.transaction() as tx:
+                self.views.lock(tx)
                 sqlite = self.views.dialect.name == "sqlite"
                 if sqlite:
                     # Sorting a large table for an index in memory would make the rebuild's
@@ -464,11 +516,32 @@ class Projector:
         poll_interval: float = 0.5,
         progress: ProgressCallback | None = None,
     ) -> None:
-        """Keep catching up until ``stop`` is set; wakes on PostgreSQL NOTIFY, else polls."""
+        """Keep catching up until ``stop`` is set; wakes on PostgreSQL NOTIFY, else polls.
+
+        A catch-up that fails for a passing reason is logged and tried again after a pause
+        that grows with each failure in a row (up to ``_MAX_RETRY_PAUSE``): SQLite's "database
+        is locked" once its busy timeout ran out, a PostgreSQL deadlock, serialization failure
+        or lost connection (the library's ``OperationalError`` and ``InterfaceError``). Its
+        transaction rolled back, so nothing is applied twice. Other failures are raised.
+        """
         listener = self._listener()
+        failures = 0
         try:
             while not stop.is_set():
-                self.catch_up(progress=progress)
+                try:
+                    self.catch_up(progress=progress)
+                except (OperationalError, InterfaceError) as error:
+                    failures += 1
+                    pause = _retry_pause(failures, poll_interval)
+                    reason = (str(error).splitlines() or [type(error).__name__])[0]
+                    _log.warning(
+                        "servflow: the follower could not catch up (%s); trying again in %.2f s",
+                        reason,
+                        pause,
+                    )
+                    stop.wait(pause)
+                    continue
+                failures = 0
                 if listener is not None:
                     listener(poll_interval)
                 else:
