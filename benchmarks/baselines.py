@@ -183,7 +183,7 @@ def bare_lifecycle(app: BareApp, index: int, pads: tuple[str, ...], now: datetim
     for position, (command, fields) in enumerate(steps, start=1):
         loaded: BareRequest = app.repository.get(ref)
         getattr(loaded, command)(
-            actor=actor if command != "accept" else "customer:acme",
+            actor=actor if command != "accept" else f"customer:cust-{index % 1000:04d}",
             occurred_at=stamp,
             pad=pads[position],
             **fields,

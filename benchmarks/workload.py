@@ -70,8 +70,9 @@ def adopt_standard_policy(desk: ServiceDesk) -> str:
 
 def run_lifecycle(desk: ServiceDesk, index: int) -> None:
     """Open a request and take it to acceptance, one desk command at a time."""
+    customer = f"cust-{index % 1000:04d}"
     request = desk.open(
-        customer=f"cust-{index % 1000:04d}",
+        customer=customer,
         channel="phone",
         kind="complaint",
         stage="post_sale",
@@ -90,7 +91,7 @@ def run_lifecycle(desk: ServiceDesk, index: int) -> None:
     )
     desk.act(ref, action="Updated the firmware", effort_minutes=20, actor="agent:ana")
     desk.complete(ref, outcome="resolved", resolution="Firmware 2.1 installed", actor="agent:ana")
-    desk.accept(ref, satisfaction=5, actor="customer:acme")
+    desk.accept(ref, satisfaction=5, actor=f"customer:{customer}")  # its own request
 
 
 # -- aggregates built with the domain API ------------------------------------------------------

@@ -8,12 +8,12 @@ got there first. A refused command appends nothing; the loser of a race on a req
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -55,11 +55,10 @@ class Writer:
         self.roles = roles
         self._kept = _Kept(_MAX_KEPT)
 
-    @contextlib.contextmanager
     def change(
         self, ref: Ref, command: Command, actor: str, occurred_at: datetime | None
-    ) -> Iterator[tuple[ServiceRequest, Moment]]:
-        """The request and the command's moment; what the block records is saved on exit.
+    ) -> _Change:
+        """``with`` it: the request and the command's moment; what the block records is saved.
 
         The roles are asked first (``PermissionDeniedError``). A block that raises records
         nothing. A save that loses a race raises ``ConcurrencyConflictError``: the caller may
@@ -68,7 +67,10 @@ class Writer:
         request_id = resolve(ref)
         request = self._checkout(request_id, ref)
         self.check_roles(actor, command, request)
-        yield request, self._clock.moment(occurred_at, command, request)
+        return _Change(self, request, command, self._clock.moment(occurred_at, command, request))
+
+    def save_changed(self, request: ServiceRequest, command: Command) -> None:
+        """Save what a command recorded on a request; the loser of a race gets a conflict."""
         with translated():
             try:
                 recordings = self._stores.store.save(request)
@@ -106,13 +108,14 @@ class Writer:
 
     def check_roles(self, actor: str, command: Command, request: ServiceRequest) -> None:
         """Refuse what the desk's roles do not let ``actor`` record on ``request``."""
-        self.roles.check(
-            actor,
-            command,
-            customer_id=request.customer.id,
-            where=f"{request.ticket_code} ({request.id})",
-            request_id=request.id,
-        )
+        if not self.roles.allows(actor, command, customer_id=request.customer.id):
+            raise self.roles.refusal(
+                actor,
+                command,
+                customer_id=request.customer.id,
+                where=f"{request.ticket_code} ({request.id})",
+                request_id=request.id,
+            )
 
     def save_new(self, request: ServiceRequest) -> None:
         """Save a request just opened; ``IntegrityError`` when its ticket code is taken."""
@@ -188,6 +191,33 @@ class Writer:
         """Keep a request just saved for the desk's next command on it (see ``_checkout``)."""
         if recordings and recordings[-1].notification.originator_version == request.version:
             self._kept.put(request, bytes(recordings[-1].notification.state))
+
+
+class _Change:
+    """One command on one request: ``with`` gives the request and the moment, then saves."""
+
+    __slots__ = ("_at", "_command", "_request", "_writer")
+
+    def __init__(
+        self, writer: Writer, request: ServiceRequest, command: Command, at: Moment
+    ) -> None:
+        self._writer = writer
+        self._request = request
+        self._command = command
+        self._at = at
+
+    def __enter__(self) -> tuple[ServiceRequest, Moment]:
+        return self._request, self._at
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        if exc_type is None:
+            self._writer.save_changed(self._request, self._command)
+        return False
 
 
 class _Kept:

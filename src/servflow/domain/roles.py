@@ -41,10 +41,12 @@ class ActorKind(StrEnum):
     """Another system recording what happened there (an import, a mailbox, a CRM)."""
 
 
+_KINDS: Mapping[str, ActorKind] = MappingProxyType({kind.value: kind for kind in ActorKind})
+
+
 def actor_kind(actor: str) -> ActorKind | None:
     """The kind of an actor; None when it names none (the event's validation refuses it)."""
-    kind = actor.partition(":")[0]
-    return ActorKind(kind) if kind in ActorKind._value2member_map_ else None
+    return _KINDS.get(actor.partition(":")[0])
 
 
 def actor_name(actor: str) -> str:
@@ -120,6 +122,19 @@ class Roles(BaseModel):
         kind = actor_kind(actor)
         return kind is None or Command(command) in self.grants.get(kind, frozenset())
 
+    def allows(self, actor: str, command: Command, *, customer_id: str | None) -> bool:
+        """Whether ``actor`` may record ``command`` on a request of ``customer_id``.
+
+        An actor that names no known kind is left to the event's validation (True here).
+        """
+        kind = _KINDS.get(actor.partition(":")[0])
+        if kind is None:
+            return True
+        granted = self.grants.get(kind)
+        if granted is None or command not in granted:
+            return False
+        return kind not in self.own_requests_only or customer_id == actor_name(actor)
+
     def check(
         self,
         actor: str,
@@ -129,25 +144,33 @@ class Roles(BaseModel):
         where: str = "",
         request_id: UUID | None = None,
     ) -> None:
-        """Refuse (``PermissionDeniedError``) what the actor may not record on this request.
+        """Refuse (``PermissionDeniedError``) what the actor may not record on this request."""
+        if not self.allows(actor, command, customer_id=customer_id):
+            raise self.refusal(
+                actor, command, customer_id=customer_id, where=where, request_id=request_id
+            )
 
-        ``customer_id`` is the request's customer (for ``open``, the one it is opened for).
-        An actor that names no known kind is left to the event's validation.
-        """
+    def refusal(
+        self,
+        actor: str,
+        command: Command,
+        *,
+        customer_id: str | None,
+        where: str = "",
+        request_id: UUID | None = None,
+    ) -> PermissionDeniedError:
+        """The error for ``actor`` refused ``command`` (``allows`` said no), saying why."""
         kind = actor_kind(actor)
-        if kind is None:
-            return
         about = f"{where}: " if where else ""
-        if command not in self.grants.get(kind, frozenset()):
+        if kind is None or command in self.grants.get(kind, frozenset()):
+            msg = (
+                f"{about}refused '{command}': actor {actor!r} acts on its own requests only, "
+                f"and this one is customer {customer_id!r}'s"
+            )
+        else:
             allowed = sorted(k.value for k, granted in self.grants.items() if command in granted)
             msg = (
                 f"{about}refused '{command}': actor {actor!r} may not record it "
                 f"(kind {kind.value}; allowed: {', '.join(allowed) or 'nobody'})"
             )
-            raise PermissionDeniedError(msg, actor=actor, command=command, request_id=request_id)
-        if kind in self.own_requests_only and customer_id != actor_name(actor):
-            msg = (
-                f"{about}refused '{command}': actor {actor!r} acts on its own requests only, "
-                f"and this one is customer {customer_id!r}'s"
-            )
-            raise PermissionDeniedError(msg, actor=actor, command=command, request_id=request_id)
+        return PermissionDeniedError(msg, actor=actor, command=command, request_id=request_id)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -252,14 +253,25 @@ def store_error(error: PersistenceError) -> StoreError:
     return StoreError(f"the event store refused the operation: {error}")
 
 
-@contextlib.contextmanager
-def translated() -> Iterator[None]:
+class translated(contextlib.ContextDecorator):  # noqa: N801 - reads as the phrase it is
     """Let no library or driver persistence error out: each becomes a ``StoreError``.
 
-    Also a decorator. Code inside that must tell a conflict apart catches ``IntegrityError``
-    (a ``PersistenceError``) itself, before this sees it.
+    ``with translated(): ...``, or a decorator. Code inside that must tell a conflict apart
+    catches ``IntegrityError`` (a ``PersistenceError``) itself, before this sees it. A class,
+    not a generator: it wraps every read and save, and costs a fraction of one.
     """
-    try:
-        yield
-    except PersistenceError as error:
-        raise store_error(error) from None
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        if isinstance(exc, PersistenceError):
+            raise store_error(exc) from None
+        return False
