@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from servflow import ServiceDesk
+from servflow import Request, ServiceDesk
 
 settings.register_profile(
     "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -82,6 +82,27 @@ def drop_schema(schema: str) -> None:
 
 
 DeskFactory = Callable[..., ServiceDesk]
+
+
+def open_one(desk: ServiceDesk, **overrides: object) -> Request:
+    """Open a request (a phone complaint from acme) with any field overridden."""
+    fields: dict[str, object] = {
+        "customer": "acme",
+        "channel": "phone",
+        "kind": "complaint",
+        "stage": "post_sale",
+        "symptom": "The router drops the line every evening",
+        "actor": "agent:ana",
+    }
+    fields.update(overrides)
+    return desk.open(**fields)  # type: ignore[arg-type]
+
+
+def assigned(desk: ServiceDesk) -> Request:
+    """Open a request, classify it and assign it to the network team's agent ana."""
+    request = open_one(desk)
+    desk.classify(request, priority="high", actor="agent:lead")
+    return desk.assign(request, team="network", agent="ana", actor="agent:lead")
 
 
 @pytest.fixture

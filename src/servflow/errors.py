@@ -8,6 +8,7 @@ that do not know servflow. This module imports nothing from servflow.
 
 from __future__ import annotations
 
+import reprlib
 from typing import ClassVar
 from uuid import UUID
 
@@ -22,7 +23,51 @@ __all__ = [
     "ServflowError",
     "StoreError",
     "ValidationFailedError",
+    "shown",
 ]
+
+#: The most of a message an error keeps; what lies beyond is cut (``ServflowError``).
+MAX_MESSAGE = 2_000
+#: The most of a refused value a message shows (``shown``).
+MAX_SHOWN = 60
+#: Integers longer than this many bits are shown by their size (about 60 digits).
+_MAX_BITS = 200
+
+
+class _Short(reprlib.Repr):
+    """``repr`` that never builds the whole of a huge value: strings, bytes, lists are cut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = MAX_SHOWN
+        self.maxlist = self.maxtuple = self.maxset = self.maxdict = 4
+        self.maxlevel = 2
+
+    def repr_int(self, value: int, level: int) -> str:
+        """A huge integer by its size: Python refuses to write one of more than 4,300 digits."""
+        if value.bit_length() > _MAX_BITS:
+            return f"<an integer of {value.bit_length():,} bits>"
+        return super().repr_int(value, level)
+
+    def repr_bytes(self, value: bytes, level: int) -> str:  # noqa: ARG002 - reprlib's signature
+        """Bytes like strings: the start, then ``...``."""
+        start = value[: self.maxstring // 4]  # each byte may take four characters: b'\\x00'
+        return repr(start) + ("..." if len(value) > len(start) else "")
+
+
+_SHORT = _Short()
+
+
+def shown(value: object) -> str:
+    """A refused value as a message shows it: its ``repr``, cut to a short prefix if long.
+
+    An error names what was refused so the caller can find it; it never carries it back whole (a
+    50 MB actor must not return as a 50 MB message, in logs, terminals or HTTP responses).
+    """
+    text = _SHORT.repr(value)
+    if isinstance(value, str | bytes) and len(value) > MAX_SHOWN:
+        text += f" ({len(value):,} {'characters' if isinstance(value, str) else 'bytes'})"
+    return text
 
 
 class ServflowError(Exception):
@@ -31,6 +76,9 @@ class ServflowError(Exception):
     code: ClassVar[str] = "servflow_error"
 
     def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            # A last guard: messages show refused values through ``shown``, which keeps them short.
+            message = message[:MAX_MESSAGE] + f"... ({len(message):,} characters, cut)"
         super().__init__(message)
         self.message = message
 
@@ -148,7 +196,7 @@ class NonConformityNotFoundError(ServflowError, LookupError):
     code: ClassVar[str] = "nonconformity_not_found"
 
     def __init__(self, *, request_id: UUID, ticket_code: str, number: int) -> None:
-        super().__init__(f"{ticket_code} ({request_id}) has no non-conformity #{number}")
+        super().__init__(f"{ticket_code} ({request_id}) has no non-conformity #{shown(number)}")
         self.request_id = request_id
         self.ticket_code = ticket_code
         self.number = number

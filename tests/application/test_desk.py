@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 import pytest
 
 import servflow
+from conftest import assigned, open_one
 from servflow import (
     ConcurrencyConflictError,
     ConfigurationError,
@@ -40,25 +41,6 @@ class FakeClockLike(Protocol):
     def __call__(self) -> datetime: ...
 
     def advance(self, **kwargs: float) -> datetime: ...
-
-
-def open_one(desk: ServiceDesk, **overrides: object) -> Request:
-    fields: dict[str, object] = {
-        "customer": "acme",
-        "channel": "phone",
-        "kind": "complaint",
-        "stage": "post_sale",
-        "symptom": "The router drops the line every evening",
-        "actor": "agent:ana",
-    }
-    fields.update(overrides)
-    return desk.open(**fields)  # type: ignore[arg-type]
-
-
-def assigned(desk: ServiceDesk) -> Request:
-    request = open_one(desk)
-    desk.classify(request, priority="high", actor="agent:lead")
-    return desk.assign(request, team="network", agent="ana", actor="agent:lead")
 
 
 def footprint(desk: ServiceDesk, ref: Request) -> tuple[Request, int, int]:

@@ -29,7 +29,11 @@ import servflow.errors
 from conftest import require_postgres
 from servflow import TRANSITIONS, ServiceRequest, Status
 from servflow.cli import app
+from servflow.desk.checks import MAX_PAGE
 from servflow.domain.lifecycle import changes_of_status
+from servflow.domain.policy import MAX_DURATION
+from servflow.domain.values import EARLIEST, LATEST, MAX_ACTOR, MAX_ITEMS, MAX_NAME, MAX_TEXT
+from servflow.persistence.codec import MAX_EVENT_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -178,6 +182,25 @@ def test_the_event_catalogue_lists_every_event_with_every_field() -> None:
         assert documented == fields, event.__name__
     for field in _BASE_FIELDS - {"originator_topic"}:
         assert f"| `{field}` |" in text, field
+
+
+def test_the_documented_limits_are_the_ones_the_code_applies() -> None:
+    text = (DOCS / "reference" / "events.md").read_text(encoding="utf-8")
+    limits = text.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    for value in (
+        MAX_TEXT,
+        MAX_NAME,
+        MAX_ACTOR,
+        MAX_ITEMS,
+        MAX_EVENT_BYTES,
+        MAX_PAGE,
+        MAX_DURATION.days,
+        2**31 - 1,
+        1_000_000,
+    ):
+        assert f"{value:,}" in limits, value
+    for instant in (EARLIEST, LATEST):
+        assert instant.strftime("%Y-%m-%dT%H:%MZ") in limits, instant
 
 
 def test_the_error_reference_has_one_anchor_per_error_code() -> None:

@@ -16,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from servflow.domain.calendar import Calendar, Weekday
+from servflow.domain.clocks import add_business
 from servflow.errors import ConfigurationError
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -563,6 +564,15 @@ def test_a_calendar_without_hours_never_opens() -> None:
     assert closed.add(start, timedelta(0)) == start
     with pytest.raises(ValueError, match="never opens"):
         closed.add(start, timedelta(seconds=1))
+
+
+def test_business_time_reached_past_year_9999_is_never_reached() -> None:
+    late = utc("9999-12-01T00:00")
+    with pytest.raises(ValueError, match="past year 9999"):
+        Calendar.always_open().add(late, timedelta(days=60))
+    with pytest.raises(ValueError, match="past year 9999"):
+        MADRID_OFFICE.add(late, timedelta(days=60))
+    assert add_business(MADRID_OFFICE, late, timedelta(days=60)) is None  # as the SLA clocks see it
 
 
 def test_naive_datetimes_are_refused() -> None:

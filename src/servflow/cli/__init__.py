@@ -26,6 +26,7 @@ from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
 from servflow.cli.requests import request_app
 from servflow.cli.sla import sla_app
+from servflow.errors import shown
 
 __all__ = [
     "app",
@@ -60,7 +61,7 @@ def _zone(name: str | None) -> tzinfo | None:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        msg = f"unknown time zone {name!r}; use an IANA name such as Europe/Madrid or UTC"
+        msg = f"unknown time zone {shown(name)}; use an IANA name such as Europe/Madrid or UTC"
         raise typer.BadParameter(msg, param_hint="'--tz'") from None
 
 

@@ -25,7 +25,13 @@ from rich.text import Text
 from servflow.desk import ProjectionMode, ServiceDesk, TimeSource
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.values import Priority
-from servflow.errors import ConfigurationError, ServflowError, StoreError, ValidationFailedError
+from servflow.errors import (
+    ConfigurationError,
+    ServflowError,
+    StoreError,
+    ValidationFailedError,
+    shown,
+)
 
 __all__ = [
     "DEFAULT_ACTOR",
@@ -183,21 +189,38 @@ def _audit_key() -> bytes | None:
 
 
 def guarded(command: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Turn servflow's errors into one red line on stderr and exit code 1, never a traceback."""
+    """Turn servflow's errors into one red line on stderr and exit code 1, never a traceback.
+
+    Anything else that goes wrong is a bug in servflow: it is reported the same way, as
+    ``error[internal_error]``, with the traceback only when ``SERVFLOW_DEBUG`` is set.
+    """
 
     @functools.wraps(command)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return command(*args, **kwargs)
         except ServflowError as error:
-            _fail(error)
+            _fail(error.code, str(error))
+        except Exception as error:
+            if _is_typers(error) or os.environ.get("SERVFLOW_DEBUG", "").strip().lower() in _TRUE:
+                raise  # Typer's own ways out (an exit code, a usage error), or a developer's
+            _fail(
+                "internal_error",
+                f"{type(error).__name__}: {shown(str(error))} (a bug in servflow; run again with "
+                "SERVFLOW_DEBUG=1 for the traceback and report it)",
+            )
 
     return run
 
 
-def _fail(error: ServflowError) -> NoReturn:
-    message = " ".join(str(error).split())
-    line = Text.assemble((f"error[{error.code}]: ", "bold red"), (message, "red"))
+def _is_typers(error: Exception) -> bool:
+    # typer.Exit, typer.Abort and the click exceptions (vendored in recent Typer versions).
+    return type(error).__module__.split(".")[0] in {"typer", "click"}
+
+
+def _fail(code: str, message: str) -> NoReturn:
+    text = " ".join(message.split())
+    line = Text.assemble((f"error[{code}]: ", "bold red"), (text, "red"))
     Console(stderr=True, highlight=False).print(line, soft_wrap=True)
     raise typer.Exit(1)
 
@@ -227,15 +250,17 @@ def parse_when(
     if value is None:
         return None
     try:
+        if "\x00" in value:  # CPython's parser stops at a NUL and reads what came before
+            raise ValueError(value)  # noqa: TRY301 - the same refusal as any other bad text
         when = datetime.fromisoformat(value.strip())
     except ValueError:
-        msg = f"{option} {value!r} is not an ISO-8601 date-time; write it like " + " or ".join(
+        msg = f"{option} {shown(value)} is not an ISO-8601 date-time; write it like " + " or ".join(
             examples
         )
         raise ValidationFailedError(msg, errors=((option, "not an ISO-8601 date-time"),)) from None
     if when.tzinfo is None or when.utcoffset() is None:
         msg = (
-            f"{option} {value!r} has no UTC offset, so it names no single instant; "
+            f"{option} {shown(value)} has no UTC offset, so it names no single instant; "
             f"add one, like {examples[0]} or ...Z for UTC"
         )
         raise ValidationFailedError(msg, errors=((option, "needs a UTC offset"),))

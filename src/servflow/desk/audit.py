@@ -25,6 +25,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
+from servflow.desk.checks import callback, names, page, refuse, text_filter
+from servflow.desk.clock import checked_instant
 from servflow.desk.export import (
     AUDIT_EXPORT_FIELDS,
     HISTORY_EXPORT_FIELDS,
@@ -40,7 +42,8 @@ from servflow.domain.base import EventSourced
 from servflow.domain.history import HistoryEntry, history_of
 from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import SLA_POLICY_BOOK_ID
-from servflow.errors import RequestNotFoundError, ValidationFailedError
+from servflow.domain.values import MAX_ACTOR
+from servflow.errors import RequestNotFoundError, ValidationFailedError, shown
 from servflow.persistence.chain import Head, VerifyReport
 from servflow.persistence.log import LogReader, occurred_by
 from servflow.persistence.sql import Dialect, Tx
@@ -63,7 +66,6 @@ if TYPE_CHECKING:
 __all__ = ["AuditDesk", "AuditTrail", "audit_filter", "known_event_types"]
 
 _BATCH = 1000
-_MAX_PAGE = 10_000
 
 _JSON_COLUMNS = frozenset({"data", "changes"})
 
@@ -84,40 +86,33 @@ def known_event_types() -> frozenset[str]:
 
 def audit_filter(
     *,
-    actor: str | None = None,
+    actor: object = None,
     request_id: UUID | None = None,
-    event_type: str | Sequence[str] | None = None,
-    customer: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    by: TimeBasis | str = "occurred",
+    event_type: object = None,
+    customer: object = None,
+    since: object = None,
+    until: object = None,
+    by: object = "occurred",
     command: str = "audit_log",
 ) -> AuditFilter:
     """Check an auditor's criteria and turn them into an ``AuditFilter`` (typed errors if not)."""
-    types = (event_type,) if isinstance(event_type, str) else tuple(event_type or ())
-    unknown = sorted(set(types) - known_event_types()) if types else []
+    types = names(event_type, "event_type", command)
+    unknown = sorted(set(types) - known_event_types())
     if unknown:
         msg = (
-            f"refused '{command}': unknown event type {', '.join(map(repr, unknown))}; "
+            f"refused '{command}': unknown event type {', '.join(map(shown, unknown[:5]))}; "
             f"known types: {', '.join(sorted(known_event_types()))}"
         )
         raise ValidationFailedError(msg, command=command, errors=(("event_type", "unknown"),))
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
-            msg = f"refused '{command}': {name} {moment.isoformat()} is naive; give an aware one"
-            raise ValidationFailedError(
-                msg, command=command, errors=((name, "must be timezone-aware"),)
-            )
     if by not in get_args(TimeBasis):
-        msg = f"refused '{command}': by must be 'occurred' or 'recorded', not {by!r}"
-        raise ValidationFailedError(msg, command=command, errors=(("by", "unknown time"),))
+        refuse(command, "by", f"must be 'occurred' or 'recorded', not {shown(by)}")
     return AuditFilter(
-        actor=actor,
+        actor=text_filter(actor, "actor", command, longest=MAX_ACTOR),
         request_id=request_id,
         event_types=types,
-        customer=customer,
-        since=since,
-        until=until,
+        customer=text_filter(customer, "customer", command),
+        since=None if since is None else checked_instant(since, "since", command),
+        until=None if until is None else checked_instant(until, "until", command),
         by="occurred" if by == "occurred" else "recorded",
     )
 
@@ -154,12 +149,7 @@ class AuditTrail:
 
     def page(self, selected: AuditFilter, *, after: int = 0, limit: int = 100) -> AuditPage:
         """One page of the audit log (keyset paging by position)."""
-        if not 1 <= limit <= _MAX_PAGE or after < 0:
-            msg = (
-                "refused 'audit_log': limit must be 1-10000 and after_position >= 0 "
-                f"(got {limit}, {after})"
-            )
-            raise ValidationFailedError(msg, command="audit_log")
+        page(limit, after, "audit_log", "after_position")
         with self._views.transaction(commit=False) as tx:
             return self._projection.page(tx, selected, after=after, limit=limit)
 
@@ -263,11 +253,9 @@ class AuditDesk:
             raise RequestNotFoundError(describe(ref))
         return entries
 
-    def as_of(self, request_id: UUID, as_of: datetime, ref: Ref) -> ServiceRequest:
+    def as_of(self, request_id: UUID, as_of: object, ref: Ref) -> ServiceRequest:
         """The request folded from its events that happened by ``as_of``."""
-        if as_of.tzinfo is None or as_of.utcoffset() is None:
-            msg = f"as_of {as_of.isoformat()} is naive; give a timezone-aware datetime"
-            raise ValidationFailedError(msg, command="get", request_id=request_id)
+        as_of = checked_instant(as_of, "as_of", "get", request_id)
         request: ServiceRequest | None = None
         with translated():
             for _, event in self._trail.log.events_as_of([request_id], as_of):
@@ -283,6 +271,13 @@ class AuditDesk:
 
     def verify(self, expected: Head | None, progress: Callable[[int], None] | None) -> VerifyReport:
         """Recompute the hash chain over the stored log (see ``ServiceDesk.verify``)."""
+        if expected is not None and not isinstance(expected, Head):
+            refuse(
+                "verify",
+                "expected",
+                f"must be a Head (audit_head()) or None, not {shown(expected)}",
+            )
+        callback(progress, "progress", "verify")
         recorder = self._stores.store.recorder
         chain = self._stores.chain
 
@@ -294,7 +289,7 @@ class AuditDesk:
                 yield [(n.id, n) for n in notifications]
                 position = notifications[-1].id
 
-        with translated(), self._stores.views.transaction(commit=False) as tx:
+        with self._stores.reading() as tx:
             return chain.verify(
                 batches(),
                 lambda after, upto: chain.links(tx, after, upto),
@@ -304,7 +299,7 @@ class AuditDesk:
 
     def head(self) -> Head | None:
         """The newest link of the hash chain."""
-        with self._stores.views.transaction(commit=False) as tx:
+        with self._stores.reading() as tx:
             return self._stores.chain.head(tx)
 
     def page(self, selected: AuditFilter, after: int, limit: int) -> AuditPage:
@@ -333,6 +328,8 @@ class AuditDesk:
         selected: AuditFilter,
     ) -> int:
         """Stream a history or the global log to a file (see ``ServiceDesk.export``)."""
+        if not callable(getattr(fp, "write", None)) or getattr(fp, "closed", False) is True:
+            refuse("export", "fp", f"must be a file open for writing, not {shown(fp)}")
         request_id: UUID | None = None
         if request is not None:
             request_id = resolve(request)

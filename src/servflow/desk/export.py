@@ -13,7 +13,7 @@ from typing import IO, Any, Literal, get_args
 import orjson
 
 from servflow.domain.history import Change, HistoryEntry
-from servflow.errors import ValidationFailedError
+from servflow.errors import ValidationFailedError, shown
 from servflow.projections.audit import (
     AuditRow,
 )
@@ -111,7 +111,7 @@ def write_export(
     Times are ISO 8601 in UTC (``...Z``).
     """
     if format not in get_args(ExportFormat):
-        msg = f"refused 'export': format must be 'jsonl' or 'csv', not {format!r}"
+        msg = f"refused 'export': format must be 'jsonl' or 'csv', not {shown(format)}"
         raise ValidationFailedError(msg, command="export", errors=(("format", "unknown"),))
     binary = _is_binary(fp)
 
@@ -156,7 +156,7 @@ def read_export(
     said; a request history export is told apart by its ``changes`` field.
     """
     if format not in get_args(ExportFormat):
-        msg = f"refused 'read_export': format must be 'jsonl' or 'csv', not {format!r}"
+        msg = f"refused 'read_export': format must be 'jsonl' or 'csv', not {shown(format)}"
         raise ValidationFailedError(msg, command="read_export", errors=(("format", "unknown"),))
     if format == "jsonl":
         for line in fp:

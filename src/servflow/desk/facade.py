@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Self
 from uuid import UUID
 
+from servflow.desk import checks
 from servflow.desk.audit import AuditDesk, audit_filter
-from servflow.desk.clock import DeskClock, TimeSource
+from servflow.desk.checks import callback
+from servflow.desk.clock import DeskClock, TimeSource, checked_instant
 from servflow.desk.commands import RequestCommands
 from servflow.desk.export import ExportFormat
 from servflow.desk.kpis import KpiDesk, Kpis
-from servflow.desk.reads import QueueQuestion, Reader, queue_filters
+from servflow.desk.reads import QueueQuestion, Reader
 from servflow.desk.sla import SlaDesk
 from servflow.desk.stores import (
     ProjectionMode,
@@ -28,6 +30,7 @@ from servflow.desk.stores import (
     create_schema,
     opening_lock,
     postgres_env,
+    postgres_schema,
     sqlite_env,
 )
 from servflow.desk.tickets import Ref, Tickets, resolve
@@ -39,7 +42,7 @@ from servflow.domain.roles import Roles
 from servflow.domain.sla import DueAction, PolicyAdoption, SlaStatus, TimelineEntry, WhatIfFlip
 from servflow.domain.values import Kind, Priority, Tier
 from servflow.domain.view import Request
-from servflow.errors import ValidationFailedError
+from servflow.errors import ConfigurationError, ValidationFailedError, shown
 from servflow.persistence.chain import Head, VerifyReport
 from servflow.persistence.store import translated
 from servflow.projections.audit import AuditPage, TimeBasis
@@ -80,6 +83,7 @@ class ServiceDesk(RequestCommands):
         roles: Roles | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        _check_settings(audit_key, env)
         self._clock = DeskClock(clock)
         self._tickets = Tickets(ticket_prefix, lambda request_id: self._writer.has(request_id))  # noqa: PLW0108 - the writer comes next
         self._stores = Stores(env, projections=projections, audit_key=audit_key)
@@ -151,6 +155,7 @@ class ServiceDesk(RequestCommands):
         servflow's tables apart from others in the same database. ``cipher_key`` and
         ``compress`` as for ``sqlite``.
         """
+        schema = postgres_schema(schema)
         env = postgres_env(dsn, pool_size=pool_size, cipher_key=cipher_key, compress=compress)
         # Opening a store creates its tables, functions and views if they are missing; processes
         # opening the same schema at once would collide in PostgreSQL's catalogue, so they take
@@ -240,10 +245,22 @@ class ServiceDesk(RequestCommands):
         ``count=False`` skips counting every match (``total`` is then None): a page then
         costs only its own rows, however long the queue.
         """
-        filters = queue_filters("queue", special, status, priority, kind, tier, limit, offset)
-        return self._reads.queue(
-            QueueQuestion(filters, team, agent, customer, at, limit, offset, count)
+        question = QueueQuestion.checked(
+            "queue",
+            special,
+            team=team,
+            agent=agent,
+            status=status,
+            priority=priority,
+            kind=kind,
+            customer=customer,
+            tier=tier,
+            at=at,
+            limit=limit,
+            offset=offset,
+            count=count,
         )
+        return self._reads.queue(question)
 
     # -- tamper evidence --------------------------------------------------------------------
 
@@ -316,14 +333,24 @@ class ServiceDesk(RequestCommands):
         statuses are asked for), so it answers audits ("team X's queue at 10:00 last
         Monday"), not dashboards.
         """
-        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-            msg = f"refused 'queue_as_of': at must be a timezone-aware datetime, not {at!r}"
-            raise ValidationFailedError(msg, command="queue_as_of")
-        filters = queue_filters("queue_as_of", special, status, priority, kind, tier, limit, offset)
-        question = QueueQuestion(filters, team, agent, customer, at, limit, offset)
-        closed = bool(filters[1])  # statuses asked for: closed requests count too
-        candidates = lambda: self._reads.as_of_candidates(at, closed=closed)  # noqa: E731
-        return self._audit.queue_as_of(at, question.ask, closed=closed, candidates=candidates)
+        when = checked_instant(at, "at", "queue_as_of")
+        question = QueueQuestion.checked(
+            "queue_as_of",
+            special,
+            team=team,
+            agent=agent,
+            status=status,
+            priority=priority,
+            kind=kind,
+            customer=customer,
+            tier=tier,
+            at=when,
+            limit=limit,
+            offset=offset,
+        )
+        closed = bool(question.filters[1])  # statuses asked for: closed requests count too
+        candidates = lambda: self._reads.as_of_candidates(when, closed=closed)  # noqa: E731
+        return self._audit.queue_as_of(when, question.ask, closed=closed, candidates=candidates)
 
     def export(
         self,
@@ -452,6 +479,7 @@ class ServiceDesk(RequestCommands):
 
     def catch_up(self, *, progress: ProgressCallback | None = None) -> int:
         """Bring every projection up to the head of the log; returns how many events it applied."""
+        callback(progress, "progress", "catch_up")
         with translated():
             return self._stores.projector.catch_up(progress=progress)
 
@@ -460,12 +488,15 @@ class ServiceDesk(RequestCommands):
     ) -> int:
         """Drop projections' tables and replay the whole log into them (all by default)."""
         projector = self._stores.projector
-        unknown = set(names or ()) - set(projector.projections)
+        chosen = checks.names(names, "names", "rebuild_projections")
+        unknown = sorted(set(chosen) - set(projector.projections))
         if unknown:
-            msg = f"unknown projections: {', '.join(sorted(unknown))}"
-            raise ValidationFailedError(msg, command="rebuild_projections")
+            known = ", ".join(projector.projections)
+            problem = f"{', '.join(map(shown, unknown[:5]))} unknown; known: {known}"
+            checks.refuse("rebuild_projections", "names", problem)
+        callback(progress, "progress", "rebuild_projections")
         with translated():
-            return projector.rebuild(names=names, progress=progress)
+            return projector.rebuild(names=chosen or None, progress=progress)
 
     def projection_status(self) -> list[ProjectionStatus]:
         """Each projection's position against the head of the log."""
@@ -479,4 +510,22 @@ class ServiceDesk(RequestCommands):
         progress: ProgressCallback | None = None,
     ) -> None:
         """Keep the projections up to date until ``stop`` is set (for a follower process)."""
-        self._stores.projector.follow(stop, poll_interval=poll_interval, progress=progress)
+        if not isinstance(stop, threading.Event):
+            checks.refuse("follow", "stop", f"must be a threading.Event, not {shown(stop)}")
+        interval = checks.number(poll_interval, "poll_interval", "follow", low=0, high=3600)
+        callback(progress, "progress", "follow")
+        with translated():
+            self._stores.projector.follow(stop, poll_interval=interval, progress=progress)
+
+
+def _check_settings(audit_key: object, env: object) -> None:
+    """Refuse an audit key that is not bytes, or store settings that are not text."""
+    if audit_key is not None and not isinstance(audit_key, bytes):
+        msg = f"audit_key must be bytes or None, not {type(audit_key).__name__}"  # never the key
+        raise ConfigurationError(msg)
+    if env is not None and (
+        not isinstance(env, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+    ):
+        msg = f"env must map setting names to text, not {shown(env)}"
+        raise ConfigurationError(msg)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, TypeVar
 from eventsourcing.persistence import StoredEvent
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from servflow.desk.checks import member, text_filter
+from servflow.desk.clock import checked_instant
 from servflow.domain.request import ServiceRequest, Status, total_cost, total_effort
 from servflow.domain.sla import ClockState, SlaTracker, policy_at, to_second
 from servflow.domain.values import Channel, Kind, Outcome
@@ -110,28 +112,8 @@ class Kpis(BaseModel):
     """Of those, the ones corrected by ``at``."""
 
 
-def _aware(value: object, name: str) -> datetime:
-    if not isinstance(value, datetime):
-        msg = f"refused '{_COMMAND}': {name} must be a datetime, not {value!r}"
-        raise ValidationFailedError(msg, command=_COMMAND, errors=((name, "not a datetime"),))
-    if value.tzinfo is None or value.utcoffset() is None:
-        msg = (
-            f"refused '{_COMMAND}': {name} {value.isoformat()} is naive; "
-            "give a timezone-aware datetime"
-        )
-        raise ValidationFailedError(msg, command=_COMMAND, errors=((name, "must be aware"),))
-    return value
-
-
 def _kind(kind: Kind | str | None) -> Kind | None:
-    if kind is None:
-        return None
-    try:
-        return Kind(kind)
-    except ValueError:
-        allowed = ", ".join(k.value for k in Kind)
-        msg = f"refused '{_COMMAND}': kind {kind!r} is not one of {allowed}"
-        raise ValidationFailedError(msg, command=_COMMAND, errors=(("kind", "unknown"),)) from None
+    return None if kind is None else member(Kind, kind, "kind", _COMMAND)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -173,9 +155,9 @@ def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
     (what ``Request`` views) and a call that measures its SLA clocks as of ``at``
     (``ServiceDesk._cohort_as_of``); ``at`` must already be aware.
     """
-    start = _aware(since, "since")
-    end = _aware(until, "until")
-    when = _aware(at, "at")
+    start = checked_instant(since, "since", _COMMAND)
+    end = checked_instant(until, "until", _COMMAND)
+    when = checked_instant(at, "at", _COMMAND)
     if start >= end:
         msg = (
             f"refused '{_COMMAND}': since {start.isoformat()} must be before "
@@ -183,6 +165,7 @@ def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
         )
         raise ValidationFailedError(msg, command=_COMMAND, errors=(("until", "not after since"),))
     wanted_kind = _kind(kind)
+    team = text_filter(team, "team", _COMMAND)
 
     statuses: Counter[Status] = Counter()
     kinds: Counter[Kind] = Counter()

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from servflow.desk.clock import DeskClock
+from servflow.desk.checks import member, members, page, text_filter, whole
+from servflow.desk.clock import DeskClock, checked_instant
 from servflow.desk.stores import Stores
 from servflow.desk.tickets import Ref, describe, resolve
 from servflow.desk.writer import Writer
@@ -21,15 +22,13 @@ from servflow.domain.lifecycle import Status
 from servflow.domain.sla import SLA_POLICY_BOOK_ID
 from servflow.domain.values import Kind, Priority, Tier
 from servflow.domain.view import Request
-from servflow.errors import RequestNotFoundError, ValidationFailedError
+from servflow.errors import RequestNotFoundError
 from servflow.persistence.sql import Tx
 from servflow.persistence.store import translated
 from servflow.projections.base import Projection
 from servflow.projections.queues import QueuePage, QueueProjection, SpecialQueue
 
-__all__ = ["QueueFilters", "QueueQuestion", "Reader", "queue_filters"]
-
-_MAX_PAGE = 10_000
+__all__ = ["QueueFilters", "QueueQuestion", "Reader"]
 
 #: The queue filters as enums: special queue, statuses, priorities, kinds, tiers.
 QueueFilters = tuple[
@@ -52,9 +51,8 @@ class Reader:
     def get(self, ref: Ref, version: int | None) -> Request:
         """The request now or at ``version`` (see ``ServiceDesk.get``)."""
         request_id = resolve(ref)
-        if version is not None and version < 1:
-            msg = f"version must be 1 or more, not {version}"
-            raise ValidationFailedError(msg, command="get", request_id=request_id)
+        if version is not None:
+            whole(version, "version", "get", low=1)
         request = self._writer.load(request_id, ref, version=version)
         if version is not None and request.version != version:
             raise RequestNotFoundError(
@@ -73,8 +71,8 @@ class Reader:
     def queue(self, question: QueueQuestion) -> QueuePage:
         """A page of the queue view (see ``ServiceDesk.queue``)."""
         if question.at is None:
-            question = dataclasses.replace(question, at=self._clock.source())
-        with self._stores.views.transaction(commit=False) as tx:
+            question = dataclasses.replace(question, at=self._clock.now())
+        with self._stores.reading() as tx:
             return question.ask(self._stores.queues, tx)
 
     def as_of_candidates(self, at: datetime, *, closed: bool) -> list[UUID]:
@@ -135,6 +133,48 @@ class QueueQuestion:
     offset: int
     count: bool = True
 
+    @classmethod
+    def checked(  # noqa: PLR0913 - one keyword per filter of ``ServiceDesk.queue``
+        cls,
+        command: str,
+        special: object,
+        *,
+        team: object,
+        agent: object,
+        status: object,
+        priority: object,
+        kind: object,
+        customer: object,
+        tier: object,
+        at: object,
+        limit: object,
+        offset: object,
+        count: object = True,
+    ) -> QueueQuestion:
+        """The question ``ServiceDesk.queue`` (or ``queue_as_of``) was asked, or refused.
+
+        Every filter is checked here, before any SQL is built (``ValidationFailedError`` naming
+        ``command``); ``at`` None means now.
+        """
+        filters = (
+            None if special is None else member(SpecialQueue, special, "special", command),
+            members(Status, status, "status", command),
+            members(Priority, priority, "priority", command),
+            members(Kind, kind, "kind", command),
+            members(Tier, tier, "tier", command),
+        )
+        page(limit, offset, command)
+        return cls(
+            filters,
+            text_filter(team, "team", command),
+            text_filter(agent, "agent", command),
+            text_filter(customer, "customer", command),
+            None if at is None else checked_instant(at, "at", command),
+            limit,  # type: ignore[arg-type]  # checked by ``page``
+            offset,  # type: ignore[arg-type]
+            bool(count),
+        )
+
     def ask(self, view: QueueProjection, tx: Tx) -> QueuePage:
         """The page ``view`` answers (the live queue view, or a past queue's own table)."""
         named, statuses, priorities, kinds, tiers = self.filters
@@ -153,42 +193,3 @@ class QueueQuestion:
             offset=self.offset,
             count=self.count,
         )
-
-
-def queue_filters(
-    command: str,
-    special: SpecialQueue | str | None,
-    status: object,
-    priority: object,
-    kind: object,
-    tier: object,
-    limit: int,
-    offset: int,
-) -> QueueFilters:
-    """The queue filters as enums, or ValidationFailedError naming the command."""
-    try:
-        filters = (
-            SpecialQueue(special) if special is not None else None,
-            tuple(Status(v) for v in _many(status)),
-            tuple(Priority(v) for v in _many(priority)),
-            tuple(Kind(v) for v in _many(kind)),
-            tuple(Tier(v) for v in _many(tier)),
-        )
-    except ValueError as error:
-        msg = f"refused '{command}': {error}"
-        raise ValidationFailedError(msg, command=command) from None
-    if not 1 <= limit <= _MAX_PAGE or offset < 0:
-        msg = (
-            f"refused '{command}': limit must be 1-{_MAX_PAGE} and offset >= 0 "
-            f"(got {limit}, {offset})"
-        )
-        raise ValidationFailedError(msg, command=command)
-    return filters
-
-
-def _many(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(v) for v in value)  # type: ignore[attr-defined]

@@ -12,11 +12,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
+from pydantic import ValidationError
 
+from servflow.desk.checks import refuse, whole
 from servflow.desk.clock import DeskClock
 from servflow.desk.stores import Stores
 from servflow.desk.tickets import Ref, describe, resolve
 from servflow.desk.writer import Writer, project
+from servflow.domain.base import refused
 from servflow.domain.lifecycle import Command, Status
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import Moment, ServiceRequest
@@ -43,6 +46,7 @@ from servflow.errors import (
     RequestNotFoundError,
     StoreError,
     ValidationFailedError,
+    shown,
 )
 from servflow.persistence.store import translated
 from servflow.projections.sla import SlaAlert
@@ -86,19 +90,15 @@ class SlaDesk:
         self, policy: SlaPolicy, period: tuple[datetime, datetime], at: datetime | None
     ) -> list[WhatIfFlip]:
         """Outcomes that would flip under ``policy`` (see ``ServiceDesk.sla_whatif``)."""
-        if not isinstance(policy, SlaPolicy):
-            msg = f"refused 'sla_whatif': policy must be an SlaPolicy, not {type(policy).__name__}"
-            raise ValidationFailedError(msg, command="sla_whatif", errors=(("policy", msg),))
+        policy = checked_policy(policy, "policy", "sla_whatif")
         if not isinstance(period, tuple) or len(period) != 2:  # noqa: PLR2004 - a pair
-            msg = "refused 'sla_whatif': period must be a (start, end) pair of datetimes"
-            raise ValidationFailedError(msg, command="sla_whatif", errors=(("period", msg),))
+            refuse("sla_whatif", "period", f"must be a (start, end) pair, not {shown(period)}")
         start = self._clock.instant(period[0], "period start", "sla_whatif")
         end = self._clock.instant(period[1], "period end", "sla_whatif")
         if end < start:
-            msg = "refused 'sla_whatif': the period ends before it starts"
-            raise ValidationFailedError(msg, command="sla_whatif", errors=(("period", msg),))
+            refuse("sla_whatif", "period", "ends before it starts")
         when = to_second(self._clock.instant(at, "at", "sla_whatif"))
-        with self._stores.views.transaction(commit=False) as tx:
+        with self._stores.reading() as tx:
             trackers = self._stores.sla.opened_between(tx, start, end)
         adoptions = self.adoptions()
         flips: list[WhatIfFlip] = []
@@ -111,8 +111,9 @@ class SlaDesk:
     def alerts(self, kind: str, at: datetime | None, limit: int | None) -> list[SlaAlert]:
         """``breaches`` or ``at_risk`` clocks as of ``at``, from the SLA view."""
         when = self._clock.instant(at, "at", kind)
-        limit = _positive_limit(limit, kind)
-        with self._stores.views.transaction(commit=False) as tx:
+        if limit is not None:
+            whole(limit, "limit", kind, low=1)
+        with self._stores.reading() as tx:
             if kind == "breaches":
                 return self._stores.sla.breaches(tx, when, limit=limit)
             return self._stores.sla.at_risk(tx, when, limit=limit)
@@ -137,7 +138,7 @@ class SlaDesk:
                 f"({now.isoformat()}); events cannot be recorded before they happen"
             )
             raise OccurrenceOutOfOrderError(msg, command="run_due")
-        with self._stores.views.transaction(commit=False) as tx:
+        with self._stores.reading() as tx:
             candidates = self._stores.sla.due_actions(tx, when)
         adoptions = self.adoptions()
         actions: list[DueAction] = []
@@ -186,11 +187,7 @@ class SlaDesk:
         self, policy: SlaPolicy, *, actor: str, effective_from: datetime | None
     ) -> PolicyAdoption:
         """Adopt a policy version (see ``ServiceDesk.adopt_policy``)."""
-        if not isinstance(policy, SlaPolicy):
-            msg = (
-                f"refused 'adopt_policy': policy must be an SlaPolicy, not {type(policy).__name__}"
-            )
-            raise ValidationFailedError(msg, command="adopt_policy", errors=(("policy", msg),))
+        policy = checked_policy(policy, "policy", "adopt_policy")
 
         def attempt() -> tuple[SlaPolicyBook | None, PolicyAdoption]:
             now = self._clock.now()
@@ -214,9 +211,10 @@ class SlaDesk:
         """Adopt the constructor's policy when it differs from the latest adopted one."""
         if sla is None:
             return  # keep what the store adopted (or the built-in default)
-        if not isinstance(sla, SlaPolicy):
-            msg = f"sla must be an SlaPolicy, not {type(sla).__name__}"
-            raise ConfigurationError(msg)
+        try:
+            sla = checked_policy(sla, "sla", "ServiceDesk")
+        except ValidationFailedError as error:
+            raise ConfigurationError(str(error)) from None
         book = self.book()
         latest = book.latest if book is not None else None
         if latest is None or not same_policy(latest.policy, sla):
@@ -295,8 +293,20 @@ def _planned_due(
     return planned
 
 
-def _positive_limit(limit: int | None, command: str) -> int | None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        msg = f"refused '{command}': limit must be a positive int or None, not {limit!r}"
-        raise ValidationFailedError(msg, command=command, errors=(("limit", msg),))
-    return limit
+def checked_policy(policy: object, name: str, command: str) -> SlaPolicy:
+    """``policy`` as the store would read it back, or refused.
+
+    An ``SlaPolicy`` made with ``model_copy(update=...)`` or ``model_construct`` skipped its
+    validation; recorded as it is, a policy the store cannot read back would break every SLA
+    answer. Validating its stored form again refuses it before anything is recorded.
+    """
+    if not isinstance(policy, SlaPolicy):
+        refuse(command, name, f"must be an SlaPolicy, not {shown(policy)}")
+    try:
+        stored = policy.model_dump(mode="json")
+    except (ValueError, TypeError) as error:  # pydantic's serialisation errors
+        refuse(command, name, f"cannot be stored: {shown(str(error))}")
+    try:
+        return SlaPolicy.model_validate(stored)
+    except ValidationError as error:
+        raise refused(error, command, where=name) from None

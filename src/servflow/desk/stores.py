@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError, Recording
+from eventsourcing.persistence import Recording
 from eventsourcing.utils import get_topic
 
 from servflow.desk.audit import AuditTrail
-from servflow.errors import ConfigurationError, StoreError
+from servflow.errors import ConfigurationError, StoreError, shown
 from servflow.persistence.chain import Chain
 from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
 from servflow.persistence.encryption import storage_settings
+from servflow.persistence.sql import Tx
 from servflow.persistence.sqlite import cache_statements
 from servflow.persistence.store import (
     SavingApplication,
+    driver_errors,
     hooks_of,
     outcome_hooks_of,
     recorder_topic,
@@ -34,13 +38,15 @@ from servflow.projections.queues import QueueProjection
 from servflow.projections.runner import Projector
 from servflow.projections.sla import SlaProjection
 
-__all__ = ["ProjectionMode", "Stores", "postgres_env", "sqlite_env"]
+__all__ = ["ProjectionMode", "Stores", "postgres_env", "postgres_schema", "sqlite_env"]
 
 _log = logging.getLogger("servflow")
 
 #: ``inline``: the desk updates its projections after every command (one process);
 #: ``external``: a follower process does (``python -m servflow.projections follow``).
 ProjectionMode = Literal["inline", "external"]
+#: The most connections a desk keeps open to PostgreSQL.
+_MAX_POOL = 1000
 #: In-memory stores: chain links waiting to be written in one views transaction.
 _CHAIN_BACKLOG = 500
 
@@ -76,11 +82,11 @@ class Stores:
                 settings.setdefault("APPLICATION_RECORDER_TOPIC", topic)
             self.store = _Store(env=settings)
             cache_statements(self.store.factory)
-        except PersistenceError as error:
+        except driver_errors() as error:
             msg = f"cannot open the event store: {error}"
             raise StoreError(msg) from None
         if projections not in ("inline", "external"):
-            msg = f"projections must be 'inline' or 'external', not {projections!r}"
+            msg = f"projections must be 'inline' or 'external', not {shown(projections)}"
             raise ConfigurationError(msg)
         self.inline = projections == "inline"
         self.chain = Chain(audit_key)
@@ -108,6 +114,12 @@ class Stores:
             self.views.close()
             self.store.close()
             raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Tx]:
+        """A transaction that reads the views; no driver error leaves it (``translated``)."""
+        with translated(), self.views.transaction(commit=False) as tx:
+            yield tx
 
     def _hook_store(self) -> tuple[bool, bool]:
         """Hook the chain and inline views into the store; whether each rides in its inserts."""
@@ -171,6 +183,9 @@ class Stores:
 
 def sqlite_env(path: str, *, cipher_key: str | None, compress: bool) -> dict[str, str]:
     """The store settings of an SQLite file."""
+    if not isinstance(path, str | os.PathLike) or "\x00" in str(path) or not str(path):
+        msg = f"path must name an SQLite file, not {shown(path)}"
+        raise ConfigurationError(msg)
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
     env.update(storage_settings(cipher_key=cipher_key, compress=compress))
     return env
@@ -186,10 +201,19 @@ def postgres_env(
     except ImportError:
         msg = "PostgreSQL support needs the extra: pip install 'servflow[postgres]'"
         raise ConfigurationError(msg) from None
+    if (
+        isinstance(pool_size, bool)
+        or not isinstance(pool_size, int)
+        or not 1 <= pool_size <= _MAX_POOL
+    ):
+        msg = f"pool_size must be a whole number from 1 to {_MAX_POOL}, not {shown(pool_size)}"
+        raise ConfigurationError(msg)
     try:
         params: dict[str, Any] = conninfo_to_dict(dsn)
     except Exception as error:  # noqa: BLE001 - psycopg raises its own ProgrammingError
-        msg = f"invalid PostgreSQL connection string: {error}"
+        # libpq quotes the part of the string it choked on, which may be the password: only
+        # the names of its options are shown.
+        msg = f"invalid PostgreSQL connection string: {_masked(str(error))}"
         raise ConfigurationError(msg) from None
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -201,6 +225,41 @@ def postgres_env(
         "POSTGRES_POOL_SIZE": str(pool_size),
         **storage,
     }
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _masked(message: str) -> str:
+    """What libpq said of a connection string, each quoted part masked but option names."""
+    from psycopg import pq  # noqa: PLC0415 - optional extra
+
+    options = {option.keyword.decode() for option in pq.Conninfo.get_defaults()} | {"="}
+    return _QUOTED.sub(
+        lambda quoted: quoted.group(0) if quoted.group(1) in options else '"***"',
+        " ".join(message.split()),
+    )
+
+
+#: A schema servflow can use: a lower-case unquoted PostgreSQL identifier (63 bytes at most).
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def postgres_schema(schema: object) -> str | None:
+    """``schema`` if it is a lower-case identifier (None: ``public``), else ConfigurationError.
+
+    ``eventsourcing`` names the schema unquoted in places (PostgreSQL folds those to lower
+    case), so a schema with capitals, blanks or quotes would open and then fail every command.
+    """
+    if schema is None or schema == "":
+        return None
+    if not isinstance(schema, str) or not _SCHEMA.fullmatch(schema) or schema.startswith("pg_"):
+        msg = (
+            f"schema {shown(schema)} must be a lower-case PostgreSQL identifier: a letter or _, "
+            "then letters, digits or _, at most 63 in all, not starting with pg_"
+        )
+        raise ConfigurationError(msg)
+    return schema
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from servflow.domain.request import request_id_for
 from servflow.domain.view import Request
-from servflow.errors import ConfigurationError, RequestNotFoundError, StoreError
+from servflow.errors import ConfigurationError, RequestNotFoundError, StoreError, shown
 
 __all__ = ["Ref", "Tickets", "describe", "resolve"]
 
@@ -28,6 +28,8 @@ Ref = UUID | str | Request
 _CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,9})-(\d{1,12})$")
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 _MAX_CODE_ATTEMPTS = 200
+#: The longest text ``resolve`` reads as a reference: a UUID in any of its spellings, with blanks.
+_MAX_REF = 100
 _T = TypeVar("_T")
 #: Ticket claims in a row that found their number free before a desk guesses again.
 _QUIET_CLAIMS = 8
@@ -39,7 +41,7 @@ def resolve(ref: Ref) -> UUID:
         return ref.id
     if isinstance(ref, UUID):
         return ref
-    if isinstance(ref, str):
+    if isinstance(ref, str) and len(ref) <= _MAX_REF:
         text = ref.strip()
         code = _CODE.match(text)
         if code:
@@ -49,24 +51,24 @@ def resolve(ref: Ref) -> UUID:
         except ValueError:
             pass
     raise RequestNotFoundError(
-        repr(ref), detail="not a request id, a ticket code such as 'SR-000123' or a Request"
+        shown(ref), detail="not a request id, a ticket code such as 'SR-000123' or a Request"
     )
 
 
 def describe(ref: Ref) -> str:
-    """A reference as error messages name it."""
+    """A reference as error messages name it (``resolve`` accepted it, so it is short)."""
     if isinstance(ref, Request):
         return f"{ref.ticket_code} ({ref.id})"
-    return str(ref)
+    return str(ref).strip()
 
 
 class Tickets:
     """Gives each new request the lowest free ticket code, across every writer of the store."""
 
     def __init__(self, prefix: str, taken: Callable[[UUID], bool]) -> None:
-        if not _PREFIX.match(prefix):
+        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
             msg = (
-                f"ticket_prefix {prefix!r} must be 1-10 capital letters or digits "
+                f"ticket_prefix {shown(prefix)} must be 1-10 capital letters or digits "
                 "starting with a letter"
             )
             raise ConfigurationError(msg)

@@ -9,15 +9,15 @@ library's base classes are put together.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from servflow.errors import ValidationFailedError
+from servflow.errors import MAX_SHOWN, ValidationFailedError, shown
 
-__all__ = ["DomainEvent", "EventSourced", "refused"]
+__all__ = ["DomainEvent", "EventSourced", "refuse", "refused"]
 
 
 class DomainEvent(BaseModel):
@@ -56,13 +56,33 @@ def refused(
 ) -> ValidationFailedError:
     """The typed refusal of a command whose fields pydantic did not accept, field by field."""
     problems = tuple(
-        (".".join(str(part) for part in detail["loc"]) or "input", detail["msg"])
+        (".".join(_part(part) for part in detail["loc"]) or "input", detail["msg"])
         for detail in error.errors(include_url=False)
     )
-    listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+    listed = "; ".join(f"{field}: {problem}" for field, problem in problems[:_LISTED])
+    if len(problems) > _LISTED:
+        listed += f"; and {len(problems) - _LISTED:,} more"
     return ValidationFailedError(
         f"{where}{': ' if where else ''}refused '{command}': {listed}",
         command=command,
         request_id=request_id,
         errors=problems,
+    )
+
+
+#: The most field problems a refusal's message lists (``errors`` holds them all).
+_LISTED = 10
+
+
+def _part(part: object) -> str:
+    """A part of a field's location; a key of a refused mapping may be any text, of any size."""
+    text = str(part)
+    return text if len(text) <= MAX_SHOWN else shown(text)
+
+
+def refuse(command: str, name: str, problem: str, *, request_id: UUID | None = None) -> NoReturn:
+    """Raise the typed refusal of one argument of a command or query: what it is, and why."""
+    msg = f"refused '{command}': {name} {problem}"
+    raise ValidationFailedError(
+        msg, command=command, request_id=request_id, errors=((name, problem),)
     )

@@ -45,7 +45,8 @@ from pydantic import (
     field_validator,
 )
 
-from servflow.errors import ConfigurationError
+from servflow.domain.values import Label
+from servflow.errors import ConfigurationError, shown
 
 __all__ = ["Calendar", "Weekday"]
 
@@ -84,8 +85,9 @@ class Calendar(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(default="default", min_length=1)
-    version: int = Field(default=1, ge=1)
+    name: Label = Field(default="default", min_length=1)
+    #: Stored in the SLA view's 32-bit INTEGER columns.
+    version: int = Field(default=1, ge=1, le=2**31 - 1)
     timezone: str
     # Stored as a tuple so that the frozen model hashes; accepted and dumped as a weekday mapping.
     hours: tuple[tuple[Weekday, tuple[_ClockInterval, ...]], ...] = ()
@@ -97,7 +99,7 @@ class Calendar(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            msg = f"unknown IANA time zone {value!r} (expected a name such as 'Europe/Madrid')"
+            msg = f"unknown IANA time zone {shown(value)} (expected a name such as 'Europe/Madrid')"
             raise ValueError(msg) from None
         return value
 
@@ -152,7 +154,13 @@ class Calendar(BaseModel):
             raise ValueError(msg)
         if not duration:
             return begin
-        found = _schedule(self).add(begin, duration)
+        try:
+            found = _schedule(self).add(begin, duration)
+        except OverflowError:
+            # Reached past any date a datetime can name: the SLA clocks read it as never
+            # reached, as for a calendar that never opens.
+            msg = f"{duration} of business time from {begin.isoformat()} ends past year 9999"
+            raise ValueError(msg) from None
         if found is None:
             msg = f"calendar {self.name!r} v{self.version} never opens, so no business time elapses"
             raise ValueError(msg)
@@ -256,7 +264,10 @@ class _Schedule:
         return _Day(begins, ends, tuple(merged))
 
     def add(self, begin: datetime, duration: timedelta) -> datetime | None:
-        """The instant business time from ``begin`` (UTC) reaches ``duration`` (None: never)."""
+        """The instant business time from ``begin`` (UTC) reaches ``duration`` (None: never).
+
+        ``OverflowError`` when that instant lies past ``datetime.max``.
+        """
         if self.always_open:
             return begin + duration
         remaining = duration
@@ -393,17 +404,17 @@ def _weekday(key: object) -> Weekday:
         return Weekday(key.strip().lower() if isinstance(key, str) else "")
     except ValueError:
         known = ", ".join(day.value for day in Weekday)
-        msg = f"unknown weekday {key!r} (expected one of {known})"
+        msg = f"unknown weekday {shown(key)} (expected one of {known})"
         raise ValueError(msg) from None
 
 
 def _day_hours(day: Weekday, spans: object) -> tuple[_ClockInterval, ...]:
     if not isinstance(spans, Sequence) or isinstance(spans, str):
-        msg = f"{day.value}: expected a list of [start, end] pairs, got {spans!r}"
+        msg = f"{day.value}: expected a list of [start, end] pairs, got {shown(spans)}"
         raise ValueError(msg)  # noqa: TRY004 - pydantic reports only ValueError as a validation error
     parsed: list[_ClockInterval] = []
     for span in spans:
-        start_text, end_text = _pair(span, f"{day.value}: expected [start, end], got {span!r}")
+        start_text, end_text = _pair(span, f"{day.value}: expected [start, end], got {shown(span)}")
         start = _clock(start_text, day=day, end=False)
         end = _clock(end_text, day=day, end=True)
         if _clock_offset(start) >= _clock_offset(end, end=True):
@@ -438,7 +449,7 @@ def _clock(value: object, *, day: Weekday, end: bool) -> time:
         return value
     match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
-        msg = f"{day.value}: expected a time such as '09:00', got {value!r}"
+        msg = f"{day.value}: expected a time such as '09:00', got {shown(value)}"
         raise ValueError(msg)
     hour, minute, second, fraction = match.groups()
     parts = (int(hour), int(minute), int(second or 0), int((fraction or "0").ljust(6, "0")))
@@ -447,7 +458,7 @@ def _clock(value: object, *, day: Weekday, end: bool) -> time:
     try:
         return time(*parts)
     except ValueError:
-        msg = f"{day.value}: {value!r} is not a valid time of day"
+        msg = f"{day.value}: {shown(value)} is not a valid time of day"
         raise ValueError(msg) from None
 
 

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from servflow.domain.base import refuse
 from servflow.domain.calendar import Calendar
 from servflow.domain.policy import SlaRule
-from servflow.domain.values import Outcome
-from servflow.errors import ValidationFailedError
+from servflow.domain.values import Outcome, aware_instant
 
 __all__ = [
     "CLOCK_NAMES",
@@ -86,13 +86,10 @@ def to_second(moment: datetime) -> datetime:
 
 def aware(moment: object, name: str, command: str) -> datetime:
     """An aware instant given to an SLA question, to the second (typed errors if not)."""
-    if not isinstance(moment, datetime):
-        msg = f"refused '{command}': {name} must be a datetime, not {moment!r}"
-        raise ValidationFailedError(msg, command=command, errors=((name, "not a datetime"),))
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        msg = f"refused '{command}': {name} {moment.isoformat()} is naive; give an aware datetime"
-        raise ValidationFailedError(msg, command=command, errors=((name, "must be aware"),))
-    return to_second(moment)
+    try:
+        return to_second(aware_instant(moment))
+    except ValueError as error:
+        refuse(command, name, str(error))
 
 
 def whole_seconds(duration: timedelta) -> timedelta:

@@ -16,8 +16,10 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servflow.domain.calendar import Calendar, settings_from_file, validate_settings
+from servflow.domain.values import Label
+from servflow.errors import shown
 
-__all__ = ["SlaPolicy", "SlaRule"]
+__all__ = ["MAX_DURATION", "SlaPolicy", "SlaRule"]
 
 _SHORT_DURATION = re.compile(r"(-?)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _SHORT_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -46,14 +48,22 @@ def _short_duration(value: object) -> object:
         return float(compact)
     if _PYDANTIC_DURATION.fullmatch(value.strip()):
         return value
-    msg = f"expected a duration such as '4h', '1h30m', '2d', 'PT4H' or seconds, got {value!r}"
+    msg = f"expected a duration such as '4h', '1h30m', '2d', 'PT4H' or seconds, got {shown(value)}"
     raise ValueError(msg)
+
+
+#: The longest target or silence a policy sets: added to any instant servflow accepts (before
+#: year 9000), it still names a datetime.
+MAX_DURATION = timedelta(days=365_000)
 
 
 def _positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
-        shown = f"-{-value}" if value < timedelta(0) else str(value)
-        msg = f"must be a positive duration, got {shown}"
+        text = f"-{-value}" if value < timedelta(0) else str(value)
+        msg = f"must be a positive duration, got {text}"
+        raise ValueError(msg)
+    if value > MAX_DURATION:
+        msg = f"must be at most {MAX_DURATION.days:,} days (about 999 years), got {value}"
         raise ValueError(msg)
     return value
 
@@ -68,12 +78,12 @@ class SlaRule(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    priority: str | None = None
-    kind: str | None = None
-    tier: str | None = None
+    priority: Label | None = None
+    kind: Label | None = None
+    tier: Label | None = None
     first_response: timedelta
     resolution: timedelta
-    name: str | None = None
+    name: Label | None = None
 
     @field_validator("first_response", "resolution", mode="before")
     @classmethod
@@ -118,8 +128,9 @@ class SlaPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(default="default", min_length=1)
-    version: int = Field(default=1, ge=1)
+    name: Label = Field(default="default", min_length=1)
+    #: Stored in the SLA view's 32-bit INTEGER columns.
+    version: int = Field(default=1, ge=1, le=2**31 - 1)
     calendar: Calendar
     rules: tuple[SlaRule, ...] = ()
     default: SlaRule = _DEFAULT_RULE

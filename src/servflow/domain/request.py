@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NoReturn
 
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from servflow.domain.base import EventSourced, refused
 from servflow.domain.lifecycle import (
@@ -41,9 +41,11 @@ from servflow.domain.state import (
     total_effort,
 )
 from servflow.domain.values import (
+    MAX_ITEMS,
     Actor,
     Channel,
     Customer,
+    Instant,
     Kind,
     Money,
     Outcome,
@@ -52,11 +54,13 @@ from servflow.domain.values import (
     ShortText,
     Stage,
     Text,
+    aware_instant,
 )
 from servflow.errors import (
     NonConformityNotFoundError,
     OccurrenceOutOfOrderError,
     ValidationFailedError,
+    shown,
 )
 
 __all__ = [
@@ -86,7 +90,7 @@ class ServiceRequest(EventSourced, RequestState):
 
         actor: Actor
         #: When it happened; equals ``timestamp`` except for imported history.
-        occurred_at: AwareDatetime
+        occurred_at: Instant
 
         def apply(self, aggregate: Any) -> None:  # noqa: ANN401 - the library's signature
             """Fold this event into the request's state; each subclass adds its own part."""
@@ -154,7 +158,7 @@ class ServiceRequest(EventSourced, RequestState):
     class Probed(Event):
         """STAR probing: the agent asked questions, gathered findings, stated a diagnosis."""
 
-        questions: tuple[Text, ...] = ()
+        questions: tuple[Text, ...] = Field(default=(), max_length=MAX_ITEMS)
         findings: Text
         diagnosis: Text | None = None
 
@@ -216,7 +220,7 @@ class ServiceRequest(EventSourced, RequestState):
 
         outcome: Outcome
         resolution: Text
-        follow_up_at: AwareDatetime | None = None
+        follow_up_at: Instant | None = None
         to_team: ShortText | None = None
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
@@ -261,7 +265,7 @@ class ServiceRequest(EventSourced, RequestState):
     class FollowUpDue(Event):
         """The follow-up date of a completion came (recorded by ``system``); status unchanged."""
 
-        follow_up_at: AwareDatetime
+        follow_up_at: Instant
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.follow_up_due = True
@@ -336,6 +340,10 @@ class ServiceRequest(EventSourced, RequestState):
         """Record a new request (001 step 1); its id is derived from the ticket code."""
         if isinstance(customer, str):
             customer = {"id": customer}
+        elif isinstance(customer, Customer):
+            # Validated again: one made by ``model_construct`` or ``model_copy(update=...)``
+            # skipped validation, and the event would take it as it is.
+            customer = dict(customer)
         try:
             request = cls._create(
                 cls.Opened,
@@ -447,11 +455,16 @@ class ServiceRequest(EventSourced, RequestState):
     ) -> None:
         """End the work: resolved, transferred to ``to_team``, or to follow up at a date."""
         self._require(Command.COMPLETE, at)
+        if follow_up_at is not None:
+            try:
+                aware_instant(follow_up_at)
+            except ValueError as error:
+                self._refuse(Command.COMPLETE, "follow_up_at", str(error))
         if str(outcome) not in Outcome._value2member_map_:
             self._refuse(
                 Command.COMPLETE,
                 "outcome",
-                f"must be one of {', '.join(o.value for o in Outcome)}, not {outcome!r}",
+                f"must be one of {', '.join(o.value for o in Outcome)}, not {shown(outcome)}",
             )
         outcome = Outcome(outcome)
         if outcome is Outcome.TRANSFERRED and to_team is None:
@@ -462,11 +475,7 @@ class ServiceRequest(EventSourced, RequestState):
             self._refuse(Command.COMPLETE, "follow_up_at", "a follow-up needs its date")
         if outcome is not Outcome.FOLLOW_UP and follow_up_at is not None:
             self._refuse(Command.COMPLETE, "follow_up_at", "only a follow-up has a date")
-        if (
-            follow_up_at is not None
-            and follow_up_at.utcoffset() is not None
-            and follow_up_at < at.occurred_at
-        ):
+        if follow_up_at is not None and follow_up_at < at.occurred_at:
             self._refuse(
                 Command.COMPLETE, "follow_up_at", "a follow-up cannot be due before completion"
             )
@@ -585,6 +594,12 @@ class ServiceRequest(EventSourced, RequestState):
     ) -> NonConformity:
         """Record the correction of a documented non-conformity (once)."""
         self._require(Command.CORRECT_NONCONFORMITY, at)
+        if isinstance(number, bool) or not isinstance(number, int):
+            self._refuse(
+                Command.CORRECT_NONCONFORMITY,
+                "nc",
+                f"must be a NonConformity or its number, not {shown(number)}",
+            )
         nc = self.nonconformity(number)
         if nc.is_corrected:
             self._refuse_transition(

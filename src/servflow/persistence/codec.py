@@ -18,11 +18,14 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
-from servflow.errors import StoreError
+from servflow.errors import StoreError, ValidationFailedError
 
-__all__ = ["OrjsonTranscoder", "PydanticMapper"]
+__all__ = ["MAX_EVENT_BYTES", "OrjsonTranscoder", "PydanticMapper"]
 
 _ID_FIELDS = {"originator_id", "originator_version"}
+#: The most bytes one event's JSON may take (before compression and encryption): each field
+#: has its own limit, and this one bounds what they add up to (docs/reference/events.md#limits).
+MAX_EVENT_BYTES = 256 * 1024
 
 
 def _class_version(event_class: type[Any]) -> int:
@@ -78,7 +81,16 @@ class PydanticMapper(Mapper[UUID]):
         class_version = _class_version(type(domain_event))
         if class_version > 1:
             state["class_version"] = class_version
-        data = self.transcoder.encode(state)
+        try:
+            data = self.transcoder.encode(state)
+        except orjson.JSONEncodeError as error:
+            raise _unstorable(domain_event, f"it cannot be written as JSON ({error})") from None
+        if len(data) > MAX_EVENT_BYTES:
+            raise _unstorable(
+                domain_event,
+                f"it would take {len(data):,} bytes, more than the {MAX_EVENT_BYTES:,} an event "
+                "may; shorten its texts or lists",
+            )
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:
@@ -129,3 +141,13 @@ class PydanticMapper(Mapper[UUID]):
                 **state,
             ),
         )
+
+
+def _unstorable(event: DomainEventProtocol[UUID], problem: str) -> ValidationFailedError:
+    """The refusal of an event the store cannot keep: nothing of it is recorded."""
+    name = type(event).__qualname__
+    return ValidationFailedError(
+        f"{event.originator_id} v{event.originator_version}: refused {name}: {problem}",
+        request_id=event.originator_id,
+        errors=(("event", problem),),
+    )

@@ -14,7 +14,7 @@ import importlib.util
 import os
 from base64 import b64decode, b64encode
 
-from servflow.errors import ConfigurationError
+from servflow.errors import ConfigurationError, shown
 
 __all__ = ["new_cipher_key"]
 
@@ -30,8 +30,8 @@ def new_cipher_key(size: int = 32) -> str:
     Keep it outside the database (a secrets manager, an environment variable): whoever has the
     log and the key reads the events; without the key nobody does, servflow included.
     """
-    if size not in _KEY_SIZES:
-        msg = f"a cipher key has 16, 24 or 32 bytes, not {size}"
+    if isinstance(size, bool) or not isinstance(size, int) or size not in _KEY_SIZES:
+        msg = f"a cipher key has 16, 24 or 32 bytes, not {shown(size)}"
         raise ConfigurationError(msg)
     return b64encode(os.urandom(size)).decode("ascii")
 
@@ -43,6 +43,9 @@ def storage_settings(*, cipher_key: str | None, compress: bool) -> dict[str, str
         settings["COMPRESSOR_TOPIC"] = _COMPRESSOR_TOPIC
     if cipher_key is None:
         return settings
+    if not isinstance(cipher_key, str):
+        msg = "cipher_key must be base64 text (servflow.new_cipher_key() makes one), or None"
+        raise ConfigurationError(msg)
     try:
         size = len(b64decode(cipher_key.strip(), validate=True))
     except (binascii.Error, ValueError):

@@ -9,6 +9,8 @@ chain: whatever a hook writes commits or rolls back together with the events.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -34,6 +36,7 @@ __all__ = [
     "OutcomeHook",
     "RecordingHook",
     "SavingApplication",
+    "driver_errors",
     "hooks_of",
     "outcome_hooks_of",
     "recorder_topic",
@@ -248,13 +251,26 @@ def _hook_list(recorder: object, name: str) -> Any:  # noqa: ANN401 - one of the
     return getattr(recorder, name)
 
 
-def store_error(error: PersistenceError) -> StoreError:
+def store_error(error: BaseException) -> StoreError:
     """The typed error for a refusal of the store underneath (the driver's words kept)."""
     return StoreError(f"the event store refused the operation: {error}")
 
 
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """What the library and the drivers raise: the library's errors, sqlite3's, psycopg's.
+
+    The library translates most driver errors into its own, but not those of opening a
+    connection (a file that is not a database) nor those of the views' own statements.
+    psycopg counts once something imported it (it is an optional extra).
+    """
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return (PersistenceError, sqlite3.Error)
+    return (PersistenceError, sqlite3.Error, psycopg.Error)
+
+
 class translated(contextlib.ContextDecorator):  # noqa: N801 - reads as the phrase it is
-    """Let no library or driver persistence error out: each becomes a ``StoreError``.
+    """Let no library or driver error out: each becomes a ``StoreError``.
 
     ``with translated(): ...``, or a decorator. Code inside that must tell a conflict apart
     catches ``IntegrityError`` (a ``PersistenceError``) itself, before this sees it. A class,
@@ -272,6 +288,6 @@ class translated(contextlib.ContextDecorator):  # noqa: N801 - reads as the phra
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> Literal[False]:
-        if isinstance(exc, PersistenceError):
+        if exc is not None and isinstance(exc, driver_errors()):
             raise store_error(exc) from None
         return False
