@@ -46,7 +46,7 @@ _KINDS: Mapping[str, ActorKind] = MappingProxyType({kind.value: kind for kind in
 
 def actor_kind(actor: str) -> ActorKind | None:
     """The kind of an actor; None when it names none (the event's validation refuses it)."""
-    return _KINDS.get(actor.partition(":")[0])
+    return _KINDS.get(actor.partition(":")[0]) if isinstance(actor, str) else None
 
 
 def actor_name(actor: str) -> str:
@@ -127,6 +127,8 @@ class Roles(BaseModel):
 
         An actor that names no known kind is left to the event's validation (True here).
         """
+        if not isinstance(actor, str):
+            return True  # not an actor at all: the event's validation refuses it
         kind = _KINDS.get(actor.partition(":")[0])
         if kind is None:
             return True
