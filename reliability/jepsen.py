@@ -169,10 +169,11 @@ def _check(outcome: Outcome, db: str, schema: str | None, acks: list[Path]) -> N
         outcome.duplicates = (len(stored) - len(set(stored))) + (len(codes) - len(set(codes)))
         outcome.verified = desk.verify().intact
         desk.catch_up()
-        outcome.views_equal_rebuild = _views_equal_rebuild(desk)
+        outcome.views_equal_rebuild = views_equal_rebuild(desk)
 
 
-def _rows(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
+def view_rows(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every projection's tables, in a stable order."""
     projector = desk._stores.projector
     found: dict[str, list[dict[str, Any]]] = {}
     with projector.views.transaction(commit=False) as tx:
@@ -183,7 +184,8 @@ def _rows(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def _views_equal_rebuild(desk: ServiceDesk) -> bool:
-    followed = _rows(desk)
+def views_equal_rebuild(desk: ServiceDesk) -> bool:
+    """Whether the views as they stand equal a rebuild from the log (which they become)."""
+    followed = view_rows(desk)
     desk.rebuild_projections()
-    return _rows(desk) == followed
+    return view_rows(desk) == followed

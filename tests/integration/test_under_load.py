@@ -20,9 +20,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import pytest
+from reliability.jepsen import views_equal_rebuild
 
 from conftest import POSTGRES_DSN, drop_schema, require_postgres
 from servflow import Request, ServiceDesk
@@ -222,24 +223,10 @@ def check_log_holds_exactly(desk: ServiceDesk, reports: list[Report], before: se
     assert sorted(symptoms) == sorted(s for _, _, opened, *_ in reports for s in opened)
 
 
-def view_rows(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every projection's tables."""
-    projector = desk._stores.projector
-    found: dict[str, list[dict[str, Any]]] = {}
-    with projector.views.transaction(commit=False) as tx:
-        for projection in projector.projections.values():
-            for table in projection.tables():
-                rows = tx.query(f"SELECT * FROM {projection.t(table)}")  # noqa: S608
-                found[table] = sorted(rows, key=repr)
-    return found
-
-
 def check_views_equal_a_rebuild(desk: ServiceDesk) -> None:
     statuses = desk.projection_status()
     assert all(status.lag == 0 for status in statuses), statuses
-    followed = view_rows(desk)
-    desk.rebuild_projections()
-    assert view_rows(desk) == followed
+    assert views_equal_rebuild(desk)
 
 
 def seed_store(store: Store) -> set[str]:
