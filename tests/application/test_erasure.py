@@ -104,7 +104,7 @@ def view_rows(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def exported(desk: ServiceDesk, **criteria: Any) -> str:  # noqa: ANN401
+def exported(desk: ServiceDesk, **criteria: Any) -> str:
     out = io.StringIO()
     desk.export(out, **criteria)
     return out.getvalue()
@@ -150,7 +150,7 @@ def test_forgetting_a_customer_erases_them_everywhere_and_keeps_the_log_whole(
     got = desk.get(request)
     assert (got.customer.id, got.customer.name, got.customer.tier) == ("acme", ERASED, "premium")
     assert (got.symptom, got.synthesis, got.acceptance_comment) == (ERASED, ERASED, ERASED)
-    assert got.resolution == RESOLUTION and got.satisfaction == 4
+    assert (got.resolution, got.satisfaction) == (RESOLUTION, 4)
     assert desk.get(request, version=1).customer.name == ERASED
     assert desk.get(request, as_of=clock.now).symptom == ERASED
     history = {e.event_type: e.data for e in desk.history(request)}
@@ -164,7 +164,7 @@ def test_forgetting_a_customer_erases_them_everywhere_and_keeps_the_log_whole(
     assert own(NAME, "globex") in exported(desk, request=other)  # globex keeps theirs
     rows = desk.audit_log(customer="acme").rows
     opened = next(row for row in rows if row.event_type == "Opened")
-    assert opened.data["customer"]["name"] == ERASED and opened.data["symptom"] == ERASED
+    assert (opened.data["customer"]["name"], opened.data["symptom"]) == (ERASED, ERASED)
     forgotten = desk.audit_log(event_type="ErasureLedger.CustomerForgotten").rows
     assert [(row.actor, row.data) for row in forgotten] == [
         ("supervisor:eva", {"customer_id": "acme"})
@@ -196,7 +196,7 @@ def test_forgetting_is_for_supervisors_and_refused_ones_change_nothing(
         desk.forget_customer(42, actor="supervisor:eva")  # type: ignore[arg-type]
     with pytest.raises(CustomerNotFoundError) as caught:
         desk.forget_customer("initech", actor="supervisor:eva")
-    assert caught.value.code == "customer_not_found" and caught.value.customer_id == "initech"
+    assert (caught.value.code, caught.value.customer_id) == ("customer_not_found", "initech")
     assert desk.audit_head() == head
     assert desk.get(request).customer.name == NAME
 
@@ -254,7 +254,7 @@ def test_a_cancellation_reason_is_personal_only_when_the_customer_gave_it(
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
 def test_another_desk_on_the_store_stops_reading_what_was_forgotten(
-    make_desk: DeskFactory, clock: FakeClock
+    make_desk: DeskFactory,
 ) -> None:
     writer = make_desk(erasable=True)
     request = writer.open(
