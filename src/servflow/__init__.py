@@ -10,6 +10,7 @@ from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.kpis import Kpis
 from servflow.domain.calendar import Calendar
+from servflow.domain.erasure import ERASED, ErasureLedger, Forgetting
 from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.lifecycle import OPEN_STATUSES, TRANSITIONS, Status
 from servflow.domain.policy import SlaPolicy, SlaRule
@@ -41,6 +42,7 @@ from servflow.errors import (
     AuditKeyMismatchError,
     ConcurrencyConflictError,
     ConfigurationError,
+    CustomerNotFoundError,
     InvalidTransitionError,
     NonConformityNotFoundError,
     OccurrenceOutOfOrderError,
@@ -61,6 +63,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AUDIT_EXPORT_FIELDS",
+    "ERASED",
     "HISTORY_EXPORT_FIELDS",
     "OPEN_STATUSES",
     "TRANSITIONS",
@@ -77,8 +80,11 @@ __all__ = [
     "ConcurrencyConflictError",
     "ConfigurationError",
     "Customer",
+    "CustomerNotFoundError",
     "DueAction",
+    "ErasureLedger",
     "ExportFormat",
+    "Forgetting",
     "Head",
     "HistoryEntry",
     "InvalidTransitionError",

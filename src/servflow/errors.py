@@ -16,6 +16,7 @@ __all__ = [
     "AuditKeyMismatchError",
     "ConcurrencyConflictError",
     "ConfigurationError",
+    "CustomerNotFoundError",
     "InvalidTransitionError",
     "NonConformityNotFoundError",
     "OccurrenceOutOfOrderError",
@@ -185,6 +186,23 @@ class RequestNotFoundError(ServflowError, LookupError):
     def __init__(self, ref: str, *, detail: str | None = None) -> None:
         super().__init__(f"no service request {ref}" + (f": {detail}" if detail else ""))
         self.ref = ref
+
+
+class CustomerNotFoundError(ServflowError, LookupError):
+    """No request of this store has personal data of the given customer id to forget.
+
+    Nothing was recorded. Check the customer id (the ``id`` of the request's ``Customer``, not
+    its name) and the store the desk was opened on.
+    """
+
+    code: ClassVar[str] = "customer_not_found"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(
+            f"no customer {shown(customer_id)} in this store: no request of theirs holds "
+            "personal data to forget"
+        )
+        self.customer_id = customer_id
 
 
 class NonConformityNotFoundError(ServflowError, LookupError):

@@ -21,6 +21,7 @@ import typer
 
 from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session
 from servflow.cli.audit import audit_app
+from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
@@ -31,6 +32,7 @@ from servflow.errors import shown
 __all__ = [
     "app",
     "audit_app",
+    "customer_app",
     "main",
     "projections_app",
     "request_app",
@@ -51,6 +53,7 @@ app.add_typer(audit_app, name="audit")
 app.command("requests")(list_requests)
 app.command("queue")(queue)
 app.add_typer(sla_app, name="sla")
+app.add_typer(customer_app, name="customer")
 app.add_typer(projections_app, name="projections")
 app.command("demo")(demo)
 

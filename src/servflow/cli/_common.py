@@ -134,7 +134,8 @@ def desk_on(
     The one place the command line opens a store. Stored events are encrypted with
     ``$SERVFLOW_CIPHER_KEY`` when it is set, compressed when ``$SERVFLOW_COMPRESS`` is 1, and
     chained under ``$SERVFLOW_AUDIT_KEY`` (base64) when that is set (a key is never an option:
-    it would stay in shell history).
+    it would stay in shell history). ``$SERVFLOW_ERASABLE=1`` creates an erasable store (a store
+    created so stays erasable whatever later commands say).
     """
     opening = _Opening(
         projections=projections,
@@ -143,6 +144,7 @@ def desk_on(
         cipher_key=os.environ.get("SERVFLOW_CIPHER_KEY") or None,
         compress=os.environ.get("SERVFLOW_COMPRESS", "").strip().lower() in _TRUE,
         audit_key=_audit_key(),
+        erasable=os.environ.get("SERVFLOW_ERASABLE", "").strip().lower() in _TRUE,
     )
     if is_dsn(db):
         return ServiceDesk.postgres(db, schema=schema or None, **opening)
@@ -164,6 +166,7 @@ class _Opening(TypedDict):
     cipher_key: str | None
     compress: bool
     audit_key: bytes | None
+    erasable: bool
 
 
 def _audit_key() -> bytes | None:
@@ -226,8 +229,12 @@ def _fail(code: str, message: str) -> NoReturn:
 
 
 def console() -> Console:
-    """A console for tables: no guessing at numbers or paths to colour."""
-    return Console(highlight=False)
+    """A console for tables: no guessing at numbers or paths to colour, no markup.
+
+    What the cells show is the users' text (a symptom, a name, ``[erased]``): square brackets
+    in it are text, never Rich markup to interpret (and drop).
+    """
+    return Console(highlight=False, markup=False)
 
 
 def say(message: str) -> None:

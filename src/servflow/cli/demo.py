@@ -142,11 +142,14 @@ def _print_demo(
     shown = zone or summary.started_at.tzinfo
     end = summary.ended_at
     policy = _policy_of(desk)
-    console.print(Rule("[bold]servflow demo[/]: a simulated service desk"))
+    console.print(Rule(Text.assemble(("servflow demo", "bold"), ": a simulated service desk")))
     console.print(
-        f"Simulated {summary.requests} requests ({summary.events:,} events) from "
-        f"{local_time(summary.started_at, shown)} to {local_time(end, shown)} "
-        f"into [bold]{path}[/] in {elapsed:.1f} s.",
+        Text.assemble(
+            f"Simulated {summary.requests} requests ({summary.events:,} events) from "
+            f"{local_time(summary.started_at, shown)} to {local_time(end, shown)} into ",
+            (str(path), "bold"),
+            f" in {elapsed:.1f} s.",
+        ),
         soft_wrap=True,
     )
     console.print(Text(f"SLA policy: {_describe_policy(policy)}"), soft_wrap=True)

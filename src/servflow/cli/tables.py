@@ -60,7 +60,9 @@ def request_view(request: Request, zone: tzinfo | None) -> Group:
     """Everything a person needs to pick a request up: a panel, then STAR and controls."""
     parts: list[Panel | Table] = [
         Panel(
-            _facts(request, zone), title=f"[bold]{request.ticket_code}[/]", subtitle=str(request.id)
+            _facts(request, zone),
+            title=Text(request.ticket_code, style="bold"),
+            subtitle=str(request.id),
         )
     ]
     if request.probes:

@@ -20,6 +20,7 @@ from servflow.desk.audit import AuditDesk, audit_filter
 from servflow.desk.checks import callback
 from servflow.desk.clock import DeskClock, TimeSource, checked_instant
 from servflow.desk.commands import RequestCommands
+from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
 from servflow.desk.kpis import KpiDesk, Kpis
 from servflow.desk.reads import QueueQuestion, Reader
@@ -35,6 +36,7 @@ from servflow.desk.stores import (
 )
 from servflow.desk.tickets import Ref, Tickets, resolve
 from servflow.desk.writer import Writer
+from servflow.domain.erasure import Forgetting
 from servflow.domain.history import HistoryEntry
 from servflow.domain.lifecycle import Status
 from servflow.domain.policy import SlaPolicy
@@ -82,16 +84,21 @@ class ServiceDesk(RequestCommands):
         sla: SlaPolicy | None = None,
         roles: Roles | None = None,
         env: Mapping[str, str] | None = None,
+        erasable: bool = False,
     ) -> None:
         _check_settings(audit_key, env)
+        if not isinstance(erasable, bool):
+            msg = f"erasable must be True or False, not {shown(erasable)}"
+            raise ConfigurationError(msg)
         self._clock = DeskClock(clock)
         self._tickets = Tickets(ticket_prefix, lambda request_id: self._writer.has(request_id))  # noqa: PLW0108 - the writer comes next
-        self._stores = Stores(env, projections=projections, audit_key=audit_key)
+        self._stores = Stores(env, projections=projections, audit_key=audit_key, erasable=erasable)
         self._writer = Writer(self._stores, self._clock, roles or Roles.standard())
         self._reads = Reader(self._stores, self._writer, self._clock)
         self._sla = SlaDesk(self._stores, self._clock, self._writer)
         self._audit = AuditDesk(self._stores, self._writer)
         self._kpis = KpiDesk(self._stores, self._clock, self._reads, self._sla)
+        self._erasure = ErasureDesk(self._stores, self._writer, self._clock)
         try:
             self._sla.configure(sla)
         except BaseException:
@@ -115,12 +122,15 @@ class ServiceDesk(RequestCommands):
         roles: Roles | None = None,
         cipher_key: str | None = None,
         compress: bool = False,
+        erasable: bool = False,
     ) -> ServiceDesk:
         """A desk on an SQLite file (created if missing, WAL mode): the embedded default.
 
         ``cipher_key`` (``servflow.new_cipher_key()``) encrypts the stored events, ``compress``
         compresses them; a store must be opened with the settings it was written with
-        (``docs/how-to/encryption.md``).
+        (``docs/how-to/encryption.md``). ``erasable=True`` creates a store whose customers can
+        be forgotten (``forget_customer``; ``docs/how-to/erasure.md``); a store created so
+        stays so for every desk that opens it.
         """
         env = sqlite_env(path, cipher_key=cipher_key, compress=compress)
         return cls(
@@ -131,6 +141,7 @@ class ServiceDesk(RequestCommands):
             sla=sla,
             roles=roles,
             env=env,
+            erasable=erasable,
         )
 
     @classmethod
@@ -148,12 +159,13 @@ class ServiceDesk(RequestCommands):
         pool_size: int = 5,
         cipher_key: str | None = None,
         compress: bool = False,
+        erasable: bool = False,
     ) -> ServiceDesk:
         """A desk on PostgreSQL, shared by processes and machines (needs ``servflow[postgres]``).
 
         ``dsn`` is a libpq connection string or URL; ``schema`` (created if missing) keeps
-        servflow's tables apart from others in the same database. ``cipher_key`` and
-        ``compress`` as for ``sqlite``.
+        servflow's tables apart from others in the same database. ``cipher_key``,
+        ``compress`` and ``erasable`` as for ``sqlite``.
         """
         schema = postgres_schema(schema)
         env = postgres_env(dsn, pool_size=pool_size, cipher_key=cipher_key, compress=compress)
@@ -172,6 +184,7 @@ class ServiceDesk(RequestCommands):
                 sla=sla,
                 roles=roles,
                 env=env,
+                erasable=erasable,
             )
 
     def close(self) -> None:
@@ -198,6 +211,7 @@ class ServiceDesk(RequestCommands):
         if as_of is not None and version is not None:
             msg = "give as_of or version, not both"
             raise ValidationFailedError(msg, command="get", request_id=resolve(ref))
+        self._stores.refresh_keys()
         if as_of is not None:
             return Request.of(self._audit.as_of(resolve(ref), as_of, ref))
         return self._reads.get(ref, version)
@@ -207,6 +221,7 @@ class ServiceDesk(RequestCommands):
 
         One indexed read of the request's stored events (with their log positions).
         """
+        self._stores.refresh_keys()
         return self._audit.history(ref)
 
     def exists(self, ref: Ref) -> bool:
@@ -349,6 +364,7 @@ class ServiceDesk(RequestCommands):
             offset=offset,
         )
         closed = bool(question.filters[1])  # statuses asked for: closed requests count too
+        self._stores.refresh_keys()
         candidates = lambda: self._reads.as_of_candidates(when, closed=closed)  # noqa: E731
         return self._audit.queue_as_of(when, question.ask, closed=closed, candidates=candidates)
 
@@ -380,6 +396,7 @@ class ServiceDesk(RequestCommands):
             by=by,
             command="export",
         )
+        self._stores.refresh_keys()
         return self._audit.export(fp, format=format, request=request, selected=selected)
 
     # -- SLA ------------------------------------------------------------------------------
@@ -454,6 +471,29 @@ class ServiceDesk(RequestCommands):
     def policies(self) -> list[PolicyAdoption]:
         """Every adopted SLA policy version, in the order adopted (empty: the built-in default)."""
         return self._sla.adoptions()
+
+    # -- erasure ---------------------------------------------------------------------------
+
+    @property
+    def erasable(self) -> bool:
+        """Whether the store is erasable (its customers can be forgotten)."""
+        return self._stores.keyring is not None
+
+    def forget_customer(
+        self, customer_id: str, *, actor: str, occurred_at: datetime | None = None
+    ) -> Forgetting:
+        """Forget a customer: destroy their keys, so their personal data reads as erased.
+
+        Only in an erasable store (``ConfigurationError`` else), by an actor the roles let
+        forget (supervisors by default; ``PermissionDeniedError`` else). Records
+        ``CustomerForgotten`` (the customer id, who and when: nothing personal) and, in its
+        transaction, destroys the customer's keys: from then on their name and the texts they
+        wrote read as ``servflow.ERASED`` in requests, history, exports and views, while the
+        log, its hash chain and every KPI stay as they were. An unknown customer is a
+        ``CustomerNotFoundError``; forgetting one already forgotten records nothing
+        (``recorded`` is False).
+        """
+        return self._erasure.forget(customer_id, actor=actor, occurred_at=occurred_at)
 
     # -- KPIs -----------------------------------------------------------------------------
 

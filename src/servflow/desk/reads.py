@@ -18,6 +18,7 @@ from servflow.desk.clock import DeskClock, checked_instant
 from servflow.desk.stores import Stores
 from servflow.desk.tickets import Ref, describe, resolve
 from servflow.desk.writer import Writer
+from servflow.domain.erasure import ERASURE_LEDGER_ID
 from servflow.domain.lifecycle import Status
 from servflow.domain.sla import SLA_POLICY_BOOK_ID
 from servflow.domain.values import Kind, Priority, Tier
@@ -85,7 +86,7 @@ class Reader:
         statement, params = self._stores.queues.as_of_candidates_sql(at, closed=closed)
         log = self._stores.trail.log
         found = self.ids_in_view(self._stores.queues, statement, params, log.ids_after)
-        return [i for i in found if i != SLA_POLICY_BOOK_ID]
+        return [i for i in found if i not in (SLA_POLICY_BOOK_ID, ERASURE_LEDGER_ID)]
 
     def cohort_ids(self, since: datetime, until: datetime) -> list[UUID]:
         """Ids of at least the requests opened in ``[since, until)``, whatever the views' lag.

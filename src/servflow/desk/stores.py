@@ -18,10 +18,13 @@ from eventsourcing.persistence import Recording
 from eventsourcing.utils import get_topic
 
 from servflow.desk.audit import AuditTrail
+from servflow.domain.erasure import ErasureLedger
+from servflow.domain.request import ServiceRequest
 from servflow.errors import ConfigurationError, StoreError, shown
 from servflow.persistence.chain import Chain
 from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
 from servflow.persistence.encryption import storage_settings
+from servflow.persistence.erasure import KeyRing
 from servflow.persistence.sql import Tx
 from servflow.persistence.sqlite import cache_statements
 from servflow.persistence.store import (
@@ -70,7 +73,12 @@ class Stores:
     """
 
     def __init__(
-        self, env: Mapping[str, str] | None, *, projections: ProjectionMode, audit_key: bytes | None
+        self,
+        env: Mapping[str, str] | None,
+        *,
+        projections: ProjectionMode,
+        audit_key: bytes | None,
+        erasable: bool = False,
     ) -> None:
         try:
             settings = dict(env or {})
@@ -92,7 +100,9 @@ class Stores:
         self.chain = Chain(audit_key)
         with translated():
             self.views = ViewStore.for_application(self.store)
-        self._check_key()
+        #: The per-customer keys of an erasable store (None: the store is not erasable).
+        self.keyring: KeyRing | None = None
+        self._check_key(erasable=erasable)
         self.queues = QueueProjection()
         self.sla = SlaProjection()
         self.audit = AuditProjection()
@@ -101,19 +111,46 @@ class Stores:
         self.trail = AuditTrail(self.store, self.views, self.audit)
         self._chained, self._hooked = self._hook_store()
 
-    def _check_key(self) -> None:
+    def _check_key(self, *, erasable: bool) -> None:
         """Create the chain's tables and refuse a key that is not the chain's, before any write.
 
         The views' tables and positions, a policy adoption and every event come after this.
+        Erasure is settled here too: the store says whether it is erasable (``KeyRing.settle``).
         """
         try:
             with translated(), self.views.transaction() as tx:
                 self.chain.create(tx)
                 self.chain.check_key(tx)
+                KeyRing.create(tx)
+                empty = not tx.query(f"SELECT 1 FROM {tx.dialect.table('sf_chain')} LIMIT 1")  # noqa: S608
+                on = KeyRing.settle(tx, erasable=bool(erasable), empty=empty)
+            if on:
+                in_sql = hooks_of(self.store.recorder) is not None
+                self.keyring = KeyRing(
+                    self.reading if in_sql else None,
+                    self._customer_of,
+                    self.store.mapper.to_domain_event,
+                )
+                self.keyring.refresh()
+                mapper: PydanticMapper = self.store.mapper  # type: ignore[assignment]
+                mapper.keyring = self.keyring
         except BaseException:
             self.views.close()
             self.store.close()
             raise
+
+    def _customer_of(self, request_id: UUID) -> str | None:
+        """The customer of a request, from its ``Opened`` event (None if there is none)."""
+        with translated():
+            found = self.store.recorder.select_events(request_id, lte=1)
+            opened = self.store.mapper.to_domain_event(found[0]) if found else None
+        return opened.customer.id if isinstance(opened, ServiceRequest.Opened) else None
+
+    def refresh_keys(self) -> None:
+        """In an erasable store, notice keys other processes destroyed (one single-row read)."""
+        if self.keyring is not None:
+            with translated():
+                self.keyring.refresh()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Tx]:
@@ -128,11 +165,15 @@ class Stores:
         if hooks is None:
             self.views.on_use(self._flush_chain)
             return False, False
+        outcomes = outcome_hooks_of(recorder)
+        if self.keyring is not None and outcomes is not None:
+            # First: the rows of new keys are written before anything reads the events back.
+            hooks.append(self.keyring.record)
+            outcomes.append(self.keyring.outcome)
         hooks.append(self.chain.record)
         if not self.inline:
             return True, False
         hooks.append(self.projector.record_inline)
-        outcomes = outcome_hooks_of(recorder)
         if outcomes is not None:
             # Rows the views remember between commands are those of committed inserts only.
             outcomes.append(self.projector.inline_outcome)
@@ -140,6 +181,12 @@ class Stores:
 
     def saved(self, recordings: Sequence[Recording[UUID]]) -> None:
         """Bring the chain and inline views in step with events just saved."""
+        if self.keyring is not None and not self._chained:
+            # In memory the keys live in the key ring: a forgetting destroys them once saved.
+            for recording in recordings:
+                event = recording.domain_event
+                if isinstance(event, ErasureLedger.CustomerForgotten):
+                    self.keyring.destroy_in_memory(event.customer_id)
         if recordings:
             if self._chained:
                 # The links were written in the events' transaction, which has committed.

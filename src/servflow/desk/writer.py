@@ -54,6 +54,9 @@ class Writer:
         self._clock = clock
         self.roles = roles
         self._kept = _Kept(_MAX_KEPT)
+        if stores.keyring is not None:
+            # A request kept here holds what its customer's keys opened: gone with the keys.
+            stores.keyring.on_dropped(self._kept.clear)
 
     def change(
         self, ref: Ref, command: Command, actor: str, occurred_at: datetime | None
@@ -65,12 +68,16 @@ class Writer:
         read the request again and retry.
         """
         request_id = resolve(ref)
+        self._stores.refresh_keys()
         request = self._checkout(request_id, ref)
         self.check_roles(actor, command, request)
         return _Change(self, request, command, self._clock.moment(occurred_at, command, request))
 
     def save_changed(self, request: ServiceRequest, command: Command) -> None:
         """Save what a command recorded on a request; the loser of a race gets a conflict."""
+        keyring = self._stores.keyring
+        if keyring is not None:
+            keyring.note(request.id, request.customer.id)
         with translated():
             try:
                 recordings = self._stores.store.save(request)
@@ -119,6 +126,9 @@ class Writer:
 
     def save_new(self, request: ServiceRequest) -> None:
         """Save a request just opened; ``IntegrityError`` when its ticket code is taken."""
+        keyring = self._stores.keyring
+        if keyring is not None:
+            keyring.note(request.id, request.customer.id)
         try:
             recordings = self._stores.store.save(request)
         except IntegrityError:
@@ -235,6 +245,11 @@ class _Kept:
         """The kept request and its newest stored bytes, no longer kept; None if not kept."""
         with self._lock:
             return self._items.pop(request_id, None)
+
+    def clear(self) -> None:
+        """Keep nothing (keys were destroyed: what the kept requests hold may be erased)."""
+        with self._lock:
+            self._items.clear()
 
     def put(self, request: ServiceRequest, state: bytes) -> None:
         """Keep a request just saved, forgetting the least recently saved beyond the size."""

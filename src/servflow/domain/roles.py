@@ -70,6 +70,8 @@ class Roles(BaseModel):
 
     grants: Mapping[ActorKind, frozenset[Command]]
     own_requests_only: frozenset[ActorKind] = frozenset({ActorKind.CUSTOMER})
+    #: Who may forget a customer (``ServiceDesk.forget_customer``): supervisors by default.
+    forgetters: frozenset[ActorKind] = frozenset({ActorKind.SUPERVISOR})
 
     @classmethod
     def standard(cls) -> Self:
@@ -106,7 +108,9 @@ class Roles(BaseModel):
     def unrestricted(cls) -> Self:
         """Every kind may record every command, on any request (servflow 0.1's behaviour)."""
         return cls(
-            grants=dict.fromkeys(ActorKind, frozenset(Command)), own_requests_only=frozenset()
+            grants=dict.fromkeys(ActorKind, frozenset(Command)),
+            own_requests_only=frozenset(),
+            forgetters=frozenset(ActorKind),
         )
 
     def granting(self, kind: ActorKind | str, commands: Iterable[Command | str]) -> Self:
@@ -116,6 +120,20 @@ class Roles(BaseModel):
         grants = dict(self.grants)
         grants[kind] = grants.get(kind, frozenset()) | more
         return self.model_copy(update={"grants": MappingProxyType(grants)})
+
+    def may_forget(self, actor: str) -> bool:
+        """Whether ``actor`` may forget a customer (an unknown kind is left to validation)."""
+        kind = actor_kind(actor)
+        return kind is None or kind in self.forgetters
+
+    def forget_refusal(self, actor: str, customer_id: str) -> PermissionDeniedError:
+        """The error for ``actor`` refused forgetting a customer (``may_forget`` said no)."""
+        allowed = ", ".join(sorted(k.value for k in self.forgetters)) or "nobody"
+        msg = (
+            f"refused 'forget_customer' of customer {customer_id!r}: actor {actor!r} may not "
+            f"forget customers (allowed: {allowed})"
+        )
+        return PermissionDeniedError(msg, actor=actor, command="forget_customer")
 
     def may(self, actor: str, command: Command | str) -> bool:
         """Whether the actor's kind may record ``command`` at all (on its own requests)."""

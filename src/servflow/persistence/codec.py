@@ -9,7 +9,7 @@ one step at a time through the class's ``upcast_vN_vM`` static methods.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import orjson
@@ -19,6 +19,9 @@ from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
 from servflow.errors import StoreError, ValidationFailedError
+
+if TYPE_CHECKING:
+    from servflow.persistence.erasure import KeyRing
 
 __all__ = ["MAX_EVENT_BYTES", "OrjsonTranscoder", "PydanticMapper"]
 
@@ -72,12 +75,22 @@ class OrjsonTranscoder(Transcoder):
 
 
 class PydanticMapper(Mapper[UUID]):
-    """Maps pydantic domain events to stored events and back, with upcasting."""
+    """Maps pydantic domain events to stored events and back, with upcasting.
+
+    In an erasable store its ``keyring`` seals the personal fields of the events it stores
+    (before the size check, which counts what is stored) and opens them as it reads them.
+    """
+
+    #: The key ring of an erasable store (``servflow.persistence.erasure``), else None.
+    keyring: KeyRing | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         """Serialise an event; id and version live in their own columns, not the payload."""
         model = cast("BaseModel", domain_event)
         state = model.model_dump(mode="json", exclude=_ID_FIELDS)
+        keyring = self.keyring
+        if keyring is not None:
+            keyring.seal(state, domain_event)
         class_version = _class_version(type(domain_event))
         if class_version > 1:
             state["class_version"] = class_version
@@ -119,6 +132,9 @@ class PydanticMapper(Mapper[UUID]):
             )
             raise StoreError(msg) from None
         event_class: type[Any] = resolve_topic(stored_event.topic)
+        keyring = self.keyring
+        if keyring is not None:
+            keyring.unseal(state, event_class)
         version = state.pop("class_version", 1)
         target = _class_version(event_class)
         while version < target:

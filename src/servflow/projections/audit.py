@@ -20,6 +20,7 @@ import orjson
 from pydantic import AwareDatetime, TypeAdapter
 
 from servflow.domain.base import DomainEvent
+from servflow.domain.erasure import ERASED, ErasureLedger, personal_fields_named
 from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Value
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
@@ -217,6 +218,44 @@ class AuditProjection(Projection):
             f"VALUES ({', '.join('?' * len(_COLUMNS))})",
             (_values(position, event, known) for position, event in recorded),
         )
+        for position, event in recorded:
+            if isinstance(event, ErasureLedger.CustomerForgotten):
+                self._erase(tx, event.customer_id, position)
+
+    def _erase(self, tx: Tx, customer_id: str, before: int) -> None:
+        """Erase a forgotten customer's personal fields in the rows of their earlier events.
+
+        A rebuild reads those fields as ``ERASED`` from the events themselves (their keys are
+        gone), so erasing them here leaves the view as a rebuild would make it.
+        """
+        types = sorted(_PERSONAL_TYPES)
+        marks = ", ".join("?" * len(types))
+        found = tx.query(
+            f"SELECT position, event_type, actor, data FROM {self.t(self.table)} "  # noqa: S608
+            f"WHERE customer_id = ? AND position < ? AND event_type IN ({marks})",
+            [customer_id, before, *types],
+        )
+        changed: list[tuple[str, int]] = []
+        for row in found:
+            paths = personal_fields_named(row["event_type"], row["actor"])
+            data = orjson.loads(row["data"])
+            erased = False
+            for path in paths:
+                holder: Any = data
+                for part in path[:-1]:
+                    holder = holder.get(part) if isinstance(holder, dict) else None
+                if not isinstance(holder, dict):
+                    continue
+                value = holder.get(path[-1])
+                if isinstance(value, str) and value and value != ERASED:
+                    holder[path[-1]] = ERASED
+                    erased = True
+            if erased:
+                changed.append((orjson.dumps(data).decode(), int(row["position"])))
+        tx.executemany(
+            f"UPDATE {self.t(self.table)} SET data = ? WHERE position = ?",  # noqa: S608
+            changed,
+        )
 
     def _requests(self, tx: Tx, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
         # A request's ticket code and customer never change once it is opened, so what was
@@ -280,6 +319,14 @@ class AuditProjection(Projection):
             limit=limit,
             next_after_position=rows[-1].position if more and rows else None,
         )
+
+
+#: Audit-log names of the event types that may hold personal fields.
+_PERSONAL_TYPES = frozenset(
+    name
+    for name in ("Opened", "CustomerResponded", "CustomerAccepted", "Reopened", "Cancelled")
+    if personal_fields_named(name, "customer:x")
+)
 
 
 def _values(
