@@ -47,7 +47,7 @@ def copy_of(base: type[QueueProjection], suffix: str) -> type[QueueProjection]:
 
 
 def rows(projector: Projector, projection: QueueProjection) -> list[dict[str, Any]]:
-    """The queue's rows, then its totals per team and status (without empty groups)."""
+    """The queue's rows, then its totals per team and status (an emptied group leaves no row)."""
     with projector.views.transaction(commit=False) as tx:
         return [
             *tx.query(
@@ -55,7 +55,7 @@ def rows(projector: Projector, projection: QueueProjection) -> list[dict[str, An
             ),
             *tx.query(
                 f"SELECT * FROM {projection.t(projection.counts_table)} "  # noqa: S608
-                "WHERE n <> 0 ORDER BY team, status"
+                "ORDER BY team, status"
             ),
         ]
 

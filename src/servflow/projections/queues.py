@@ -184,6 +184,15 @@ class QueueProjection(MeasuredProjection[_Row]):
             f"{self.t(self.counts_table)}.n + excluded.n",
             sorted((team, status, n) for (team, status), n in deltas.items() if n),
         )
+        # A group that empties leaves no row, so a view followed event by event has the same
+        # rows as a rebuild, whose batches cut the log elsewhere.
+        emptied = sorted(group for group, n in deltas.items() if n < 0)
+        if emptied:
+            tx.executemany(
+                f"DELETE FROM {self.t(self.counts_table)} "  # noqa: S608
+                "WHERE team = ? AND status = ? AND n = 0",
+                emptied,
+            )
 
     def indexes(self) -> Sequence[str]:  # noqa: D102
         table = self.t(self.table)
