@@ -35,7 +35,7 @@ from eventsourcing.persistence import StoredEvent
 
 from servflow.domain.values import Value
 from servflow.errors import AuditKeyMismatchError
-from servflow.persistence.sql import Tx
+from servflow.persistence.sql import Tx, stored_bytes
 
 __all__ = ["MAX_BREAKS", "BreakKind", "Chain", "ChainBreak", "ChainLink", "Head", "VerifyReport"]
 
@@ -152,7 +152,7 @@ class Chain:
             str(stored.originator_id).encode(),
             str(stored.originator_version).encode(),
             stored.topic.encode(),
-            bytes(stored.state),
+            stored_bytes(stored.state),
         )
 
     def create(self, tx: Tx) -> None:

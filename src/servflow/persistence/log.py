@@ -20,6 +20,7 @@ from servflow.domain.base import DomainEvent
 from servflow.domain.request import ServiceRequest
 from servflow.errors import CorruptEventError
 from servflow.persistence.quarantine import Unreadable
+from servflow.persistence.sql import stored_bytes
 from servflow.persistence.views import ViewStore
 
 __all__ = ["LogReader", "occurred_by"]
@@ -74,7 +75,7 @@ class LogReader:
                         originator_id=ids.get(str(r["originator_id"])) or _uuid(r["originator_id"]),
                         originator_version=int(r["originator_version"]),
                         topic=r["topic"],
-                        state=bytes(r["state"]),
+                        state=stored_bytes(r["state"]),
                     ),
                 )
                 for r in records
@@ -103,7 +104,7 @@ class LogReader:
                 (request_id if postgres else request_id.hex,),
             )
         return (
-            (position, StoredEvent(request_id, version, topic, bytes(state)))
+            (position, StoredEvent(request_id, version, topic, stored_bytes(state)))
             for position, version, topic, state in records
         )
 
