@@ -426,7 +426,8 @@ def _verify_panel(  # noqa: C901 - the first break's fields, then every break
         lines.append(f"{number}. [{place.kind}] {', '.join(where)}: {place.problem}")
     if report.more_breaks:
         lines.append(f"... and {report.more_breaks:,} more (the first {len(report.breaks)} shown)")
-    return Panel("\n".join(lines), title="✘ TAMPERED", border_style="bold red")
+    # As text, not markup: a break's kind is written in brackets.
+    return Panel(Text("\n".join(lines)), title="✘ TAMPERED", border_style="bold red")
 
 
 def _ticket_of(desk: ServiceDesk, request_id: UUID) -> str:

@@ -398,8 +398,8 @@ class Chain:
         """
         log_digest = _GENESIS
         request_heads: dict[str, tuple[int, str]] = {}
-        read = 0
-        checked: int | None = None  # events checked before the first break
+        read = verified = 0
+        checked: int | None = None  # events verified before the first break
         last_position = 0
         last_link: ChainLink | None = None
         expected_digest: str | None = None
@@ -415,7 +415,7 @@ class Chain:
         ) -> None:
             nonlocal checked, more
             if checked is None:
-                checked = read
+                checked = verified
             if len(breaks) >= MAX_BREAKS:
                 more += 1
                 return
@@ -524,6 +524,7 @@ class Chain:
                 request_heads[request_id] = (version, link.request_digest)
                 if expected is not None and position == expected.position:
                     expected_digest = log_digest
+                verified += 1
             while pending:
                 removed(pending.popleft())
             last_position = upto
