@@ -268,10 +268,12 @@ class ServiceDesk(RequestCommands):
     def verify(
         self, *, expected: Head | None = None, progress: Callable[[int], None] | None = None
     ) -> VerifyReport:
-        """Recompute the hash chain over the whole stored log and report the first break.
+        """Recompute the hash chain over the whole stored log and report every break.
 
-        Pass a ``Head`` exported earlier (``audit_head()``) to also detect that the newest
-        events were removed. Reads the log in batches: constant memory for any size.
+        The report's ``problem``, ``request_id``, ``version`` and ``position`` name the first
+        break, ``breaks`` lists them all (up to 100; ``more_breaks`` counts the rest). Pass a
+        ``Head`` exported earlier (``audit_head()``) to also detect that the newest events were
+        removed. Reads the log in batches: constant memory for any size.
         """
         return self._audit.verify(expected, progress)
 

@@ -8,7 +8,7 @@ Every stored event gets, in the transaction that inserts it:
 
 H is SHA-256, or HMAC-SHA-256 when the desk has an ``audit_key`` (then nobody without the
 key can recompute a forged chain). ``verify`` walks the stored log, recomputes every digest
-and names the first request and version whose stored event was altered, removed, inserted
+and names every request and version whose stored event was altered, removed, inserted
 or moved. Removing the newest events together with their chain rows leaves a shorter but
 self-consistent chain: export the head (``Head``) somewhere else and pass it to ``verify``
 to detect that too.
