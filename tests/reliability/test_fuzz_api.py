@@ -82,6 +82,7 @@ QUERIES = frozenset(
         "catch_up",
         "rebuild_projections",
         "projection_status",
+        "quarantine",
         "follow",
     }
 )
