@@ -42,6 +42,7 @@ from servflow.errors import (
     AuditKeyMismatchError,
     ConcurrencyConflictError,
     ConfigurationError,
+    CorruptEventError,
     CustomerNotFoundError,
     InvalidTransitionError,
     NonConformityNotFoundError,
@@ -52,8 +53,9 @@ from servflow.errors import (
     StoreError,
     ValidationFailedError,
 )
-from servflow.persistence.chain import Head, VerifyReport
+from servflow.persistence.chain import ChainBreak, Head, VerifyReport
 from servflow.persistence.encryption import new_cipher_key
+from servflow.persistence.quarantine import QuarantinedEvent
 from servflow.projections.audit import AuditPage, AuditRow, TimeBasis
 from servflow.projections.queues import QueuePage, QueueRow, SpecialQueue
 from servflow.projections.runner import Progress, ProjectionStatus
@@ -73,12 +75,14 @@ __all__ = [
     "AuditPage",
     "AuditRow",
     "Calendar",
+    "ChainBreak",
     "Change",
     "Channel",
     "Clock",
     "ClockState",
     "ConcurrencyConflictError",
     "ConfigurationError",
+    "CorruptEventError",
     "Customer",
     "CustomerNotFoundError",
     "DueAction",
@@ -101,6 +105,7 @@ __all__ = [
     "Progress",
     "ProjectionMode",
     "ProjectionStatus",
+    "QuarantinedEvent",
     "QueuePage",
     "QueueRow",
     "Ref",

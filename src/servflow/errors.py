@@ -16,6 +16,7 @@ __all__ = [
     "AuditKeyMismatchError",
     "ConcurrencyConflictError",
     "ConfigurationError",
+    "CorruptEventError",
     "CustomerNotFoundError",
     "InvalidTransitionError",
     "NonConformityNotFoundError",
@@ -287,3 +288,54 @@ class StoreError(ServflowError, RuntimeError):
     """
 
     code: ClassVar[str] = "store_error"
+
+
+class CorruptEventError(StoreError):
+    """A stored event cannot be read back: its bytes, its topic or its fields are not valid.
+
+    Someone or something changed the stored row outside servflow (or a bug wrote it so).
+    Reads and commands of that request raise this error, naming ``request_id``, ``version``
+    and, when known, the log ``position``; every other request keeps working, and the
+    projections skip the event and record it (``desk.quarantine()``). ``kind`` says what failed:
+    ``unreadable`` (the bytes: cipher, compression, JSON), ``unknown_topic`` or ``invalid``
+    (the fields, or their upcasting). Find it with ``desk.verify()``, then restore the row from a
+    backup or an export (``docs/how-to/corruption.md``).
+    """
+
+    code: ClassVar[str] = "corrupt_event"
+
+    def __init__(
+        self,
+        *,
+        request_id: UUID | None,
+        version: int | None,
+        reason: str,
+        kind: str = "invalid",
+        topic: str | None = None,
+        position: int | None = None,
+    ) -> None:
+        where = f" at position {position}" if position is not None else ""
+        super().__init__(
+            f"the stored event {request_id} v{version}{where} cannot be read ({kind}): {reason}; "
+            "the request cannot be replayed until the event is restored (servflow audit verify "
+            "finds every altered event)"
+        )
+        self.request_id = request_id
+        self.version = version
+        self.position = position
+        self.topic = topic
+        self.kind = kind
+        self.reason = reason
+
+    def at(self, position: int) -> CorruptEventError:
+        """The same error, naming the event's position in the log."""
+        if self.position == position:
+            return self
+        return CorruptEventError(
+            request_id=self.request_id,
+            version=self.version,
+            reason=self.reason,
+            kind=self.kind,
+            topic=self.topic,
+            position=position,
+        )

@@ -420,6 +420,7 @@ def test_projections_status_is_the_desks_own_and_shows_the_lag(
             "position": s.position,
             "head": s.head,
             "lag": s.lag,
+            "skipped": s.skipped,
         }
         for s in expected
     ]

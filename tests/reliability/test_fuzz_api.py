@@ -83,6 +83,7 @@ QUERIES = frozenset(
         "catch_up",
         "rebuild_projections",
         "projection_status",
+        "quarantine",
         "follow",
     }
 )

@@ -22,7 +22,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from servflow import RequestNotFoundError, ServiceDesk
+from servflow import CorruptEventError, RequestNotFoundError, ServiceDesk
 from servflow.domain.base import EventSourced
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
@@ -400,3 +400,24 @@ def test_a_desk_configured_to_compress_or_encrypt_reads_back_what_it_stored(
         assert again.history(request) == history
         assert view.symptom == symptom.strip()
         assert (view.version, view.team) == (3, "network")
+
+
+def test_a_topic_naming_a_module_not_loaded_is_refused_without_importing_it(
+    mapper: PydanticMapper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module that would leave a mark if anything imported it.
+    marker = tmp_path / "imported"
+    (tmp_path / "sf_planted_topic.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).touch()\nclass Thing:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    stored = StoredEvent(
+        originator_id=uuid4(),
+        originator_version=1,
+        topic="sf_planted_topic:Thing",
+        state=orjson.dumps({"timestamp": "2025-01-01T10:00:00Z"}),
+    )
+    with pytest.raises(CorruptEventError, match="not a servflow event") as caught:
+        mapper.to_domain_event(stored)
+    assert caught.value.kind == "unknown_topic"
+    assert not marker.exists()

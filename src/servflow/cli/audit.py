@@ -388,7 +388,9 @@ def _verify_with_progress(desk: ServiceDesk, expected: Head | None, *, show: boo
         )
 
 
-def _verify_panel(desk: ServiceDesk, report: VerifyReport, *, saved: Path | None) -> Panel:
+def _verify_panel(  # noqa: C901 - the first break's fields, then every break
+    desk: ServiceDesk, report: VerifyReport, *, saved: Path | None
+) -> Panel:
     if report.intact:
         lines = [f"{report.events_checked:,} events checked; the stored log is intact."]
         if report.head is not None:
@@ -396,15 +398,36 @@ def _verify_panel(desk: ServiceDesk, report: VerifyReport, *, saved: Path | None
         if saved is not None:
             lines.append(f"Head saved to {saved}: keep it outside this store.")
         return Panel("\n".join(lines), title="✔ intact", border_style="green")
+    tickets: dict[UUID, str] = {}
+
+    def ticket(request_id: UUID) -> str:
+        if request_id not in tickets:
+            tickets[request_id] = _ticket_of(desk, request_id)
+        return tickets[request_id]
+
     lines = [report.problem or "the log was tampered with"]
     if report.request_id is not None:
-        lines.append(f"Request: {_ticket_of(desk, report.request_id)} ({report.request_id})")
+        lines.append(f"Request: {ticket(report.request_id)} ({report.request_id})")
     if report.version is not None:
         lines.append(f"Version: {report.version}")
     if report.position is not None:
         lines.append(f"Log position: {report.position}")
     lines.append(f"{report.events_checked:,} events checked before the break.")
-    return Panel("\n".join(lines), title="✘ TAMPERED", border_style="bold red")
+    found = len(report.breaks) + report.more_breaks
+    lines.append(
+        f"{found:,} break{'s' if found != 1 else ''} in all, in {report.events_read:,} events read:"
+    )
+    for number, place in enumerate(report.breaks, start=1):
+        where = [f"position {place.position}"]
+        if place.request_id is not None:
+            where.append(f"{ticket(place.request_id)} ({place.request_id})")
+        if place.version is not None:
+            where.append(f"v{place.version}")
+        lines.append(f"{number}. [{place.kind}] {', '.join(where)}: {place.problem}")
+    if report.more_breaks:
+        lines.append(f"... and {report.more_breaks:,} more (the first {len(report.breaks)} shown)")
+    # As text, not markup: a break's kind is written in brackets.
+    return Panel(Text("\n".join(lines)), title="✘ TAMPERED", border_style="bold red")
 
 
 def _ticket_of(desk: ServiceDesk, request_id: UUID) -> str:

@@ -105,6 +105,7 @@ def _status_rows(statuses: Sequence[ProjectionStatus]) -> list[dict[str, object]
             "position": status.position,
             "head": status.head,
             "lag": status.lag,
+            "skipped": status.skipped,
         }
         for status in statuses
     ]
@@ -129,14 +130,72 @@ def projections_status(
         return
     table = Table(title="Projections", title_justify="left")
     table.add_column("name")
-    for column in ("version", "position", "head", "lag"):
+    for column in ("version", "position", "head", "lag", "skipped"):
         table.add_column(column, justify="right")
     for status in statuses:
         lag = Text(f"{status.lag:,}", style="green" if status.lag == 0 else "bold yellow")
+        skipped = Text(f"{status.skipped:,}", style="bold red" if status.skipped else "green")
         table.add_row(
-            status.name, str(status.version), f"{status.position:,}", f"{status.head:,}", lag
+            status.name,
+            str(status.version),
+            f"{status.position:,}",
+            f"{status.head:,}",
+            lag,
+            skipped,
         )
     console().print(table)
+    if any(status.skipped for status in statuses):
+        say(
+            "Some stored events could not be read and were skipped: "
+            "servflow projections quarantine lists them."
+        )
+
+
+@projections_app.command("quarantine")
+@guarded
+def projections_quarantine(
+    ctx: typer.Context,
+    *,
+    db: LocalDb = None,
+    schema: LocalSchema = None,
+    as_json: AsJson = False,
+) -> None:
+    """The stored events the projections skipped because they could not be read, and why.
+
+    Exit 0 when there are none, 1 when there are (each also breaks ``servflow audit verify``
+    when it was altered after it was recorded).
+    """
+    desk = _projections_desk(ctx, db, schema, existing=True)
+    records = desk.quarantine()
+    if as_json:
+        emit_json([record.model_dump(mode="json") for record in records])
+    elif not records:
+        say("No quarantined events: every stored event the projections read was readable.")
+    else:
+        table = Table(title="Quarantined events", title_justify="left")
+        table.add_column("position", justify="right")
+        table.add_column("request")
+        table.add_column("version", justify="right")
+        table.add_column("kind")
+        table.add_column("reason")
+        table.add_column("skipped by")
+        for record in records:
+            table.add_row(
+                f"{record.position:,}",
+                str(record.request_id),
+                str(record.version),
+                record.kind,
+                record.reason,
+                ", ".join(record.projections),
+            )
+        console().print(table)
+        say(
+            f"{len(records):,} stored event{'s' if len(records) != 1 else ''} could not be read; "
+            "restore them from a backup or an export, then rebuild the projections "
+            "(docs/how-to/corruption.md)."
+        )
+    if records:
+        raise typer.Exit(1)
 
 
 @projections_app.command("rebuild")

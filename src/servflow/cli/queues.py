@@ -98,6 +98,9 @@ def _row(view: Request) -> dict[str, Any]:
 
 # -- work queues ---------------------------------------------------------------------------
 
+#: Marks a row one of whose events could not be read (``QueueRow.quarantined``).
+_QUARANTINED = "⚠"
+
 #: Statuses in which a request's resolution clock no longer runs.
 _CLOCK_STOPPED = frozenset({Status.COMPLETED, Status.CLOSED, Status.CANCELLED})
 
@@ -159,6 +162,15 @@ def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
     shown = console()
     shown.print(_queue_table(page, special, when, current.zone, width=shown.width))
     shown.print(Text(_page_info(page), style="dim"), soft_wrap=True)
+    if any(row.quarantined for row in page.rows):
+        shown.print(
+            Text(
+                f"{_QUARANTINED} an event of this request could not be read: the row shows it "
+                "without that event (servflow projections quarantine lists them).",
+                style="yellow",
+            ),
+            soft_wrap=True,
+        )
 
 
 def _queue_table(
@@ -185,7 +197,10 @@ def _queue_table(
     table.add_column("resolution due")
     for row in page.rows:
         cells: list[str | Text] = [
-            Text(row.ticket_code, style="bold"),
+            Text.assemble(
+                (row.ticket_code, "bold"),
+                (f" {_QUARANTINED}", "bold yellow") if row.quarantined else "",
+            ),
             status_text(row.status),
             priority_text(row.priority),
         ]

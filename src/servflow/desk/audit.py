@@ -203,7 +203,8 @@ class AuditTrail:
                 )
             )
             for batch in batches:
-                shadow.apply(list(self.log.events_as_of(batch, at)), tx)
+                # An unreadable event is skipped and flags its row, as in the live view.
+                shadow.apply(list(self.log.events_as_of(batch, at, skip_unreadable=True)), tx)
                 if not closed:
                     tx.execute(f"DELETE FROM {shadow.t(shadow.table)} WHERE is_open = 0")  # noqa: S608
             return query(shadow, tx)

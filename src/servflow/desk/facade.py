@@ -46,6 +46,7 @@ from servflow.domain.values import Kind, Priority, Tier
 from servflow.domain.view import Request
 from servflow.errors import ConfigurationError, ValidationFailedError, shown
 from servflow.persistence.chain import Head, VerifyReport
+from servflow.persistence.quarantine import QuarantinedEvent
 from servflow.persistence.store import translated
 from servflow.projections.audit import AuditPage, TimeBasis
 from servflow.projections.queues import QueuePage, SpecialQueue
@@ -282,10 +283,12 @@ class ServiceDesk(RequestCommands):
     def verify(
         self, *, expected: Head | None = None, progress: Callable[[int], None] | None = None
     ) -> VerifyReport:
-        """Recompute the hash chain over the whole stored log and report the first break.
+        """Recompute the hash chain over the whole stored log and report every break.
 
-        Pass a ``Head`` exported earlier (``audit_head()``) to also detect that the newest
-        events were removed. Reads the log in batches: constant memory for any size.
+        The report's ``problem``, ``request_id``, ``version`` and ``position`` name the first
+        break, ``breaks`` lists them all (up to 100; ``more_breaks`` counts the rest). Pass a
+        ``Head`` exported earlier (``audit_head()``) to also detect that the newest events were
+        removed. Reads the log in batches: constant memory for any size.
         """
         return self._audit.verify(expected, progress)
 
@@ -539,8 +542,18 @@ class ServiceDesk(RequestCommands):
             return projector.rebuild(names=chosen or None, progress=progress)
 
     def projection_status(self) -> list[ProjectionStatus]:
-        """Each projection's position against the head of the log."""
-        return self._stores.projector.status()
+        """Each projection's position against the head of the log, and the events it skipped."""
+        with translated():
+            return self._stores.projector.status()
+
+    def quarantine(self) -> list[QuarantinedEvent]:
+        """The stored events the projections skipped because they could not be read.
+
+        In log order, each with its request, version, topic, why it could not be read and the
+        projections that skipped it (``docs/how-to/corruption.md``). Empty for a sound log.
+        """
+        with translated():
+            return self._stores.projector.quarantine()
 
     def follow(
         self,

@@ -26,7 +26,7 @@ from servflow.desk.clock import checked_instant
 from servflow.domain.request import ServiceRequest, Status, total_cost, total_effort
 from servflow.domain.sla import ClockState, SlaTracker, policy_at, to_second
 from servflow.domain.values import Channel, Kind, Outcome
-from servflow.errors import ValidationFailedError
+from servflow.errors import CorruptEventError, ValidationFailedError
 from servflow.persistence.store import translated
 
 if TYPE_CHECKING:
@@ -110,6 +110,9 @@ class Kpis(BaseModel):
     """Non-conformities logged on these requests by ``at``."""
     nonconformities_corrected: int
     """Of those, the ones corrected by ``at``."""
+    skipped: int = 0
+    """Stored events that could not be read (``CorruptEventError``): their requests are left
+    out of every figure (``desk.quarantine()`` and ``desk.verify()`` find them)."""
 
 
 def _kind(kind: Kind | str | None) -> Kind | None:
@@ -148,8 +151,11 @@ def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
     at: datetime,
     team: str | None = None,
     kind: Kind | str | None = None,
+    skipped: Callable[[], int] | None = None,
 ) -> Kpis:
     """The KPIs (see :class:`Kpis`) of the requests ``cohort(since, until)`` gives.
+
+    ``skipped``, asked once the cohort is read, says how many events it could not read.
 
     ``cohort`` yields each request opened in the period by ``at``: the aggregate as of ``at``
     (what ``Request`` views) and a call that measures its SLA clocks as of ``at``
@@ -248,6 +254,7 @@ def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
         cost=cost,
         nonconformities=logged,
         nonconformities_corrected=corrected,
+        skipped=skipped() if skipped is not None else 0,
     )
 
 
@@ -271,17 +278,19 @@ class KpiDesk:
     ) -> Kpis:
         """Metrics for the requests opened in ``[since, until)`` (see ``ServiceDesk.kpis``)."""
         when = self._clock.instant(at, "at", "kpis")
+        unreadable: list[int] = []
         return compute_kpis(
-            lambda start, end: self._cohort_as_of(start, end, when),
+            lambda start, end: self._cohort_as_of(start, end, when, unreadable),
             since=since,
             until=until,
             at=when,
             team=team,
             kind=kind,
+            skipped=lambda: len(unreadable),
         )
 
     def _cohort_as_of(
-        self, since: datetime, until: datetime, when: datetime
+        self, since: datetime, until: datetime, when: datetime, unreadable: list[int]
     ) -> Iterator[tuple[ServiceRequest, Callable[[], SlaStatus]]]:
         """The requests opened in ``[since, until)`` by ``when``, with their SLA clocks, then.
 
@@ -290,6 +299,8 @@ class KpiDesk:
         (up to ``when``) and its SLA tracker (all of it, as ``sla`` does); a request opened
         outside the period is left after its first event. The clocks come as a call that
         measures them (as ``sla`` would), so that requests filtered out cost no measuring.
+        A request with an event that cannot be read is left out; the positions of its
+        unreadable events are added to ``unreadable``.
         """
         adoptions = self._sla.adoptions()
         to_event = self._stores.store.mapper.to_domain_event
@@ -301,7 +312,7 @@ class KpiDesk:
             with translated():
                 stored = self._stores.trail.log.stored(chunk)
             for _, rows in itertools.groupby(stored, key=lambda pair: pair[1].originator_id):
-                found = _fold_as_of(rows, to_event, since, until, when)
+                found = _fold_as_of(rows, to_event, since, until, when, unreadable)
                 if found is not None:
                     request, tracker = found
                     policy = policy_at(adoptions, tracker.opened_at)
@@ -315,13 +326,24 @@ def _fold_as_of(
     since: datetime,
     until: datetime,
     when: datetime,
+    unreadable: list[int],
 ) -> tuple[ServiceRequest, SlaTracker] | None:
-    """One request's rows folded as of ``when`` (None unless opened in ``[since, until)``)."""
+    """One request's rows folded as of ``when`` (None unless opened in ``[since, until)``).
+
+    None too for a request with an event that cannot be read: its replay stops there, as
+    ``desk.get`` does; the positions of its unreadable events go to ``unreadable``.
+    """
     request: ServiceRequest | None = None
     tracker: SlaTracker | None = None
     past = False  # an event happened after ``when``: the request stops there (see ``as_of``)
-    for _, stored in rows:
-        event = to_event(stored)
+    rows = iter(rows)
+    for position, stored in rows:
+        try:
+            event = to_event(stored)
+        except CorruptEventError:
+            unreadable.append(position)
+            unreadable.extend(p for p, later in rows if not _readable(to_event, later))
+            return None
         if not isinstance(event, ServiceRequest.Event):
             continue
         if not past and event.occurred_at <= when:
@@ -336,3 +358,12 @@ def _fold_as_of(
     if request is None or tracker is None:
         return None  # opened after ``when``
     return request, tracker
+
+
+def _readable(to_event: Callable[[StoredEvent], object], stored: StoredEvent) -> bool:
+    """Whether a stored event decodes (counting the unreadable events of a request left out)."""
+    try:
+        to_event(stored)
+    except CorruptEventError:
+        return False
+    return True

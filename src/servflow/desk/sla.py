@@ -5,6 +5,7 @@ Every answer is measured under the policy version adopted when the request was o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import reduce
@@ -42,6 +43,7 @@ from servflow.domain.sla import (
 from servflow.domain.values import Outcome
 from servflow.errors import (
     ConfigurationError,
+    CorruptEventError,
     OccurrenceOutOfOrderError,
     RequestNotFoundError,
     StoreError,
@@ -52,6 +54,8 @@ from servflow.persistence.store import translated
 from servflow.projections.sla import SlaAlert
 
 __all__ = ["SlaDesk"]
+
+_log = logging.getLogger("servflow")
 
 _SECOND = timedelta(seconds=1)
 #: When two due actions of one request fall on the same instant, the follow-up comes first.
@@ -143,7 +147,12 @@ class SlaDesk:
         adoptions = self.adoptions()
         actions: list[DueAction] = []
         for candidate in candidates:
-            actions += self._run_due_for(candidate.request_id, when, now, adoptions)
+            try:
+                actions += self._run_due_for(candidate.request_id, when, now, adoptions)
+            except CorruptEventError as error:
+                # Its events cannot be replayed: nothing is recorded for it, the others go on
+                # (``desk.quarantine()`` and ``desk.verify()`` name it).
+                _log.warning("servflow: run_due skipped a request: %s", error)
         return actions
 
     def _run_due_for(

@@ -52,6 +52,8 @@ ProjectionMode = Literal["inline", "external"]
 _MAX_POOL = 1000
 #: In-memory stores: chain links waiting to be written in one views transaction.
 _CHAIN_BACKLOG = 500
+#: How many of the log's first events tell whether a desk's cipher key and compressor fit.
+_PROBED_EVENTS = 16
 
 
 class _Store(SavingApplication):
@@ -90,6 +92,9 @@ class Stores:
                 settings.setdefault("APPLICATION_RECORDER_TOPIC", topic)
             self.store = _Store(env=settings)
             cache_statements(self.store.factory)
+            mapper = self.store.mapper
+            if isinstance(mapper, PydanticMapper):
+                mapper.probe = self._settings_read
         except driver_errors() as error:
             msg = f"cannot open the event store: {error}"
             raise StoreError(msg) from None
@@ -151,6 +156,22 @@ class Stores:
         if self.keyring is not None:
             with translated():
                 self.keyring.refresh()
+
+    def _settings_read(self) -> bool:
+        """Whether the desk's cipher key and compressor read any of the log's first events.
+
+        Asked once, when an event's bytes do not decode: if none of the first few decode
+        either, the desk was opened with settings other than the store's (not a corrupt event).
+        A store that cannot be asked is taken as readable: the event is reported as corrupt.
+        """
+        mapper = self.store.mapper
+        if not isinstance(mapper, PydanticMapper):  # pragma: no cover - always servflow's
+            return True
+        try:
+            first = self.store.recorder.select_notifications(start=1, limit=_PROBED_EVENTS)
+        except Exception:  # noqa: BLE001 - e.g. inside a transaction that forbids another
+            return True
+        return not first or any(mapper.readable(event) for event in first)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Tx]:

@@ -27,6 +27,7 @@ from servflow.domain.lifecycle import Command
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.roles import Roles
 from servflow.errors import ConcurrencyConflictError, RequestNotFoundError
+from servflow.persistence.sql import stored_bytes
 from servflow.persistence.store import store_error, translated
 
 __all__ = ["Writer", "project"]
@@ -188,7 +189,7 @@ class Writer:
             if (
                 stored
                 and stored[0].originator_version == request.version
-                and bytes(stored[0].state) == state
+                and stored_bytes(stored[0].state) == state
             ):
                 mapper = self._stores.store.mapper
                 for newer in stored[1:]:

@@ -8,7 +8,7 @@ Every stored event gets, in the transaction that inserts it:
 
 H is SHA-256, or HMAC-SHA-256 when the desk has an ``audit_key`` (then nobody without the
 key can recompute a forged chain). ``verify`` walks the stored log, recomputes every digest
-and names the first request and version whose stored event was altered, removed, inserted
+and names every request and version whose stored event was altered, removed, inserted
 or moved. Removing the newest events together with their chain rows leaves a shorter but
 self-consistent chain: export the head (``Head``) somewhere else and pass it to ``verify``
 to detect that too.
@@ -28,15 +28,16 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Literal
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
 from servflow.domain.values import Value
 from servflow.errors import AuditKeyMismatchError
-from servflow.persistence.sql import Tx
+from servflow.persistence.sql import Tx, stored_bytes
 
-__all__ = ["Chain", "ChainLink", "Head", "VerifyReport"]
+__all__ = ["MAX_BREAKS", "BreakKind", "Chain", "ChainBreak", "ChainLink", "Head", "VerifyReport"]
 
 _TABLE = "sf_chain"
 #: One row: how the chain is keyed (see ``Chain.check_key``).
@@ -52,6 +53,13 @@ _SAMPLE_LINKS = 16
 _MAX_HEADS = 1024
 #: Transactions whose links wait for ``committed``; older ones were rolled back.
 _MAX_WRITTEN = 64
+#: The most breaks a ``VerifyReport`` lists; ``more_breaks`` counts the others.
+MAX_BREAKS = 100
+
+#: How the chain broke at a place: an event ``altered``, ``removed``, ``inserted`` (no link) or
+#: ``moved``; a ``version_gap`` (an event removed with its link); a ``link`` that does not chain
+#: to the one before (a link altered); the exported head no longer reached (``head``).
+BreakKind = Literal["altered", "removed", "inserted", "moved", "version_gap", "link", "head"]
 
 
 class Head(Value):
@@ -62,10 +70,29 @@ class Head(Value):
     events: int
 
 
+class ChainBreak(Value):
+    """One place where the stored log does not match its hash chain."""
+
+    #: The log position of the event (or of its link, for a removed event).
+    position: int
+    request_id: UUID | None
+    version: int | None
+    kind: BreakKind
+    #: What was found wrong, in words an auditor can act on.
+    problem: str
+
+
 class VerifyReport(Value):
-    """The outcome of ``verify``: intact (with the head) or the first broken place."""
+    """The outcome of ``verify``: intact (with the head), or every broken place.
+
+    ``problem``, ``request_id``, ``version`` and ``position`` describe the first break (as
+    they always did); ``breaks`` lists every one, up to ``MAX_BREAKS`` (``more_breaks`` counts
+    those beyond), found in one pass: after a break the check goes on from the stored link, so
+    one altered event is one break, not a cascade.
+    """
 
     intact: bool
+    #: Events checked before the first break (all of them when intact).
     events_checked: int
     head: Head | None
     #: What was found wrong, in words an auditor can act on.
@@ -73,6 +100,11 @@ class VerifyReport(Value):
     request_id: UUID | None = None
     version: int | None = None
     position: int | None = None
+    breaks: tuple[ChainBreak, ...] = ()
+    #: Breaks found beyond the ``MAX_BREAKS`` listed.
+    more_breaks: int = 0
+    #: Events read in all.
+    events_read: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +152,7 @@ class Chain:
             str(stored.originator_id).encode(),
             str(stored.originator_version).encode(),
             stored.topic.encode(),
-            bytes(stored.state),
+            stored_bytes(stored.state),
         )
 
     def create(self, tx: Tx) -> None:
@@ -348,7 +380,7 @@ class Chain:
             )
         ]
 
-    def verify(  # noqa: C901, PLR0911, PLR0912 - one pass, one check per way a log can be tampered with
+    def verify(  # noqa: C901, PLR0912, PLR0915 - one pass, one check per way a log can be tampered with
         self,
         notifications: Iterator[Sequence[tuple[int, StoredEvent]]],
         links: Callable[[int, int], list[ChainLink]],
@@ -356,40 +388,62 @@ class Chain:
         expected: Head | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> VerifyReport:
-        """Recompute the chain over the stored log, batch by batch, and compare.
+        """Recompute the chain over the stored log, batch by batch, and compare: every break.
 
         ``notifications`` yields batches of ``(position, stored event)`` in log order;
-        ``links(after, upto)`` returns the chain rows for a position range.
+        ``links(after, upto)`` returns the chain rows for a position range. After a break the
+        check goes on from what the chain recorded there (the stored link's digests), so each
+        altered, removed, inserted or moved event is reported once and the events after it are
+        still checked.
         """
         log_digest = _GENESIS
         request_heads: dict[str, tuple[int, str]] = {}
-        checked = 0
+        read = verified = 0
+        checked: int | None = None  # events verified before the first break
         last_position = 0
         last_link: ChainLink | None = None
         expected_digest: str | None = None
+        breaks: list[ChainBreak] = []
+        more = 0
 
         def broken(
-            problem: str, request_id: str | None, version: int | None, position: int
-        ) -> VerifyReport:
-            return VerifyReport(
-                intact=False,
-                events_checked=checked,
-                head=None,
-                problem=problem,
-                request_id=UUID(request_id) if request_id else None,
-                version=version,
-                position=position,
+            kind: BreakKind,
+            problem: str,
+            request_id: str | None,
+            version: int | None,
+            position: int,
+        ) -> None:
+            nonlocal checked, more
+            if checked is None:
+                checked = verified
+            if len(breaks) >= MAX_BREAKS:
+                more += 1
+                return
+            breaks.append(
+                ChainBreak(
+                    position=position,
+                    request_id=_request_uuid(request_id),
+                    version=version,
+                    kind=kind,
+                    problem=problem,
+                )
             )
 
-        def removed(orphan: ChainLink) -> VerifyReport:
-            """The report of a link whose event is no longer in the log."""
-            return broken(
+        def removed(orphan: ChainLink) -> None:
+            """A link whose event is no longer in the log: reported, then taken as the anchor."""
+            nonlocal log_digest, expected_digest
+            broken(
+                "removed",
                 f"the stored event {orphan.request_id} v{orphan.version} at position "
                 f"{orphan.position} was removed",
                 orphan.request_id,
                 orphan.version,
                 orphan.position,
             )
+            log_digest = orphan.log_digest
+            request_heads[orphan.request_id] = (orphan.version, orphan.request_digest)
+            if expected is not None and orphan.position == expected.position:
+                expected_digest = log_digest
 
         for batch in notifications:
             if not batch:
@@ -397,87 +451,128 @@ class Chain:
             upto = batch[-1][0]
             pending = deque(links(last_position, upto))
             for position, event in batch:
+                read += 1
                 request_id = str(event.originator_id)
                 version = event.originator_version
-                if pending and pending[0].position < position:
-                    # A link with no event before this one: that event was removed (checked
-                    # first, or the log digest of the next event would take the blame).
-                    return removed(pending[0])
+                # Links with no event before this one: those events were removed (checked
+                # first, or the log digest of the next event would take the blame).
+                while pending and pending[0].position < position:
+                    removed(pending.popleft())
                 if not pending or pending[0].position != position:
-                    return broken(
+                    broken(
+                        "inserted",
                         f"event at position {position} has no chain link: it was inserted "
                         "outside servflow or its link was removed",
                         request_id,
                         version,
                         position,
                     )
+                    continue  # the chain knows nothing of it: it goes on without it
                 link = pending.popleft()
+                last_link = link
                 if (link.request_id, link.version) != (request_id, version):
-                    return broken(
+                    broken(
+                        "moved",
                         f"position {position} holds {request_id} v{version} but the chain "
                         f"recorded {link.request_id} v{link.version} there: events were moved",
                         request_id,
                         version,
                         position,
                     )
+                    log_digest = link.log_digest
+                    request_heads[link.request_id] = (link.version, link.request_digest)
+                    if expected is not None and position == expected.position:
+                        expected_digest = log_digest
+                    continue
                 digest = self.event_digest(event)
                 if digest != link.event_digest:
-                    return broken(
+                    broken(
+                        "altered",
                         f"the stored event {request_id} v{version} was altered",
                         request_id,
                         version,
                         position,
                     )
+                    log_digest = link.log_digest
+                    request_heads[request_id] = (version, link.request_digest)
+                    if expected is not None and position == expected.position:
+                        expected_digest = log_digest
+                    continue
                 previous_version, previous = request_heads.get(request_id, (0, _GENESIS))
+                request_digest = self._h(previous.encode(), digest.encode())
+                log_digest = self._h(log_digest.encode(), str(position).encode(), digest.encode())
                 if version != previous_version + 1:
-                    return broken(
+                    broken(
+                        "version_gap",
                         f"{request_id} jumps from v{previous_version} to v{version}: "
                         f"v{previous_version + 1} was removed",
                         request_id,
                         previous_version + 1,
                         position,
                     )
-                request_digest = self._h(previous.encode(), digest.encode())
-                log_digest = self._h(log_digest.encode(), str(position).encode(), digest.encode())
-                if request_digest != link.request_digest or log_digest != link.log_digest:
-                    return broken(
+                elif request_digest != link.request_digest or log_digest != link.log_digest:
+                    broken(
+                        "link",
                         f"the chain breaks at {request_id} v{version}: an earlier event or "
                         "link was altered or removed",
                         request_id,
                         version,
                         position,
                     )
-                request_heads[request_id] = (version, request_digest)
+                # Anchored on the stored link: one break is reported once.
+                log_digest = link.log_digest
+                request_heads[request_id] = (version, link.request_digest)
                 if expected is not None and position == expected.position:
                     expected_digest = log_digest
-                last_link = link
-                checked += 1
-            if pending:
-                return removed(pending[0])
+                verified += 1
+            while pending:
+                removed(pending.popleft())
             last_position = upto
             if progress:
-                progress(checked)
-        trailing = links(last_position, 2**62)
-        if trailing:
-            return removed(trailing[0])
+                progress(read)
+        for orphan in links(last_position, 2**62):
+            removed(orphan)
+            last_link = orphan
         head = (
-            Head(position=last_link.position, log_digest=last_link.log_digest, events=checked)
+            Head(position=last_link.position, log_digest=last_link.log_digest, events=read)
             if last_link
             else None
         )
         if expected is not None and expected_digest != expected.log_digest:
-            return VerifyReport(
-                intact=False,
-                events_checked=checked,
-                head=head,
-                problem=(
-                    f"the log no longer reaches the exported head (position "
-                    f"{expected.position}) with the same digest: events up to it were removed "
-                    "or rewritten"
-                ),
-                position=expected.position,
+            broken(
+                "head",
+                f"the log no longer reaches the exported head (position {expected.position}) "
+                "with the same digest: events up to it were removed or rewritten",
+                None,
+                None,
+                expected.position,
             )
-        return VerifyReport(intact=True, events_checked=checked, head=head)
+        if not breaks:
+            return VerifyReport(intact=True, events_checked=read, head=head, events_read=read)
+        first = breaks[0]
+        return VerifyReport(
+            intact=False,
+            events_checked=read if checked is None else checked,
+            # As before: a log broken inside has no head to trust; a truncated one shows its own.
+            head=head if first.kind == "head" else None,
+            problem=first.problem,
+            request_id=first.request_id,
+            version=first.version,
+            position=first.position,
+            breaks=tuple(breaks),
+            more_breaks=more,
+            events_read=read,
+        )
+
+
+def _request_uuid(request_id: str | None) -> UUID | None:
+    """A request id as a UUID (None for none, or for an id that is not one)."""
+    if not request_id:
+        return None
+    try:
+        return UUID(request_id)
+    except ValueError:
+        return None
 
 
 def _hash(key: bytes | None, *parts: bytes) -> str:

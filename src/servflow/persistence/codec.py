@@ -9,6 +9,8 @@ one step at a time through the class's ``upcast_vN_vM`` static methods.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -16,9 +18,15 @@ import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from servflow.errors import StoreError, ValidationFailedError
+from servflow.domain.base import DomainEvent
+from servflow.errors import (
+    CorruptEventError,
+    StoreError,
+    ValidationFailedError,
+    shown,
+)
 
 if TYPE_CHECKING:
     from servflow.persistence.erasure import KeyRing
@@ -115,8 +123,19 @@ class PydanticMapper(Mapper[UUID]):
             state=data,
         )
 
+    #: Asked once, on the first event whose bytes cannot be read: whether the store holds any
+    #: event this desk can read (see ``readable``). If not, the desk's cipher key or compressor
+    #: is not the store's: that is a ``StoreError`` about the settings, not a corrupt event.
+    probe: Callable[[], bool] | None = None
+    _settings_proven = False
+
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        """Rebuild (and validate) an event, upcasting older versions of its class first."""
+        """Rebuild (and validate) an event, upcasting older versions of its class first.
+
+        Whatever cannot be read back (bytes, topic, fields, upcasting) raises
+        ``CorruptEventError`` naming the request and version; the ``try`` blocks cost nothing
+        until something fails.
+        """
         data = stored_event.state
         try:
             if self.cipher:
@@ -125,38 +144,132 @@ class PydanticMapper(Mapper[UUID]):
                 data = self.compressor.decompress(data)
             state: dict[str, Any] = self.transcoder.decode(data)
         except Exception as error:  # noqa: BLE001 - cipher, zlib and JSON each raise their own
-            msg = (
-                f"cannot read stored event {stored_event.originator_id} "
-                f"v{stored_event.originator_version}: {error!r}; is the desk configured with the "
-                "cipher key and compressor the events were written with?"
+            raise self._unreadable(stored_event, error) from None
+        event_class = _EVENT_CLASSES.get(stored_event.topic)
+        if event_class is None:
+            event_class = _event_class(stored_event)
+        try:
+            keyring = self.keyring
+            if keyring is not None:
+                keyring.unseal(state, event_class)
+            version = state.pop("class_version", 1)
+            target = _class_version(event_class)
+            while version < target:
+                getattr(event_class, f"upcast_v{version}_v{version + 1}")(state)
+                version += 1
+            originator_id = stored_event.originator_id
+            if not isinstance(originator_id, UUID):
+                originator_id = UUID(str(originator_id))
+            if _validates_directly(event_class) and _ID_FIELDS.isdisjoint(state):
+                # The same validation as ``event_class(**state)`` (the payload is not trusted
+                # blindly), without unpacking the payload into keyword arguments and back.
+                state["originator_id"] = originator_id
+                state["originator_version"] = stored_event.originator_version
+                return cast("DomainEventProtocol[UUID]", event_class.model_validate(state))
+            return cast(
+                "DomainEventProtocol[UUID]",
+                event_class(
+                    originator_id=originator_id,
+                    originator_version=stored_event.originator_version,
+                    **state,
+                ),
             )
-            raise StoreError(msg) from None
-        event_class: type[Any] = resolve_topic(stored_event.topic)
-        keyring = self.keyring
-        if keyring is not None:
-            keyring.unseal(state, event_class)
-        version = state.pop("class_version", 1)
-        target = _class_version(event_class)
-        while version < target:
-            getattr(event_class, f"upcast_v{version}_v{version + 1}")(state)
-            version += 1
-        originator_id = stored_event.originator_id
-        if not isinstance(originator_id, UUID):
-            originator_id = UUID(str(originator_id))
-        if _validates_directly(event_class) and _ID_FIELDS.isdisjoint(state):
-            # The same validation as ``event_class(**state)`` (the payload is not trusted
-            # blindly), without unpacking the payload into keyword arguments and back.
-            state["originator_id"] = originator_id
-            state["originator_version"] = stored_event.originator_version
-            return cast("DomainEventProtocol[UUID]", event_class.model_validate(state))
-        return cast(
-            "DomainEventProtocol[UUID]",
-            event_class(
-                originator_id=originator_id,
-                originator_version=stored_event.originator_version,
-                **state,
-            ),
+        except Exception as error:  # noqa: BLE001 - pydantic, upcasters, a payload not an object
+            raise _corrupt(stored_event, "invalid", _reason(error)) from None
+
+    def readable(self, stored_event: StoredEvent) -> bool:
+        """Whether this mapper's cipher, compressor and JSON parser read the event's bytes."""
+        data = stored_event.state
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            self.transcoder.decode(data)
+        except Exception:  # noqa: BLE001 - cipher, zlib and JSON each raise their own
+            return False
+        return True
+
+    def _unreadable(self, stored_event: StoredEvent, error: Exception) -> StoreError:
+        """The error for bytes that do not decode: a corrupt event, or the wrong settings."""
+        if not self._settings_proven:
+            probe = self.probe
+            if probe is not None and not probe():
+                msg = (
+                    f"cannot read stored event {stored_event.originator_id} "
+                    f"v{stored_event.originator_version}: {error!r}; is the desk configured with "
+                    "the cipher key and compressor the events were written with?"
+                )
+                return StoreError(msg)
+            self._settings_proven = True
+        return _corrupt(
+            stored_event,
+            "unreadable",
+            f"{_reason(error)} (the bytes do not decode with the desk's cipher key, compressor "
+            "and JSON parser)",
         )
+
+
+def _event_class(stored_event: StoredEvent) -> type[Any]:
+    """The event class a stored topic names, or ``CorruptEventError``: only servflow's events.
+
+    A topic is a module path: resolving one an attacker wrote must not reach any other class
+    or function (which the mapper would then call with the payload).
+    """
+    topic = stored_event.topic
+    if not topic.startswith("servflow.") and topic.partition(":")[0] not in sys.modules:
+        # Not even imported: importing a module an attacker named could run its code.
+        raise _corrupt(stored_event, "unknown_topic", f"{shown(topic)} is not a servflow event")
+    try:
+        found = resolve_topic(topic)
+    except Exception as error:  # noqa: BLE001 - a missing module or attribute, a malformed topic
+        raise _corrupt(stored_event, "unknown_topic", _reason(error)) from None
+    if not (isinstance(found, type) and issubclass(found, DomainEvent)):
+        raise _corrupt(stored_event, "unknown_topic", f"{shown(topic)} is not a servflow event")
+    _EVENT_CLASSES[topic] = found
+    return found
+
+
+_EVENT_CLASSES: dict[str, type[Any]] = {}
+
+
+def _corrupt(stored_event: StoredEvent, kind: str, reason: str) -> CorruptEventError:
+    """The error for a stored event that cannot be read back (position: a notification's id)."""
+    originator_id = stored_event.originator_id
+    try:
+        request_id = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+    except ValueError:
+        request_id = None
+    position = getattr(stored_event, "id", None)
+    return CorruptEventError(
+        request_id=request_id,
+        version=stored_event.originator_version,
+        reason=reason,
+        kind=kind,
+        topic=stored_event.topic,
+        position=position if isinstance(position, int) else None,
+    )
+
+
+#: The most field problems a corrupt event's reason lists, and the most of an error's words.
+_LISTED = 3
+_LONGEST_REASON = 200
+
+
+def _reason(error: Exception) -> str:
+    """What went wrong, in one short line (pydantic's field problems, or the error's words)."""
+    if isinstance(error, ValidationError):
+        problems = [
+            f"{'.'.join(map(str, detail['loc'])) or 'payload'}: {detail['msg']}"
+            for detail in error.errors(include_url=False)
+        ]
+        listed = "; ".join(problems[:_LISTED])
+        more = len(problems) - _LISTED
+        return listed + (f"; and {more:,} more" if more > 0 else "")
+    text = " ".join(str(error).split())
+    if len(text) > _LONGEST_REASON:
+        text = text[:_LONGEST_REASON] + "..."
+    return f"{type(error).__name__}: {text}"
 
 
 def _unstorable(event: DomainEventProtocol[UUID], problem: str) -> ValidationFailedError:

@@ -18,6 +18,9 @@ from eventsourcing.utils import get_topic
 
 from servflow.domain.base import DomainEvent
 from servflow.domain.request import ServiceRequest
+from servflow.errors import CorruptEventError
+from servflow.persistence.quarantine import Unreadable
+from servflow.persistence.sql import stored_bytes
 from servflow.persistence.views import ViewStore
 
 __all__ = ["LogReader", "occurred_by"]
@@ -72,7 +75,7 @@ class LogReader:
                         originator_id=ids.get(str(r["originator_id"])) or _uuid(r["originator_id"]),
                         originator_version=int(r["originator_version"]),
                         topic=r["topic"],
-                        state=bytes(r["state"]),
+                        state=stored_bytes(r["state"]),
                     ),
                 )
                 for r in records
@@ -101,25 +104,33 @@ class LogReader:
                 (request_id if postgres else request_id.hex,),
             )
         return (
-            (position, StoredEvent(request_id, version, topic, bytes(state)))
+            (position, StoredEvent(request_id, version, topic, stored_bytes(state)))
             for position, version, topic, state in records
         )
 
     def events(self, request_ids: Sequence[UUID]) -> Iterator[tuple[int, DomainEvent]]:
-        """The events of these requests as domain events, with positions, request by request."""
+        """The events of these requests as domain events, with positions, request by request.
+
+        An event that cannot be read raises ``CorruptEventError`` naming its position.
+        """
         to_event = self._app.mapper.to_domain_event
         for position, stored in self.stored(request_ids):
-            event = to_event(stored)
+            try:
+                event = to_event(stored)
+            except CorruptEventError as error:
+                raise error.at(position) from None
             if isinstance(event, DomainEvent):
                 yield position, event
 
     def events_as_of(
-        self, request_ids: Sequence[UUID], at: datetime
-    ) -> Iterator[tuple[int, DomainEvent]]:
+        self, request_ids: Sequence[UUID], at: datetime, *, skip_unreadable: bool = False
+    ) -> Iterator[tuple[int, DomainEvent | Unreadable]]:
         """Each request's events that happened by ``at``, with positions, request by request.
 
         Occurrence never goes backwards within a request, so they are a prefix of its events:
         the rows after it are not even decoded (nor made into stored events, for one request).
+        An event that cannot be read raises ``CorruptEventError`` naming its position, or with
+        ``skip_unreadable`` comes as an ``Unreadable`` marker (folds that take markers).
         """
         to_event = self._app.mapper.to_domain_event
         stored = (
@@ -127,7 +138,13 @@ class LogReader:
         )
         for _, rows in groupby(stored, key=lambda pair: pair[1].originator_id):
             for position, record in rows:
-                event = to_event(record)
+                try:
+                    event = to_event(record)
+                except CorruptEventError as error:
+                    if not skip_unreadable:
+                        raise error.at(position) from None
+                    yield position, Unreadable.of(position, record, error)
+                    continue
                 if not isinstance(event, DomainEvent):
                     continue
                 if not occurred_by(event, at):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-__all__ = ["Dialect", "DialectName", "Tx", "from_micros", "id_text", "micros"]
+__all__ = ["Dialect", "DialectName", "Tx", "from_micros", "id_text", "micros", "stored_bytes"]
 
 DialectName = Literal["sqlite", "postgres"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,6 +32,22 @@ def id_text(value: uuid.UUID) -> str:
 
 
 _MAX_ID_TEXTS = 20_000
+
+
+def stored_bytes(value: object) -> bytes:
+    """A stored event's ``state`` column as bytes, whatever the driver returns.
+
+    servflow writes bytes, but a row edited outside it may hold text (SQLite's ``replace()``
+    on a BLOB returns TEXT): read as its UTF-8 bytes, it is then checked like any other row
+    instead of crashing the reader.
+    """
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8", "surrogatepass")  # a number, say: still checked, as text
 
 
 def micros(moment: datetime | None) -> int | None:

@@ -24,6 +24,7 @@ from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
+from servflow.persistence.quarantine import Unreadable
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
 from servflow.projections.base import evolver
 from servflow.projections.sla import MeasuredProjection
@@ -77,6 +78,7 @@ class _Row:
     first_response_due: int | None
     resolution_due: int | None
     due_sort: int
+    quarantined: int
     sla_policy: str | None
     sla_tracker: SlaTracker | None
 
@@ -107,6 +109,10 @@ class QueueRow(Value):
     follow_up_at: datetime | None
     first_response_due: datetime | None
     resolution_due: datetime | None
+    #: One of the request's stored events could not be read: the row shows the request as
+    #: folded without it (``desk.quarantine()`` lists it; ``desk.get`` raises
+    #: ``CorruptEventError``).
+    quarantined: bool = False
 
 
 class QueuePage(Value):
@@ -132,7 +138,8 @@ class QueueProjection(MeasuredProjection[_Row]):
     name: ClassVar[str] = "queues"
     # v2: SLA due times filled from each request's tracker (new columns sla_policy, sla_tracker).
     # v3: totals per team and status (the ``_counts`` table) for counted pages.
-    version: ClassVar[int] = 3
+    # v4: ``quarantined``, set when one of the request's events could not be read.
+    version: ClassVar[int] = 4
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -146,7 +153,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             "priority_rank INTEGER NOT NULL, category TEXT, team TEXT, agent TEXT, outcome TEXT, "
             "opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, follow_up_at BIGINT, "
             "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL, "
-            "sla_policy TEXT, sla_tracker TEXT)"
+            "quarantined INTEGER NOT NULL DEFAULT 0, sla_policy TEXT, sla_tracker TEXT)"
         )
         self.create_policy_table(tx)
         # How many requests each team has in each status ('' for no team): what a counted page
@@ -285,6 +292,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             first_response_due=None,
             resolution_due=None,
             due_sort=_NO_DUE,
+            quarantined=0,
             sla_policy=None,
             sla_tracker=self.tracker_after(None, event),
         )
@@ -437,6 +445,13 @@ def _changes(event: object, row: _Row) -> dict[str, Any] | None:
     """The columns an event changes (None: the queue does not use it)."""
     del event, row
     return None
+
+
+@_changes.register
+def _(event: Unreadable, row: _Row) -> dict[str, Any] | None:
+    # Skipped by the projector: the row goes on without it, flagged for the UIs.
+    del event
+    return None if row.quarantined else {"quarantined": 1}
 
 
 @_changes.register

@@ -34,6 +34,9 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
+from servflow.errors import CorruptEventError
+from servflow.persistence import quarantine
+from servflow.persistence.quarantine import QuarantinedEvent, Unreadable, decoded
 from servflow.persistence.sql import Tx
 from servflow.persistence.sqlite import TEMP_STORE
 from servflow.persistence.views import ViewStore
@@ -72,6 +75,8 @@ class ProjectionStatus:
     version: int
     position: int
     head: int
+    #: Events it skipped because they could not be read (``Projector.quarantine``).
+    skipped: int = 0
 
     @property
     def lag(self) -> int:
@@ -192,6 +197,9 @@ class Projector:
         return f"{self._app.name}:{projection.name}#version"
 
     def _setup(self) -> None:
+        with self.views.transaction() as tx:
+            self.views.lock(tx)
+            quarantine.create(tx)
         for projection in self.projections.values():
             with self.views.transaction() as tx:
                 self.views.lock(tx)
@@ -211,6 +219,7 @@ class Projector:
         for table in projection.tables():
             tx.execute(f"DROP TABLE IF EXISTS {projection.t(table)}")
         self.views.forget(tx, self.key(projection))
+        quarantine.forget(tx, projection.name)
 
     def _refresh_positions(self) -> None:
         self._positions = {
@@ -226,10 +235,17 @@ class Projector:
         with self._lock:
             self._refresh_positions()
             head = self.head()
+            with self.views.transaction(commit=False) as tx:
+                skipped = quarantine.counts(tx)
             return [
-                ProjectionStatus(name, p.version, self._positions[name], head)
+                ProjectionStatus(name, p.version, self._positions[name], head, skipped.get(name, 0))
                 for name, p in self.projections.items()
             ]
+
+    def quarantine(self) -> list[QuarantinedEvent]:
+        """The events the projections skipped because they could not be read, in log order."""
+        with self.views.transaction(commit=False) as tx:
+            return quarantine.records(tx)
 
     def catch_up(
         self,
@@ -306,7 +322,14 @@ class Projector:
     def _apply(self, selected: Sequence[Projection], notifications: Sequence[Notification]) -> int:
         """Apply a batch read from the log; returns how many of its events were new here."""
         to_event = self._app.mapper.to_domain_event
-        applied = self._apply_batch(selected, [(n.id, to_event(n)) for n in notifications])
+        skipped: list[Unreadable] = []
+        events: list[tuple[int, object]]
+        try:
+            events = [(n.id, to_event(n)) for n in notifications]
+        except CorruptEventError:
+            events = decoded(to_event, [(n.id, n) for n in notifications])
+            skipped = _markers(events)
+        applied = self._apply_batch(selected, events, skipped=skipped)
         return applied or 0
 
     def _apply_batch(
@@ -315,13 +338,16 @@ class Projector:
         events: Sequence[tuple[int, object]],
         *,
         contiguous: bool = False,
+        skipped: Sequence[Unreadable] = (),
     ) -> int | None:
         """Apply events to projections in one views transaction, with their tracking.
 
         Each projection takes the events after its own position, read in the transaction once
         it holds the views' lock; returns how many events were new to some projection. With
         ``contiguous``, nothing is applied (None) unless every projection has applied
-        everything before the events.
+        everything before the events. An ``Unreadable`` marker among the events is handed to
+        the projections like any event and recorded in the quarantine for each that takes it
+        (``skipped`` lists them).
 
         The positions remembered afterwards are those read in the transaction (or the batch's
         end, where it applied events), never only the ones remembered before: a projector
@@ -348,6 +374,10 @@ class Projector:
                     projection.begin(position)
                     projection.apply(fresh, tx)
                     projection.end(last)
+                    if skipped:
+                        quarantine.record(
+                            tx, projection.name, [m for m in skipped if m.position > position]
+                        )
                     seen[projection.name] = last
                     applied = max(applied, len(fresh))
                 self.views.track_all(tx, [self.key(p) for p in touched], last)
@@ -410,7 +440,13 @@ class Projector:
         """
         first, last = min(ids), max(ids)
         to_event = self._app.mapper.to_domain_event
-        fresh = [(i, to_event(s)) for i, s in zip(ids, stored, strict=True)]
+        skipped: list[Unreadable] = []
+        fresh: list[tuple[int, object]]
+        try:
+            fresh = [(i, to_event(s)) for i, s in zip(ids, stored, strict=True)]
+        except CorruptEventError:
+            fresh = decoded(to_event, list(zip(ids, stored, strict=True)))
+            skipped = _markers(fresh)
         events_table: str = getattr(self._app.recorder, "events_table_name", "stored_events")
         id_column = "notification_id" if self.views.dialect.name == "postgres" else "rowid"
         # A transaction whose outcome was never reported (a retried insert, say) is taken as
@@ -439,6 +475,10 @@ class Projector:
                 projection.begin(position)
                 projection.apply([pair for pair in fresh if pair[0] > position], tx)
                 projection.end(last)
+                if skipped:
+                    quarantine.record(
+                        tx, projection.name, [m for m in skipped if m.position > position]
+                    )
             self.views.track_all(tx, [self.key(p) for p in touched], last)
         except Exception:  # noqa: BLE001 - a view must never cost the events their commit
             tx.execute("ROLLBACK TO SAVEPOINT servflow_views")
@@ -581,3 +621,8 @@ class Projector:
     def close(self) -> None:
         """Release the view store."""
         self.views.close()
+
+
+def _markers(events: Sequence[tuple[int, object]]) -> list[Unreadable]:
+    """The ``Unreadable`` markers among decoded events."""
+    return [event for _, event in events if type(event) is Unreadable]
