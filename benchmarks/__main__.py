@@ -22,6 +22,7 @@ from pathlib import Path
 from benchmarks.common import (
     BEST_CASE,
     FULL,
+    MEDIUM,
     QUICK,
     REALISTIC,
     Run,
@@ -61,7 +62,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="servflow benchmarks: every figure against a baseline from the same run.",
     )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes; checks every bench runs")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="tiny sizes; checks every bench runs")
+    size.add_argument(
+        "--medium",
+        action="store_true",
+        help="100k-event logs, 10k requests: plausible figures in minutes, not for the record",
+    )
     parser.add_argument("--json", type=Path, help="write all figures and details to this file")
     parser.add_argument("--markdown", type=Path, help="write the table as Markdown to this file")
     parser.add_argument(
@@ -122,7 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"SERVFLOW_REQUIRE_POSTGRES=1 but {problem}", file=sys.stderr)
         return 2
     sizes = with_options(
-        QUICK if args.quick else FULL, in_flight=args.in_flight, span=args.span, pairs=args.pairs
+        QUICK if args.quick else MEDIUM if args.medium else FULL,
+        in_flight=args.in_flight,
+        span=args.span,
+        pairs=args.pairs,
     )
     run = Run(sizes=sizes, postgres=problem is None, workloads=args.workloads)
     # A SIGTERM (a CI timeout, kill) still drops this run's schemas and scratch files.

@@ -44,7 +44,7 @@ WORKLOADS: tuple[Workload, ...] = (REALISTIC, BEST_CASE)
 class Sizes:
     """How big each benchmark is in one mode."""
 
-    mode: Literal["quick", "full"]
+    mode: Literal["quick", "medium", "full"]
     #: Writes: rounds, and lifecycles per round per variant (SQLite, PostgreSQL / memory).
     write_rounds: int
     write_lifecycles: int
@@ -93,6 +93,25 @@ FULL = Sizes(
     growth_write_lifecycles=20,
     writers=(1, 2, 4),
     writer_seconds=15.0,
+    in_flight=600,
+    rebuild_span=20_000,
+    rebuild_pairs=3,
+)
+
+#: A few minutes: plausible figures while working (not for the record: 100k-event logs).
+MEDIUM = Sizes(
+    mode="medium",
+    write_rounds=6,
+    write_lifecycles=20,
+    memory_lifecycles=60,
+    rebuild_events=(1_000, 10_000, 100_000),
+    query_requests=10_000,
+    growth_requests=(1_000, 3_000, 10_000),
+    query_samples=200,
+    growth_write_rounds=3,
+    growth_write_lifecycles=10,
+    writers=(1, 2, 4),
+    writer_seconds=5.0,
     in_flight=600,
     rebuild_span=20_000,
     rebuild_pairs=3,
