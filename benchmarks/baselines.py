@@ -158,37 +158,52 @@ class Sample:
         return tuple(len(s) for s in self.states)
 
 
+_BARE_STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("classify", {"priority": "high"}),
+    ("assign", {}),
+    ("probe", {"findings": "Drops at 21:00 daily"}),
+    ("act", {"action": "Updated the firmware"}),
+    ("complete", {"resolution": "Firmware 2.1 installed"}),
+    ("accept", {"satisfaction": 5}),
+)
+
+
+def bare_command(
+    app: BareApp, index: int, step: int, ref: UUID | None, pads: tuple[str, ...], stamp: str
+) -> UUID:
+    """The bare application's step ``step`` of request ``index``: load, change, save."""
+    actor = "agent:ana"
+    if ref is None:
+        request = BareRequest(
+            ticket_code=f"SR-{index:06d}",
+            customer=f"cust-{index % 1000:04d}",
+            symptom="The router drops the line every evening",
+            actor=actor,
+            occurred_at=stamp,
+            pad=pads[0],
+        )
+        app.save(request)
+        return request.id
+    command, fields = _BARE_STEPS[step - 1]
+    if command == "assign":
+        fields = {"team": team(index), "agent": "ana"}
+    loaded: BareRequest = app.repository.get(ref)
+    getattr(loaded, command)(
+        actor=actor if command != "accept" else f"customer:cust-{index % 1000:04d}",
+        occurred_at=stamp,
+        pad=pads[step],
+        **fields,
+    )
+    app.save(loaded)
+    return ref
+
+
 def bare_lifecycle(app: BareApp, index: int, pads: tuple[str, ...], now: datetime) -> None:
     """The bare application's lifecycle: load, change, save, one command at a time."""
-    actor = "agent:ana"
     stamp = now.isoformat()
-    request = BareRequest(
-        ticket_code=f"SR-{index:06d}",
-        customer=f"cust-{index % 1000:04d}",
-        symptom="The router drops the line every evening",
-        actor=actor,
-        occurred_at=stamp,
-        pad=pads[0],
-    )
-    app.save(request)
-    ref = request.id
-    steps: tuple[tuple[str, dict[str, Any]], ...] = (
-        ("classify", {"priority": "high"}),
-        ("assign", {"team": team(index), "agent": "ana"}),
-        ("probe", {"findings": "Drops at 21:00 daily"}),
-        ("act", {"action": "Updated the firmware"}),
-        ("complete", {"resolution": "Firmware 2.1 installed"}),
-        ("accept", {"satisfaction": 5}),
-    )
-    for position, (command, fields) in enumerate(steps, start=1):
-        loaded: BareRequest = app.repository.get(ref)
-        getattr(loaded, command)(
-            actor=actor if command != "accept" else f"customer:cust-{index % 1000:04d}",
-            occurred_at=stamp,
-            pad=pads[position],
-            **fields,
-        )
-        app.save(loaded)
+    ref = bare_command(app, index, 0, None, pads, stamp)
+    for step in range(1, LIFECYCLE_EVENTS):
+        bare_command(app, index, step, ref, pads, stamp)
 
 
 def calibrate() -> Sample:

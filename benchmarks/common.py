@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,6 +29,12 @@ POSTGRES_DSN = os.environ.get(
 
 StoreKind = Literal["memory", "sqlite", "postgres"]
 Verdict = Literal["pass", "miss", "info", "n/a"]
+#: Which workload a figure measures: "realistic" (many requests in flight, time-ordered logs),
+#: "best case" (one request at a time, logs grouped by request), or "" (not split).
+Workload = Literal["realistic", "best case", ""]
+REALISTIC: Workload = "realistic"
+BEST_CASE: Workload = "best case"
+WORKLOADS: tuple[Workload, ...] = (REALISTIC, BEST_CASE)
 
 
 # -- sizes -------------------------------------------------------------------------------------
@@ -38,7 +44,7 @@ Verdict = Literal["pass", "miss", "info", "n/a"]
 class Sizes:
     """How big each benchmark is in one mode."""
 
-    mode: Literal["quick", "full"]
+    mode: Literal["quick", "medium", "full"]
     #: Writes: rounds, and lifecycles per round per variant (SQLite, PostgreSQL / memory).
     write_rounds: int
     write_lifecycles: int
@@ -56,6 +62,12 @@ class Sizes:
     #: Concurrency: writer counts and seconds each configuration runs.
     writers: tuple[int, ...]
     writer_seconds: float
+    #: Realistic writes: requests in flight, each stepped one command at a time in turn.
+    in_flight: int
+    #: Realistic rebuild: how many events of the log one request spans (open to acceptance).
+    rebuild_span: int
+    #: Rebuild and read + decode of the headline log, timed alternately: how many pairs.
+    rebuild_pairs: int
 
     @property
     def rebuild_main(self) -> int:
@@ -81,6 +93,28 @@ FULL = Sizes(
     growth_write_lifecycles=20,
     writers=(1, 2, 4),
     writer_seconds=15.0,
+    in_flight=600,
+    rebuild_span=20_000,
+    rebuild_pairs=3,
+)
+
+#: A few minutes: plausible figures while working (not for the record: 100k-event logs).
+MEDIUM = Sizes(
+    mode="medium",
+    write_rounds=6,
+    write_lifecycles=20,
+    memory_lifecycles=60,
+    rebuild_events=(1_000, 10_000, 100_000),
+    query_requests=10_000,
+    growth_requests=(1_000, 3_000, 10_000),
+    query_samples=200,
+    growth_write_rounds=3,
+    growth_write_lifecycles=10,
+    writers=(1, 2, 4),
+    writer_seconds=5.0,
+    in_flight=600,
+    rebuild_span=20_000,
+    rebuild_pairs=3,
 )
 
 QUICK = Sizes(
@@ -96,7 +130,26 @@ QUICK = Sizes(
     growth_write_lifecycles=3,
     writers=(1, 2, 4),
     writer_seconds=1.0,
+    in_flight=24,
+    rebuild_span=1_000,
+    rebuild_pairs=2,
 )
+
+
+def with_options(
+    sizes: Sizes,
+    *,
+    in_flight: int | None = None,
+    span: int | None = None,
+    pairs: int | None = None,
+) -> Sizes:
+    """``sizes`` with the options given on the command line (None: the mode's default)."""
+    return replace(
+        sizes,
+        in_flight=sizes.in_flight if in_flight is None else in_flight,
+        rebuild_span=sizes.rebuild_span if span is None else span,
+        rebuild_pairs=sizes.rebuild_pairs if pairs is None else pairs,
+    )
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -132,6 +185,19 @@ class Figure:
     goal: str = ""
     verdict: Verdict = "info"
     note: str = ""
+    workload: Workload = ""
+    #: The ratio's run-to-run spread (lowest and highest of its rounds, pairs or blocks).
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    #: What the spread is over ("10 rounds", "3 pairs", "5 blocks of 100 samples").
+    spread_of: str = ""
+
+    @property
+    def spread(self) -> str:
+        """The spread as ``low-high`` (empty when there is none)."""
+        if self.ratio_low is None or self.ratio_high is None:
+            return ""
+        return f"{self.ratio_low:.2f}-{self.ratio_high:.2f}"
 
     def as_dict(self) -> dict[str, Any]:
         """The figure as JSON-ready values."""
@@ -168,6 +234,8 @@ class Run:
     extras: dict[str, Any] = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict)
     schemas: list[str] = field(default_factory=list)
+    #: The workloads to measure (``--realistic``, ``--best-case``; both by default).
+    workloads: tuple[Workload, ...] = WORKLOADS
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="servflow-bench-")))
 
     @property
@@ -175,7 +243,7 @@ class Run:
         """Whether this is the quick (CI) mode."""
         return self.sizes.mode == "quick"
 
-    def add(
+    def add(  # noqa: PLR0913 - a figure has that many parts; all but six are keywords
         self,
         section: str,
         name: str,
@@ -188,10 +256,16 @@ class Run:
         ratio: float | None = None,
         goal: Goal | None = None,
         note: str = "",
+        workload: Workload = "",
+        spread: Spread | None = None,
     ) -> Figure:
-        """Record a figure; the ratio is ``value / baseline_value`` unless given."""
+        """Record a figure; the ratio is ``value / baseline_value`` unless given.
+
+        With a ``spread`` the ratio is the spread's median unless given, and the figure keeps
+        its lowest and highest values.
+        """
         if ratio is None:
-            ratio = ratio_of(value, baseline_value)
+            ratio = spread.median if spread is not None else ratio_of(value, baseline_value)
         figure = Figure(
             section=section,
             name=name,
@@ -204,9 +278,17 @@ class Run:
             goal=str(goal) if goal else "",
             verdict=judge(ratio, goal) if value is not None else "n/a",
             note=note,
+            workload=workload,
+            ratio_low=spread.low if spread is not None else None,
+            ratio_high=spread.high if spread is not None else None,
+            spread_of=spread.over if spread is not None else "",
         )
         self.figures.append(figure)
         return figure
+
+    def measures(self, workload: Workload) -> bool:
+        """Whether this run measures that workload."""
+        return workload in self.workloads
 
     def schema(self, label: str) -> str:
         """A fresh PostgreSQL schema name for this run, dropped by ``cleanup``."""
@@ -240,6 +322,86 @@ def percentile(samples: Sequence[float], q: float) -> float:
 def median(samples: Sequence[float]) -> float:
     """The median of the samples."""
     return statistics.median(samples)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Ratios measured several times (per round, per pair, per block): median and spread."""
+
+    values: tuple[float, ...]
+    #: What one value is: "round", "pair", "block of 100 samples".
+    unit: str
+
+    @classmethod
+    def of(cls, values: Sequence[float], unit: str) -> Spread:
+        """The spread of these values (at least one)."""
+        if not values:
+            msg = "a spread needs at least one value"
+            raise ValueError(msg)
+        return cls(tuple(values), unit)
+
+    @property
+    def median(self) -> float:
+        """The median value: the figure's ratio."""
+        return statistics.median(self.values)
+
+    @property
+    def low(self) -> float:
+        """The lowest value."""
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        """The highest value."""
+        return max(self.values)
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        """The first and third quartiles (both the one value when there is one)."""
+        if len(self.values) == 1:
+            return self.values[0], self.values[0]
+        q1, _, q3 = statistics.quantiles(self.values, n=4, method="inclusive")
+        return q1, q3
+
+    @property
+    def over(self) -> str:
+        """What the spread is over, e.g. "10 rounds"."""
+        plural = "" if len(self.values) == 1 else "s"
+        head, _, tail = self.unit.partition(" ")
+        return f"{len(self.values)} {head}{plural}" + (f" {tail}" if tail else "")
+
+
+def paired_ratios(pairs: Sequence[tuple[float, float]]) -> list[float]:
+    """``a / b`` of each pair (the pairs timed one right after the other)."""
+    return [a / b for a, b in pairs]
+
+
+def pair_order(index: int, first: str, second: str) -> tuple[str, str]:
+    """Which of a pair runs first in pair ``index``: they swap every pair (drift hurts both)."""
+    return (first, second) if index % 2 == 0 else (second, first)
+
+
+def block_ratios(
+    values: Sequence[float], baselines: Sequence[float], blocks: int, q: float
+) -> list[float]:
+    """Percentile ``q`` of ``values`` over that of ``baselines``, in consecutive blocks.
+
+    The samples of a query and its baseline are taken alternately, so sample ``i`` of both saw
+    the same moment; cutting both into the same ``blocks`` consecutive blocks gives one ratio per
+    stretch of time, whose spread is the run-to-run spread of the figure. Blocks are as equal
+    as the sample count allows; there are never more blocks than samples.
+    """
+    if len(values) != len(baselines):
+        msg = "values and baselines must pair up"
+        raise ValueError(msg)
+    blocks = max(1, min(blocks, len(values)))
+    ratios: list[float] = []
+    for block in range(blocks):
+        start = block * len(values) // blocks
+        end = (block + 1) * len(values) // blocks
+        base = percentile(baselines[start:end], q)
+        ratios.append(percentile(values[start:end], q) / base if base else float("nan"))
+    return ratios
 
 
 def growth_exponent(small: float, large: float, n_small: int, n_large: int) -> float:

@@ -14,7 +14,16 @@ from __future__ import annotations
 import math
 import time
 
-from benchmarks.common import Goal, Run, StoreKind, growth_exponent, median, open_desk
+from benchmarks.common import (
+    Goal,
+    Run,
+    Spread,
+    StoreKind,
+    growth_exponent,
+    median,
+    open_desk,
+    ratio_of,
+)
 from benchmarks.logs import lifecycle_log
 from benchmarks.queries import measure_queries
 from benchmarks.rebuild import measure
@@ -32,7 +41,7 @@ def _label(n: int) -> str:
     return str(n)
 
 
-def _write_costs(run: Run) -> dict[int, float]:
+def _write_costs(run: Run) -> dict[int, list[float]]:
     """Microseconds per event of inline-projection lifecycles on each log size (SQLite)."""
     sizes = run.sizes.rebuild_events
     for events in sizes:
@@ -58,12 +67,19 @@ def _write_costs(run: Run) -> dict[int, float]:
         for desk in desks.values():
             desk.close()
     run.extras["growth_write_us_per_event"] = {str(k): v for k, v in costs.items()}
-    return {events: median(values) for events, values in costs.items()}
+    return costs
 
 
 def _add_series(
-    run: Run, name: str, store: str, unit: str, values: dict[int, float], goal_of: str
+    run: Run,
+    name: str,
+    store: str,
+    unit: str,
+    values: dict[int, float],
+    goal_of: str,
+    rounds: dict[int, list[float]] | None = None,
 ) -> None:
+    """One figure per size against the smallest; ``rounds``: per-round values, for a spread."""
     sizes = sorted(values)
     smallest = sizes[0]
     for n in sizes:
@@ -86,13 +102,22 @@ def _add_series(
             baseline_value=values[smallest],
             goal=goal if n != smallest else None,
             note=note,
+            ratio=ratio_of(values[n], values[smallest]),
+            spread=(
+                Spread.of(
+                    [a / b for a, b in zip(rounds[n], rounds[smallest], strict=True)], "round"
+                )
+                if rounds is not None and n != smallest
+                else None
+            ),
         )
 
 
 def bench_growth(run: Run) -> None:
     """Write, rebuild and query cost at growing sizes."""
-    writes = _write_costs(run)
-    _add_series(run, "write cost/event, inline", "sqlite", "us/ev", writes, "flat")
+    rounds = _write_costs(run)
+    writes = {events: median(values) for events, values in rounds.items()}
+    _add_series(run, "write cost/event, inline", "sqlite", "us/ev", writes, "flat", rounds)
     print("  write us/event: " + ", ".join(f"{_label(k)} {v:.0f}" for k, v in writes.items()))
     kinds: list[StoreKind] = ["sqlite", "postgres"] if run.postgres else ["sqlite"]
     for kind in kinds:

@@ -5,6 +5,11 @@ SQLite logs are built with the domain API and stored through the desk's own
 such as the hash chain, run as in production), then cached under ``benchmarks/results/cache``
 keyed by size and by ``workload.fingerprint``. Each run works on a copy.
 
+Two orders of the same events: **grouped** logs store each lifecycle's seven events together
+(the best case for a rebuild: a request's row is read once and written once); **time-ordered**
+logs store them as a desk with many requests in flight would, each request spread over about
+``span`` events of the log (``workload.save_time_ordered``).
+
 PostgreSQL logs are the same stored rows copied with ``COPY`` from the SQLite log of that
 size into a fresh schema whose tables the desk created: the events are byte for byte those
 servflow stored, in the same order (the hash chain's rows are not copied; rebuilds and
@@ -35,8 +40,11 @@ from benchmarks.workload import (
     adopt_standard_policy,
     before_t0,
     fingerprint,
+    in_flight_for_span,
     lifecycles,
+    request_spans,
     save_batches,
+    save_time_ordered,
 )
 
 _COPY_CHUNK = 5000
@@ -107,9 +115,48 @@ def lifecycle_log_cache(run: Run, events: int) -> Path:
     return cached_sqlite(run, f"log-{events}", build)
 
 
-def lifecycle_log(run: Run, events: int) -> Path:
-    """This run's working copy of ``lifecycle_log_cache(run, events)``."""
-    return working_copy(run, lifecycle_log_cache(run, events), f"log-{events}")
+def time_ordered_log_cache(run: Run, events: int, span: int) -> Path:
+    """The cached SQLite log of the same lifecycles as ``lifecycle_log_cache``, in time order."""
+    count = -(-events // LIFECYCLE_EVENTS)
+    in_flight = min(in_flight_for_span(span), count)
+
+    def build(path: Path) -> str:
+        with open_desk("sqlite", path=path, projections="external", clock=before_t0) as desk:
+            policy = adopt_standard_policy(desk)
+            stored = save_time_ordered(desk, count, in_flight)
+        return (
+            f"{stored:,} events ({count:,} lifecycles, {in_flight:,} in flight) in time order, "
+            f"built with the domain API and stored by save(up to 700 events); {policy}"
+        )
+
+    return cached_sqlite(run, f"log-{events}-span{span}", build)
+
+
+def log_name(events: int, span: int | None) -> str:
+    """The name of a log: grouped (``span`` None) or time-ordered with that span."""
+    return f"log-{events}" if span is None else f"log-{events}-span{span}"
+
+
+def log_cache(run: Run, events: int, span: int | None) -> Path:
+    """The cached log of ``events`` events: grouped (``span`` None) or time-ordered."""
+    if span is None:
+        return lifecycle_log_cache(run, events)
+    return time_ordered_log_cache(run, events, span)
+
+
+def lifecycle_log(run: Run, events: int, span: int | None = None) -> Path:
+    """This run's working copy of the log of ``events`` events (grouped unless ``span``)."""
+    return working_copy(run, log_cache(run, events, span), log_name(events, span))
+
+
+def mean_span(run: Run, events: int, span: int) -> float:
+    """How many log positions a request of the time-ordered log spans on average (memo)."""
+    key = f"span:{events}:{span}"
+    if key not in run.memo:
+        spans = request_spans(log_cache(run, events, span))
+        run.memo[key] = sum(spans) / len(spans) if spans else 0.0
+    value: float = run.memo[key]
+    return value
 
 
 def sqlite_rows(path: Path) -> Iterator[tuple[str, int, str, bytes]]:
@@ -163,12 +210,12 @@ def copy_to_postgres(run: Run, source: Path, schema: str) -> int:
     return copied
 
 
-def postgres_lifecycle_log(run: Run, events: int) -> str:
-    """A fresh schema holding the same log as ``lifecycle_log(run, events)``."""
-    key = f"pglog:{events}"
+def postgres_lifecycle_log(run: Run, events: int, span: int | None = None) -> str:
+    """A fresh schema holding the same log as ``lifecycle_log(run, events, span)``."""
+    key = f"pglog:{events}:{span}"
     if key not in run.memo:
-        schema = run.schema(f"log{events}")
-        copy_to_postgres(run, lifecycle_log_cache(run, events), schema)
+        schema = run.schema(f"log{events}" if span is None else f"log{events}s{span}")
+        copy_to_postgres(run, log_cache(run, events, span), schema)
         run.memo[key] = schema
     return str(run.memo[key])
 

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, Run, pg_connect
+from benchmarks.common import BEST_CASE, REALISTIC, Figure, Run, Workload, pg_connect
 
 _COLUMNS = (
     ("section", 13),
@@ -24,8 +24,17 @@ _COLUMNS = (
     ("baseline", 26),
     ("base value", 15),
     ("ratio", 7),
+    ("spread", 11),
     ("goal", 7),
     ("", 4),
+)
+#: The tables of a report, in order: realistic workloads first (what users will see), then the
+#: best case (one request at a time, grouped logs: the figures of earlier runs), then the
+#: figures measured once for both (growth, concurrency).
+GROUPS: tuple[tuple[Workload, str], ...] = (
+    (REALISTIC, "Realistic workloads"),
+    (BEST_CASE, "Best case"),
+    ("", "Not split by workload"),
 )
 
 
@@ -122,9 +131,32 @@ def _cells(figure: Figure) -> list[str]:
         figure.baseline,
         _number(figure.baseline_value, unit) if figure.baseline_value is not None else "",
         f"{figure.ratio:.2f}" if figure.ratio is not None else "",
+        figure.spread,
         figure.goal,
         figure.verdict if figure.verdict != "info" else "",
     ]
+
+
+def grouped(figures: list[Figure]) -> list[tuple[str, list[Figure]]]:
+    """The figures by workload, in ``GROUPS`` order (groups without figures left out)."""
+    return [
+        (title, chosen)
+        for workload, title in GROUPS
+        if (chosen := [f for f in figures if f.workload == workload])
+    ]
+
+
+def verdicts(figures: list[Figure]) -> str:
+    """``"n pass, m miss"`` of these figures."""
+    passes = sum(f.verdict == "pass" for f in figures)
+    misses = sum(f.verdict == "miss" for f in figures)
+    return f"{passes} pass, {misses} miss"
+
+
+def report(figures: list[Figure]) -> str:
+    """A text table per workload, each headed by its title and its verdicts."""
+    parts = [f"{title} ({verdicts(chosen)})\n{table(chosen)}" for title, chosen in grouped(figures)]
+    return "\n\n".join(parts)
 
 
 def table(figures: list[Figure]) -> str:
@@ -145,8 +177,52 @@ def table(figures: list[Figure]) -> str:
 
 
 def markdown(figures: list[Figure]) -> str:
-    """The figures as a Markdown table (for docs/performance.md)."""
-    head = ["section", "figure", "store", "value", "baseline", "baseline value", "ratio", "goal"]
+    """Every figure: a goals table, then a Markdown table per workload (docs/performance.md)."""
+    parts = ["## Goals", "", goals_markdown(figures)]
+    for title, chosen in grouped(figures):
+        parts += ["", f"## {title} ({verdicts(chosen)})", "", markdown_table(chosen)]
+    return "\n".join(parts)
+
+
+def goals_markdown(figures: list[Figure]) -> str:
+    """The figures that have a goal, realistic workloads first, as a Markdown table."""
+    head = ["workload", "figure", "store", "value", "baseline value", "ratio", "spread", "goal"]
+    lines = [
+        "| " + " | ".join([*head, "verdict"]) + " |",
+        "|" + "---|" * (len(head) + 1),
+    ]
+    for _, chosen in grouped(figures):
+        for f in chosen:
+            if not f.goal:
+                continue
+            cells = [
+                f.workload or "both",
+                f.name,
+                f.store,
+                _number(f.value, f.unit),
+                _number(f.baseline_value, f.unit) if f.baseline_value is not None else "",
+                f"{f.ratio:.2f}" if f.ratio is not None else "",
+                f.spread + (f" ({f.spread_of})" if f.spread_of else ""),
+                f.goal,
+                f.verdict,
+            ]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_table(figures: list[Figure]) -> str:
+    """The figures as one Markdown table."""
+    head = [
+        "section",
+        "figure",
+        "store",
+        "value",
+        "baseline",
+        "baseline value",
+        "ratio",
+        "spread",
+        "goal",
+    ]
     lines = [
         "| " + " | ".join([*head, "verdict", "note"]) + " |",
         "|" + "---|" * (len(head) + 2),
