@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
+from histories import assigned_requests
 from servflow import CorruptEventError, QuarantinedEvent, Request, ServiceDesk
 from servflow.cli import app
 
@@ -104,21 +105,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
 
 def history(desk: ServiceDesk, clock: FakeClock, count: int = 4) -> list[Request]:
     """``count`` requests, each opened, classified and assigned (positions 3n+1 .. 3n+3)."""
-    requests = []
-    for n in range(count):
-        clock.advance(minutes=5)
-        request = desk.open(
-            customer=f"c{n}",
-            channel="web",
-            kind="claim",
-            stage="sale",
-            symptom="s",
-            actor="agent:a",
-        )
-        desk.classify(request, priority="high", actor="agent:a")
-        desk.assign(request, team="t", agent="a", actor="agent:a")
-        requests.append(request)
-    return requests
+    return assigned_requests(desk, clock, count)
 
 
 def damaged(store: Store, clock: FakeClock) -> tuple[ServiceDesk, list[Request]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
+from histories import assigned_requests
 from servflow import AuditKeyMismatchError, Request, ServiceDesk
 
 Execute = Callable[[str, tuple[object, ...]], None]
@@ -55,21 +56,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
 
 
 def a_small_history(desk: ServiceDesk, clock: FakeClock) -> list[Request]:
-    requests = []
-    for n in range(3):
-        clock.advance(minutes=5)
-        request = desk.open(
-            customer=f"c{n}",
-            channel="web",
-            kind="claim",
-            stage="sale",
-            symptom="s",
-            actor="agent:a",
-        )
-        desk.classify(request, priority="high", actor="agent:a")
-        desk.assign(request, team="t", agent="a", actor="agent:a")
-        requests.append(request)
-    return requests
+    return assigned_requests(desk, clock, 3)
 
 
 def stored_id(store: Store, request: Request) -> str:
