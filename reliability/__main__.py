@@ -2,7 +2,8 @@
 
 Runs the kill -9 suite on SQLite and on PostgreSQL (``SERVFLOW_TEST_POSTGRES``, default the
 local test database) and prints the table of ``docs/reliability.md``; exits 1 if any row lost,
-doubled, hung or raised an untyped error. ``--soak`` runs ten minutes per store.
+doubled, hung or raised an untyped error. ``--soak`` runs ten minutes per store;
+``--erasable`` adds a run of each store made erasable, whose writers also forget customers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ COLUMNS = (
     "acknowledged",
     "conflicts",
     "refused",
+    "forgotten",
     "kills",
     "lost",
     "duplicates",
@@ -62,38 +64,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--kill-every", type=float, default=1.0)
     parser.add_argument("--soak", action="store_true", help="600 s per store")
+    parser.add_argument(
+        "--erasable",
+        action="store_true",
+        help="also run each store erasable, the writers forgetting customers as they go",
+    )
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args(argv)
     seconds = 600.0 if args.soak else args.seconds
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="servflow-reliability-") as folder:
         work = Path(folder)
-        outcomes.append(
-            run_store(
-                "sqlite",
-                str(work / "desk.db"),
-                None,
-                work,
-                seconds=seconds,
-                writers=args.writers,
-                kill_every=args.kill_every,
-            )
-        )
-        schema = f"reliability_{uuid.uuid4().hex[:10]}"
-        try:
+        for erasable in (False, True) if args.erasable else (False,):
+            suffix = "-erasable" if erasable else ""
             outcomes.append(
                 run_store(
-                    "postgres",
-                    POSTGRES,
-                    schema,
+                    "sqlite",
+                    str(work / f"desk{suffix}.db"),
+                    None,
                     work,
                     seconds=seconds,
                     writers=args.writers,
                     kill_every=args.kill_every,
+                    erasable=erasable,
                 )
             )
-        finally:
-            drop_schema(schema)
+            schema = f"reliability_{uuid.uuid4().hex[:10]}"
+            try:
+                outcomes.append(
+                    run_store(
+                        "postgres",
+                        POSTGRES,
+                        schema,
+                        work,
+                        seconds=seconds,
+                        writers=args.writers,
+                        kill_every=args.kill_every,
+                        erasable=erasable,
+                    )
+                )
+            finally:
+                drop_schema(schema)
     text = table(outcomes)
     print(text)
     for outcome in outcomes:

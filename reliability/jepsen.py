@@ -37,6 +37,7 @@ class Outcome:
     acknowledged: int = 0
     conflicts: int = 0
     refused: int = 0
+    forgotten: int = 0
     kills: int = 0
     lost: int = 0
     duplicates: int = 0
@@ -72,11 +73,17 @@ def run_store(
     writers: int = 4,
     kill_every: float = 1.0,
     seed: int = 20260302,
+    erasable: bool = False,
 ) -> Outcome:
-    """Run writers and a follower on the store with SIGKILLs, then check the log and views."""
+    """Run writers and a follower on the store with SIGKILLs, then check the log and views.
+
+    ``erasable`` makes the store erasable: the writers then also forget customers (whose
+    requests they keep working on, and who come back with new requests).
+    """
     rng = random.Random(seed)  # noqa: S311 - a seeded schedule of kills
-    outcome = Outcome(store=store, processes=writers + 1, seconds=seconds)
-    with open_desk(db, schema, "inline") as desk:
+    name = f"{store} (erasable)" if erasable else store
+    outcome = Outcome(store=name, processes=writers + 1, seconds=seconds)
+    with open_desk(db, schema, "inline", erasable=erasable) as desk:
         desk.open(
             customer="c0",
             channel="web",
@@ -92,7 +99,7 @@ def run_store(
 
     def writer(slot: int) -> _Running:
         number = next(counter)
-        ack = workdir / f"ack-{store}-{number}.log"
+        ack = workdir / f"ack-{store}{'-erasable' if erasable else ''}-{number}.log"
         acks.append(ack)
         mode = "inline" if slot % 2 == 0 else "external"
         command = [sys.executable, "-m", "reliability.writer", "--db", db, "--ack", str(ack)]
@@ -149,6 +156,8 @@ def _check(outcome: Outcome, db: str, schema: str | None, acks: list[Path]) -> N
                 outcome.conflicts += 1
             elif line == "REFUSED":
                 outcome.refused += 1
+            elif line == "FORGOT":
+                outcome.forgotten += 1
             elif line.startswith("UNTYPED"):
                 outcome.untyped += 1
                 outcome.untyped_samples.append(line[:500])

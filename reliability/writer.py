@@ -29,6 +29,10 @@ from servflow import (
 #: Share of steps that open a new request; of the others, share that first re-read the ids.
 OPEN_SHARE = 0.25
 REREAD_SHARE = 0.05
+#: In an erasable store, share of steps that forget one of the customers instead.
+FORGET_SHARE = 0.02
+#: Customers the writers open requests for (some come back after being forgotten).
+CUSTOMERS = 20
 #: The commands a writer sends to a request it picked, by name.
 STEPS: dict[str, Callable[[ServiceDesk, UUID, str, random.Random], Request]] = {
     "classify": lambda d, r, a, g: d.classify(r, priority=g.choice(["low", "high"]), actor=a),
@@ -44,12 +48,14 @@ STEPS: dict[str, Callable[[ServiceDesk, UUID, str, random.Random], Request]] = {
 }
 
 
-def open_desk(db: str, schema: str | None, projections: str) -> ServiceDesk:
-    """A desk on an SQLite path or a PostgreSQL DSN (with its schema)."""
+def open_desk(
+    db: str, schema: str | None, projections: str, *, erasable: bool = False
+) -> ServiceDesk:
+    """A desk on an SQLite path or a PostgreSQL DSN (with its schema); ``erasable`` creates."""
     mode: ProjectionMode = "inline" if projections == "inline" else "external"
     if db.startswith(("postgresql://", "postgres://")):
-        return ServiceDesk.postgres(db, schema=schema, projections=mode)
-    return ServiceDesk.sqlite(db, projections=mode)
+        return ServiceDesk.postgres(db, schema=schema, projections=mode, erasable=erasable)
+    return ServiceDesk.sqlite(db, projections=mode, erasable=erasable)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -76,8 +82,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         known: list[UUID] = list(desk.request_ids())
         while not stopping and time.monotonic() < deadline:
             try:
+                if desk.erasable and rng.random() < FORGET_SHARE:
+                    forgetting = desk.forget_customer(
+                        f"c{rng.randrange(CUSTOMERS)}", actor="supervisor:s"
+                    )
+                    ack.write("FORGOT\n" if forgetting.recorded else "REFUSED\n")
+                    ack.flush()
+                    continue
                 if not known or rng.random() < OPEN_SHARE:
-                    customer = f"c{rng.randrange(20)}"
+                    customer = f"c{rng.randrange(CUSTOMERS)}"
                     request = desk.open(
                         customer=customer,
                         channel="web",
