@@ -7,6 +7,7 @@ upper-case schema names (8). ``tests/reliability/test_fuzz_api.py`` fuzzes the s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -132,6 +133,9 @@ QUERIES: dict[str, Callable[[ServiceDesk, Request], object]] = {
     "rebuild names int": lambda d, _: d.rebuild_projections(7),  # type: ignore[arg-type]
     "catch_up progress not callable": lambda d, _: d.catch_up(progress=1),  # type: ignore[arg-type]
     "follow without an event": lambda d, _: d.follow(None),  # type: ignore[arg-type]
+    "follow polling every 10**400 s": lambda d, _: d.follow(
+        threading.Event(), poll_interval=10**400
+    ),
     "correct a non-conformity named by text": lambda d, r: d.correct_nonconformity(
         r,
         "1",  # type: ignore[arg-type]

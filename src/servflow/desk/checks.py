@@ -82,8 +82,8 @@ def number(value: object, name: str, command: str, *, low: float, high: float) -
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
+        or not low <= value <= high  # first: an int too large for a float is simply out
         or not math.isfinite(value)
-        or not low <= value <= high
     ):
         refuse(command, name, f"must be a number from {low:g} to {high:g}, not {shown(value)}")
     return float(value)
