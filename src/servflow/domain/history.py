@@ -167,7 +167,10 @@ def history_of(events: Iterable[tuple[int, ServiceRequest.Event]]) -> list[Histo
                 "recorded_at": event.timestamp,
                 "occurred_at": event.occurred_at,
                 "actor": event.actor,
-                "data": event.model_dump(mode="json", exclude=_BASE_FIELDS),
+                # ``model_dump(mode="json", exclude=...)`` without its keyword handling.
+                "data": event.__pydantic_serializer__.to_python(
+                    event, mode="json", exclude=_BASE_FIELDS
+                ),
                 "changes": changes,
             }
         )

@@ -6,7 +6,7 @@ position, and many requests in one query. These readers get both from the events
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import groupby
 from uuid import UUID
@@ -132,24 +132,34 @@ class LogReader:
         An event that cannot be read raises ``CorruptEventError`` naming its position, or with
         ``skip_unreadable`` comes as an ``Unreadable`` marker (folds that take markers).
         """
+        if len(request_ids) == 1:
+            # One request (a time travel): its rows are one group; stop at the first event
+            # after ``at`` without making stored events of the rest.
+            yield from self._prefix(
+                self.stored_one(request_ids[0]), at, skip_unreadable=skip_unreadable
+            )
+            return
+        for _, rows in groupby(self.stored(request_ids), key=lambda pair: pair[1].originator_id):
+            yield from self._prefix(rows, at, skip_unreadable=skip_unreadable)
+
+    def _prefix(
+        self, rows: Iterable[tuple[int, StoredEvent]], at: datetime, *, skip_unreadable: bool
+    ) -> Iterator[tuple[int, DomainEvent | Unreadable]]:
+        """One request's events that happened by ``at`` (see ``events_as_of``)."""
         to_event = self._app.mapper.to_domain_event
-        stored = (
-            self.stored_one(request_ids[0]) if len(request_ids) == 1 else self.stored(request_ids)
-        )
-        for _, rows in groupby(stored, key=lambda pair: pair[1].originator_id):
-            for position, record in rows:
-                try:
-                    event = to_event(record)
-                except CorruptEventError as error:
-                    if not skip_unreadable:
-                        raise error.at(position) from None
-                    yield position, Unreadable.of(position, record, error)
-                    continue
-                if not isinstance(event, DomainEvent):
-                    continue
-                if not occurred_by(event, at):
-                    break
-                yield position, event
+        for position, record in rows:
+            try:
+                event = to_event(record)
+            except CorruptEventError as error:
+                if not skip_unreadable:
+                    raise error.at(position) from None
+                yield position, Unreadable.of(position, record, error)
+                continue
+            if not isinstance(event, DomainEvent):
+                continue
+            if not occurred_by(event, at):
+                return
+            yield position, event
 
     def ids_after(self, position: int, *, topics: Sequence[str] = ()) -> Iterator[UUID]:
         """Ids of the records with events (of these topics, if any) after ``position``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -23,7 +23,7 @@ from servflow.domain.base import DomainEvent
 from servflow.domain.erasure import ERASED, ErasureLedger, personal_fields_named
 from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Value
-from servflow.persistence.sql import Tx, from_micros, id_text, micros
+from servflow.persistence.sql import Tx, id_text, micros
 from servflow.projections.base import Projection
 
 __all__ = ["AuditFilter", "AuditPage", "AuditProjection", "AuditRow", "TimeBasis", "event_type_of"]
@@ -355,11 +355,35 @@ def _values(
 
 def _rows(records: Sequence[Sequence[Any]]) -> list[AuditRow]:
     """Rows as selected (``_COLUMNS``), validated in one call: ids as text, instants as ints."""
-    values = []
-    for record in records:
-        value = dict(zip(_COLUMNS, record, strict=True))
-        value["occurred_at"] = from_micros(int(value["occurred_at"]))
-        value["recorded_at"] = from_micros(int(value["recorded_at"]))
-        value["data"] = orjson.loads(value["data"])
-        values.append(value)
+    loads = orjson.loads
+    values = [
+        {
+            "position": position,
+            "request_id": request_id,
+            "ticket_code": ticket_code,
+            "version": version,
+            "event_type": event_type,
+            "occurred_at": _EPOCH + timedelta(0, 0, int(occurred_at)),
+            "recorded_at": _EPOCH + timedelta(0, 0, int(recorded_at)),
+            "actor": actor,
+            "customer_id": customer_id,
+            "data": loads(data),
+        }
+        for (
+            position,
+            request_id,
+            ticket_code,
+            version,
+            event_type,
+            occurred_at,
+            recorded_at,
+            actor,
+            customer_id,
+            data,
+        ) in records
+    ]
     return _ROWS.validate_python(values)
+
+
+#: ``from_micros`` inline (the same sum): a page's instants without a call per instant.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
