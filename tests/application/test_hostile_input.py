@@ -133,6 +133,18 @@ QUERIES: dict[str, Callable[[ServiceDesk, Request], object]] = {
     "rebuild names int": lambda d, _: d.rebuild_projections(7),  # type: ignore[arg-type]
     "catch_up progress not callable": lambda d, _: d.catch_up(progress=1),  # type: ignore[arg-type]
     "follow without an event": lambda d, _: d.follow(None),  # type: ignore[arg-type]
+    "probe with no questions": lambda d, r: d.probe(
+        r,
+        questions=None,  # type: ignore[arg-type]
+        findings="x",
+        actor=AGENT,
+    ),
+    "probe with questions as one text": lambda d, r: d.probe(
+        r,
+        questions="When does it fail?",  # type: ignore[arg-type]
+        findings="x",
+        actor=AGENT,
+    ),
     "follow polling every 10**400 s": lambda d, _: d.follow(
         threading.Event(), poll_interval=10**400
     ),

@@ -403,7 +403,8 @@ class ServiceRequest(EventSourced, RequestState):
             Command.PROBE,
             at,
             actor=actor,
-            questions=tuple(questions),
+            # Anything but a list or tuple goes to the event's validation as it came.
+            questions=tuple(questions) if isinstance(questions, list | tuple) else questions,
             findings=findings,
             diagnosis=diagnosis,
         )
