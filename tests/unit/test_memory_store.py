@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from servflow import ServiceDesk
 from servflow.desk.writer import _MAX_KEPT
+from servflow.persistence import sql
 from servflow.persistence.memory import MemoryRecorder
 from servflow.projections import sla as sla_view
 
@@ -130,6 +131,7 @@ def test_what_a_desk_remembers_between_commands_stays_bounded_however_many_reque
         for projection in (desk._stores.queues, desk._stores.sla):
             assert len(projection._memory().rows) <= projection.remembered
         assert len(sla_view._DERIVED) <= sla_view._MAX_DERIVED
+        assert len(sql._ID_TEXTS) <= sql._MAX_ID_TEXTS
         # Every request is still there for the queries.
         assert desk.queue(limit=1).total == _MAX_KEPT + 300
         assert desk.get("SR-000001").priority == "normal"
