@@ -132,23 +132,25 @@ class MemoryRecorder(POPOApplicationRecorder):
                 start, inclusive_of_start = 1, True
             if not inclusive_of_start:
                 start += 1
-            index = max(start, 1) - 1
+            first = max(start, 1) - 1
             end = len(self._states) if stop is None else min(stop, len(self._states))
             wanted = set(topics)
             results: list[Notification] = []
-            while index < end and len(results) < limit:
+            for index in range(first, end):
                 topic = self._topics[index]
-                if not wanted or topic in wanted:
-                    results.append(
-                        Notification(
-                            id=index + 1,
-                            originator_id=self._ids[index],
-                            originator_version=self._versions[index],
-                            topic=topic,
-                            state=self._states[index],
-                        )
+                if wanted and topic not in wanted:
+                    continue
+                results.append(
+                    Notification(
+                        id=index + 1,
+                        originator_id=self._ids[index],
+                        originator_version=self._versions[index],
+                        topic=topic,
+                        state=self._states[index],
                     )
-                index += 1
+                )
+                if len(results) == limit:
+                    break
             return results
 
     def max_notification_id(self) -> int | None:  # noqa: D102 - the library's
