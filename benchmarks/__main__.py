@@ -32,6 +32,7 @@ from benchmarks.common import (
 )
 from benchmarks.concurrency import bench_concurrency
 from benchmarks.growth import bench_growth
+from benchmarks.memory import bench_memory
 from benchmarks.queries import bench_queries
 from benchmarks.rebuild import bench_rebuild
 from benchmarks.report import machine, markdown, report, write_json
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "queries": bench_queries,
     "growth": bench_growth,
     "concurrency": bench_concurrency,
+    "memory": bench_memory,
 }
 
 

@@ -68,6 +68,8 @@ class Sizes:
     rebuild_span: int
     #: Rebuild and read + decode of the headline log, timed alternately: how many pairs.
     rebuild_pairs: int
+    #: Memory: open requests on an in-memory desk (the goal is stated for 100k).
+    memory_requests: int
 
     @property
     def rebuild_main(self) -> int:
@@ -96,6 +98,7 @@ FULL = Sizes(
     in_flight=600,
     rebuild_span=20_000,
     rebuild_pairs=3,
+    memory_requests=100_000,
 )
 
 #: A few minutes: plausible figures while working (not for the record: 100k-event logs).
@@ -115,6 +118,7 @@ MEDIUM = Sizes(
     in_flight=600,
     rebuild_span=20_000,
     rebuild_pairs=3,
+    memory_requests=30_000,
 )
 
 QUICK = Sizes(
@@ -133,6 +137,7 @@ QUICK = Sizes(
     in_flight=24,
     rebuild_span=1_000,
     rebuild_pairs=2,
+    memory_requests=2_000,
 )
 
 

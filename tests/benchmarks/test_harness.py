@@ -33,6 +33,7 @@ from benchmarks.common import (
     percentile,
     with_options,
 )
+from benchmarks.memory import fill
 from benchmarks.report import goals_markdown, grouped, markdown, report
 from benchmarks.workload import (
     LAST_STEP,
@@ -362,3 +363,10 @@ def test_the_command_line_refuses_a_size_below_one(
         _parse(["--in-flight", bad])
     assert exit_info.value.code == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_the_memory_benchmark_opens_its_requests_and_reports_a_peak_above_a_fresh_desk() -> None:
+    result = fill(30)
+    assert result["requests"] == 30
+    assert result["events"] == 30 + 10 + 5
+    assert result["peak_rss_mb"] >= result["fresh_rss_mb"] > 0

@@ -14,7 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import ApplicationRecorder, Recording
+from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import get_topic
 
 from servflow.desk.audit import AuditTrail
@@ -25,6 +26,7 @@ from servflow.persistence.chain import Chain
 from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
 from servflow.persistence.encryption import storage_settings
 from servflow.persistence.erasure import KeyRing
+from servflow.persistence.memory import MemoryRecorder
 from servflow.persistence.sql import Tx
 from servflow.persistence.sqlite import cache_statements
 from servflow.persistence.store import (
@@ -64,6 +66,12 @@ class _Store(SavingApplication):
         "MAPPER_TOPIC": get_topic(PydanticMapper),
         "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
     }
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The library's recorder, but servflow's compact one for an in-memory store."""
+        if isinstance(self.factory, POPOFactory):
+            return MemoryRecorder()
+        return super().construct_recorder()
 
 
 class Stores:

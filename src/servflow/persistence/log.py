@@ -13,12 +13,12 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from servflow.domain.base import DomainEvent
 from servflow.domain.request import ServiceRequest
 from servflow.errors import CorruptEventError
+from servflow.persistence.memory import MemoryRecorder
 from servflow.persistence.quarantine import Unreadable
 from servflow.persistence.sql import stored_bytes
 from servflow.persistence.views import ViewStore
@@ -45,8 +45,8 @@ class LogReader:
         positions come from the same rows, so they cannot disagree.
         """
         recorder = self._app.recorder
-        if isinstance(recorder, POPOApplicationRecorder):
-            return _popo_stored(recorder, request_ids)
+        if isinstance(recorder, MemoryRecorder):
+            return recorder.stored_with_positions(request_ids)
         if len(request_ids) == 1:
             return list(self.stored_one(request_ids[0]))
         table: str = getattr(recorder, "events_table_name", "stored_events")
@@ -92,8 +92,8 @@ class LogReader:
         the caller iterates, so a time travel that stops half way makes only half of them.
         """
         recorder = self._app.recorder
-        if isinstance(recorder, POPOApplicationRecorder):
-            return iter(_popo_stored(recorder, [request_id]))
+        if isinstance(recorder, MemoryRecorder):
+            return iter(recorder.stored_with_positions([request_id]))
         table: str = getattr(recorder, "events_table_name", "stored_events")
         postgres = self._views.dialect.name == "postgres"
         with self._views.transaction(commit=False) as tx:
@@ -195,16 +195,3 @@ def occurred_by(event: DomainEvent, at: datetime) -> bool:
 
 def _uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
-
-
-def _popo_stored(
-    recorder: POPOApplicationRecorder, request_ids: Sequence[UUID]
-) -> list[tuple[int, StoredEvent]]:
-    # The in-memory recorder keeps its events in a list; a notification id is index + 1.
-    found: list[tuple[int, StoredEvent]] = []
-    with recorder._database_lock:  # noqa: SLF001 - no public way to read positions by request
-        stored = recorder._stored_events  # noqa: SLF001
-        for request_id in request_ids:
-            index = recorder._stored_events_index.get(str(request_id), {})  # noqa: SLF001
-            found.extend((index[v] + 1, stored[index[v]]) for v in sorted(index))
-    return found

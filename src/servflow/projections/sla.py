@@ -159,11 +159,15 @@ class MeasuredProjection(RowProjection[RowT]):
         return found[1]
 
     def tracker_json(self, tracker: SlaTracker) -> str:
-        """The tracker as stored, serialised once per tracker object."""
+        """The tracker as stored, serialised once per tracker object.
+
+        A fact's unset fields (None, False) are left out: they are most of a fact, and the
+        queue and SLA rows each keep one tracker per request; parsing restores them.
+        """
         derived = _derived(tracker)
         text = derived.get("json")
         if text is None:
-            text = derived["json"] = tracker.model_dump_json()
+            text = derived["json"] = tracker.model_dump_json(exclude_defaults=True)
         return text
 
     def tracker_from(self, text: str) -> SlaTracker:
