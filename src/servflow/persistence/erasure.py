@@ -22,11 +22,12 @@ in the transaction of its first event.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import os
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -40,7 +41,10 @@ from servflow.domain.request import ServiceRequest
 from servflow.errors import ConfigurationError, StoreError
 from servflow.persistence.sql import Tx, micros
 
-__all__ = ["KEYS_TABLE", "SETTINGS_TABLE", "KeyRing", "is_envelope"]
+__all__ = ["KEYS_TABLE", "SETTINGS_TABLE", "Envelope", "KeyRing", "is_envelope"]
+
+#: A sealed field as stored: ``{"sealed": <base64 of nonce + ciphertext>, "key": <key id>}``.
+Envelope = dict[str, Any]
 
 #: One row per key: which customer it seals for, the key (NULL once destroyed), when.
 KEYS_TABLE = "sf_keys"
@@ -250,15 +254,94 @@ class KeyRing:
 
     # -- unsealing -------------------------------------------------------------------------
 
-    def unseal(self, state: dict[str, Any], event_class: type[Any]) -> None:
-        """Replace the envelopes in an event's JSON state by their text, or ``ERASED``."""
+    def unseal(
+        self, state: dict[str, Any], event_class: type[Any], origin: tuple[UUID, int] | None = None
+    ) -> None:
+        """Replace the envelopes in an event's JSON state by their text, or ``ERASED``.
+
+        Inside ``keeping`` (and given the event's ``origin``: its request id and version), the
+        envelopes that opened are kept for the views (``kept``).
+        """
         paths = _SEALABLE.get(event_class)
         if paths is None:
             if event_class is _FORGOTTEN:
                 self.forgot(str(state.get("customer_id")))
             return
+        keep: dict[tuple[UUID, int], dict[FieldPath, Envelope]] | None = getattr(
+            self._local, "kept", None
+        )
+        opened: dict[FieldPath, Envelope] | None = None
         for path in paths:
             holder, name = _holder(state, path)
+            if holder is None:
+                continue
+            envelope = holder.get(name)
+            if isinstance(envelope, dict) and is_envelope(envelope):
+                text = holder[name] = self._open(envelope, path)
+                if keep is not None and text != ERASED:
+                    if opened is None:
+                        opened = {}
+                    opened[path] = envelope
+        if opened is not None and keep is not None and origin is not None:
+            keep[origin] = opened
+
+    # -- the views -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def keeping(self) -> Iterator[None]:
+        """While it lasts, this thread keeps the envelopes of the fields it opens (``kept``).
+
+        The projector decodes a batch and applies it inside one: a view then stores a personal
+        field as the very envelope its event holds (same key, same bytes), so a followed view
+        equals a rebuild byte for byte and holds nothing in clear. Nested, the outer one keeps.
+        """
+        local = self._local
+        if getattr(local, "kept", None) is not None:
+            yield
+            return
+        local.kept = {}
+        try:
+            yield
+        finally:
+            local.kept = None
+
+    def kept(self, request_id: UUID, version: int) -> Mapping[FieldPath, Envelope] | None:
+        """The envelopes that opened in an event decoded inside this thread's ``keeping``."""
+        keep: dict[tuple[UUID, int], dict[FieldPath, Envelope]] | None = getattr(
+            self._local, "kept", None
+        )
+        return None if keep is None else keep.get((request_id, version))
+
+    def seal_fields(
+        self, data: dict[str, Any], paths: Sequence[FieldPath], request_id: UUID, version: int
+    ) -> None:
+        """Put back, at ``paths`` of a view's JSON, the envelopes its event was stored with.
+
+        The event must have been decoded inside this thread's ``keeping``: a personal text
+        with no envelope kept is refused (``StoreError``) rather than stored in clear. A field
+        read as ``ERASED`` (its key was destroyed) stays ``ERASED``.
+        """
+        kept = self.kept(request_id, version) or {}
+        for path in paths:
+            holder, name = _holder(data, path)
+            if holder is None:
+                continue
+            envelope = kept.get(path)
+            if envelope is not None:
+                holder[name] = envelope
+                continue
+            value = holder.get(name)
+            if isinstance(value, str) and value and value != ERASED:
+                msg = (
+                    f"no sealed envelope kept for {'.'.join(path)} of {request_id} v{version}: "
+                    "a view may not hold it in clear"
+                )
+                raise StoreError(msg)
+
+    def open_fields(self, data: dict[str, Any], paths: Sequence[FieldPath]) -> None:
+        """Replace the envelopes at ``paths`` of a view's JSON by their text, or ``ERASED``."""
+        for path in paths:
+            holder, name = _holder(data, path)
             if holder is None:
                 continue
             envelope = holder.get(name)
