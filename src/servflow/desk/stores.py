@@ -228,11 +228,6 @@ class Stores:
                 ):
                     self.views.run_use_hooks()
         if self.inline and not self._hooked:
-            if self.keyring is not None:
-                # Erasable, in memory: the views read the events back from the log (their
-                # personal fields sealed, as a rebuild reads them), not the events in clear.
-                self.catch_up_quietly()
-                return
             # In memory the views follow the saves in batches of their own, from the events
             # just recorded, applied before the views are next read (see Projector.defer).
             self.projector.defer([(r.notification.id, r.domain_event) for r in recordings])
