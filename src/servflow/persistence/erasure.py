@@ -13,6 +13,10 @@ inserted destroys the customer's keys in the same transaction and moves the stor
 generation on (``sf_erasure``), so every process notices at its next ``refresh`` and drops
 the keys it held in memory.
 
+The views hold the personal fields sealed too: while the projector decodes and applies a batch
+(``keeping``), the key ring keeps the envelopes it opened, and the audit view stores those very
+envelopes (``seal_fields``) and opens them as it is read (``open_fields``).
+
 Costs: a store that is not erasable has no key ring at all (the codec checks one attribute);
 in an erasable one, events of classes without personal fields pay one dictionary lookup, a
 key is read from the table once per process (then kept), and a new customer's key row rides
