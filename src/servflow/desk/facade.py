@@ -327,6 +327,7 @@ class ServiceDesk(RequestCommands):
             until=until,
             by=by,
         )
+        self._stores.refresh_keys()
         return self._audit.page(selected, after_position, limit)
 
     def queue_as_of(  # noqa: PLR0913 - the filters of ``queue``

@@ -121,6 +121,12 @@ class Stores:
         self.audit = AuditProjection()
         with translated():
             self.projector = Projector(self.store, [self.queues, self.sla, self.audit], self.views)
+        if self.keyring is not None:
+            # The audit view holds personal fields sealed, as the envelopes of the events the
+            # projector decodes (kept while it decodes and applies a batch), and opens them as
+            # it is read. A follower or rebuild opens its desk here too: the same wiring.
+            self.audit.keyring = self.keyring
+            self.projector.decoding = self.keyring.keeping
         self.trail = AuditTrail(self.store, self.views, self.audit)
         self._chained, self._hooked = self._hook_store()
 

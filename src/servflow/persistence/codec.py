@@ -226,17 +226,17 @@ class PydanticMapper(Mapper[UUID]):
     ) -> DomainEventProtocol[UUID]:
         """The event validated from its parsed payload: unsealed, upcast, then validated."""
         try:
+            originator_id = stored_event.originator_id
+            if not isinstance(originator_id, UUID):
+                originator_id = UUID(str(originator_id))
             keyring = self.keyring
             if keyring is not None:
-                keyring.unseal(state, event_class)
+                keyring.unseal(state, event_class, (originator_id, stored_event.originator_version))
             version = state.pop("class_version", 1)
             target = _class_version(event_class)
             while version < target:
                 getattr(event_class, f"upcast_v{version}_v{version + 1}")(state)
                 version += 1
-            originator_id = stored_event.originator_id
-            if not isinstance(originator_id, UUID):
-                originator_id = UUID(str(originator_id))
             if _validates_directly(event_class) and _ID_FIELDS.isdisjoint(state):
                 # The same validation as ``event_class(**state)`` (the payload is not trusted
                 # blindly), without unpacking the payload into keyword arguments and back.

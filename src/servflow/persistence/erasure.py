@@ -13,6 +13,10 @@ inserted destroys the customer's keys in the same transaction and moves the stor
 generation on (``sf_erasure``), so every process notices at its next ``refresh`` and drops
 the keys it held in memory.
 
+The views hold the personal fields sealed too: while the projector decodes and applies a batch
+(``keeping``), the key ring keeps the envelopes it opened, and the audit view stores those very
+envelopes (``seal_fields``) and opens them as it is read (``open_fields``).
+
 Costs: a store that is not erasable has no key ring at all (the codec checks one attribute);
 in an erasable one, events of classes without personal fields pay one dictionary lookup, a
 key is read from the table once per process (then kept), and a new customer's key row rides
@@ -22,11 +26,12 @@ in the transaction of its first event.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import os
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -40,7 +45,10 @@ from servflow.domain.request import ServiceRequest
 from servflow.errors import ConfigurationError, StoreError
 from servflow.persistence.sql import Tx, micros
 
-__all__ = ["KEYS_TABLE", "SETTINGS_TABLE", "KeyRing", "is_envelope"]
+__all__ = ["KEYS_TABLE", "SETTINGS_TABLE", "Envelope", "KeyRing", "is_envelope"]
+
+#: A sealed field as stored: ``{"sealed": <base64 of nonce + ciphertext>, "key": <key id>}``.
+Envelope = dict[str, Any]
 
 #: One row per key: which customer it seals for, the key (NULL once destroyed), when.
 KEYS_TABLE = "sf_keys"
@@ -110,6 +118,9 @@ class KeyRing:
         self._rows: dict[str, tuple[str, bytes | None]] = {}
         self._generation = 0
         self._local = threading.local()
+        #: In memory: the envelopes sealed here, for the views that apply these very events
+        #: (request id, version -> path -> envelope); taken as they are applied.
+        self._sealed: dict[tuple[UUID, int], dict[FieldPath, Envelope]] = {}
         #: Called when keys were destroyed (here or, seen at ``refresh``, elsewhere).
         self._listeners: list[Callable[[], None]] = []
 
@@ -173,6 +184,7 @@ class KeyRing:
         if not paths:
             return
         customer_id: str | None = None
+        envelopes: dict[FieldPath, Envelope] = {}
         for path in paths:
             holder, name = _holder(state, path)
             if holder is None:
@@ -185,7 +197,14 @@ class KeyRing:
             key_id, cipher = self._sealing_key(customer_id)
             nonce = os.urandom(_NONCE)
             sealed = nonce + cipher.encrypt(nonce, value.encode(), _aad(path))
-            holder[name] = {"sealed": base64.b64encode(sealed).decode("ascii"), "key": key_id}
+            envelope = {"sealed": base64.b64encode(sealed).decode("ascii"), "key": key_id}
+            holder[name] = envelopes[path] = envelope
+        if envelopes and self._read is None:
+            # In memory the views apply the events as recorded, not read back: they take the
+            # envelopes from here (a save that failed leaves some, dropped when too many).
+            if len(self._sealed) >= _MAX_CACHED:
+                self._sealed.clear()
+            self._sealed[(event.originator_id, event.originator_version)] = envelopes
 
     def _customer(self, state: dict[str, Any], event: Any) -> str:  # noqa: ANN401 - any event
         if isinstance(event, _OPENED):
@@ -250,15 +269,100 @@ class KeyRing:
 
     # -- unsealing -------------------------------------------------------------------------
 
-    def unseal(self, state: dict[str, Any], event_class: type[Any]) -> None:
-        """Replace the envelopes in an event's JSON state by their text, or ``ERASED``."""
+    def unseal(
+        self, state: dict[str, Any], event_class: type[Any], origin: tuple[UUID, int] | None = None
+    ) -> None:
+        """Replace the envelopes in an event's JSON state by their text, or ``ERASED``.
+
+        Inside ``keeping`` (and given the event's ``origin``: its request id and version), the
+        envelopes that opened are kept for the views (``kept``).
+        """
         paths = _SEALABLE.get(event_class)
         if paths is None:
             if event_class is _FORGOTTEN:
                 self.forgot(str(state.get("customer_id")))
             return
+        keep: dict[tuple[UUID, int], dict[FieldPath, Envelope]] | None = getattr(
+            self._local, "kept", None
+        )
+        opened: dict[FieldPath, Envelope] | None = None
         for path in paths:
             holder, name = _holder(state, path)
+            if holder is None:
+                continue
+            envelope = holder.get(name)
+            if isinstance(envelope, dict) and is_envelope(envelope):
+                text = holder[name] = self._open(envelope, path)
+                if keep is not None and text != ERASED:
+                    if opened is None:
+                        opened = {}
+                    opened[path] = envelope
+        if opened is not None and keep is not None and origin is not None:
+            keep[origin] = opened
+
+    # -- the views -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def keeping(self) -> Iterator[None]:
+        """While it lasts, this thread keeps the envelopes of the fields it opens (``kept``).
+
+        The projector decodes a batch and applies it inside one: a view then stores a personal
+        field as the very envelope its event holds (same key, same bytes), so a followed view
+        equals a rebuild byte for byte and holds nothing in clear. Nested, the outer one keeps.
+        """
+        local = self._local
+        if getattr(local, "kept", None) is not None:
+            yield
+            return
+        local.kept = {}
+        try:
+            yield
+        finally:
+            local.kept = None
+
+    def kept(self, request_id: UUID, version: int) -> Mapping[FieldPath, Envelope] | None:
+        """The envelopes that opened in an event decoded inside this thread's ``keeping``.
+
+        In memory, else those this key ring sealed the event with (taken: asked once).
+        """
+        keep: dict[tuple[UUID, int], dict[FieldPath, Envelope]] | None = getattr(
+            self._local, "kept", None
+        )
+        found = None if keep is None else keep.get((request_id, version))
+        if found is None and self._sealed:
+            found = self._sealed.pop((request_id, version), None)
+        return found
+
+    def seal_fields(
+        self, data: dict[str, Any], paths: Sequence[FieldPath], request_id: UUID, version: int
+    ) -> None:
+        """Put back, at ``paths`` of a view's JSON, the envelopes its event was stored with.
+
+        The event must have been decoded inside this thread's ``keeping``: a personal text
+        with no envelope kept is refused (``StoreError``) rather than stored in clear. A field
+        read as ``ERASED`` (its key was destroyed) stays ``ERASED``.
+        """
+        kept = self.kept(request_id, version) or {}
+        for path in paths:
+            holder, name = _holder(data, path)
+            if holder is None:
+                continue
+            envelope = kept.get(path)
+            if envelope is not None:
+                holder[name] = envelope
+                continue
+            value = holder.get(name)
+            if isinstance(value, str) and value and value != ERASED:
+                msg = (
+                    f"no sealed envelope kept for {'.'.join(path)} of {request_id} v{version}: "
+                    "a view may not hold it in clear"
+                )
+                raise StoreError(msg)
+
+    def open_fields(self, data: dict[str, Any], paths: Sequence[FieldPath]) -> None:
+        """Replace the envelopes at ``paths`` of a view's JSON by their text, or ``ERASED``."""
+        for path in paths:
+            holder, name = _holder(data, path)
             if holder is None:
                 continue
             envelope = holder.get(name)

@@ -13,18 +13,21 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from uuid import UUID
 
 import orjson
 from pydantic import AwareDatetime, TypeAdapter
 
 from servflow.domain.base import DomainEvent
-from servflow.domain.erasure import ERASED, ErasureLedger, personal_fields_named
+from servflow.domain.erasure import ERASED, ErasureLedger, personal_fields, personal_fields_named
 from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Value
 from servflow.persistence.sql import Tx, id_text, micros
 from servflow.projections.base import Projection
+
+if TYPE_CHECKING:
+    from servflow.persistence.erasure import KeyRing
 
 __all__ = ["AuditFilter", "AuditPage", "AuditProjection", "AuditRow", "TimeBasis", "event_type_of"]
 
@@ -135,6 +138,9 @@ class AuditProjection(Projection):
     table: ClassVar[str] = "sf_audit"
     #: request id -> ticket code and customer, so later events of a request can carry them.
     requests_table: ClassVar[str] = "sf_audit_requests"
+    #: An erasable store's key ring (set by the desk): the rows then hold each personal field
+    #: as the envelope its event was stored with, opened as pages are read. None: in clear.
+    keyring: KeyRing | None = None
 
     def __init__(self) -> None:
         self._remembered: dict[str, tuple[str, str]] = {}
@@ -213,10 +219,17 @@ class AuditProjection(Projection):
             "(request_id, ticket_code, customer_id) VALUES (?, ?, ?)",
             opened,
         )
+        keyring = self.keyring
         tx.executemany(
             f"INSERT INTO {self.t(self.table)} ({', '.join(_COLUMNS)}) "  # noqa: S608
             f"VALUES ({', '.join('?' * len(_COLUMNS))})",
-            (_values(position, event, known) for position, event in recorded),
+            (
+                (_values(position, event, known) for position, event in recorded)
+                if keyring is None
+                else (
+                    _sealed_values(position, event, known, keyring) for position, event in recorded
+                )
+            ),
         )
         for position, event in recorded:
             if isinstance(event, ErasureLedger.CustomerForgotten):
@@ -247,7 +260,9 @@ class AuditProjection(Projection):
                 if not isinstance(holder, dict):
                     continue
                 value = holder.get(path[-1])
-                if isinstance(value, str) and value and value != ERASED:
+                if (isinstance(value, str) and value and value != ERASED) or isinstance(
+                    value, dict
+                ):
                     holder[path[-1]] = ERASED
                     erased = True
             if erased:
@@ -311,7 +326,7 @@ class AuditProjection(Projection):
             f"WHERE {' AND '.join(where)} ORDER BY position LIMIT ?",
             [*params, limit + 1],
         )
-        rows = tuple(_rows(records[:limit]))
+        rows = tuple(_rows(records[:limit], self.keyring))
         more = len(records) > limit
         return AuditPage(
             rows=rows,
@@ -330,15 +345,20 @@ _PERSONAL_TYPES = frozenset(
 
 
 def _values(
-    position: int, event: DomainEvent, known: Mapping[str, tuple[str, str]]
+    position: int,
+    event: DomainEvent,
+    known: Mapping[str, tuple[str, str]],
+    data: str | None = None,
 ) -> tuple[object, ...]:
+    """A row's column values; ``data``, the event's JSON, when sealed (``_sealed_values``)."""
     key = id_text(event.originator_id)
     ticket_code, customer_id = known.get(key, (None, None))
     if not isinstance(event, ServiceRequest.Event):
         ticket_code = customer_id = None
     occurred = getattr(event, "occurred_at", None) or event.timestamp
-    # The same text as orjson.dumps(model_dump(mode="json")), without the dict in between.
-    data = event.model_dump_json(exclude=_EXCLUDED)
+    if data is None:
+        # The same text as orjson.dumps(model_dump(mode="json")), without the dict in between.
+        data = event.model_dump_json(exclude=_EXCLUDED)
     return (
         position,
         key,
@@ -353,8 +373,24 @@ def _values(
     )
 
 
-def _rows(records: Sequence[Sequence[Any]]) -> list[AuditRow]:
-    """Rows as selected (``_COLUMNS``), validated in one call: ids as text, instants as ints."""
+def _sealed_values(
+    position: int, event: DomainEvent, known: Mapping[str, tuple[str, str]], keyring: KeyRing
+) -> tuple[object, ...]:
+    """``_values`` in an erasable store: personal fields as the envelopes of the stored event."""
+    paths = personal_fields(type(event), str(getattr(event, "actor", "")))
+    if not paths:
+        return _values(position, event, known)
+    # The same text as model_dump_json once the envelopes are in.
+    data = event.model_dump(mode="json", exclude=_EXCLUDED)
+    keyring.seal_fields(data, paths, event.originator_id, event.originator_version)
+    return _values(position, event, known, orjson.dumps(data).decode())
+
+
+def _rows(records: Sequence[Sequence[Any]], keyring: KeyRing | None = None) -> list[AuditRow]:
+    """Rows as selected (``_COLUMNS``), validated in one call: ids as text, instants as ints.
+
+    With an erasable store's ``keyring``, sealed fields are opened (``ERASED`` once forgotten).
+    """
     loads = orjson.loads
     values = [
         {
@@ -382,6 +418,11 @@ def _rows(records: Sequence[Sequence[Any]]) -> list[AuditRow]:
             data,
         ) in records
     ]
+    if keyring is not None:
+        for value in values:
+            if value["event_type"] in _PERSONAL_TYPES:
+                paths = personal_fields_named(value["event_type"], value["actor"])
+                keyring.open_fields(value["data"], paths)
     return _ROWS.validate_python(values)
 
 
