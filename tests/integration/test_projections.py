@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
-from servflow import ServiceDesk, StoreError
+from servflow import ServiceDesk, SlaPolicy, StoreError
 from servflow.projections import Projector, QueueProjection, Tx
 from strategies import Step, histories, run_history
 
@@ -464,3 +464,42 @@ def test_a_large_catch_up_gives_postgresql_statistics_of_the_views(
     desk._stores.projector.analyze_after = 1
     assert desk.catch_up() == 1
     assert {"sf_sla", "sf_queue", "sf_audit"} <= analyzed()
+
+
+def test_a_batch_split_by_an_adopted_policy_folds_each_request_from_its_newest_row(
+    make_desk: Callable[..., ServiceDesk], clock: FakeClock
+) -> None:
+    # A follower remembers a request's row; its next batch holds a progress report, an adopted
+    # policy and another progress report of that request. The batch is applied in two parts
+    # around the policy: the second part must start from the row the first part stored, not
+    # from the row remembered before the batch (which lost the first report: the first
+    # response then counted as met 7 minutes late).
+    desk = make_desk(projections="external")
+    request = desk.open(
+        customer="acme", channel="web", kind="claim", stage="sale", symptom="s", actor="agent:a"
+    )
+    app = store_app(desk)
+    suffix = uuid.uuid4().hex[:8]
+    followed = copy_of(QueueProjection, f"f{suffix}")()
+    follower = Projector(app, [followed], batch_size=100)
+    follower.catch_up()
+    clock.advance(minutes=30)
+    desk.report_progress(request, message="Looking into it", actor="agent:a")
+    clock.advance(minutes=3)
+    desk.adopt_policy(SlaPolicy.standard().model_copy(update={"version": 2}), actor="agent:admin")
+    clock.advance(minutes=7)
+    desk.report_progress(request, message="Still on it", actor="agent:a")
+    follower.catch_up()
+
+    rebuilt = copy_of(QueueProjection, f"r{suffix}")()
+    rebuilder = Projector(app, [rebuilt], batch_size=100)
+    rebuilder.rebuild()
+    assert rows(follower, followed) == rows(rebuilder, rebuilt)
+    desk.catch_up()
+    assert rows(follower, followed) == rows(desk._stores.projector, desk._stores.queues)
+    for projector in (follower, rebuilder):
+        with projector.views.transaction() as tx:
+            for projection in projector.projections.values():
+                for table in projection.tables():
+                    tx.execute(f"DROP TABLE {projection.t(table)}")
+        projector.close()

@@ -229,11 +229,15 @@ class RowProjection(Projection, Generic[RowT]):
         found: dict[str, RowT] = {}
         memory = self._memory()
         if memory.pending is not None and memory.position is not None:
-            # Inside a batch that began at the position the remembered rows are as of.
-            remembered = memory.rows
+            # Inside a batch that began at the position the remembered rows are as of; a row
+            # this batch already stored (a batch applied in parts, around an adopted policy)
+            # is newer than the one remembered.
+            remembered, pending = memory.rows, memory.pending
             missing = []
             for key in keys:
-                row = remembered.get(key)
+                row = pending.get(key)
+                if row is None:
+                    row = remembered.get(key)
                 if row is None:
                     missing.append(key)
                 else:
