@@ -23,6 +23,7 @@ from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
 from servflow import ServiceDesk, StoreError
 from servflow.domain.calendar import Calendar
 from servflow.domain.policy import SlaPolicy, SlaRule
+from servflow.persistence.sql import COPY_ROWS
 from servflow.projections import Projector, QueueProjection, Tx
 from servflow.projections.base import RowProjection
 from servflow.projections.sla import SlaProjection
@@ -563,3 +564,17 @@ def test_a_large_catch_up_gives_postgresql_statistics_of_the_views(
     desk._stores.projector.analyze_after = 1
     assert desk.catch_up() == 1
     assert {"sf_sla", "sf_queue", "sf_audit"} <= analyzed()
+
+
+def test_a_rebuilt_audit_log_written_in_bulk_equals_the_one_followed(
+    desk: ServiceDesk, clock: FakeClock
+) -> None:
+    # More events than ``COPY_ROWS`` in one batch: PostgreSQL copies them in (``COPY``),
+    # the other stores insert them; either way the rows are the ones followed event by event.
+    assert COPY_ROWS < 100
+    run_any_history(desk, clock, [("open", i, i % 4) for i in range(60)])
+    run_any_history(desk, clock, [("classify", i, i % 4) for i in range(60)])
+    before = [row.model_dump() for row in desk.audit_log(limit=1000).rows]
+    assert len(before) > COPY_ROWS
+    desk.rebuild_projections(["audit"])
+    assert [row.model_dump() for row in desk.audit_log(limit=1000).rows] == before
