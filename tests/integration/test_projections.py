@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,8 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
-from servflow import ServiceDesk, SlaPolicy, StoreError
+from servflow import ServiceDesk, StoreError
+from servflow.domain.calendar import Calendar
+from servflow.domain.policy import SlaPolicy, SlaRule
+from servflow.persistence.sql import COPY_ROWS
 from servflow.projections import Projector, QueueProjection, Tx
+from servflow.projections.base import RowProjection
+from servflow.projections.sla import SlaProjection
 from strategies import Step, histories, run_history
 
 # -- random command histories ------------------------------------------------------------------
@@ -153,6 +159,100 @@ def check_incremental_equals_rebuild(
                 for table in projection.tables():
                     tx.execute(f"DROP TABLE {projection.t(table)}")
         projector.close()
+
+
+def table_rows(projector: Projector, projection: RowProjection[Any]) -> list[dict[str, Any]]:
+    """Every table of a projection, row by row, in a fixed order."""
+    with projector.views.transaction(commit=False) as tx:
+        return [
+            row
+            for table in projection.tables()
+            for row in tx.query(f"SELECT * FROM {projection.t(table)}")  # noqa: S608
+        ]
+
+
+def sorted_rows(projector: Projector, projection: RowProjection[Any]) -> list[str]:
+    return sorted(repr(sorted(row.items())) for row in table_rows(projector, projection))
+
+
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+#: A second policy version adopted part-way through a history (24/7, tighter than the default).
+SECOND_POLICY = SlaPolicy(
+    name="rebuild",
+    version=1,
+    calendar=Calendar(
+        name="always",
+        version=1,
+        timezone="UTC",
+        hours={
+            day: [("00:00", "23:59")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        },
+    ),
+    default=SlaRule(name="default", first_response="2h", resolution="9h"),
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    history=steps,
+    switch=st.integers(0, 40),
+    batch=st.integers(1, 7),
+    kept=st.integers(1, 5),
+    opens=st.integers(2, 8),
+)
+def test_a_rebuild_keeping_few_rows_across_small_batches_equals_following_an_interleaved_log(
+    store: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    history: list[Step],
+    switch: int,
+    batch: int,
+    kept: int,
+    opens: int,
+) -> None:
+    # The requests' events interleave in the log (a history moves between requests), a policy
+    # is adopted part-way, and the rebuild keeps so few rows in memory (``kept``) over such
+    # small batches that rows leave its memory, come back from the table and are written at
+    # many checkpoints: the queue and SLA views still equal those followed event by event.
+    # Several requests first, so that the history's steps move between them.
+    history = [("open", 0, i % 4) for i in range(opens)] + history
+    with fresh_desk(store, tmp_path, clock) as desk:
+        tickets = run_history(desk, clock, history[:switch], any_command=True, minutes=(7, 1))
+        desk.adopt_policy(SECOND_POLICY, actor="agent:admin")
+        clock.now += timedelta(seconds=1)
+        run_history(desk, clock, history[switch:], tickets, any_command=True, minutes=(7, 1))
+        app = store_app(desk)
+        suffix = uuid.uuid4().hex[:8]
+        followed: list[RowProjection[Any]] = [
+            copy_of(QueueProjection, f"fq{suffix}")(),
+            copy_of(SlaProjection, f"fs{suffix}")(),  # type: ignore[arg-type]
+        ]
+        rebuilt: list[RowProjection[Any]] = []
+        for base, name in ((QueueProjection, "rq"), (SlaProjection, "rs")):
+            keeping = copy_of(base, f"{name}{suffix}")  # type: ignore[arg-type]
+            keeping.staged_rows = kept
+            rebuilt.append(keeping())
+        follower = Projector(app, followed, batch_size=batch)
+        follower.catch_up()
+        rebuilder = Projector(app, rebuilt, batch_size=batch, rebuild_batch_size=batch)
+        rebuilder.rebuild()
+        for mine, theirs in zip(followed, rebuilt, strict=True):
+            assert sorted_rows(follower, mine) == sorted_rows(rebuilder, theirs)
+        assert sorted_rows(follower, followed[0]) == sorted_rows(
+            desk._stores.projector, desk._stores.queues
+        )
+        assert {s.position for s in follower.status()} == {s.position for s in rebuilder.status()}
+        for projector in (follower, rebuilder):
+            with projector.views.transaction() as tx:
+                for projection in projector.projections.values():
+                    for table in projection.tables():
+                        tx.execute(f"DROP TABLE {projection.t(table)}")
+            projector.close()
 
 
 def test_a_rebuild_reports_progress_and_matches_the_live_view(
@@ -503,3 +603,17 @@ def test_a_batch_split_by_an_adopted_policy_folds_each_request_from_its_newest_r
                 for table in projection.tables():
                     tx.execute(f"DROP TABLE {projection.t(table)}")
         projector.close()
+
+
+def test_a_rebuilt_audit_log_written_in_bulk_equals_the_one_followed(
+    desk: ServiceDesk, clock: FakeClock
+) -> None:
+    # More events than ``COPY_ROWS`` in one batch: PostgreSQL copies them in (``COPY``),
+    # the other stores insert them; either way the rows are the ones followed event by event.
+    assert COPY_ROWS < 100
+    run_any_history(desk, clock, [("open", i, i % 4) for i in range(60)])
+    run_any_history(desk, clock, [("classify", i, i % 4) for i in range(60)])
+    before = [row.model_dump() for row in desk.audit_log(limit=1000).rows]
+    assert len(before) > COPY_ROWS
+    desk.rebuild_projections(["audit"])
+    assert [row.model_dump() for row in desk.audit_log(limit=1000).rows] == before

@@ -98,6 +98,10 @@ class _Cursor(Protocol):
     def fetchall(self) -> Any: ...  # noqa: ANN401
 
 
+#: Rows from which ``Tx.insert_many`` uses ``COPY`` on PostgreSQL (a few rows: an INSERT).
+COPY_ROWS = 64
+
+
 class Tx:
     """One transaction on the view store; statements use ``?`` placeholders in every dialect."""
 
@@ -118,6 +122,30 @@ class Tx:
         batch = [row if isinstance(row, tuple) else tuple(row) for row in rows]
         if batch:
             self._cursor.executemany(self.dialect.sql(statement), batch)
+
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
+    ) -> None:
+        """Insert rows into ``table`` (qualified): on PostgreSQL a bulk of them with ``COPY``.
+
+        ``COPY`` reads the rows as one stream instead of a statement each; like the ``INSERT``
+        used otherwise, it refuses (and rolls back with the transaction) a row the table's keys
+        refuse, so the two are interchangeable.
+        """
+        batch = [row if isinstance(row, tuple) else tuple(row) for row in rows]
+        if not batch:
+            return
+        if self.dialect.name == "postgres" and len(batch) >= COPY_ROWS:
+            cursor: Any = self._cursor
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+            return
+        self.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(columns))})",
+            batch,
+        )
 
     def query(self, statement: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts."""

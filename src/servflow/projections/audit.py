@@ -214,15 +214,13 @@ class AuditProjection(Projection):
         known.update(self._requests(tx, sorted(wanted)))
         # Opened in this batch: remembered once (and if) the batch commits.
         self._local.opened = {key: (code, customer) for key, code, customer in opened}
-        tx.executemany(
-            f"INSERT INTO {self.t(self.requests_table)} "  # noqa: S608
-            "(request_id, ticket_code, customer_id) VALUES (?, ?, ?)",
-            opened,
+        tx.insert_many(
+            self.t(self.requests_table), ("request_id", "ticket_code", "customer_id"), opened
         )
         keyring = self.keyring
-        tx.executemany(
-            f"INSERT INTO {self.t(self.table)} ({', '.join(_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+        tx.insert_many(
+            self.t(self.table),
+            _COLUMNS,
             (
                 (_values(position, event, known) for position, event in recorded)
                 if keyring is None

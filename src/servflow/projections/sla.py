@@ -151,11 +151,21 @@ class MeasuredProjection(RowProjection[RowT]):
         answer is remembered with the tracker object: the queue and SLA views share it, and so
         do later transactions while a request's events leave its tracker as it was.
         """
+        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
+        shared = ("status", id(tracker), id(policy))
+        if memo is not None:
+            # A rebuild's checkpoint measures more trackers than ``_DERIVED`` keeps: the
+            # transaction's memo lets the queue and SLA views share each status all the same.
+            hit = memo.get(shared)
+            if hit is not None and hit[0] is tracker and hit[1] is policy:
+                return hit[2]  # type: ignore[no-any-return]
         derived = _derived(tracker)
         key = ("status", id(policy))
         found = derived.get(key)
         if found is None or found[0] is not policy:
             found = derived[key] = (policy, tracker.status(tracker.last_at, policy))
+        if memo is not None:
+            memo[shared] = (tracker, policy, found[1])
         return found[1]
 
     def tracker_json(self, tracker: SlaTracker) -> str:
@@ -164,10 +174,18 @@ class MeasuredProjection(RowProjection[RowT]):
         A fact's unset fields (None, False) are left out: they are most of a fact, and the
         queue and SLA rows each keep one tracker per request; parsing restores them.
         """
+        memo: dict[Any, Any] | None = getattr(self._batch, "memo", None)
+        shared = ("json", id(tracker))
+        if memo is not None:
+            hit = memo.get(shared)
+            if hit is not None and hit[0] is tracker:
+                return hit[1]  # type: ignore[no-any-return]
         derived = _derived(tracker)
         text = derived.get("json")
         if text is None:
             text = derived["json"] = tracker.model_dump_json(exclude_defaults=True)
+        if memo is not None:
+            memo[shared] = (tracker, text)
         return text
 
     def tracker_from(self, text: str) -> SlaTracker:
@@ -218,12 +236,32 @@ class MeasuredProjection(RowProjection[RowT]):
         self._batch.known = None if pending is None else list(pending)
         self._batch.pending_known = None
 
-    def store(  # noqa: D102
-        self, tx: Tx, rows: Sequence[RowT], before: Mapping[str, RowT] | None = None
-    ) -> None:
+    def prepared(self, rows: Sequence[RowT]) -> list[RowT]:  # noqa: D102
         adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
-        measured = [self.measure(row, policy_at(adoptions, self.opened(row))) for row in rows]
-        super().store(tx, measured, before)
+        return [self.measure(row, policy_at(adoptions, self.opened(row))) for row in rows]
+
+    # -- a rebuild's rows kept across batches (see ``RowProjection.stage``) ------------------
+
+    def stageable(self, events: Sequence[tuple[int, object]]) -> bool:  # noqa: D102
+        # An adopted policy re-measures rows in the table: it is applied as a batch of its own.
+        return not any(isinstance(e, SlaPolicyBook.PolicyAdopted) for _, e in events)
+
+    def stage(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:  # noqa: D102
+        self._batch.memo = tx.memo
+        try:
+            super().stage([p for p in events if not isinstance(p[1], SlaPolicyBook.Event)], tx)
+        finally:
+            self._batch.memo = None
+
+    def stage_flush(self, tx: Tx, keys: Sequence[str]) -> None:  # noqa: D102
+        # No policy is adopted while rows are kept (``stageable``): the table's are the ones.
+        self._batch.adoptions = self.adoptions(tx)
+        self._batch.memo = tx.memo
+        try:
+            super().stage_flush(tx, keys)
+        finally:
+            self._batch.memo = None
+            self._batch.known = None  # the rows ``apply`` remembers are gone (``stage_start``)
 
     def _adopt(self, tx: Tx, position: int, event: SlaPolicyBook.PolicyAdopted) -> None:
         adoption = PolicyAdoption(
