@@ -66,6 +66,16 @@ def rows(projector: Projector, projection: QueueProjection) -> list[dict[str, An
         ]
 
 
+def drop_and_close(*projectors: Projector) -> None:
+    """Drop the tables of the projectors' (copied) projections, then close them."""
+    for projector in projectors:
+        with projector.views.transaction() as tx:
+            for projection in projector.projections.values():
+                for table in projection.tables():
+                    tx.execute(f"DROP TABLE {projection.t(table)}")
+        projector.close()
+
+
 def store_app(desk: ServiceDesk) -> Any:
     return desk._stores.store
 
@@ -153,12 +163,7 @@ def check_incremental_equals_rebuild(
     # ... and both equal the desk's own inline view.
     assert rows(survivor, survivor_projection) == rows(desk._stores.projector, desk._stores.queues)
     assert survivor.status()[0].position == rebuilder.status()[0].position >= start
-    for projector in (survivor, rebuilder):
-        with projector.views.transaction() as tx:
-            for projection in projector.projections.values():
-                for table in projection.tables():
-                    tx.execute(f"DROP TABLE {projection.t(table)}")
-        projector.close()
+    drop_and_close(survivor, rebuilder)
 
 
 def table_rows(projector: Projector, projection: RowProjection[Any]) -> list[dict[str, Any]]:
@@ -247,12 +252,7 @@ def test_a_rebuild_keeping_few_rows_across_small_batches_equals_following_an_int
             desk._stores.projector, desk._stores.queues
         )
         assert {s.position for s in follower.status()} == {s.position for s in rebuilder.status()}
-        for projector in (follower, rebuilder):
-            with projector.views.transaction() as tx:
-                for projection in projector.projections.values():
-                    for table in projection.tables():
-                        tx.execute(f"DROP TABLE {projection.t(table)}")
-            projector.close()
+        drop_and_close(follower, rebuilder)
 
 
 def test_a_rebuild_reports_progress_and_matches_the_live_view(
@@ -597,12 +597,7 @@ def test_a_batch_split_by_an_adopted_policy_folds_each_request_from_its_newest_r
     assert rows(follower, followed) == rows(rebuilder, rebuilt)
     desk.catch_up()
     assert rows(follower, followed) == rows(desk._stores.projector, desk._stores.queues)
-    for projector in (follower, rebuilder):
-        with projector.views.transaction() as tx:
-            for projection in projector.projections.values():
-                for table in projection.tables():
-                    tx.execute(f"DROP TABLE {projection.t(table)}")
-        projector.close()
+    drop_and_close(follower, rebuilder)
 
 
 def test_a_rebuilt_audit_log_written_in_bulk_equals_the_one_followed(
