@@ -593,11 +593,13 @@ class Projector:
                     )
                     if not notifications:
                         break
-                    events, skipped = self._decoded(notifications)
-                    if plain:
-                        self._apply_batch(plain, events, skipped=skipped)
-                    markers += skipped
-                    keeping = self._stage(staged, events, start, markers)
+                    # The key ring keeps the envelopes it opens for the batch's views.
+                    with self.decoding():
+                        events, skipped = self._decoded(notifications)
+                        if plain:
+                            self._apply_batch(plain, events, skipped=skipped)
+                        markers += skipped
+                        keeping = self._stage(staged, events, start, markers)
                     if not keeping:
                         break
                     start = events[-1][0]
