@@ -40,7 +40,8 @@ from servflow.persistence.quarantine import QuarantinedEvent, Unreadable, decode
 from servflow.persistence.sql import Tx
 from servflow.persistence.sqlite import TEMP_STORE
 from servflow.persistence.views import ViewStore
-from servflow.projections.base import Projection, RowProjection
+from servflow.projections.base import Projection
+from servflow.projections.replay import StagedReplay
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -99,7 +100,7 @@ def _analyze(tx: Tx, projections: Sequence[Projection]) -> None:
 
 
 @contextlib.contextmanager
-def _fewer_full_collections() -> Iterator[None]:
+def fewer_full_collections() -> Iterator[None]:
     """Make the garbage collector's full passes rare while batches are applied.
 
     A batch makes many short-lived objects; each full pass walks every object the process
@@ -126,9 +127,6 @@ def _fewer_full_collections() -> Iterator[None]:
 
 #: Generation-1 passes between full passes while batches are applied (CPython's default: 10).
 _RARE_FULL_COLLECTIONS = 1000
-
-#: Requests a rebuild's checkpoint writes at a time (see ``Projector._checkpoint``).
-_CHECKPOINT_SLICE = 500
 
 #: The longest pause (seconds) of a follower before it tries again after a passing failure.
 _MAX_RETRY_PAUSE = 5.0
@@ -276,7 +274,7 @@ class Projector:
         catch-up refresh PostgreSQL's statistics (see ``analyze_after``).
         """
         batch = batch_size or self.batch_size
-        with self._lock, _fewer_full_collections():
+        with self._lock, fewer_full_collections():
             self.behind = False
             self._refresh_positions()
             selected = [self.projections[n] for n in (names or self.projections)]
@@ -527,7 +525,7 @@ class Projector:
 
         Writers are not blocked: each write is its own short transaction. Readers see the
         view fill up from empty while it runs. One-row-per-request projections keep the rows
-        they fold in memory across batches and write them at checkpoints (``_replay``), so a
+        they fold in memory across batches and write them at checkpoints (``StagedReplay``), so a
         request's row is read and its SLA status measured about once per rebuild, not once
         per batch; the tracking positions are those of the rows written at every commit.
         """
@@ -539,7 +537,9 @@ class Projector:
                     self._drop(tx, projection)
                     projection.create(tx)
             self._refresh_positions()
-            done = self._replay(selected, progress, max(self.batch_size, self.rebuild_batch_size))
+            done = StagedReplay(self).run(
+                selected, progress, max(self.batch_size, self.rebuild_batch_size)
+            )
             # The indexes are built once the rows are in (should the rebuild stop before this,
             # the next projector creates them on start). Fresh tables have no planner
             # statistics either: without them PostgreSQL may scan where an index would do.
@@ -559,151 +559,6 @@ class Projector:
                     if sqlite:
                         tx.execute(f"PRAGMA temp_store = {TEMP_STORE}")
             return done
-
-    def _replay(
-        self, selected: Sequence[Projection], progress: ProgressCallback | None, batch: int
-    ) -> int:
-        """A rebuild's pass over the log: row projections keep their rows in memory.
-
-        A ``RowProjection`` folds each batch into rows it keeps across batches and writes
-        them, with its tracking position, at checkpoints (``RowProjection.stage``); other
-        projections apply each batch in a transaction, as a catch-up does. A checkpoint that
-        finds a position moved by another projector (a desk catching up meanwhile) drops the
-        rows kept, and a catch-up finishes from the positions in the store.
-        """
-        head = self.head()
-        start = min((self._positions[p.name] for p in selected), default=head)
-        # Rows are kept only by projections that start where the pass starts.
-        staged = [
-            p for p in selected if isinstance(p, RowProjection) and self._positions[p.name] == start
-        ]
-        plain = [p for p in selected if p not in staged]
-        started = time.perf_counter()
-        total = max(0, head - start)
-        done = 0
-        keeping = bool(staged)
-        with _fewer_full_collections():
-            for projection in staged:
-                projection.stage_start(start)
-            try:
-                markers: list[Unreadable] = []
-                while start < head and keeping:
-                    notifications = self._app.recorder.select_notifications(
-                        start=start, limit=batch, stop=head, inclusive_of_start=False
-                    )
-                    if not notifications:
-                        break
-                    # The key ring keeps the envelopes it opens for the batch's views.
-                    with self.decoding():
-                        events, skipped = self._decoded(notifications)
-                        if plain:
-                            self._apply_batch(plain, events, skipped=skipped)
-                        markers += skipped
-                        keeping = self._stage(staged, events, start, markers)
-                    if not keeping:
-                        break
-                    start = events[-1][0]
-                    done += len(events)
-                    if progress:
-                        progress(
-                            Progress(
-                                done=done,
-                                total=max(total, done),
-                                position=start,
-                                head=head,
-                                elapsed=time.perf_counter() - started,
-                            )
-                        )
-                if keeping:
-                    self._checkpoint(staged, end=start, markers=markers)
-            finally:
-                for projection in staged:
-                    projection.stage_stop()
-        # Whatever a checkpoint could not write (or the plain projections still miss).
-        return done + self.catch_up(
-            names=[p.name for p in selected], progress=progress, batch_size=batch, analyze=False
-        )
-
-    def _stage(
-        self,
-        staged: Sequence[RowProjection[Any]],
-        events: Sequence[tuple[int, object]],
-        start: int,
-        markers: list[Unreadable],
-    ) -> bool:
-        """Fold a batch into the rows kept in memory, and write them when a checkpoint is due.
-
-        ``markers`` holds the unreadable events since the last checkpoint (emptied by one).
-        False when a checkpoint found another projector's work: nothing more is kept.
-        """
-        last = events[-1][0]
-        if all(p.stageable(events) for p in staged):
-            with self.views.transaction(commit=False) as tx:
-                for projection in staged:
-                    projection.stage(events, tx)
-            if not any(p.stage_full() for p in staged):
-                return True
-            return self._checkpoint(staged, end=last, markers=markers)
-        # Up to the batch, then the batch as a catch-up applies it, then keep rows again.
-        batch_markers = [m for m in markers if m.position > start]
-        del markers[len(markers) - len(batch_markers) :]
-        if not self._checkpoint(staged, end=start, markers=markers):
-            return False
-        self._apply_batch(staged, events, skipped=batch_markers)
-        for projection in staged:
-            projection.stage_start(last)
-        return True
-
-    def _checkpoint(
-        self,
-        staged: Sequence[RowProjection[Any]],
-        *,
-        end: int,
-        markers: list[Unreadable],
-    ) -> bool:
-        """Write the rows the projections folded in memory, at the position ``end``.
-
-        False (nothing written) when a projection's position in the store is not the one its
-        rows are as of: another projector applied events meanwhile. ``markers`` (the unreadable
-        events folded since the last checkpoint) is emptied once they are in the quarantine.
-        """
-        keys = [self.key(p) for p in staged]
-        try:
-            with self.views.transaction() as tx:
-                self.views.lock(tx)
-                positions = self.views.positions_in(tx, keys)
-                if any(
-                    positions[k] != p.staged.position for p, k in zip(staged, keys, strict=True)
-                ):
-                    self._positions.update(
-                        {p.name: positions[k] for p, k in zip(staged, keys, strict=True)}
-                    )
-                    return False
-                moved = [p for p in staged if end > p.staged.position]
-                # A slice of requests at a time through every projection: the queue and SLA
-                # views share each request's status (the memo), and the memo stays small.
-                dirty = list(dict.fromkeys(k for p in moved for k in p.stage_dirty()))
-                for first in range(0, len(dirty), _CHECKPOINT_SLICE):
-                    for projection in moved:
-                        projection.stage_flush(tx, dirty[first : first + _CHECKPOINT_SLICE])
-                    tx.memo.clear()
-                for projection in moved:
-                    if markers:
-                        quarantine.record(
-                            tx,
-                            projection.name,
-                            [m for m in markers if m.position > projection.staged.position],
-                        )
-                self.views.track_all(tx, [self.key(p) for p in moved], end)
-        except BaseException:
-            for projection in staged:
-                projection.stage_stop()
-            raise
-        for projection in moved:
-            projection.stage_committed(end)
-            self._positions[projection.name] = end
-        markers.clear()
-        return True
 
     def _decoded(
         self, notifications: Sequence[Notification]

@@ -1,0 +1,183 @@
+"""A rebuild's pass over the log, rows kept in memory across batches (``StagedReplay``).
+
+The projector's ``rebuild`` drops the tables and hands the pass to a ``StagedReplay``:
+one-row-per-request projections fold each batch into rows they keep in memory and write them,
+with their tracking position, at checkpoints; the other projections apply each batch as a
+catch-up does. It works on the projector's own state (positions, views, decoding), hence
+the private names it reaches.
+"""
+
+# ruff: noqa: SLF001 - the projector's own rebuild pass, in a module of its own
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from servflow.persistence import quarantine
+from servflow.persistence.quarantine import Unreadable
+from servflow.projections import runner
+from servflow.projections.base import Projection, RowProjection
+
+if TYPE_CHECKING:
+    from servflow.projections.runner import ProgressCallback, Projector
+
+__all__ = ["StagedReplay"]
+
+#: Requests a rebuild's checkpoint writes at a time (see ``StagedReplay._checkpoint``).
+_CHECKPOINT_SLICE = 500
+
+
+class StagedReplay:
+    """One rebuild's pass over the log for a projector (``run``)."""
+
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    def run(
+        self, selected: Sequence[Projection], progress: ProgressCallback | None, batch: int
+    ) -> int:
+        """A rebuild's pass over the log: row projections keep their rows in memory.
+
+        A ``RowProjection`` folds each batch into rows it keeps across batches and writes
+        them, with its tracking position, at checkpoints (``RowProjection.stage``); other
+        projections apply each batch in a transaction, as a catch-up does. A checkpoint that
+        finds a position moved by another projector (a desk catching up meanwhile) drops the
+        rows kept, and a catch-up finishes from the positions in the store.
+        """
+        head = self.projector.head()
+        start = min((self.projector._positions[p.name] for p in selected), default=head)
+        # Rows are kept only by projections that start where the pass starts.
+        staged = [
+            p
+            for p in selected
+            if isinstance(p, RowProjection) and self.projector._positions[p.name] == start
+        ]
+        plain = [p for p in selected if p not in staged]
+        started = time.perf_counter()
+        total = max(0, head - start)
+        done = 0
+        keeping = bool(staged)
+        with runner.fewer_full_collections():
+            for projection in staged:
+                projection.stage_start(start)
+            try:
+                markers: list[Unreadable] = []
+                while start < head and keeping:
+                    notifications = self.projector._app.recorder.select_notifications(
+                        start=start, limit=batch, stop=head, inclusive_of_start=False
+                    )
+                    if not notifications:
+                        break
+                    # The key ring keeps the envelopes it opens for the batch's views.
+                    with self.projector.decoding():
+                        events, skipped = self.projector._decoded(notifications)
+                        if plain:
+                            self.projector._apply_batch(plain, events, skipped=skipped)
+                        markers += skipped
+                        keeping = self._stage(staged, events, start, markers)
+                    if not keeping:
+                        break
+                    start = events[-1][0]
+                    done += len(events)
+                    if progress:
+                        progress(
+                            runner.Progress(
+                                done=done,
+                                total=max(total, done),
+                                position=start,
+                                head=head,
+                                elapsed=time.perf_counter() - started,
+                            )
+                        )
+                if keeping:
+                    self._checkpoint(staged, end=start, markers=markers)
+            finally:
+                for projection in staged:
+                    projection.stage_stop()
+        # Whatever a checkpoint could not write (or the plain projections still miss).
+        return done + self.projector.catch_up(
+            names=[p.name for p in selected], progress=progress, batch_size=batch, analyze=False
+        )
+
+    def _stage(
+        self,
+        staged: Sequence[RowProjection[Any]],
+        events: Sequence[tuple[int, object]],
+        start: int,
+        markers: list[Unreadable],
+    ) -> bool:
+        """Fold a batch into the rows kept in memory, and write them when a checkpoint is due.
+
+        ``markers`` holds the unreadable events since the last checkpoint (emptied by one).
+        False when a checkpoint found another projector's work: nothing more is kept.
+        """
+        last = events[-1][0]
+        if all(p.stageable(events) for p in staged):
+            with self.projector.views.transaction(commit=False) as tx:
+                for projection in staged:
+                    projection.stage(events, tx)
+            if not any(p.stage_full() for p in staged):
+                return True
+            return self._checkpoint(staged, end=last, markers=markers)
+        # Up to the batch, then the batch as a catch-up applies it, then keep rows again.
+        batch_markers = [m for m in markers if m.position > start]
+        del markers[len(markers) - len(batch_markers) :]
+        if not self._checkpoint(staged, end=start, markers=markers):
+            return False
+        self.projector._apply_batch(staged, events, skipped=batch_markers)
+        for projection in staged:
+            projection.stage_start(last)
+        return True
+
+    def _checkpoint(
+        self,
+        staged: Sequence[RowProjection[Any]],
+        *,
+        end: int,
+        markers: list[Unreadable],
+    ) -> bool:
+        """Write the rows the projections folded in memory, at the position ``end``.
+
+        False (nothing written) when a projection's position in the store is not the one its
+        rows are as of: another projector applied events meanwhile. ``markers`` (the unreadable
+        events folded since the last checkpoint) is emptied once they are in the quarantine.
+        """
+        keys = [self.projector.key(p) for p in staged]
+        try:
+            with self.projector.views.transaction() as tx:
+                self.projector.views.lock(tx)
+                positions = self.projector.views.positions_in(tx, keys)
+                if any(
+                    positions[k] != p.staged.position for p, k in zip(staged, keys, strict=True)
+                ):
+                    self.projector._positions.update(
+                        {p.name: positions[k] for p, k in zip(staged, keys, strict=True)}
+                    )
+                    return False
+                moved = [p for p in staged if end > p.staged.position]
+                # A slice of requests at a time through every projection: the queue and SLA
+                # views share each request's status (the memo), and the memo stays small.
+                dirty = list(dict.fromkeys(k for p in moved for k in p.stage_dirty()))
+                for first in range(0, len(dirty), _CHECKPOINT_SLICE):
+                    for projection in moved:
+                        projection.stage_flush(tx, dirty[first : first + _CHECKPOINT_SLICE])
+                    tx.memo.clear()
+                for projection in moved:
+                    if markers:
+                        quarantine.record(
+                            tx,
+                            projection.name,
+                            [m for m in markers if m.position > projection.staged.position],
+                        )
+                self.projector.views.track_all(tx, [self.projector.key(p) for p in moved], end)
+        except BaseException:
+            for projection in staged:
+                projection.stage_stop()
+            raise
+        for projection in moved:
+            projection.stage_committed(end)
+            self.projector._positions[projection.name] = end
+        markers.clear()
+        return True
