@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -166,3 +167,18 @@ def desk(make_desk: DeskFactory) -> ServiceDesk:
 def memory_desk(clock: FakeClock) -> ServiceDesk:
     """A desk in memory, with the test's clock: for rules that do not depend on the store."""
     return ServiceDesk(clock=clock)
+
+
+def view_rows(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every projection's tables, in a stable order.
+
+    Counters at zero are left out: followed views keep a team's zero where a rebuild has none.
+    """
+    projector = desk._stores.projector
+    found: dict[str, list[dict[str, Any]]] = {}
+    with projector.views.transaction(commit=False) as tx:
+        for projection in projector.projections.values():
+            for table in projection.tables():
+                rows = tx.query(f"SELECT * FROM {projection.t(table)}")  # noqa: S608
+                found[table] = sorted((r for r in rows if r.get("n", 1) != 0), key=repr)
+    return found

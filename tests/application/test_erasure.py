@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import DeskFactory, FakeClock
+from conftest import DeskFactory, FakeClock, view_rows
 from servflow import (
     ERASED,
     ConfigurationError,
@@ -87,21 +87,6 @@ def table_texts(desk: ServiceDesk) -> str:
         for table in tables:
             found += [repr(row) for row in tx.query(f"SELECT * FROM {table}")]  # noqa: S608
     return "\n".join(found)
-
-
-def view_rows(desk: ServiceDesk) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every projection's tables, in a stable order.
-
-    Counters at zero are left out: followed views keep a team's zero where a rebuild has none.
-    """
-    projector = desk._stores.projector
-    found: dict[str, list[dict[str, Any]]] = {}
-    with projector.views.transaction(commit=False) as tx:
-        for projection in projector.projections.values():
-            for table in projection.tables():
-                rows = tx.query(f"SELECT * FROM {projection.t(table)}")  # noqa: S608
-                found[table] = sorted((r for r in rows if r.get("n", 1) != 0), key=repr)
-    return found
 
 
 def exported(desk: ServiceDesk, **criteria: Any) -> str:

@@ -31,11 +31,17 @@ from test_erasure import (
     exported,
     own,
     table_texts,
-    view_rows,
     worked,
 )
 
-from conftest import POSTGRES_DSN, DeskFactory, FakeClock, drop_schema, require_postgres
+from conftest import (
+    POSTGRES_DSN,
+    DeskFactory,
+    FakeClock,
+    drop_schema,
+    require_postgres,
+    view_rows,
+)
 from servflow import ERASED, ServiceDesk
 
 ALL_SECRETS = (*SECRETS, *(own(s, "globex") for s in SECRETS))

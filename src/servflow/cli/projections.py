@@ -7,6 +7,7 @@ keeps them up to date. The same commands run on their own (``run_projections``),
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from rich.text import Text
 from servflow.cli._common import AsJson, console, desk_on, emit_json, guarded, say, session
 from servflow.cli.render import events_progress
 from servflow.desk import ServiceDesk
+from servflow.desk.rebuild import MAX_WORKERS
 from servflow.errors import ValidationFailedError
 from servflow.projections.runner import Progress as ProjectionProgress
 from servflow.projections.runner import ProjectionStatus
@@ -208,25 +210,44 @@ def projections_rebuild(
     schema: LocalSchema = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes to share the projections out among (default: one per CPU, at "
+            "most one per projection; 1 rebuilds in this process).",
+            min=1,
+            max=MAX_WORKERS,
+        ),
+    ] = None,
 ) -> None:
     """Drop projections' tables and replay the whole log into them (all by default)."""
     desk = _projections_desk(ctx, db, schema, existing=True)
     names = _check_names(desk, name)
     chosen = names or [status.name for status in desk.projection_status()]
+    count = workers or max(1, min(os.cpu_count() or 1, len(chosen)))
     began = time.perf_counter()
     if quiet or as_json:
-        events = desk.rebuild_projections(names)
+        events = desk.rebuild_projections(names, workers=count)
     else:
-        events = _rebuild_with_progress(desk, names, ", ".join(chosen))
+        events = _rebuild_with_progress(desk, names, ", ".join(chosen), count)
     seconds = time.perf_counter() - began
     if as_json:
-        emit_json({"projections": chosen, "events": events, "seconds": round(seconds, 3)})
+        emit_json(
+            {
+                "projections": chosen,
+                "events": events,
+                "seconds": round(seconds, 3),
+                "workers": count,
+            }
+        )
         return
     rate = f", {events / seconds:,.0f} events/s" if seconds > 0 and events else ""
     say(f"Rebuilt {', '.join(chosen)} from {events:,} events in {seconds:.1f} s{rate}.")
 
 
-def _rebuild_with_progress(desk: ServiceDesk, names: list[str] | None, label: str) -> int:
+def _rebuild_with_progress(
+    desk: ServiceDesk, names: list[str] | None, label: str, workers: int
+) -> int:
     with events_progress(rate=True) as bar:
         task = bar.add_task(f"Rebuilding {label}", total=None, rate="")
 
@@ -238,7 +259,7 @@ def _rebuild_with_progress(desk: ServiceDesk, names: list[str] | None, label: st
                 rate=f"{progress.rate:,.0f} events/s",
             )
 
-        return desk.rebuild_projections(names, progress=tick)
+        return desk.rebuild_projections(names, progress=tick, workers=workers)
 
 
 @projections_app.command("follow")

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Self
 from uuid import UUID
 
-from servflow.desk import checks
+from servflow.desk import checks, rebuild
 from servflow.desk.audit import AuditDesk, audit_filter
 from servflow.desk.checks import callback
 from servflow.desk.clock import DeskClock, TimeSource, checked_instant
@@ -24,6 +24,7 @@ from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
 from servflow.desk.kpis import KpiDesk, Kpis
 from servflow.desk.reads import QueueQuestion, Reader
+from servflow.desk.rebuild import MAX_WORKERS
 from servflow.desk.sla import SlaDesk
 from servflow.desk.stores import (
     ProjectionMode,
@@ -528,9 +529,19 @@ class ServiceDesk(RequestCommands):
             return self._stores.projector.catch_up(progress=progress)
 
     def rebuild_projections(
-        self, names: Sequence[str] | None = None, *, progress: ProgressCallback | None = None
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        workers: int = 1,
     ) -> int:
-        """Drop projections' tables and replay the whole log into them (all by default)."""
+        """Drop projections' tables and replay the whole log into them (all by default).
+
+        ``workers`` > 1 shares the projections out among that many processes, each with its
+        own pass over the log (``servflow.desk.rebuild``): faster on a machine with cores to
+        spare, the same views. An in-memory desk rebuilds in this process whatever it says.
+        Returns how many events a pass applied (each reads the whole log).
+        """
         projector = self._stores.projector
         chosen = checks.names(names, "names", "rebuild_projections")
         unknown = sorted(set(chosen) - set(projector.projections))
@@ -539,8 +550,14 @@ class ServiceDesk(RequestCommands):
             problem = f"{', '.join(map(shown, unknown[:5]))} unknown; known: {known}"
             checks.refuse("rebuild_projections", "names", problem)
         callback(progress, "progress", "rebuild_projections")
+        count = checks.whole(workers, "workers", "rebuild_projections", low=1, high=MAX_WORKERS)
         with translated():
-            return projector.rebuild(names=chosen or None, progress=progress)
+            return rebuild.rebuild(
+                self._stores,
+                chosen or list(projector.projections),
+                workers=count,
+                progress=progress,
+            )
 
     def projection_status(self) -> list[ProjectionStatus]:
         """Each projection's position against the head of the log, and the events it skipped."""

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -43,7 +44,14 @@ from servflow.projections.queues import QueueProjection
 from servflow.projections.runner import Projector
 from servflow.projections.sla import SlaProjection
 
-__all__ = ["ProjectionMode", "Stores", "postgres_env", "postgres_schema", "sqlite_env"]
+__all__ = [
+    "OpenedWith",
+    "ProjectionMode",
+    "Stores",
+    "postgres_env",
+    "postgres_schema",
+    "sqlite_env",
+]
 
 _log = logging.getLogger("servflow")
 
@@ -74,6 +82,27 @@ class _Store(SavingApplication):
         return super().construct_recorder()
 
 
+@dataclass(frozen=True)
+class OpenedWith:
+    """How a desk's stores were opened, for another process to open them the same way."""
+
+    env: dict[str, str]
+    audit_key: bytes | None
+
+    @property
+    def shared(self) -> bool:
+        """Whether another process sees the same store (a file or a server, not memory)."""
+        module = self.env.get("PERSISTENCE_MODULE", "")
+        if module == "eventsourcing.postgres":
+            return True
+        name = self.env.get("SQLITE_DBNAME", "")
+        return (
+            module == "eventsourcing.sqlite"
+            and ":memory:" not in name
+            and "mode=memory" not in name
+        )
+
+
 class Stores:
     """The event store, the views (queues, SLA, audit) and the hash chain of one desk.
 
@@ -89,9 +118,12 @@ class Stores:
         projections: ProjectionMode,
         audit_key: bytes | None,
         erasable: bool = False,
+        indexes: bool = True,
     ) -> None:
         try:
             settings = dict(env or {})
+            #: What another process needs to open this store as it is opened here.
+            self.opened_with = OpenedWith(dict(settings), audit_key)
             # The library also reads the process environment; a desk says where it keeps its
             # events itself, so a stray PERSISTENCE_MODULE cannot move an in-memory desk.
             settings.setdefault("PERSISTENCE_MODULE", "eventsourcing.popo")
@@ -120,7 +152,9 @@ class Stores:
         self.sla = SlaProjection()
         self.audit = AuditProjection()
         with translated():
-            self.projector = Projector(self.store, [self.queues, self.sla, self.audit], self.views)
+            self.projector = Projector(
+                self.store, [self.queues, self.sla, self.audit], self.views, indexes=indexes
+            )
         if self.keyring is not None:
             # The audit view holds personal fields sealed, as the envelopes of the events the
             # projector decodes (kept while it decodes and applies a batch), and opens them as

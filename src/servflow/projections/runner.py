@@ -158,8 +158,12 @@ class Projector:
         *,
         batch_size: int = 1000,
         rebuild_batch_size: int = 5000,
+        indexes: bool = True,
     ) -> None:
         self._app = app
+        #: Whether opening creates the projections' indexes (not in a rebuild's worker, which
+        #: fills tables that get their indexes once the rows are in).
+        self._indexes = indexes
         self.views = views or ViewStore.for_application(app)
         self.projections: dict[str, Projection] = {}
         for projection in projections:
@@ -215,7 +219,10 @@ class Projector:
                 if stored_version and stored_version != projection.version:
                     # The tables have another shape: start again from an empty view.
                     self._drop(tx, projection)
-                projection.create_all(tx)
+                if self._indexes:
+                    projection.create_all(tx)
+                else:
+                    projection.create(tx)
                 if stored_version != projection.version:
                     self.views.forget(tx, version_key)
                     self.views.track(tx, version_key, projection.version)
@@ -528,6 +535,19 @@ class Projector:
         they fold in memory across batches and write them at checkpoints (``StagedReplay``), so a
         request's row is read and its SLA status measured about once per rebuild, not once
         per batch; the tracking positions are those of the rows written at every commit.
+        ``rebuild_start``, ``rebuild_pass`` and ``rebuild_end`` are its three steps, for a
+        rebuild whose passes run in several processes (``servflow.desk.rebuild``).
+        """
+        with self._lock:
+            selected = self.rebuild_start(names)
+            done = self.rebuild_pass([p.name for p in selected], progress)
+            self.rebuild_end([p.name for p in selected])
+            return done
+
+    def rebuild_start(self, names: Iterable[str] | None = None) -> list[Projection]:
+        """A rebuild's first step: drop the projections' tables and create them empty.
+
+        The tables get no index yet (``rebuild_end`` builds them once the rows are in).
         """
         with self._lock:
             selected = [self.projections[n] for n in (names or self.projections)]
@@ -537,28 +557,45 @@ class Projector:
                     self._drop(tx, projection)
                     projection.create(tx)
             self._refresh_positions()
-            done = StagedReplay(self).run(
+            return selected
+
+    def rebuild_pass(self, names: Iterable[str], progress: ProgressCallback | None = None) -> int:
+        """A rebuild's pass over the log into projections ``rebuild_start`` emptied.
+
+        It goes to the head of the log and on to whatever was written meanwhile (a catch-up
+        at the end); each projection's position stays exact at every commit, whichever
+        process runs the pass. Returns how many events it applied.
+        """
+        with self._lock:
+            self._refresh_positions()
+            selected = [self.projections[n] for n in names]
+            return StagedReplay(self).run(
                 selected, progress, max(self.batch_size, self.rebuild_batch_size)
             )
-            # The indexes are built once the rows are in (should the rebuild stop before this,
-            # the next projector creates them on start). Fresh tables have no planner
-            # statistics either: without them PostgreSQL may scan where an index would do.
-            with self.views.transaction() as tx:
-                self.views.lock(tx)
-                sqlite = self.views.dialect.name == "sqlite"
+
+    def rebuild_end(self, names: Iterable[str]) -> None:
+        """A rebuild's last step: the indexes, built once the rows are in, and statistics.
+
+        Should the rebuild stop before this, the next projector creates them on start. Fresh
+        tables have no planner statistics either: without them PostgreSQL may scan where an
+        index would do.
+        """
+        with self._lock, self.views.transaction() as tx:
+            selected = [self.projections[n] for n in names]
+            self.views.lock(tx)
+            sqlite = self.views.dialect.name == "sqlite"
+            if sqlite:
+                # Sorting a large table for an index in memory would make the rebuild's
+                # peak memory grow with the log: let SQLite sort in temporary files.
+                tx.execute("PRAGMA temp_store = FILE")
+            try:
+                for projection in selected:
+                    for statement in projection.indexes():
+                        tx.execute(statement)
+                _analyze(tx, selected)
+            finally:
                 if sqlite:
-                    # Sorting a large table for an index in memory would make the rebuild's
-                    # peak memory grow with the log: let SQLite sort in temporary files.
-                    tx.execute("PRAGMA temp_store = FILE")
-                try:
-                    for projection in selected:
-                        for statement in projection.indexes():
-                            tx.execute(statement)
-                    _analyze(tx, selected)
-                finally:
-                    if sqlite:
-                        tx.execute(f"PRAGMA temp_store = {TEMP_STORE}")
-            return done
+                    tx.execute(f"PRAGMA temp_store = {TEMP_STORE}")
 
     def _decoded(
         self, notifications: Sequence[Notification]

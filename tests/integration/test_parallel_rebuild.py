@@ -1,0 +1,184 @@
+"""A rebuild whose passes run in several processes gives the views a rebuild in one gives.
+
+Each group of projections is rebuilt by a fresh interpreter (``python -m servflow.desk.rebuild``)
+from the same log, on the same SQLite file or PostgreSQL schema; the views, their positions and
+the quarantine equal those the desk followed event by event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres, view_rows
+from servflow import ServiceDesk, StoreError, ValidationFailedError
+from servflow.cli import app
+from servflow.desk import rebuild
+from servflow.desk.stores import OpenedWith
+from servflow.domain.policy import SlaPolicy
+from strategies import Step, histories, run_history
+
+steps = histories(min_size=1, max_size=30)
+
+
+@contextlib.contextmanager
+def shared_desk(
+    store: str, tmp_path: Path, clock: FakeClock, *, erasable: bool = False
+) -> Iterator[ServiceDesk]:
+    """A desk on a new store other processes can open: an SQLite file or a PostgreSQL schema."""
+    if store == "sqlite":
+        desk = ServiceDesk.sqlite(
+            str(tmp_path / f"{uuid.uuid4().hex}.db"), clock=clock, erasable=erasable
+        )
+        schema = None
+    else:
+        require_postgres()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        desk = ServiceDesk.postgres(POSTGRES_DSN, schema=schema, clock=clock, erasable=erasable)
+    try:
+        yield desk
+    finally:
+        desk.close()
+        if schema:
+            drop_schema(schema)
+
+
+def positions(desk: ServiceDesk) -> dict[str, int]:
+    return {status.name: status.position for status in desk.projection_status()}
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    history=steps,
+    switch=st.integers(0, 30),
+    workers=st.integers(2, 3),
+    erasable=st.booleans(),
+)
+def test_a_rebuild_in_several_processes_equals_the_views_followed(
+    store: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    history: list[Step],
+    switch: int,
+    workers: int,
+    erasable: bool,  # noqa: FBT001 - drawn by hypothesis
+) -> None:
+    # Requests interleave, a second policy is adopted part-way and, in an erasable store, the
+    # audit rows are sealed: every table of every view comes back byte for byte.
+    history = [("open", 0, i % 4) for i in range(4)] + history
+    with shared_desk(store, tmp_path, clock, erasable=erasable) as desk:
+        tickets = run_history(desk, clock, history[:switch], any_command=True, minutes=(7, 1))
+        desk.adopt_policy(
+            SlaPolicy.standard().model_copy(update={"version": 2}), actor="agent:admin"
+        )
+        clock.now += timedelta(seconds=1)
+        run_history(desk, clock, history[switch:], tickets, any_command=True, minutes=(7, 1))
+        followed = view_rows(desk)
+        followed_at = positions(desk)
+        applied = desk.rebuild_projections(workers=workers)
+        assert applied == desk.projection_status()[0].head
+        assert view_rows(desk) == followed
+        assert positions(desk) == followed_at
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_parallel_rebuild_reports_the_slowest_pass_and_builds_the_indexes(
+    store: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    with shared_desk(store, tmp_path, clock) as desk:
+        run_history(desk, clock, [("open", i, i % 4) for i in range(20)], any_command=True)
+        seen: list[tuple[int, int]] = []
+        done = desk.rebuild_projections(
+            workers=2, progress=lambda p: seen.append((p.done, p.total))
+        )
+        head = desk.projection_status()[0].head
+        assert done == head
+        assert seen
+        assert all(d <= t for d, t in seen)
+        # The slowest pass's count never goes back.
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+        assert len(desk.queue(limit=100).rows) == 20
+        assert desk.breaches() is not None
+        with desk._stores.projector.views.transaction(commit=False) as tx:
+            if store == "sqlite":
+                found = tx.query("SELECT name FROM sqlite_master WHERE type = 'index'")
+            else:
+                found = tx.query(
+                    "SELECT indexname AS name FROM pg_indexes WHERE schemaname = ?",
+                    (desk._stores.views.dialect.schema,),
+                )
+        names = {str(row["name"]) for row in found}
+        assert any("sf_queue" in n for n in names)
+        assert any("sf_audit" in n for n in names)
+
+
+def test_projections_are_shared_out_heaviest_first_and_always_the_same_way() -> None:
+    assert rebuild.groups(["queues", "sla", "audit"], 1) == [["queues", "sla", "audit"]]
+    assert rebuild.groups(["audit", "sla", "queues"], 2) == [["queues", "audit"], ["sla"]]
+    assert rebuild.groups(["queues", "sla", "audit"], 3) == [["queues"], ["sla"], ["audit"]]
+    assert rebuild.groups(["queues", "sla", "audit"], 8) == [["queues"], ["sla"], ["audit"]]
+    assert rebuild.groups(["audit"], 4) == [["audit"]]
+
+
+def test_an_in_memory_desk_rebuilds_in_its_own_process(clock: FakeClock) -> None:
+    desk = ServiceDesk(clock=clock)
+    run_history(desk, clock, [("open", i, i % 4) for i in range(5)], any_command=True)
+    followed = view_rows(desk)
+    assert desk.rebuild_projections(workers=3) == desk.projection_status()[0].head
+    assert view_rows(desk) == followed
+    assert not OpenedWith({}, None).shared
+    assert not OpenedWith(
+        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}, None
+    ).shared
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2", 65])
+def test_a_number_of_workers_that_is_not_a_whole_number_from_1_is_refused(
+    clock: FakeClock, workers: object
+) -> None:
+    desk = ServiceDesk(clock=clock)
+    with pytest.raises(ValidationFailedError, match="workers"):
+        desk.rebuild_projections(workers=workers)  # type: ignore[arg-type]
+
+
+def test_a_pass_that_fails_in_its_process_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no such directory" / "desk.db"
+    opened_with = OpenedWith(
+        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(missing)}, None
+    )
+    other = rebuild._Pass(opened_with, ["audit"])
+    try:
+        with pytest.raises(StoreError, match=r"the rebuild of audit in another process failed"):
+            other.wait()
+    finally:
+        other.stop()
+
+
+def test_the_cli_rebuilds_with_workers(tmp_path: Path, clock: FakeClock) -> None:
+    db = str(tmp_path / "desk.db")
+    with contextlib.closing(ServiceDesk.sqlite(db, clock=clock)) as desk:
+        run_history(desk, clock, [("open", i, i % 4) for i in range(6)], any_command=True)
+        followed = view_rows(desk)
+    result = CliRunner().invoke(
+        app, ["--db", db, "projections", "rebuild", "--workers", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    said = json.loads(result.output)
+    assert said["workers"] == 2
+    assert said["events"] > 0
+    with contextlib.closing(ServiceDesk.sqlite(db, clock=clock)) as desk:
+        assert view_rows(desk) == followed
