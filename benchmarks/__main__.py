@@ -108,6 +108,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"rebuild and read + decode timed alternately, N pairs (default "
         f"{FULL.rebuild_pairs}; quick {QUICK.rebuild_pairs})",
     )
+    workloads.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help=f"rebuild: processes the projections are shared out among (default one per CPU, "
+        f"at most 3: {FULL.rebuild_workers} here); 1 measures the rebuild in one process",
+    )
     args = parser.parse_args(argv)
     chosen_workloads: list[Workload] = [
         w for w, on in ((REALISTIC, args.realistic), (BEST_CASE, args.best_case)) if on
@@ -135,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         in_flight=args.in_flight,
         span=args.span,
         pairs=args.pairs,
+        workers=args.workers,
     )
     run = Run(sizes=sizes, postgres=problem is None, workloads=args.workloads)
     # A SIGTERM (a CI timeout, kill) still drops this run's schemas and scratch files.

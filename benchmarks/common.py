@@ -10,11 +10,12 @@ import shutil
 import sqlite3
 import statistics
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -68,6 +69,8 @@ class Sizes:
     rebuild_span: int
     #: Rebuild and read + decode of the headline log, timed alternately: how many pairs.
     rebuild_pairs: int
+    #: Processes a rebuild shares the projections out among (``rebuild_projections(workers=)``).
+    rebuild_workers: int
     #: Memory: open requests on an in-memory desk (the goal is stated for 100k).
     memory_requests: int
 
@@ -81,6 +84,9 @@ class Sizes:
         """The log size the headline's peak memory is compared with."""
         return self.rebuild_events[-2]
 
+
+#: A rebuild's processes by default: one per CPU, at most one per projection (three).
+DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 3))
 
 FULL = Sizes(
     mode="full",
@@ -98,6 +104,7 @@ FULL = Sizes(
     in_flight=600,
     rebuild_span=20_000,
     rebuild_pairs=3,
+    rebuild_workers=DEFAULT_WORKERS,
     memory_requests=100_000,
 )
 
@@ -118,6 +125,7 @@ MEDIUM = Sizes(
     in_flight=600,
     rebuild_span=20_000,
     rebuild_pairs=3,
+    rebuild_workers=DEFAULT_WORKERS,
     memory_requests=30_000,
 )
 
@@ -137,6 +145,7 @@ QUICK = Sizes(
     in_flight=24,
     rebuild_span=1_000,
     rebuild_pairs=2,
+    rebuild_workers=DEFAULT_WORKERS,
     memory_requests=2_000,
 )
 
@@ -147,6 +156,7 @@ def with_options(
     in_flight: int | None = None,
     span: int | None = None,
     pairs: int | None = None,
+    workers: int | None = None,
 ) -> Sizes:
     """``sizes`` with the options given on the command line (None: the mode's default)."""
     return replace(
@@ -154,6 +164,7 @@ def with_options(
         in_flight=sizes.in_flight if in_flight is None else in_flight,
         rebuild_span=sizes.rebuild_span if span is None else span,
         rebuild_pairs=sizes.rebuild_pairs if pairs is None else pairs,
+        rebuild_workers=sizes.rebuild_workers if workers is None else workers,
     )
 
 
@@ -419,6 +430,49 @@ def growth_exponent(small: float, large: float, n_small: int, n_large: int) -> f
 # -- memory ------------------------------------------------------------------------------------
 
 
+def _peak_of(pid: int | str) -> float | None:
+    """``VmHWM`` of a process, in MiB (None where ``/proc`` does not tell)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+class ChildPeaks:
+    """The highest peak RSS of this process's children while it runs (``with``; Linux).
+
+    A thread reads each child's ``VmHWM`` every ``interval`` seconds (a peak only grows, so the
+    last reading before a child ends is close to its peak); ``getrusage(RUSAGE_CHILDREN)``
+    would count this process's own RSS at each fork.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(self.interval):
+            for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+                if not entry.name.isdigit():
+                    continue
+                with contextlib.suppress(OSError, IndexError):
+                    stat = (entry / "stat").read_text(encoding="ascii")
+                    if stat[stat.rindex(")") + 2 :].split()[1] == me:
+                        self.peak_mb = max(self.peak_mb, _peak_of(entry.name) or 0.0)
+
+
 def peak_rss_mb() -> float:
     """This process's own peak resident set size so far, in MiB.
 
@@ -426,10 +480,9 @@ def peak_rss_mb() -> float:
     spawned child also counts its parent's RSS at the moment of the fork, so it would report
     the benchmark runner's memory rather than the rebuild's.
     """
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+    own = _peak_of("self")
+    if own is not None:
+        return own
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

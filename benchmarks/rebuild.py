@@ -28,6 +28,7 @@ from typing import Any
 from benchmarks.common import (
     BEST_CASE,
     REALISTIC,
+    ChildPeaks,
     Goal,
     Run,
     Spread,
@@ -61,12 +62,20 @@ def _open(spec: dict[str, Any]) -> Any:  # noqa: ANN401 - a desk
 
 
 def _rebuild(spec: dict[str, Any]) -> dict[str, Any]:
-    with _open(spec) as desk:
+    workers = spec.get("workers", 1)
+    with _open(spec) as desk, ChildPeaks() as children:
         before = current_rss_mb()
         started = time.perf_counter()
-        events = desk.rebuild_projections()
+        events = desk.rebuild_projections(workers=workers)
         elapsed = time.perf_counter() - started
-    return {"events": events, "seconds": elapsed, "rss_before_mb": before}
+    # With several processes, the largest of theirs (each holds the rows of its projections).
+    return {
+        "events": events,
+        "seconds": elapsed,
+        "rss_before_mb": before,
+        "workers": workers,
+        "children_peak_rss_mb": children.peak_mb,
+    }
 
 
 def _read(spec: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +140,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement (in a fresh process) and add its rate and peak RSS."""
     result = _MODES[spec["mode"]](spec)
     result["rate"] = result["events"] / result["seconds"] if result["seconds"] else 0.0
-    result["peak_rss_mb"] = peak_rss_mb()
+    result["peak_rss_mb"] = max(peak_rss_mb(), result.get("children_peak_rss_mb", 0.0))
     return result
 
 
@@ -154,7 +163,7 @@ def _spec(run: Run, kind: StoreKind, events: int, span: int | None) -> dict[str,
 def _measured(
     run: Run, kind: StoreKind, events: int, mode: str, span: int | None
 ) -> dict[str, Any]:
-    spec = {**_spec(run, kind, events, span), "mode": mode}
+    spec = {**_spec(run, kind, events, span), "mode": mode, "workers": run.sizes.rebuild_workers}
     # Quick mode (CI) checks that everything runs: a process per measurement would be most of
     # its time, so only the raw reads run in their own (which checks that path); the others'
     # peak RSS is then the runner's.
@@ -167,6 +176,7 @@ def _measured(
         f"  {kind} {mode:<7} {result['events']:>9,} events ({order}): "
         f"{result['rate']:>9,.0f} ev/s, {result['seconds']:6.1f}s, "
         f"peak RSS {result['peak_rss_mb']:.0f} MiB"
+        + (f", {result['workers']} processes" if result.get("workers", 1) > 1 else "")
     )
     return result
 
@@ -213,6 +223,11 @@ def measure_pairs(
     return memo[key]
 
 
+def _processes(run: Run) -> str:
+    workers = run.sizes.rebuild_workers
+    return f"{workers} processes (rebuild_projections(workers={workers})); " if workers > 1 else ""
+
+
 def _range(values: list[float], unit: str) -> str:
     return f"{min(values):,.0f}-{max(values):,.0f} {unit}"
 
@@ -244,7 +259,8 @@ def _add_log(run: Run, kind: StoreKind, workload: Workload) -> None:
         baseline_value=median(read_rates),
         goal=GOAL_RATE[kind],
         note=(
-            f"{how}rebuild {_range(rates, 'ev/s')}, read {_range(read_rates, 'ev/s')}; "
+            f"{how}{_processes(run)}rebuild {_range(rates, 'ev/s')}, "
+            f"read {_range(read_rates, 'ev/s')}; "
             f"{median([r['seconds'] for r in rebuilds]):.1f}s"
         ),
         workload=workload,

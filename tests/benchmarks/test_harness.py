@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import sqlite3
 import statistics
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from uuid import UUID
@@ -23,6 +25,7 @@ from benchmarks.common import (
     FULL,
     QUICK,
     REALISTIC,
+    ChildPeaks,
     Goal,
     Run,
     Spread,
@@ -353,6 +356,20 @@ def test_the_command_line_sizes_the_realistic_workloads() -> None:
     assert _parse(["--realistic"]).workloads == (REALISTIC,)
     assert _parse(["--best-case", "--only", "writes"]).workloads == (BEST_CASE,)
     assert _parse([]).sections[0] == "writes"  # the old command line still works
+    args = _parse(["--workers", "2"])
+    assert with_options(FULL, workers=args.workers).rebuild_workers == 2
+    assert 1 <= FULL.rebuild_workers <= 3
+
+
+def test_child_peaks_sees_the_peak_of_a_child_not_the_parents() -> None:
+    # The child holds about 60 MiB; this process's RSS (pytest's) must not be counted.
+    script = (
+        "x = bytearray(60 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]); "
+        "import time; time.sleep(0.5)"
+    )
+    with ChildPeaks(interval=0.02) as children:
+        subprocess.run([sys.executable, "-c", script], check=True)  # noqa: S603 - fixed script
+    assert 60 <= children.peak_mb < 60 + 40
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "many"])
