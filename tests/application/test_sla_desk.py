@@ -168,8 +168,12 @@ def test_the_timeline_explains_why_a_clock_breached(
         (TimelineKind.BREACHED, "time"),
     ]
     breach = next(e for e in entries if e.kind is TimelineKind.BREACHED)
-    assert breach.at == madrid("2026-03-02 11:00")
+    # Breached from the first second past its due instant; the message names the due instant.
+    assert breach.at == madrid("2026-03-02 11:00:01")
     assert "1h target" in breach.message
+    assert desk.sla(request, at=breach.at).first_response.state is ClockState.BREACHED
+    before = breach.at - timedelta(seconds=1)
+    assert desk.sla(request, at=before).first_response.state is not ClockState.BREACHED
 
 
 # -- what-if ---------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 
 from conftest import FakeClock
 from lifecycle_model import allows
-from servflow import ServflowError, ServiceDesk, Status
+from servflow import ServflowError, ServiceDesk, Status, TimelineKind
 from servflow.domain.calendar import Calendar
+from servflow.domain.clocks import SECOND
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second
@@ -206,6 +207,33 @@ def _stop(tracker: SlaTracker, clock: object) -> datetime:
     if met_at is not None:
         return met_at  # type: ignore[no-any-return]
     return next(f.at for f in tracker.facts if f.event == "Cancelled")
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    sla=policies,
+    horizon=st.integers(0, 30_000),
+)
+def test_the_timeline_and_the_state_agree_at_every_breach_and_warning_time_brought(
+    start: datetime, story: list[Step], sla: SlaPolicy, horizon: int
+) -> None:
+    # A breach or warning that time alone brought is dated at the first second the clock is in
+    # that state: asked at that instant the clock says so, asked a second before it did not.
+    tracker = fold(history(start, story))
+    until = tracker.last_at + timedelta(minutes=horizon)
+    for entry in tracker.timeline(sla, until=until):
+        if entry.cause != "time":
+            continue
+        now = getattr(tracker.status(entry.at, sla), entry.clock).state
+        before = getattr(tracker.status(entry.at - SECOND, sla), entry.clock).state
+        if entry.kind is TimelineKind.BREACHED:
+            assert now is ClockState.BREACHED
+            assert before is not ClockState.BREACHED
+        else:
+            assert entry.kind is TimelineKind.WARNED
+            assert now in {ClockState.WARNING, ClockState.BREACHED}
+            assert before is ClockState.RUNNING
 
 
 @given(

@@ -248,6 +248,17 @@ def test_a_clock_breaches_outside_business_hours_once_past_its_due_instant() -> 
     assert night.elapsed == 4 * H
     assert night.remaining == timedelta(0)
 
+    # The timeline agrees at every instant: its resolution clock is not breached up to 18:00,
+    # and breached from 18:00:01.
+    def breaches(until: datetime) -> list[datetime]:
+        entries = story.tracker.timeline(MADRID_POLICY, until=until)
+        return [
+            e.at for e in entries if e.clock == "resolution" and e.kind is TimelineKind.BREACHED
+        ]
+
+    assert breaches(madrid("2026-03-02 18:00")) == []
+    assert breaches(madrid("2026-03-02 18:00:01")) == [madrid("2026-03-02 18:00:01")]
+
 
 def test_before_classification_the_default_targets_apply() -> None:
     # Unclassified: default rule, 4 h / 16 h, named in the answer.
@@ -744,7 +755,8 @@ def test_the_tracker_ignores_events_it_does_not_use() -> None:
 def test_the_timeline_explains_a_breach_step_by_step() -> None:
     # Opened 09:00, normal at 09:05, waiting 10:00-11:00, urgent at 11:30: the first response
     # (1 h from the opening: 09-10 used 1h, due 10:00) breaches at once; resolution (4 h:
-    # 09-10 + 11-13 + 14:00-15:00 -> due 15:00) warns at 14:12 (3h12 used) and breaches at 15:00.
+    # 09-10 + 11-13 + 14:00-15:00 -> due 15:00) warns at 14:12 (3h12 used) and is breached from
+    # 15:00:01, the first second past its due instant (at 15:00 itself it is still at risk).
     story = (
         Story(madrid("2026-03-02 09:00"))
         .classify(madrid("2026-03-02 09:05"), "normal")
@@ -766,7 +778,7 @@ def test_the_timeline_explains_a_breach_step_by_step() -> None:
     resolution = [(e.kind, e.at, e.cause) for e in entries if e.clock == "resolution"]
     assert resolution[-2:] == [
         (TimelineKind.WARNED, madrid("2026-03-02 14:12"), "time"),
-        (TimelineKind.BREACHED, madrid("2026-03-02 15:00"), "time"),
+        (TimelineKind.BREACHED, madrid("2026-03-02 15:00:01"), "time"),
     ]
     assert all(e.message for e in entries)
     assert [e.at for e in entries] == sorted(e.at for e in entries)

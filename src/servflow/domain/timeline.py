@@ -53,11 +53,14 @@ def time_entries(
                 )
             )
         if clock.due is not None and start <= clock.due < end:
+            # A clock is breached once the instant is past its due one (met at the due instant
+            # is met): the first breached instant, to the second, is the one after it, and the
+            # entry says so, so that asking the state at the entry's instant says breached.
             entries.append(
                 TimelineEntry(
                     clock=clock.name,
                     kind=TimelineKind.BREACHED,
-                    at=clock.due,
+                    at=clock.due + SECOND,
                     cause="time",
                     event_type=None,
                     event_version=None,
