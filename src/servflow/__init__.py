@@ -60,6 +60,7 @@ from servflow.projections.audit import AuditPage, AuditRow, TimeBasis
 from servflow.projections.queues import QueuePage, QueueRow, SpecialQueue
 from servflow.projections.runner import Progress, ProjectionStatus
 from servflow.projections.sla import SlaAlert
+from servflow.settings import holidays_for
 
 __version__ = "0.1.0"
 
@@ -134,5 +135,6 @@ __all__ = [
     "VerifyReport",
     "WhatIfFlip",
     "__version__",
+    "holidays_for",
     "new_cipher_key",
 ]

@@ -203,7 +203,7 @@ def test_the_demo_command_fills_a_fresh_file_and_reports_on_it(tmp_path: Path) -
         "History of SR-",
         (
             "SLA policy: demo-business-hours v1: business time Mon-Fri 09:00-14:00, "
-            "15:00-18:00 (Europe/Madrid), closed on 12 Oct 2026"
+            "15:00-18:00 (Europe/Madrid), closed on 24 holidays from 01 Jan 2026 to 25 Dec 2027"
         ),
         "SLA clocks at the end (2026-10-02 14:30 UTC)",
         "At risk as of 2026-10-02 14:30 UTC: ",

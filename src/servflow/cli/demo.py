@@ -210,10 +210,18 @@ def _policy_of(desk: ServiceDesk) -> SlaPolicy:
     return adopted[-1].policy if adopted else DEFAULT_POLICY
 
 
+#: A calendar with more holidays than this is described by their count and span.
+_HOLIDAYS_LISTED = 3
+
+
 def _describe_policy(policy: SlaPolicy) -> str:
     calendar = policy.calendar
-    holidays = ", ".join(f"{day:%d %b %Y}" for day in sorted(calendar.holidays))
-    closed = f", closed on {holidays}" if holidays else ""
+    days = sorted(calendar.holidays)
+    if len(days) > _HOLIDAYS_LISTED:
+        closed = f", closed on {len(days)} holidays from {days[0]:%d %b %Y} to {days[-1]:%d %b %Y}"
+    else:
+        holidays = ", ".join(f"{day:%d %b %Y}" for day in days)
+        closed = f", closed on {holidays}" if holidays else ""
     return (
         f"{policy.name} v{policy.version}: business time {_opening_hours(policy)} "
         f"({calendar.timezone}){closed}; targets by priority and customer tier; clocks warn at "

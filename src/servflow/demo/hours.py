@@ -14,24 +14,58 @@ from zoneinfo import ZoneInfo
 from servflow import Calendar, ConfigurationError, Priority, SlaPolicy, SlaRule, Tier
 from servflow.domain.calendar import Weekday
 
-__all__ = ["DeskHours", "demo_policy"]
+__all__ = ["MADRID_HOLIDAYS", "DeskHours", "demo_policy"]
 
 _WORKING_WEEK = (Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI)
 _ONE_DAY = timedelta(days=1)
+
+#: The public holidays of the Community of Madrid, 2026-2027, written out as the ``holidays``
+#: package lists them (``holidays_for("ES", subdiv="MD", years=range(2026, 2028))``; a test
+#: checks they agree): the demo runs without that optional package.
+MADRID_HOLIDAYS = frozenset(
+    date.fromisoformat(day)
+    for day in (
+        "2026-01-01",
+        "2026-01-06",
+        "2026-04-02",
+        "2026-04-03",
+        "2026-05-01",
+        "2026-05-02",
+        "2026-08-15",
+        "2026-10-12",
+        "2026-11-02",
+        "2026-12-07",
+        "2026-12-08",
+        "2026-12-25",
+        "2027-01-01",
+        "2027-01-06",
+        "2027-03-19",
+        "2027-03-25",
+        "2027-03-26",
+        "2027-05-01",
+        "2027-05-03",
+        "2027-10-12",
+        "2027-11-01",
+        "2027-12-06",
+        "2027-12-08",
+        "2027-12-25",
+    )
+)
 
 
 def demo_policy() -> SlaPolicy:
     """The demo company's SLA policy: office hours in Madrid, targets by priority and tier.
 
     Business time runs Monday to Friday, 09:00-14:00 and 15:00-18:00 (Europe/Madrid), except
-    on national holidays. VIP customers get tighter targets; a clock warns at 70 % of its
-    target; a customer silent for three business days after a completion has accepted it.
+    on the public holidays of the Community of Madrid in 2026 and 2027 (``MADRID_HOLIDAYS``).
+    VIP customers get tighter targets; a clock warns at 70 % of its target; a customer silent
+    for three business days after a completion has accepted it.
     """
     calendar = Calendar(
         name="madrid-office",
         timezone="Europe/Madrid",
         hours={day: [("09:00", "14:00"), ("15:00", "18:00")] for day in _WORKING_WEEK},
-        holidays=frozenset({date(2026, 10, 12), date(2026, 12, 8), date(2026, 12, 25)}),
+        holidays=MADRID_HOLIDAYS,
     )
 
     def rule(name: str, first: float, resolution: float, **selects: str) -> SlaRule:
