@@ -197,16 +197,27 @@ def test_a_what_if_shows_the_outcome_a_forgotten_holiday_flips_without_recording
     flips = desk.sla_whatif(
         policy=corrected, period=(madrid("2026-03-02 00:00"), madrid("2026-03-03 00:00"))
     )
-    assert [(f.ticket_code, f.clock, f.before, f.after, f.due_delta) for f in flips] == [
-        (request.ticket_code, "resolution", ClockState.MISSED, ClockState.MET, 24 * H)
-    ]
-    assert flips[0].policy_before == "madrid v1"
-    assert flips[0].policy_after == "madrid v2"
+    changed = [(f.ticket_code, f.clock, f.before, f.after, f.flipped, f.due_delta) for f in flips]
+    assert (request.ticket_code, "resolution", ClockState.MISSED, ClockState.MET, True, 24 * H) in (
+        changed
+    )
+    # Every other entry is a due instant that moves without a flip.
+    assert all(f.flipped == (f.before is not f.after) for f in flips)
+    assert all(f.due_delta for f in flips if not f.flipped)
+    flip = next(f for f in flips if f.flipped)
+    assert (flip.policy_before, flip.policy_after) == ("madrid v1", "madrid v2")
+    assert (flip.calendar_before, flip.calendar_after) == ("madrid-office v1", "madrid-office v2")
     assert desk.projection_status()[0].head == head  # nothing recorded
     assert desk.sla(request).resolution.state is ClockState.MISSED  # what was reported stays
     assert other.ticket_code not in {f.ticket_code for f in flips}
     with pytest.raises(ValidationFailedError):
         desk.sla_whatif(policy=corrected, period=(clock.now, clock.now - H))
+    # A candidate labelled like the adopted version would compare "madrid v1 -> madrid v1".
+    same_label = office_policy(version=1, calendar=office("2026-03-03", version=2))
+    period = (madrid("2026-03-02 00:00"), madrid("2026-03-03 00:00"))
+    with pytest.raises(ValidationFailedError, match="madrid v1 is adopted already"):
+        desk.sla_whatif(policy=same_label, period=period)
+    assert desk.projection_status()[0].head == head
 
 
 # -- time-based events ---------------------------------------------------------------------------

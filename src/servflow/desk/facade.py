@@ -430,11 +430,13 @@ class ServiceDesk(RequestCommands):
         period: tuple[datetime, datetime],
         at: datetime | None = None,
     ) -> list[WhatIfFlip]:
-        """Which clock outcomes would flip under ``policy``, for requests opened in ``period``.
+        """Which clocks would change under ``policy``, for requests opened in ``period``.
 
-        Compares each clock's state as of ``at`` (default now) under the policy that measured
-        it and under the candidate, with the due-time delta; records nothing, so what was
-        reported stays as it was. ``period`` is ``(start, end)``, end excluded.
+        Compares each clock as of ``at`` (default now) under the policy that measured it and
+        under the candidate: one entry per clock whose state flips (``flipped``) or whose due
+        instant moves (``due_delta``), naming both policy and calendar versions; records
+        nothing, so what was reported stays as it was. ``period`` is ``(start, end)``, end
+        excluded. A candidate with the name and version of an adopted policy is refused.
         """
         return self._sla.whatif(policy, period, at)
 

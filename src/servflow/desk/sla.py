@@ -102,9 +102,17 @@ class SlaDesk:
         if end < start:
             refuse("sla_whatif", "period", "ends before it starts")
         when = to_second(self._clock.instant(at, "at", "sla_whatif"))
+        adoptions = self.adoptions()
+        label = f"{policy.name} v{policy.version}"
+        if any(a.label == label for a in adoptions):
+            refuse(
+                "sla_whatif",
+                "policy",
+                f"{label} is adopted already: a candidate is compared with the adopted versions, "
+                "so give it a new version (or another name)",
+            )
         with self._stores.reading() as tx:
             trackers = self._stores.sla.opened_between(tx, start, end)
-        adoptions = self.adoptions()
         flips: list[WhatIfFlip] = []
         for tracker in trackers:
             if tracker.opened_at <= when:

@@ -580,7 +580,11 @@ class SlaPolicyBook(EventSourced):
 
 
 class WhatIfFlip(BaseModel):
-    """A clock whose outcome would differ under a candidate policy; nothing is rewritten."""
+    """A clock whose outcome or due instant would differ under a candidate policy.
+
+    ``flipped`` says the state differs (met and missed, breached and running, ...); without it
+    only the due instant moves, by ``due_delta``. Nothing is rewritten.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -589,23 +593,29 @@ class WhatIfFlip(BaseModel):
     clock: ClockName
     before: ClockState
     after: ClockState
+    #: Whether the state differs; False when only the due instant moves.
+    flipped: bool
     due_before: AwareDatetime | None
     due_after: AwareDatetime | None
     #: ``due_after - due_before`` (negative: the candidate is stricter); None if either is unknown.
     due_delta: timedelta | None
+    #: The policies compared, ``name vN``: the one that measured the request, and the candidate.
     policy_before: str
     policy_after: str
+    #: Their calendars, ``name vN`` (a corrected calendar is a new calendar version).
+    calendar_before: str
+    calendar_after: str
 
 
 def compare(
     tracker: SlaTracker, at: datetime, current: SlaPolicy, candidate: SlaPolicy
 ) -> list[WhatIfFlip]:
-    """The clocks of one request whose state as of ``at`` differs between two policies."""
+    """The clocks of one request whose state or due instant as of ``at`` differ between policies."""
     before = tracker.status(at, current)
     after = tracker.status(at, candidate)
     flips: list[WhatIfFlip] = []
     for old, new in zip(before.clocks, after.clocks, strict=True):
-        if old.state is new.state:
+        if old.state is new.state and old.due == new.due:
             continue
         delta = None if old.due is None or new.due is None else new.due - old.due
         flips.append(
@@ -615,11 +625,14 @@ def compare(
                 clock=old.name,
                 before=old.state,
                 after=new.state,
+                flipped=old.state is not new.state,
                 due_before=old.due,
                 due_after=new.due,
                 due_delta=delta,
                 policy_before=f"{current.name} v{current.version}",
                 policy_after=f"{candidate.name} v{candidate.version}",
+                calendar_before=f"{current.calendar.name} v{current.calendar.version}",
+                calendar_after=f"{candidate.calendar.name} v{candidate.calendar.version}",
             )
         )
     return flips
