@@ -268,6 +268,7 @@ def _sensible(
             [standard, standard.model_copy(update={"name": "stricter", "warn_at": 0.5})]
         ),
         "names": st.sampled_from([None, ["queues"], ["sla", "audit"]]),
+        "workers": st.sampled_from([1, 2]),
         "stop": st.builds(_stopped),
         "poll_interval": st.floats(0, 0.01),
     }
