@@ -72,6 +72,9 @@ ALLOWED: Mapping[str, frozenset[Status]] = {
     # Control and improvement (000): at any time, even after closure.
     "log_nonconformity": EVERY,
     "correct_nonconformity": EVERY,
+    # Notes and the customer's messages: a conversation, at any time.
+    "note": EVERY,
+    "customer_message": EVERY,
 }
 
 #: Every command a request accepts after ``open``, in the order of the workflow.

@@ -64,6 +64,9 @@ STORY: Mapping[str, str] = {
     "cancel": "cancel",
     "nonconformity": "log_nonconformity",
     "correct": "correct_nonconformity",
+    "note": "note",
+    "reply": "note",
+    "message": "customer_message",
 }
 
 #: (what to do, which request, a small number the command uses). ``what`` is a number in
@@ -143,6 +146,10 @@ def send(desk: ServiceDesk, story: str, ref: str, choice: int, now: datetime) ->
         "correct": lambda: desk.correct_nonconformity(
             ref, 1 + choice % 2, correction="apologised", actor=agent
         ),
+        "note": lambda: desk.note(ref, text="checked the logs", actor=agent),
+        # A reply the customer sees: a first response.
+        "reply": lambda: desk.note(ref, text="we are on it", visibility="customer", actor=agent),
+        "message": lambda: desk.customer_message(ref, text="any news?", actor=customer),
     }
     commands[story]()
 
@@ -207,6 +214,13 @@ def send_to_request(request: ServiceRequest, story: str, choice: int, at: Moment
         "correct": lambda: request.correct_nonconformity(
             number=1 + choice % 2, correction="apologised", actor=agent, at=at
         ),
+        "note": lambda: request.note(
+            text="checked the logs", visibility="internal", actor=agent, at=at
+        ),
+        "reply": lambda: request.note(
+            text="we are on it", visibility="customer", actor=agent, at=at
+        ),
+        "message": lambda: request.customer_message(text="any news?", actor=customer, at=at),
     }
     commands[story]()
 

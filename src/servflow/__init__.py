@@ -14,7 +14,7 @@ from servflow.domain.erasure import ERASED, ErasureLedger, Forgetting
 from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.lifecycle import OPEN_STATUSES, TRANSITIONS, Status
 from servflow.domain.policy import SlaPolicy, SlaRule
-from servflow.domain.request import Action, NonConformity, Probe, ServiceRequest
+from servflow.domain.request import Action, NonConformity, Note, Probe, ServiceRequest
 from servflow.domain.roles import ActorKind, Roles
 from servflow.domain.sla import (
     Clock,
@@ -36,6 +36,7 @@ from servflow.domain.values import (
     Severity,
     Stage,
     Tier,
+    Visibility,
 )
 from servflow.domain.view import Request
 from servflow.errors import (
@@ -97,6 +98,7 @@ __all__ = [
     "Kpis",
     "NonConformity",
     "NonConformityNotFoundError",
+    "Note",
     "OccurrenceOutOfOrderError",
     "Outcome",
     "PermissionDeniedError",
@@ -133,6 +135,7 @@ __all__ = [
     "TimelineKind",
     "ValidationFailedError",
     "VerifyReport",
+    "Visibility",
     "WhatIfFlip",
     "__version__",
     "holidays_for",

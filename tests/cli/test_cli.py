@@ -105,6 +105,8 @@ def test_help_lists_every_request_command(run: Run) -> None:
         "cancel",
         "nonconformity",
         "correct",
+        "note",
+        "message",
         "show",
         "history",
     ):
@@ -504,3 +506,29 @@ def test_a_postgresql_dsn_selects_the_shared_store(postgres_database: str) -> No
     result = runner.invoke(app, ["--db", postgres_database, "request", "show", "SR-1", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["status"] == "new"
+
+
+def test_notes_and_messages_from_the_command_line(run: Run, db: Path) -> None:
+    ticket = open_and_assign(run)
+    said = ok(run("request", "note", ticket, "--text", "Rang the depot"))
+    assert f"{ticket}: internal note recorded (1 in all)" in said
+    reply = ok(
+        run("request", "note", ticket, "--text", "New visit Tuesday", "--visibility", "customer")
+    )
+    assert "customer note recorded (2 in all)" in reply
+    message = run(
+        "request", "message", ticket, "--text", "Tuesday is fine", "--json", actor="customer:acme"
+    )
+    written = json.loads(ok(message))
+    assert (written["ticket_code"], written["text"], written["actor"]) == (
+        ticket,
+        "Tuesday is fine",
+        "customer:acme",
+    )
+    shown = ok(run("request", "show", ticket))
+    assert "Notes and messages" in shown
+    assert "Rang the depot" in shown
+    refused = run("request", "note", ticket, "--text", "x", "--visibility", "public")
+    assert refused.exit_code != 0
+    assert "Traceback" not in refused.output
+    assert events(db, ticket) == 6

@@ -51,6 +51,10 @@ NEW_SINCE_0_1: frozenset[str] = frozenset(
         # tests/integration/test_sealed_fixture.py.
         "servflow.domain.erasure:ErasureLedger.Started",
         "servflow.domain.erasure:ErasureLedger.CustomerForgotten",
+        # Notes and the customer's messages (issue 14): the fixture of the lifecycle's new
+        # events, tests/fixtures/stored-0.2.jsonl, is written once all of them are in.
+        "servflow.domain.request:ServiceRequest.NoteAdded",
+        "servflow.domain.request:ServiceRequest.CustomerMessaged",
     }
 )
 

@@ -119,6 +119,12 @@ VALID: dict[str, Command] = {
     "correct_nonconformity": lambda r, at: r.correct_nonconformity(
         number=1, correction="Receipt sent", actor="auditor:eva", at=at
     ),
+    "note": lambda r, at: r.note(
+        text="Router model noted", visibility="internal", actor="agent:ana", at=at
+    ),
+    "customer_message": lambda r, at: r.customer_message(
+        text="It dropped again", actor="customer:acme", at=at
+    ),
 }
 
 

@@ -25,8 +25,17 @@ from servflow.cli._common import (
 )
 from servflow.cli.tables import history_table, request_view
 from servflow.desk import ServiceDesk
-from servflow.domain.request import NonConformity, Status
-from servflow.domain.values import Channel, Kind, Outcome, Priority, Severity, Stage, Tier
+from servflow.domain.request import NonConformity, Note, Status
+from servflow.domain.values import (
+    Channel,
+    Kind,
+    Outcome,
+    Priority,
+    Severity,
+    Stage,
+    Tier,
+    Visibility,
+)
 from servflow.domain.view import Request
 
 __all__ = ["request_app"]
@@ -412,6 +421,52 @@ def correct(
     nc = desk.correct_nonconformity(ticket, number, correction=correction, **by)
     code = desk.get(ticket).ticket_code
     _report_nc(code, nc, as_json, f"{code}: non-conformity #{nc.number} corrected")
+
+
+@request_app.command("note")
+@guarded
+def note(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    text: Annotated[str, typer.Option(help="The note.")],
+    visibility: Annotated[
+        Visibility,
+        typer.Option(help="internal (the desk only) or customer (a reply the customer sees)."),
+    ] = Visibility.INTERNAL,
+    occurred_at: OccurredAt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write a note on a request (any status): internal, or a reply the customer sees."""
+    desk, by = _recorder(ctx, occurred_at)
+    written = desk.note(ticket, text=text, visibility=visibility, **by)
+    _report_note(desk, ticket, written, as_json)
+
+
+@request_app.command("message")
+@guarded
+def message(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    text: Annotated[str, typer.Option(help="What the customer wrote or said.")],
+    occurred_at: OccurredAt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a message from the customer about a request (any status)."""
+    desk, by = _recorder(ctx, occurred_at)
+    written = desk.customer_message(ticket, text=text, **by)
+    _report_note(desk, ticket, written, as_json)
+
+
+def _report_note(desk: ServiceDesk, ticket: str, written: Note, as_json: bool) -> None:  # noqa: FBT001
+    request = desk.get(ticket)
+    if as_json:
+        emit_json({"ticket_code": request.ticket_code, **written.model_dump(mode="json")})
+        return
+    who = "message from the customer" if written.by_customer else f"{written.visibility} note"
+    count = len(request.notes)
+    say(f"{request.ticket_code}: {who} recorded ({count} in all) · status {request.status}")
 
 
 @request_app.command("show")

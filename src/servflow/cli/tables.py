@@ -69,9 +69,21 @@ def request_view(request: Request, zone: tzinfo | None) -> Group:
         parts.append(_probes_table(request, zone))
     if request.actions:
         parts.append(_actions_table(request, zone))
+    if request.notes:
+        parts.append(_notes_table(request, zone))
     if request.nonconformities:
         parts.append(_nonconformities_table(request, zone))
     return Group(*parts)
+
+
+def _notes_table(request: Request, zone: tzinfo | None) -> Table:
+    table = Table(title="Notes and messages", title_justify="left")
+    for name in ("#", "when", "by", "seen by", "text"):
+        table.add_column(name)
+    for number, note in enumerate(request.notes, start=1):
+        seen = "desk" if note.visibility == "internal" else "customer"
+        table.add_row(str(number), stamp(note.at, zone), note.actor, seen, note.text)
+    return table
 
 
 def _facts(request: Request, zone: tzinfo | None) -> Table:

@@ -16,8 +16,17 @@ from servflow.desk.clock import DeskClock
 from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
 from servflow.domain.lifecycle import Command
-from servflow.domain.request import NonConformity, ServiceRequest
-from servflow.domain.values import Channel, Customer, Kind, Outcome, Priority, Severity, Stage
+from servflow.domain.request import NonConformity, Note, ServiceRequest
+from servflow.domain.values import (
+    Channel,
+    Customer,
+    Kind,
+    Outcome,
+    Priority,
+    Severity,
+    Stage,
+    Visibility,
+)
 from servflow.domain.view import Request
 
 __all__ = ["RequestCommands"]
@@ -222,6 +231,36 @@ class RequestCommands:
                 actor=actor,
                 at=at,
             )
+
+    def note(
+        self,
+        ref: Ref,
+        *,
+        text: str,
+        visibility: Visibility | str = Visibility.INTERNAL,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Note:
+        """Write a note on a request, at any time: ``internal`` (default) or for the ``customer``.
+
+        A note the customer sees is a reply to them: the first one counts as the first response.
+        Internal notes are never a response; both appear in the history and exports.
+        """
+        with self._writer.change(ref, Command.NOTE, actor, occurred_at) as (r, at):
+            return r.note(text=text, visibility=visibility, actor=actor, at=at)
+
+    def customer_message(
+        self, ref: Ref, *, text: str, actor: str, occurred_at: datetime | None = None
+    ) -> Note:
+        """Record a message from the customer about a request, at any time.
+
+        Recorded by the customer (``customer:<id>``, on their own requests) or by the desk or an
+        integration on their behalf (a phone call, a mailbox). It changes no status: a request
+        waiting on the customer goes back to work with ``customer_responded``. While a request
+        awaits acceptance, the customer is no longer silent from then on.
+        """
+        with self._writer.change(ref, Command.CUSTOMER_MESSAGE, actor, occurred_at) as (r, at):
+            return r.customer_message(text=text, actor=actor, at=at)
 
     def correct_nonconformity(
         self,

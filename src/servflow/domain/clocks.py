@@ -58,8 +58,9 @@ CLOCK_NAMES: tuple[ClockName, ClockName] = ("first_response", "resolution")
 SECOND = timedelta(seconds=1)
 ZERO = timedelta(0)
 LABELS: dict[str, str] = {"first_response": "First response", "resolution": "Resolution"}
-#: The events whose first occurrence meets the first-response clock.
-RESPONSES = frozenset({"Probed", "ActionTaken", "ProgressReported", "Completed"})
+#: The events whose first occurrence meets the first-response clock (a ``NoteAdded`` is kept
+#: only when the customer sees it).
+RESPONSES = frozenset({"Probed", "ActionTaken", "ProgressReported", "Completed", "NoteAdded"})
 #: The events the tracker keeps, whoever records them.
 KEPT = frozenset(
     {
@@ -75,6 +76,7 @@ KEPT = frozenset(
         "Cancelled",
         "CustomerAccepted",
         "FollowUpDue",
+        "NoteAdded",
     }
 )
 

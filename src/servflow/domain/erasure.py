@@ -50,10 +50,12 @@ _ALWAYS: dict[type[Any], tuple[FieldPath, ...]] = {
     ServiceRequest.CustomerResponded: (("note",),),
     ServiceRequest.CustomerAccepted: (("comment",),),
     ServiceRequest.Reopened: (("reason",),),
+    ServiceRequest.CustomerMessaged: (("text",),),
 }
 #: Event classes whose text is personal only when the customer recorded it.
 _BY_CUSTOMER: dict[type[Any], tuple[FieldPath, ...]] = {
     ServiceRequest.Cancelled: (("reason",),),
+    ServiceRequest.NoteAdded: (("text",),),
 }
 _NAMES_ALWAYS = {cls.__name__: paths for cls, paths in _ALWAYS.items()}
 _NAMES_BY_CUSTOMER = {cls.__name__: paths for cls, paths in _BY_CUSTOMER.items()}

@@ -84,6 +84,8 @@ class Command(StrEnum):
     CANCEL = "cancel"
     LOG_NONCONFORMITY = "log_nonconformity"
     CORRECT_NONCONFORMITY = "correct_nonconformity"
+    NOTE = "note"
+    CUSTOMER_MESSAGE = "customer_message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,8 @@ LIFECYCLE: Mapping[Command, Transition] = MappingProxyType(
         Command.CANCEL: Transition("Cancelled", OPEN_STATUSES, Status.CANCELLED),
         Command.LOG_NONCONFORMITY: Transition("NonConformityLogged", frozenset(Status)),
         Command.CORRECT_NONCONFORMITY: Transition("NonConformityCorrected", frozenset(Status)),
+        Command.NOTE: Transition("NoteAdded", frozenset(Status)),
+        Command.CUSTOMER_MESSAGE: Transition("CustomerMessaged", frozenset(Status)),
     }
 )
 

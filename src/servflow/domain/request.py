@@ -34,6 +34,7 @@ from servflow.domain.state import (
     Action,
     Moment,
     NonConformity,
+    Note,
     Probe,
     RequestState,
     request_id_for,
@@ -54,6 +55,7 @@ from servflow.domain.values import (
     ShortText,
     Stage,
     Text,
+    Visibility,
     aware_instant,
 )
 from servflow.errors import (
@@ -71,6 +73,7 @@ __all__ = [
     "Action",
     "Moment",
     "NonConformity",
+    "Note",
     "Probe",
     "ServiceRequest",
     "Status",
@@ -130,6 +133,7 @@ class ServiceRequest(EventSourced, RequestState):
             request.probes = []
             request.actions = []
             request.nonconformities = []
+            request.notes = []
 
     class Classified(Event):
         """The request was given a priority (and maybe a corrected kind and a category)."""
@@ -320,6 +324,37 @@ class ServiceRequest(EventSourced, RequestState):
                             "corrected_at": self.occurred_at,
                         }
                     )
+
+    class NoteAdded(Event):
+        """The desk wrote a note: internal, or a reply the customer sees (a response to them)."""
+
+        text: Text
+        visibility: Visibility
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.notes.append(
+                Note(
+                    text=self.text,
+                    visibility=self.visibility,
+                    actor=self.actor,
+                    at=self.occurred_at,
+                )
+            )
+
+    class CustomerMessaged(Event):
+        """The customer wrote to the desk about the request (a message, not an acceptance)."""
+
+        text: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.notes.append(
+                Note(
+                    text=self.text,
+                    visibility=Visibility.CUSTOMER,
+                    actor=self.actor,
+                    at=self.occurred_at,
+                )
+            )
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -589,6 +624,18 @@ class ServiceRequest(EventSourced, RequestState):
             corrective_action=corrective_action,
         )
         return self.nonconformities[-1]
+
+    def note(self, *, text: str, visibility: Visibility | str, actor: str, at: Moment) -> Note:
+        """Write a note, at any time: internal, or a reply the customer sees."""
+        self._require(Command.NOTE, at)
+        self._record(Command.NOTE, at, actor=actor, text=text, visibility=visibility)
+        return self.notes[-1]
+
+    def customer_message(self, *, text: str, actor: str, at: Moment) -> Note:
+        """Record a message from the customer about the request, at any time."""
+        self._require(Command.CUSTOMER_MESSAGE, at)
+        self._record(Command.CUSTOMER_MESSAGE, at, actor=actor, text=text)
+        return self.notes[-1]
 
     def correct_nonconformity(
         self, *, number: int, correction: str, actor: str, at: Moment

@@ -77,8 +77,9 @@ class Roles(BaseModel):
     def standard(cls) -> Self:
         """The default: the desk works, customers answer, auditors control, time is system's.
 
-        Agents, supervisors and integrations record every command a person may; customers
-        open, reply to, accept, reopen and withdraw (cancel) their own requests; auditors
+        Agents, supervisors and integrations record every command a person may (a mailbox
+        integration records the customer's messages too); customers open, reply to, write
+        about, accept, reopen and withdraw (cancel) their own requests; auditors
         document and correct non-conformities (control and improvement, source 000) and
         nothing else; ``system`` records what time brings (deemed acceptance, follow-ups
         coming due).
@@ -90,6 +91,7 @@ class Roles(BaseModel):
                 Command.ACCEPT,
                 Command.REOPEN,
                 Command.CANCEL,
+                Command.CUSTOMER_MESSAGE,
             }
         )
         control = frozenset({Command.LOG_NONCONFORMITY, Command.CORRECT_NONCONFORMITY})

@@ -67,7 +67,7 @@ from servflow.domain.clocks import (
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.timeline import event_entries, time_entries
-from servflow.domain.values import Actor, Outcome
+from servflow.domain.values import Actor, Outcome, Visibility
 from servflow.errors import ConfigurationError, ValidationFailedError
 
 __all__ = [
@@ -95,6 +95,19 @@ __all__ = [
     "same_policy",
     "to_second",
 ]
+
+
+def _kept_as(event: object, name: str, *, by_customer: bool) -> str | None:
+    """The name a tracker keeps an event under; None when it tells the clocks nothing.
+
+    An internal note tells the customer nothing; a note the customer wrote answers nobody (it
+    is kept as their message).
+    """
+    if isinstance(event, ServiceRequest.NoteAdded):
+        if event.visibility is not Visibility.CUSTOMER:
+            return None
+        return "CustomerMessaged" if by_customer else name
+    return name if name in KEPT or by_customer else None
 
 
 class SlaTracker(BaseModel):
@@ -133,9 +146,13 @@ class SlaTracker(BaseModel):
                 opened_at=opened,
                 facts=(SlaFact(event=name, version=event.originator_version, at=opened),),
             )
-        by_customer = event.actor.startswith("customer:")
-        if name not in KEPT and not by_customer:
+        by_customer = event.actor.startswith("customer:") or isinstance(
+            event, ServiceRequest.CustomerMessaged
+        )
+        kept = _kept_as(event, name, by_customer=by_customer)
+        if kept is None:
             return tracker
+        name = kept
         if name in RESPONSES and name != "Completed" and tracker.responded:
             return tracker  # only the first response matters
         # Occurrence times never go backwards within a request (the aggregate refuses it);

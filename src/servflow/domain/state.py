@@ -28,12 +28,14 @@ from servflow.domain.values import (
     Stage,
     Text,
     Value,
+    Visibility,
 )
 
 __all__ = [
     "Action",
     "Moment",
     "NonConformity",
+    "Note",
     "Probe",
     "RequestState",
     "request_id_for",
@@ -89,6 +91,20 @@ def total_cost(actions: Iterable[Action]) -> Decimal:
     return sum((action.cost or Decimal(0) for action in actions), Decimal(0))
 
 
+class Note(Value):
+    """A note on a request: the desk's (internal or for the customer) or the customer's message."""
+
+    text: str
+    visibility: Visibility
+    actor: Actor
+    at: AwareDatetime
+
+    @property
+    def by_customer(self) -> bool:
+        """Whether the customer wrote it (a message of theirs, not the desk's reply)."""
+        return self.actor.startswith("customer:")
+
+
 class NonConformity(Value):
     """A documented non-conformity (ISO-style control) and, later, its correction."""
 
@@ -132,6 +148,7 @@ class RequestState:
     probes: list[Probe]
     actions: list[Action]
     nonconformities: list[NonConformity]
+    notes: list[Note]
     priority: Priority | None = None
     category: str | None = None
     team: str | None = None

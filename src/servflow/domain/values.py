@@ -136,6 +136,15 @@ class Outcome(StrEnum):
     FOLLOW_UP = "follow_up"
 
 
+class Visibility(StrEnum):
+    """Who may read a note: the desk only, or the customer too."""
+
+    INTERNAL = "internal"
+    """For the desk: never shown to the customer."""
+    CUSTOMER = "customer"
+    """A reply the customer sees (it counts as a response to them)."""
+
+
 class Severity(StrEnum):
     """How serious a non-conformity is."""
 

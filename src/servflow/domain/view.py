@@ -13,6 +13,7 @@ from servflow.domain.request import (
     OPEN_STATUSES,
     Action,
     NonConformity,
+    Note,
     Probe,
     ServiceRequest,
     Status,
@@ -54,6 +55,8 @@ class Request(Value):
     reopen_count: int
     transfer_count: int
     nonconformities: tuple[NonConformity, ...]
+    #: The desk's notes (internal, or replies the customer sees) and the customer's messages.
+    notes: tuple[Note, ...] = ()
     opened_at: AwareDatetime
     opened_by: str
     completed_at: AwareDatetime | None
@@ -101,4 +104,4 @@ SOURCES: Mapping[str, str] = MappingProxyType(
     {"updated_at": "last_occurred_at", "recorded_at": "modified_on"}
 )
 #: Fields of ``Request`` that hold a tuple snapshot of one of the aggregate's lists.
-SNAPSHOT_FIELDS = frozenset({"probes", "actions", "nonconformities"})
+SNAPSHOT_FIELDS = frozenset({"probes", "actions", "nonconformities", "notes"})

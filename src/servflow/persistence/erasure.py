@@ -70,6 +70,8 @@ _SEALABLE: dict[type[Any], tuple[FieldPath, ...]] = {
         ServiceRequest.CustomerAccepted,
         ServiceRequest.Reopened,
         ServiceRequest.Cancelled,
+        ServiceRequest.CustomerMessaged,
+        ServiceRequest.NoteAdded,
     )
 }
 
