@@ -51,6 +51,12 @@ NEW_SINCE_0_1: frozenset[str] = frozenset(
         # tests/integration/test_sealed_fixture.py.
         "servflow.domain.erasure:ErasureLedger.Started",
         "servflow.domain.erasure:ErasureLedger.CustomerForgotten",
+        # Holds, closures and unassignments: stored in tests/fixtures/stored-lifecycle.jsonl,
+        # read back by tests/integration/test_lifecycle_fixture.py.
+        "servflow.domain.request:ServiceRequest.Held",
+        "servflow.domain.request:ServiceRequest.Resumed",
+        "servflow.domain.request:ServiceRequest.Unassigned",
+        "servflow.domain.request:ServiceRequest.Closed",
     }
 )
 

@@ -219,7 +219,8 @@ def _queue_due(status: Status, due: datetime | None, when: datetime) -> Text:
     if status in _CLOCK_STOPPED:
         return Text("stopped", style="dim")
     if due is None:
-        return Text("paused" if status is Status.WAITING_ON_CUSTOMER else "—", style="dim")
+        held = status in {Status.WAITING_ON_CUSTOMER, Status.ON_HOLD}
+        return Text("paused" if held else "—", style="dim")
     return relative(due, when)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Self
+from typing import IO, TYPE_CHECKING, Self, overload
 from uuid import UUID
 
 from servflow.desk import checks
@@ -188,9 +188,42 @@ class ServiceDesk(RequestCommands):
                 erasable=erasable,
             )
 
-    def close(self) -> None:
-        """Release the store's connections."""
-        self._stores.close()
+    @overload
+    def close(self) -> None: ...
+
+    @overload
+    def close(
+        self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request: ...
+
+    def close(
+        self,
+        ref: Ref | None = None,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Request | None:
+        """``close()`` releases the store's connections; ``close(ref, ...)`` closes a request.
+
+        ``close(ref, reason=..., actor=...)`` closes a completed request for the desk or
+        ``system`` (``Closed``: no satisfaction, never the customer's ``accept``); when
+        importing history, give the source's closure time as ``occurred_at``.
+        """
+        if ref is None and reason is None and actor is None and occurred_at is None:
+            self._stores.close()
+            return None
+        if ref is None or reason is None or actor is None:
+            missing = [
+                name
+                for name, value in (("ref", ref), ("reason", reason), ("actor", actor))
+                if value is None
+            ]
+            msg = f"refused 'close': a request's closure needs {', '.join(missing)}"
+            raise ValidationFailedError(
+                msg, command="close", errors=tuple((name, "missing") for name in missing)
+            )
+        return self.close_request(ref, reason=reason, actor=actor, occurred_at=occurred_at)
 
     def __enter__(self) -> Self:
         return self

@@ -149,5 +149,9 @@ class RequestState:
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     waiting_reason: str | None = None
+    hold_reason: str | None = None
+    hold_note: str | None = None
+    close_reason: str | None = None
+    reopened_after_closure: int = 0
     reopen_count: int = 0
     transfer_count: int = 0

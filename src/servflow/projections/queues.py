@@ -47,6 +47,8 @@ class SpecialQueue(StrEnum):
     """Classified (or transferred in) and waiting for someone to take it."""
     WAITING_ON_CUSTOMER = "waiting_on_customer"
     """Paused until the customer replies."""
+    ON_HOLD = "on_hold"
+    """On hold for another reason (vendor, implementation...); ``hold_reason=`` narrows it."""
     AWAITING_ACCEPTANCE = "awaiting_acceptance"
     """Completed, waiting for the customer's acceptance."""
     FOLLOW_UPS_DUE = "follow_ups_due"
@@ -500,6 +502,20 @@ def _(
 
 
 @_changes.register
+def _(event: ServiceRequest.Unassigned, row: _Row) -> dict[str, Any] | None:
+    del row
+    return {"team": event.team, "agent": None}
+
+
+@_changes.register
+def _(
+    event: ServiceRequest.Held | ServiceRequest.Resumed | ServiceRequest.Closed, row: _Row
+) -> dict[str, Any] | None:
+    del event, row
+    return {}  # only the status, which the fold takes from the lifecycle table
+
+
+@_changes.register
 def _(event: ServiceRequest.Reopened, row: _Row) -> dict[str, Any] | None:
     del event, row
     return {"outcome": None, "follow_up_at": None}
@@ -513,6 +529,7 @@ _evolve = evolver(_Row)
 _SPECIAL_STATUS = {
     SpecialQueue.TRIAGE: Status.NEW.value,
     SpecialQueue.WAITING_ON_CUSTOMER: Status.WAITING_ON_CUSTOMER.value,
+    SpecialQueue.ON_HOLD: Status.ON_HOLD.value,
     SpecialQueue.AWAITING_ACCEPTANCE: Status.COMPLETED.value,
     SpecialQueue.TRANSFERRED_IN: Status.TRANSFERRED.value,
 }
@@ -560,19 +577,14 @@ def _counted_statuses(
 
 
 def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[object]]:
-    if special is SpecialQueue.TRIAGE:
-        return "status = ?", [Status.NEW.value]
+    by_status = _SPECIAL_STATUS.get(special)
+    if by_status is not None:
+        return "status = ?", [by_status]
     if special is SpecialQueue.UNASSIGNED:
         return "status IN (?, ?) AND agent IS NULL", [
             Status.CLASSIFIED.value,
             Status.TRANSFERRED.value,
         ]
-    if special is SpecialQueue.WAITING_ON_CUSTOMER:
-        return "status = ?", [Status.WAITING_ON_CUSTOMER.value]
-    if special is SpecialQueue.AWAITING_ACCEPTANCE:
-        return "status = ?", [Status.COMPLETED.value]
-    if special is SpecialQueue.TRANSFERRED_IN:
-        return "status = ?", [Status.TRANSFERRED.value]
     if at is None:
         msg = "the follow-ups-due queue needs the instant 'at'"
         raise ValueError(msg)
