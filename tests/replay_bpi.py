@@ -111,6 +111,8 @@ class Outcome:
     seconds: float = 0.0
     refusals: Counter[str] = field(default_factory=Counter)
     commands: Counter[str] = field(default_factory=Counter)
+    #: Reopenings of closed requests (also counted in ``commands["reopen"]``).
+    reopened_after_closure: int = 0
     #: Ignored rows by source status / sub-status and the request's status then.
     ignored_rows: Counter[str] = field(default_factory=Counter)
 
@@ -137,6 +139,7 @@ class Outcome:
                 f"{self.events:,} in {self.seconds:.1f} s = {self.events_per_second:,.0f} events/s"
             ),
             "commands: " + _counts(self.commands),
+            f"reopened after closure: {self.reopened_after_closure:,}",
             "refusals: " + (_counts(self.refusals) or "none"),
             "ignored: " + _counts(self.ignored_rows),
         ]
@@ -303,7 +306,9 @@ class _Replayer:
             "reopen": lambda: desk.reopen(ref, reason=note, actor=ACTOR, occurred_at=at),
             "cancel": lambda: desk.cancel(ref, reason=note, actor=ACTOR, occurred_at=at),
         }
-        self.run(name, commands[name])
+        closed = self.status is Status.CLOSED
+        if self.run(name, commands[name]) and name == "reopen" and closed:
+            self.outcome.reopened_after_closure += 1
 
 
 def replay_requests(desk: ServiceDesk, requests: Iterable[Sequence[Row]]) -> Outcome:

@@ -242,7 +242,7 @@ class RequestCommands:
             r.accept(satisfaction=satisfaction, comment=comment, actor=actor, at=at)
         return Request.of(r)
 
-    def close_request(
+    def _close_request(
         self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
         """Close a completed request for the desk or ``system`` (``desk.close(ref, ...)``).

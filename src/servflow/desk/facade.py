@@ -223,7 +223,7 @@ class ServiceDesk(RequestCommands):
             raise ValidationFailedError(
                 msg, command="close", errors=tuple((name, "missing") for name in missing)
             )
-        return self.close_request(ref, reason=reason, actor=actor, occurred_at=occurred_at)
+        return self._close_request(ref, reason=reason, actor=actor, occurred_at=occurred_at)
 
     def __enter__(self) -> Self:
         return self

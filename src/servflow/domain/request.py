@@ -92,6 +92,17 @@ def _end_hold(request: RequestState) -> None:
     request.hold_note = None
 
 
+def _days(window: timedelta) -> str:
+    """A reopening window as people write it: ``14 days``, ``2 days 4h``, ``36h 30m``."""
+    days, rest = divmod(window, timedelta(days=1))
+    hours, rest = divmod(rest, timedelta(hours=1))
+    minutes = rest // timedelta(minutes=1)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours}h"] if hours else []
+    parts += [f"{minutes}m"] if minutes else []
+    return " ".join(parts) or f"{window.total_seconds():g}s"
+
+
 class ServiceRequest(EventSourced, RequestState):
     """One customer service request, from opening to acceptance (or cancellation)."""
 
@@ -624,7 +635,7 @@ class ServiceRequest(EventSourced, RequestState):
                 self._refuse_transition(
                     Command.REOPEN,
                     f"closed at {self.closed_at.isoformat()}, and the SLA policy allows "
-                    f"reopening for {window} after closure",
+                    f"reopening for {_days(window)} after closure",
                 )
         self._record(Command.REOPEN, at, actor=actor, reason=reason)
 
