@@ -90,9 +90,17 @@ def test_a_pausing_hold_stops_the_clocks_and_a_counting_one_does_not(
     assert resolution.state is ClockState.RUNNING
     assert (resolution.elapsed, resolution.paused) == (2 * H, 2 * H)
     assert desk.queue(special="on_hold").total == 1
+    rows = desk.queue(special="on_hold", hold_reason="change_window").rows
+    assert [(r.ticket_code, r.hold_reason) for r in rows] == [
+        (request.ticket_code, "change_window")
+    ]
+    assert desk.queue(hold_reason="vendor").total == 0
+    then = desk.queue_as_of(clock.now - timedelta(minutes=90), hold_reason="vendor").rows
+    assert [r.ticket_code for r in then] == [request.ticket_code]
     resumed = desk.resume(request, note="Window open", actor="agent:ana")
     assert (resumed.status, resumed.hold_reason, resumed.hold_note) == (Status.ASSIGNED, None, None)
     assert desk.queue(special="on_hold").total == 0
+    assert desk.queue(status="assigned").rows[0].hold_reason is None
 
 
 def test_the_customer_hold_is_a_wait_on_the_customer_and_any_hold_may_switch(
@@ -106,6 +114,7 @@ def test_the_customer_hold_is_a_wait_on_the_customer_and_any_hold_may_switch(
         "Need the serial",
     )
     assert desk.history(request)[-1].event_type == "WaitingOnCustomer"
+    assert desk.queue(hold_reason="customer").total == 1
     with pytest.raises(InvalidTransitionError):
         desk.hold(request, reason="customer", actor="agent:ana")
     clock.advance(hours=1)

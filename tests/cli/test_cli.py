@@ -345,6 +345,8 @@ def test_every_command_prints_machine_readable_json_when_asked(run: Run) -> None
         "vendor",
         "patch",
     )
+    page = data("queue", "on_hold", "--hold-reason", "vendor")
+    assert [(r["ticket_code"], r["hold_reason"]) for r in page["rows"]] == [("SR-000001", "vendor")]
     assert data("request", "resume", "SR-1")["status"] == "assigned"
     queued = data("request", "unassign", "SR-1", "--team", "u")
     assert (queued["status"], queued["team"], queued["agent"]) == ("classified", "u", None)

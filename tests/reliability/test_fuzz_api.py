@@ -242,6 +242,7 @@ def _sensible(
             ["agent:ana", "customer:acme", "system", "auditor:eva", "supervisor:eva"]
         ),
         "customer_id": st.sampled_from(["acme", "globex", "initech"]),
+        "hold_reason": st.sampled_from([None, "vendor", "customer"]),
         "team": name,
         "agent": name,
         "to_team": name,

@@ -285,11 +285,13 @@ class ServiceDesk(RequestCommands):
         limit: int = 50,
         offset: int = 0,
         count: bool = True,
+        hold_reason: str | None = None,
     ) -> QueuePage:
         """A page of open requests in work order (resolution due, priority, opening time).
 
-        ``special`` picks a named queue: triage, unassigned, waiting_on_customer,
+        ``special`` picks a named queue: triage, unassigned, waiting_on_customer, on_hold,
         awaiting_acceptance, follow_ups_due (as of ``at``, default now) or transferred_in.
+        ``hold_reason`` keeps the requests on that hold (``customer``: waiting on the customer).
         Filters combine; a ``status`` filter also reaches closed and cancelled requests.
         ``count=False`` skips counting every match (``total`` is then None): a page then
         costs only its own rows, however long the queue.
@@ -308,6 +310,7 @@ class ServiceDesk(RequestCommands):
             limit=limit,
             offset=offset,
             count=count,
+            hold_reason=hold_reason,
         )
         return self._reads.queue(question)
 
@@ -377,6 +380,7 @@ class ServiceDesk(RequestCommands):
         tier: Tier | str | Sequence[Tier | str] = (),
         limit: int = 50,
         offset: int = 0,
+        hold_reason: str | None = None,
     ) -> QueuePage:
         """A queue as it stood at ``at`` (by when things happened), folded from the log.
 
@@ -399,6 +403,7 @@ class ServiceDesk(RequestCommands):
             at=when,
             limit=limit,
             offset=offset,
+            hold_reason=hold_reason,
         )
         closed = bool(question.filters[1])  # statuses asked for: closed requests count too
         self._stores.refresh_keys()
