@@ -8,6 +8,7 @@ default, so elapsed business time is wall time.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from conftest import DeskFactory, FakeClock
 from servflow import (
     Calendar,
     ClockState,
+    HistoryEntry,
     InvalidTransitionError,
     PermissionDeniedError,
     Request,
@@ -25,6 +27,7 @@ from servflow import (
     Status,
     ValidationFailedError,
 )
+from servflow.desk.export import ExportFormat, read_export
 
 H = timedelta(hours=1)
 
@@ -297,3 +300,37 @@ def test_a_zero_window_forbids_reopening_after_closure_but_not_before(
 def test_the_desk_still_closes_its_connections_with_close() -> None:
     desk = ServiceDesk()
     assert desk.close() is None
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_holds_closures_and_unassignments_appear_in_the_audit_log_and_exports(
+    make_desk: DeskFactory, fmt: ExportFormat
+) -> None:
+    desk = make_desk(sla=policy())
+    request = working(desk)
+    desk.hold(request, reason="vendor", note="Patch", actor="agent:ana")
+    desk.unassign(request, team="field", actor="agent:lead")
+    desk.assign(request, team="field", agent="bob", actor="agent:bob")
+    desk.complete(request, outcome="resolved", resolution="Done", actor="agent:bob")
+    desk.close(request, reason="Auto-closed", actor="system")
+    wanted = ["Held", "Unassigned", "Closed"]
+    rows = desk.audit_log(event_type=wanted).rows
+    assert [(r.event_type, r.actor) for r in rows] == [
+        ("Held", "agent:ana"),
+        ("Unassigned", "agent:lead"),
+        ("Closed", "system"),
+    ]
+    assert rows[0].data == {"reason": "vendor", "note": "Patch", "pauses": True}
+    buffer = io.StringIO()
+    assert desk.export(buffer, format=fmt, request=request) == 8
+    buffer.seek(0)
+    entries = [e for e in read_export(buffer, format=fmt) if isinstance(e, HistoryEntry)]
+    assert [e.event_type for e in entries][3:] == [
+        "Held",
+        "Unassigned",
+        "Assigned",
+        "Completed",
+        "Closed",
+    ]
+    closing = entries[-1]
+    assert {c.field: c.after for c in closing.changes}["close_reason"] == "Auto-closed"
