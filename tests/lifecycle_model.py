@@ -33,18 +33,25 @@ NEW = Status.NEW
 CLASSIFIED = Status.CLASSIFIED
 ASSIGNED = Status.ASSIGNED
 WAITING = Status.WAITING_ON_CUSTOMER
+ON_HOLD = Status.ON_HOLD
 TRANSFERRED = Status.TRANSFERRED
 COMPLETED = Status.COMPLETED
 CLOSED = Status.CLOSED
 CANCELLED = Status.CANCELLED
-EVERY = frozenset({NEW, CLASSIFIED, ASSIGNED, WAITING, TRANSFERRED, COMPLETED, CLOSED, CANCELLED})
+EVERY = frozenset(
+    {NEW, CLASSIFIED, ASSIGNED, WAITING, ON_HOLD, TRANSFERRED, COMPLETED, CLOSED, CANCELLED}
+)
+#: On hold: on the customer or for another reason of the desk's catalogue.
+HELD = frozenset({WAITING, ON_HOLD})
+#: Completed or closed: either may be reopened.
+DONE = frozenset({COMPLETED, CLOSED})
 
 #: Accepted by the customer, or withdrawn: nothing but control happens to them any more.
 FINISHED = frozenset({CLOSED, CANCELLED})
 #: Still needs work or the customer's acceptance ("cancel ends any open request").
 OPEN = EVERY - FINISHED
 #: Classified and not yet completed: someone may take it, hold it or hand it on.
-IN_HAND = frozenset({CLASSIFIED, ASSIGNED, WAITING, TRANSFERRED})
+IN_HAND = frozenset({CLASSIFIED, ASSIGNED, TRANSFERRED}) | HELD
 
 #: For each command after ``open``, the statuses in which the lifecycle accepts it.
 ALLOWED: Mapping[str, frozenset[Status]] = {
@@ -52,21 +59,35 @@ ALLOWED: Mapping[str, frozenset[Status]] = {
     # targets follow the latest classification), but not once completed or finished.
     "classify": frozenset({NEW}) | IN_HAND,
     # Step 2 again: first assignment, reassignment, pick-up of a transfer; only after
-    # classification, and not while the customer is asked to accept a completion.
-    "assign": IN_HAND,
-    # Step 3, STAR probing and action: only the one working on it, while they work on it.
+    # classification. Once completed, a change of owner is still recorded (a fact real desks
+    # keep: who answers for the completion), without reopening it; closed is finished.
+    "assign": IN_HAND | {COMPLETED},
+    # Step 3, STAR probing and action: only the one working on it, while they work on it
+    # (work needs an owner: a source row of work with no team is assigned first).
     "probe": frozenset({ASSIGNED}),
     "act": frozenset({ASSIGNED}),
-    # Pausing for the customer interrupts work in progress; the customer's reply resumes it.
-    "wait_on_customer": frozenset({ASSIGNED}),
+    # Pausing for the customer interrupts work in progress (or another hold); the customer's
+    # reply resumes it.
+    "wait_on_customer": frozenset({ASSIGNED, ON_HOLD}),
     "customer_responded": frozenset({WAITING}),
+    # A hold for another reason (vendor, implementation...) interrupts work in progress or
+    # switches from another hold; the desk resumes any hold.
+    "hold": frozenset({ASSIGNED}) | HELD,
+    "resume": HELD,
+    # Back to a queue, unassigned: from any open state (after completion only a fact about
+    # who holds it).
+    "unassign": OPEN,
     # "Periodic progress for requests that take long": from receipt until completion.
     "report_progress": frozenset({NEW}) | IN_HAND,
-    # Step 4: completion (resolved, transferred, follow-up) needs someone assigned.
-    "complete": frozenset({ASSIGNED}),
-    # Step 5: the customer accepts a completion, or rejects it and the work resumes.
+    # Step 4: completion (resolved, transferred, follow-up) needs someone assigned; the work
+    # may be completed straight from a hold.
+    "complete": frozenset({ASSIGNED}) | HELD,
+    # Step 5: the customer accepts a completion, or rejects it and the work resumes; the
+    # desk (or ``system``) may close a completion instead; a closed request may be reopened
+    # (within the policy's window).
     "accept": frozenset({COMPLETED}),
-    "reopen": frozenset({COMPLETED}),
+    "close": frozenset({COMPLETED}),
+    "reopen": DONE,
     # Withdrawn or a duplicate: from any open state.
     "cancel": OPEN,
     # Control and improvement (000): at any time, even after closure.
@@ -110,15 +131,21 @@ def status_after(command: str, status: Status, outcome: Outcome | None = None) -
         # Classification moves a new request on and leaves any later status alone.
         return CLASSIFIED if status is NEW else status
     if command == "assign":
-        # A request waiting on the customer stays paused when it changes hands.
-        return WAITING if status is WAITING else ASSIGNED
+        # A held request stays held when it changes hands; a completed one stays completed.
+        return status if status in HELD | {COMPLETED} else ASSIGNED
+    if command == "unassign":
+        # Back in a queue (classified again), except before triage or once completed.
+        return status if status in {NEW, COMPLETED} else CLASSIFIED
     if command == "complete":
         # Sent to another department: re-queued there, still open.
         return TRANSFERRED if outcome is Outcome.TRANSFERRED else COMPLETED
     moves = {
         "wait_on_customer": WAITING,
         "customer_responded": ASSIGNED,
+        "hold": ON_HOLD,
+        "resume": ASSIGNED,
         "accept": CLOSED,
+        "close": CLOSED,
         "reopen": ASSIGNED,
         "cancel": CANCELLED,
     }

@@ -22,9 +22,12 @@ from hypothesis import strategies as st
 
 from lifecycle_model import allows
 from servflow import ServflowError, ServiceDesk, Status
+from servflow.domain.policy import DEFAULT_HOLDS
 from servflow.domain.request import Moment, ServiceRequest
 
 __all__ = [
+    "HOLD_REASONS",
+    "PAUSING_HOLDS",
     "PRIORITIES",
     "START",
     "STORY",
@@ -67,7 +70,20 @@ STORY: Mapping[str, str] = {
     "note": "note",
     "reply": "note",
     "message": "customer_message",
+    "hold": "hold",
+    "resume": "resume",
+    "unassign": "unassign",
+    "close": "close",
 }
+#: A catalogue where some holds pause: what ``send_to_request`` holds with.
+PAUSING_HOLDS: Mapping[str, bool] = {
+    **DEFAULT_HOLDS,
+    "change_window": True,
+    "implementation": True,
+}
+#: The hold reasons a story's ``hold`` picks by ``choice``: pausing or not under
+#: ``DEFAULT_HOLDS`` (vendor, problem do not; change_window does under ``PAUSING_HOLDS``).
+HOLD_REASONS = ("vendor", "problem", "change_window", "implementation")
 
 #: (what to do, which request, a small number the command uses). ``what`` is a number in
 #: random histories (0 opens a request), or, in histories written by hand, a story command or
@@ -150,6 +166,12 @@ def send(desk: ServiceDesk, story: str, ref: str, choice: int, now: datetime) ->
         # A reply the customer sees: a first response.
         "reply": lambda: desk.note(ref, text="we are on it", visibility="customer", actor=agent),
         "message": lambda: desk.customer_message(ref, text="any news?", actor=customer),
+        "hold": lambda: desk.hold(ref, reason=HOLD_REASONS[choice], note="waiting", actor=agent),
+        "resume": lambda: desk.resume(ref, actor=agent),
+        "unassign": lambda: desk.unassign(
+            ref, team=None if choice == 3 else TEAMS[choice], actor=agent
+        ),
+        "close": lambda: desk.close(ref, reason="closed by the source", actor="system"),
     }
     commands[story]()
 
@@ -221,6 +243,14 @@ def send_to_request(request: ServiceRequest, story: str, choice: int, at: Moment
             text="we are on it", visibility="customer", actor=agent, at=at
         ),
         "message": lambda: request.customer_message(text="any news?", actor=customer, at=at),
+        "hold": lambda: request.hold(
+            reason=HOLD_REASONS[choice], note="waiting", holds=PAUSING_HOLDS, actor=agent, at=at
+        ),
+        "resume": lambda: request.resume(note=None, actor=agent, at=at),
+        "unassign": lambda: request.unassign(
+            team=None if choice == 3 else TEAMS[choice], actor=agent, at=at
+        ),
+        "close": lambda: request.close(reason="closed by the source", actor="system", at=at),
     }
     commands[story]()
 

@@ -86,7 +86,7 @@ def test_the_customer_writes_about_their_own_requests_only(make_desk: DeskFactor
     assert len(desk.history(theirs)) == before
     # The desk records a phone call on the customer's behalf: still the customer's message.
     call = desk.customer_message(theirs, text="Called: still wrong", actor="agent:ana")
-    assert call.actor == "agent:ana"
+    assert (call.actor, call.by_customer) == ("agent:ana", True)
     assert desk.get(theirs).notes[-1].text == "Called: still wrong"
 
 
@@ -121,6 +121,7 @@ def test_a_customer_message_ends_their_silence_before_a_deemed_acceptance(
     clock.now += timedelta(hours=21)
     actions = desk.run_due()
     assert [a.action for a in actions] == ["deemed_acceptance"]
+    assert silent.completed_at is not None
     assert actions[0].occurred_at == silent.completed_at + timedelta(hours=70)
 
 

@@ -98,10 +98,14 @@ def test_help_lists_every_request_command(run: Run) -> None:
         "act",
         "wait",
         "respond",
+        "hold",
+        "resume",
+        "unassign",
         "progress",
         "complete",
         "accept",
         "reopen",
+        "close",
         "cancel",
         "nonconformity",
         "correct",
@@ -337,6 +341,18 @@ def test_every_command_prints_machine_readable_json_when_asked(run: Run) -> None
     )
     assert data("request", "wait", "SR-1", "--reason", "r")["status"] == "waiting_on_customer"
     assert data("request", "respond", "SR-1", "--note", "n")["status"] == "assigned"
+    held = data("request", "hold", "SR-1", "--reason", "vendor", "--note", "patch")
+    assert (held["status"], held["hold_reason"], held["hold_note"]) == (
+        "on_hold",
+        "vendor",
+        "patch",
+    )
+    page = data("queue", "on_hold", "--hold-reason", "vendor")
+    assert [(r["ticket_code"], r["hold_reason"]) for r in page["rows"]] == [("SR-000001", "vendor")]
+    assert data("request", "resume", "SR-1")["status"] == "assigned"
+    queued = data("request", "unassign", "SR-1", "--team", "u")
+    assert (queued["status"], queued["team"], queued["agent"]) == ("classified", "u", None)
+    assert data("request", "assign", "SR-1", "--team", "t")["status"] == "assigned"
     assert data("request", "progress", "SR-1", "--message", "m")["progress_reports"] == 1
     completed = data("request", "complete", "SR-1", "--outcome", "resolved", "--resolution", "r")
     assert completed["status"] == "completed"
@@ -349,10 +365,22 @@ def test_every_command_prints_machine_readable_json_when_asked(run: Run) -> None
     nc = data("request", "correct", "SR-1", "1", "--correction", "c")
     assert nc["correction"] == "c"
     assert data("request", "show", "SR-1")["status"] == "closed"
-    assert len(data("request", "history", "SR-1")) == 14
+    assert len(data("request", "history", "SR-1")) == 18
     assert data("requests")[0]["status"] == "closed"
     ok(run(*OPEN))
     assert data("request", "cancel", "SR-2", "--reason", "r")["status"] == "cancelled"
+    ok(run(*OPEN))
+    data("request", "classify", "SR-3", "--priority", "low")
+    data("request", "assign", "SR-3", "--team", "t")
+    complete(run, "SR-3")
+    closed = data("request", "close", "SR-3", "--reason", "auto", actor="system")
+    assert (closed["status"], closed["close_reason"], closed["satisfaction"]) == (
+        "closed",
+        "auto",
+        None,
+    )
+    reopened = data("request", "reopen", "SR-3", "--reason", "r", actor="customer:acme")
+    assert (reopened["status"], reopened["reopened_after_closure"]) == ("assigned", 1)
 
 
 def test_occurred_at_imports_history_with_the_time_it_happened(run: Run, db: Path) -> None:

@@ -55,6 +55,12 @@ NEW_SINCE_0_1: frozenset[str] = frozenset(
         # events, tests/fixtures/stored-0.2.jsonl, is written once all of them are in.
         "servflow.domain.request:ServiceRequest.NoteAdded",
         "servflow.domain.request:ServiceRequest.CustomerMessaged",
+        # Holds, closures and unassignments: stored in tests/fixtures/stored-lifecycle.jsonl,
+        # read back by tests/integration/test_lifecycle_fixture.py.
+        "servflow.domain.request:ServiceRequest.Held",
+        "servflow.domain.request:ServiceRequest.Resumed",
+        "servflow.domain.request:ServiceRequest.Unassigned",
+        "servflow.domain.request:ServiceRequest.Closed",
     }
 )
 

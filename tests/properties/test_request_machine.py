@@ -41,6 +41,7 @@ from servflow import (
     InvalidTransitionError,
     NonConformity,
     NonConformityNotFoundError,
+    Note,
     OccurrenceOutOfOrderError,
     Outcome,
     Priority,
@@ -61,11 +62,12 @@ OPEN_FAULTS = (None, None, None, "symptom", "kind", "channel", "actor", "future"
 FORWARD: dict[Status, tuple[str, ...]] = {
     Status.NEW: ("classify",),
     Status.CLASSIFIED: ("assign",),
-    Status.ASSIGNED: ("probe", "act", "wait_on_customer", "complete", "complete"),
-    Status.WAITING_ON_CUSTOMER: ("customer_responded", "assign"),
+    Status.ASSIGNED: ("probe", "act", "wait_on_customer", "hold", "complete", "complete"),
+    Status.WAITING_ON_CUSTOMER: ("customer_responded", "assign", "resume", "hold"),
+    Status.ON_HOLD: ("resume", "hold", "complete", "unassign"),
     Status.TRANSFERRED: ("assign",),
-    Status.COMPLETED: ("accept", "reopen"),
-    Status.CLOSED: ("log_nonconformity", "correct_nonconformity"),
+    Status.COMPLETED: ("accept", "reopen", "close", "assign"),
+    Status.CLOSED: ("reopen", "log_nonconformity", "correct_nonconformity"),
     Status.CANCELLED: ("log_nonconformity", "correct_nonconformity"),
 }
 #: When a faultless command says it happened: now, at the previous event, or in between.
@@ -96,8 +98,13 @@ class Model:
     actions: int = 0
     progress_reports: int = 0
     reopen_count: int = 0
+    reopened_after_closure: int = 0
     transfer_count: int = 0
+    #: The reason of a hold other than the customer's, while on it.
+    hold_reason: str | None = None
     corrected: list[bool] = field(default_factory=list)
+    #: Notes and messages, in order: (visibility, whether the customer's message).
+    notes: list[tuple[str, bool]] = field(default_factory=list)
     version: int = 1
 
 
@@ -117,6 +124,8 @@ class Draw:
     priority: Priority
     outcome: Outcome
     number: int
+    #: For ``hold``: the reason (``customer`` is the customer's hold).
+    hold_reason: str = "vendor"
 
 
 def expected_error(  # noqa: PLR0911 - one return per rule, in the order the desk checks them
@@ -127,10 +136,18 @@ def expected_error(  # noqa: PLR0911 - one return per rule, in the order the des
         return ValidationFailedError
     if fault == "future":
         return OccurrenceOutOfOrderError
-    if not allows(command, m.status):
+    # The customer's hold is a wait on the customer, with that command's lifecycle.
+    if not allows(command if fault == "input" else model_command(command, draw), m.status):
         return InvalidTransitionError
     if fault == "past":
         return OccurrenceOutOfOrderError
+    if (
+        command == "hold"
+        and fault != "input"
+        and m.status is Status.ON_HOLD
+        and draw.hold_reason == m.hold_reason
+    ):
+        return InvalidTransitionError  # already on that hold
     if command == "correct_nonconformity":
         number = len(m.corrected) + 1 if fault == "input" else draw.number
         if number > len(m.corrected):
@@ -142,11 +159,24 @@ def expected_error(  # noqa: PLR0911 - one return per rule, in the order the des
     return None
 
 
-def apply(m: Model, command: str, draw: Draw) -> None:  # noqa: C901 - one branch per command
+def model_command(command: str, draw: Draw) -> str:
+    """The lifecycle command a step is: ``hold`` for the customer is ``wait_on_customer``."""
+    return "wait_on_customer" if command == "hold" and draw.hold_reason == "customer" else command
+
+
+def unassign_team(draw: Draw) -> str | None:
+    """The queue an ``unassign`` step sends the request back to (None: nobody's)."""
+    return None if draw.agent == "bob" else draw.team
+
+
+def apply(m: Model, command: str, draw: Draw) -> None:  # noqa: C901, PLR0912 - a branch per command
     """Fold an accepted command into the model (its status from the lifecycle model)."""
     m.version += 1
+    before = m.status
     outcome = draw.outcome if command == "complete" else None
-    m.status = status_after(command, m.status, outcome)
+    m.status = status_after(model_command(command, draw), m.status, outcome)
+    if command in {"wait_on_customer", "resume", "unassign", "complete", "cancel"}:
+        m.hold_reason = None
     if command == "classify":
         m.priority = draw.priority
     elif command == "assign":
@@ -159,6 +189,15 @@ def apply(m: Model, command: str, draw: Draw) -> None:  # noqa: C901 - one branc
         m.actions += 1
     elif command == "reopen":
         m.reopen_count += 1
+        if before is Status.CLOSED:
+            m.reopened_after_closure += 1
+    elif command == "hold":
+        m.hold_reason = None if draw.hold_reason == "customer" else draw.hold_reason
+    elif command == "unassign":
+        team = unassign_team(draw)
+        if team is not None and m.team not in {None, team}:
+            m.transfer_count += 1
+        m.team, m.agent = team, None
     elif command == "report_progress":
         m.progress_reports += 1
     elif command == "complete" and outcome is Outcome.TRANSFERRED:
@@ -168,6 +207,10 @@ def apply(m: Model, command: str, draw: Draw) -> None:  # noqa: C901 - one branc
         m.corrected.append(False)
     elif command == "correct_nonconformity":
         m.corrected[draw.number - 1] = True
+    elif command == "note":
+        m.notes.append(("customer" if draw.number % 2 else "internal", False))
+    elif command == "customer_message":
+        m.notes.append(("customer", True))
 
 
 def send(  # noqa: C901, PLR0911, PLR0912 - one branch per command
@@ -179,7 +222,7 @@ def send(  # noqa: C901, PLR0911, PLR0912 - one branch per command
     bad_input: bool,
     actor: str,
     occurred_at: datetime | None,
-) -> Request | NonConformity:
+) -> Request | NonConformity | Note:
     """Send ``command`` to the desk, with bad input if asked."""
     at = At(actor=actor, occurred_at=occurred_at)
     text = "  " if bad_input else "Some words"
@@ -213,6 +256,14 @@ def send(  # noqa: C901, PLR0911, PLR0912 - one branch per command
         return desk.accept(code, satisfaction=7 if bad_input else 4, **at)
     if command == "reopen":
         return desk.reopen(code, reason=text, **at)
+    if command == "close":
+        return desk.close(code, reason=text, **at)
+    if command == "hold":
+        return desk.hold(code, reason="??" if bad_input else draw.hold_reason, note="Patch", **at)
+    if command == "resume":
+        return desk.resume(code, note=text, **at)
+    if command == "unassign":
+        return desk.unassign(code, team=" " if bad_input else unassign_team(draw), **at)
     if command == "cancel":
         return desk.cancel(code, reason=text, **at)
     if command == "log_nonconformity":
@@ -221,6 +272,11 @@ def send(  # noqa: C901, PLR0911, PLR0912 - one branch per command
     if command == "correct_nonconformity":
         number = len(m.corrected) + 1 if bad_input else draw.number
         return desk.correct_nonconformity(code, number, correction="Fixed", **at)
+    if command == "note":
+        visibility = "customer" if draw.number % 2 else "internal"
+        return desk.note(code, text=text, visibility=visibility, **at)
+    if command == "customer_message":
+        return desk.customer_message(code, text=text, **at)
     pytest.fail(f"unknown command {command!r}")
 
 
@@ -238,17 +294,23 @@ def assert_matches(view: Request, m: Model) -> None:
         len(view.actions),
         view.progress_reports,
         view.reopen_count,
+        view.reopened_after_closure,
         view.transfer_count,
+        view.hold_reason,
         [nc.is_corrected for nc in view.nonconformities],
         [nc.number for nc in view.nonconformities],
+        [(n.visibility.value, n.by_customer) for n in view.notes],
     ) == (
         m.probes,
         m.actions,
         m.progress_reports,
         m.reopen_count,
+        m.reopened_after_closure,
         m.transfer_count,
+        m.hold_reason,
         m.corrected,
         list(range(1, len(m.corrected) + 1)),
+        m.notes,
     ), m.code
     assert (view.version, view.updated_at) == (m.version, m.last_occurred), m.code
 
@@ -368,6 +430,7 @@ class RequestMachine(RuleBasedStateMachine):
             priority=st.sampled_from(Priority),
             outcome=st.sampled_from(Outcome),
             number=st.integers(1, 3),
+            hold_reason=st.sampled_from(("vendor", "problem", "customer")),
         ),
     )
     def command(
@@ -402,7 +465,7 @@ class RequestMachine(RuleBasedStateMachine):
         error = expected_error(m, command, fault, draw)
         event(f"{command}: {'accepted' if error is None else error.__name__}")
 
-        def call() -> Request | NonConformity:
+        def call() -> Request | NonConformity | Note:
             return send(
                 self.desk,
                 m,
@@ -420,7 +483,11 @@ class RequestMachine(RuleBasedStateMachine):
             assert self.remember(code) == before
             return
         live = call()
-        predicted = status_after(command, m.status, draw.outcome if command == "complete" else None)
+        predicted = status_after(
+            model_command(command, draw),
+            m.status,
+            draw.outcome if command == "complete" else None,
+        )
         apply(m, command, draw)
         m.last_occurred = occurred_at or now
         after = self.remember(code)
@@ -428,6 +495,8 @@ class RequestMachine(RuleBasedStateMachine):
         assert after.status is predicted, (command, before.status, after.status, predicted)
         if isinstance(live, Request):
             assert live == after
+        elif isinstance(live, Note):
+            assert live == after.notes[-1]
         else:
             assert live == after.nonconformities[live.number - 1]
         assert after.updated_at == m.last_occurred

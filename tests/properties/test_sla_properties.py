@@ -30,7 +30,7 @@ from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second
 from servflow.persistence.sql import micros
-from strategies import STORY, open_request, send, send_to_request
+from strategies import PAUSING_HOLDS, STORY, open_request, send, send_to_request
 
 WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
 CALENDARS = (
@@ -68,6 +68,10 @@ WEIGHTS = {
     "follow_up": 1,
     "accept": 2,
     "reopen": 2,
+    "hold": 2,
+    "resume": 2,
+    "unassign": 1,
+    "close": 1,
 }
 
 
@@ -105,6 +109,7 @@ def make_policy(calendar: Calendar, warn_at: float) -> SlaPolicy:
         default=SlaRule(first_response="4h", resolution="16h"),
         warn_at=warn_at,
         deemed_acceptance_after="8h",
+        holds=PAUSING_HOLDS,
     )
 
 

@@ -47,6 +47,9 @@ COMMANDS = frozenset(
         "act",
         "wait_on_customer",
         "customer_responded",
+        "hold",
+        "resume",
+        "unassign",
         "report_progress",
         "complete",
         "accept",
@@ -54,6 +57,8 @@ COMMANDS = frozenset(
         "cancel",
         "log_nonconformity",
         "correct_nonconformity",
+        "note",
+        "customer_message",
         "adopt_policy",
         "run_due",
         "forget_customer",
@@ -88,7 +93,7 @@ QUERIES = frozenset(
     }
 )
 #: Public methods that are neither: the constructors (``test_fuzz_cli`` opens hostile stores)
-#: and ``close``.
+#: and ``close`` (it also releases the desk; a request's closure is covered by the lifecycle tests).
 NOT_FUZZED = frozenset({"sqlite", "postgres", "close"})
 
 _TEXTS = (
@@ -189,6 +194,7 @@ _TEXT_PARAMETERS = (
     "reason",
     "note",
     "message",
+    "text",
     "resolution",
     "action",
     "findings",
@@ -218,6 +224,9 @@ def _sensible(
     name = st.sampled_from(["billing", "frontline", "ana"])
     standard = SlaPolicy.standard()
     return dict.fromkeys(_TEXT_PARAMETERS, text) | {
+        # A text, or a hold reason of the standard catalogue (``hold`` takes only those).
+        "reason": st.sampled_from(["it works", "vendor", "customer", "problem"]),
+        "visibility": st.sampled_from(["internal", "customer"]),
         "ref": ref,
         "request": ref,
         "nc": st.integers(1, 2),
@@ -232,11 +241,12 @@ def _sensible(
         "tier": st.sampled_from(["vip", ("standard",)]),
         "outcome": st.sampled_from(["resolved", "transferred", "follow_up"]),
         "severity": st.sampled_from(["minor", "critical"]),
-        "special": st.sampled_from(["triage", "unassigned", "follow_ups_due"]),
+        "special": st.sampled_from(["triage", "unassigned", "follow_ups_due", "on_hold"]),
         "actor": st.sampled_from(
             ["agent:ana", "customer:acme", "system", "auditor:eva", "supervisor:eva"]
         ),
         "customer_id": st.sampled_from(["acme", "globex", "initech"]),
+        "hold_reason": st.sampled_from([None, "vendor", "customer"]),
         "team": name,
         "agent": name,
         "to_team": name,

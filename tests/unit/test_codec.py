@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 
 from servflow import CorruptEventError, RequestNotFoundError, ServiceDesk
 from servflow.domain.base import EventSourced
+from servflow.domain.policy import DEFAULT_HOLDS
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
 
@@ -151,6 +152,26 @@ def every_event() -> Iterator[ServiceRequest.Event]:
         at=t.next(),
     )
     main.accept(satisfaction=2, comment="Slow", actor="customer:acme", at=t.next())
+    main.reopen(reason="Broke again", actor="customer:acme", at=t.next())
+    main.hold(reason="vendor", note=None, holds=DEFAULT_HOLDS, actor="agent:a", at=t.next())
+    main.hold(
+        reason="change_window", note="Fri 22:00", holds=DEFAULT_HOLDS, actor="agent:a", at=t.next()
+    )
+    main.resume(note="Window open", actor="agent:a", at=t.next())
+    main.hold(reason="problem", note=None, holds=DEFAULT_HOLDS, actor="agent:a", at=t.next())
+    main.resume(note=None, actor="agent:a", at=t.next())
+    main.unassign(team="network", actor="agent:lead", at=t.next())
+    main.unassign(team=None, actor="agent:lead", at=t.next())
+    main.assign(team="network", agent="ana", actor="agent:lead", at=t.next())
+    main.complete(
+        outcome="resolved",
+        resolution="Replaced",
+        follow_up_at=None,
+        to_team=None,
+        actor="agent:a",
+        at=t.next(),
+    )
+    main.close(reason="Auto-closed after 5 days", actor="system", at=t.next())
     main.log_nonconformity(
         description="Late",
         severity="major",

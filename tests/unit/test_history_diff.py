@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from lifecycle_model import allows
 from servflow.domain.history import Change, HistoryEntry, history_of
-from servflow.domain.request import Moment, ServiceRequest
+from servflow.domain.policy import DEFAULT_HOLDS
+from servflow.domain.request import Moment, ServiceRequest, Status
 from servflow.domain.view import Request
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -82,6 +83,8 @@ def reference_view(request: ServiceRequest) -> Request:
         resolution=request.resolution,
         follow_up_at=request.follow_up_at,
         waiting_reason=request.waiting_reason,
+        hold_reason=request.hold_reason,
+        hold_note=request.hold_note,
         satisfaction=request.satisfaction,
         acceptance_comment=request.acceptance_comment,
         deemed_acceptance=request.deemed_acceptance,
@@ -92,6 +95,8 @@ def reference_view(request: ServiceRequest) -> Request:
         opened_by=request.opened_by,
         completed_at=request.completed_at,
         closed_at=request.closed_at,
+        close_reason=request.close_reason,
+        reopened_after_closure=request.reopened_after_closure,
         cancelled_at=request.cancelled_at,
         cancel_reason=request.cancel_reason,
         updated_at=request.last_occurred_at,
@@ -213,6 +218,24 @@ class Walk:
                 ),
             ),
             ("reopen", lambda at: r.reopen(reason="again", actor="customer:acme", at=at)),
+            ("close", lambda at: r.close(reason="auto-closed", actor="system", at=at)),
+            (
+                "hold",
+                lambda at: r.hold(
+                    reason=hold_reasons(r)[choice % len(hold_reasons(r))],
+                    note=None if choice % 2 else "n",
+                    holds=DEFAULT_HOLDS,
+                    actor=agent,
+                    at=at,
+                ),
+            ),
+            ("resume", lambda at: r.resume(note=None, actor=agent, at=at)),
+            (
+                "unassign",
+                lambda at: r.unassign(
+                    team=(None, "network", "billing")[choice % 3], actor=agent, at=at
+                ),
+            ),
             ("cancel", lambda at: r.cancel(reason="duplicate", actor=agent, at=at)),
             (
                 "log_nonconformity",
@@ -238,7 +261,17 @@ class Walk:
         ]
 
 
-steps = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 11)), min_size=1, max_size=50)
+def hold_reasons(request: ServiceRequest) -> list[str]:
+    """The reasons a request may be held for now (not the hold it is on)."""
+    waiting = request.status is Status.WAITING_ON_CUSTOMER
+    return [
+        reason
+        for reason in ("vendor", "problem", "customer")
+        if reason != request.hold_reason and not (waiting and reason == "customer")
+    ]
+
+
+steps = st.lists(st.tuples(st.integers(0, 16), st.integers(0, 11)), min_size=1, max_size=50)
 
 
 @settings(deadline=None, max_examples=150)

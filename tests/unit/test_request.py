@@ -15,6 +15,7 @@ from typing import TypeVar
 import pytest
 
 import lifecycle_model as model
+from servflow.domain.policy import DEFAULT_HOLDS
 from servflow.domain.request import (
     COMMANDS,
     OPEN_STATUSES,
@@ -105,6 +106,16 @@ VALID: dict[str, Command] = {
         at=at,
     ),
     "accept": lambda r, at: r.accept(satisfaction=4, comment=None, actor="customer:acme", at=at),
+    "close": lambda r, at: r.close(reason="Resolved 5 days ago", actor="system", at=at),
+    "hold": lambda r, at: r.hold(
+        reason="problem" if r.hold_reason == "vendor" else "vendor",
+        note="Waiting for the vendor's patch",
+        holds=DEFAULT_HOLDS,
+        actor="agent:ana",
+        at=at,
+    ),
+    "resume": lambda r, at: r.resume(note=None, actor="agent:ana", at=at),
+    "unassign": lambda r, at: r.unassign(team="network", actor="agent:ana", at=at),
     "reopen": lambda r, at: r.reopen(reason="Still dropping", actor="customer:acme", at=at),
     "cancel": lambda r, at: r.cancel(reason="Duplicate", actor="agent:ana", at=at),
     "log_nonconformity": lambda r, at: r.log_nonconformity(
@@ -156,6 +167,16 @@ PATHS = (
     Path(Status.ASSIGNED, ("classify", "assign", "transfer", "assign")),
     Path(Status.WAITING_ON_CUSTOMER, ("classify", "assign", "wait_on_customer")),
     Path(Status.WAITING_ON_CUSTOMER, ("classify", "assign", "wait_on_customer", "assign")),
+    Path(Status.WAITING_ON_CUSTOMER, ("classify", "assign", "hold", "wait_on_customer")),
+    Path(Status.ON_HOLD, ("classify", "assign", "hold")),
+    Path(Status.ON_HOLD, ("classify", "assign", "wait_on_customer", "hold")),
+    Path(Status.ON_HOLD, ("classify", "assign", "hold", "hold", "assign")),
+    Path(Status.ASSIGNED, ("classify", "assign", "hold", "resume")),
+    Path(Status.CLASSIFIED, ("classify", "assign", "hold", "unassign")),
+    Path(Status.COMPLETED, ("classify", "assign", "hold", "complete", "unassign", "assign")),
+    Path(Status.CLOSED, ("classify", "assign", "complete", "close")),
+    Path(Status.CLOSED, ("classify", "assign", "complete", "unassign", "close")),
+    Path(Status.ASSIGNED, ("classify", "assign", "complete", "accept", "reopen")),
     Path(Status.TRANSFERRED, ("classify", "assign", "transfer")),
     Path(Status.COMPLETED, ("classify", "assign", "complete")),
     Path(Status.COMPLETED, ("classify", "assign", "complete", "reopen", "complete")),

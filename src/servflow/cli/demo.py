@@ -48,6 +48,7 @@ _OPEN_COLUMNS = (
     (Status.CLASSIFIED, "classified"),
     (Status.ASSIGNED, "in progress"),
     (Status.WAITING_ON_CUSTOMER, "waiting on customer"),
+    (Status.ON_HOLD, "on hold"),
     (Status.TRANSFERRED, "transferred"),
     (Status.COMPLETED, "awaiting acceptance"),
 )

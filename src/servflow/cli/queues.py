@@ -129,6 +129,13 @@ def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
     tier: Annotated[
         list[Tier] | None, typer.Option(help="Only customers of these tiers (repeat).")
     ] = None,
+    hold_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Only requests on this hold (vendor, ...; customer: waiting on the customer).",
+            show_default=False,
+        ),
+    ] = None,
     at: At = None,
     limit: Limit = 50,
     offset: Annotated[int, typer.Option(help="Skip this many rows (the next page).", min=0)] = 0,
@@ -149,6 +156,7 @@ def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
         at=when,
         limit=limit,
         offset=offset,
+        hold_reason=hold_reason,
     )
     if as_json:
         emit_json(
@@ -219,7 +227,8 @@ def _queue_due(status: Status, due: datetime | None, when: datetime) -> Text:
     if status in _CLOCK_STOPPED:
         return Text("stopped", style="dim")
     if due is None:
-        return Text("paused" if status is Status.WAITING_ON_CUSTOMER else "—", style="dim")
+        held = status in {Status.WAITING_ON_CUSTOMER, Status.ON_HOLD}
+        return Text("paused" if held else "—", style="dim")
     return relative(due, when)
 
 

@@ -37,6 +37,7 @@ _STATUS_STYLE = {
     Status.CLASSIFIED: "blue",
     Status.ASSIGNED: "yellow",
     Status.WAITING_ON_CUSTOMER: "magenta",
+    Status.ON_HOLD: "bright_blue",
     Status.TRANSFERRED: "bright_magenta",
     Status.COMPLETED: "green",
     Status.CLOSED: "dim green",

@@ -259,6 +259,71 @@ def respond(
     )
 
 
+@request_app.command("hold")
+@guarded
+def hold(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="A hold reason of the SLA policy's catalogue: customer, vendor, "
+            "implementation, change_window, problem, other (by default)."
+        ),
+    ],
+    note: Annotated[
+        str | None, typer.Option(help="What the desk waits for.", show_default=False)
+    ] = None,
+    occurred_at: OccurredAt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Put a request on hold (the catalogue says whether its SLA clocks pause)."""
+    desk, by = _recorder(ctx, occurred_at)
+    request = desk.hold(ticket, reason=reason, note=note, **by)
+    _report(request, as_json, f"{request.ticket_code} on hold: {reason} · status {request.status}")
+
+
+@request_app.command("resume")
+@guarded
+def resume(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    note: Annotated[
+        str | None, typer.Option(help="Why the hold ended.", show_default=False)
+    ] = None,
+    occurred_at: OccurredAt = None,
+    as_json: AsJson = False,
+) -> None:
+    """End a hold (on the customer or another reason): work and SLA clocks go on."""
+    desk, by = _recorder(ctx, occurred_at)
+    request = desk.resume(ticket, note=note, **by)
+    _report(request, as_json, f"{request.ticket_code} resumed · status {request.status}")
+
+
+@request_app.command("unassign")
+@guarded
+def unassign(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            help="The team whose queue it goes back to (default: none).", show_default=False
+        ),
+    ] = None,
+    occurred_at: OccurredAt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Send a request back to a team's queue (or to nobody's), with no agent."""
+    desk, by = _recorder(ctx, occurred_at)
+    request = desk.unassign(ticket, team=team, **by)
+    where = f"{team}'s queue" if team else "no team's queue"
+    _report(request, as_json, f"{request.ticket_code} back in {where} · status {request.status}")
+
+
 @request_app.command("progress")
 @guarded
 def progress(
@@ -350,7 +415,7 @@ def reopen(
     occurred_at: OccurredAt = None,
     as_json: AsJson = False,
 ) -> None:
-    """Reopen a completed request the customer does not accept."""
+    """Reopen a completed request (not accepted) or a closed one (within the policy's window)."""
     desk, by = _recorder(ctx, occurred_at)
     request = desk.reopen(ticket, reason=reason, **by)
     _report(
@@ -358,6 +423,22 @@ def reopen(
         as_json,
         f"{request.ticket_code} reopened (time {request.reopen_count}) · status {request.status}",
     )
+
+
+@request_app.command("close")
+@guarded
+def close(
+    ctx: typer.Context,
+    ticket: Ticket,
+    *,
+    reason: Annotated[str, typer.Option(help="Why the desk (or system) closes it.")],
+    occurred_at: OccurredAt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Close a completed request for the desk or system (no satisfaction; not an acceptance)."""
+    desk, by = _recorder(ctx, occurred_at)
+    request = desk.close(ticket, reason=reason, **by)
+    _report(request, as_json, f"{request.ticket_code} closed: {reason}")
 
 
 @request_app.command("cancel")

@@ -13,10 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from servflow.desk.clock import DeskClock
+from servflow.desk.sla import SlaDesk
 from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
-from servflow.domain.lifecycle import Command
+from servflow.domain.lifecycle import Command, Status
+from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import NonConformity, Note, ServiceRequest
+from servflow.domain.sla import DEFAULT_POLICY
 from servflow.domain.values import (
     Channel,
     Customer,
@@ -38,6 +41,12 @@ class RequestCommands:
     _clock: DeskClock
     _tickets: Tickets
     _writer: Writer
+    _sla: SlaDesk
+
+    def _policy_of(self, request: ServiceRequest) -> SlaPolicy:
+        """The SLA policy measuring ``request``: its holds catalogue and reopening window."""
+        book = self._sla.book()
+        return book.policy_at(request.opened_at) if book is not None else DEFAULT_POLICY
 
     def open(
         self,
@@ -147,6 +156,56 @@ class RequestCommands:
             r.customer_responded(note=note, actor=actor, at=at)
         return Request.of(r)
 
+    def hold(
+        self,
+        ref: Ref,
+        *,
+        reason: str,
+        note: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Put the work on hold for a reason of the SLA policy's catalogue (``holds``).
+
+        ``customer`` is ``wait_on_customer`` (``note`` says what the desk waits for); the
+        catalogue says whether another reason pauses the SLA clocks, and the hold records it.
+        A hold may switch to another reason; ``resume`` (or the customer's reply) ends it.
+        """
+        with self._writer.change(ref, Command.HOLD, actor, occurred_at) as (r, at):
+            holds = self._policy_of(r).holds
+            r.hold(reason=reason, note=note, holds=holds, actor=actor, at=at)
+        return Request.of(r)
+
+    def resume(
+        self,
+        ref: Ref,
+        *,
+        note: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """End a hold (on the customer or another reason): the work and the clocks go on."""
+        with self._writer.change(ref, Command.RESUME, actor, occurred_at) as (r, at):
+            r.resume(note=note, actor=actor, at=at)
+        return Request.of(r)
+
+    def unassign(
+        self,
+        ref: Ref,
+        *,
+        team: str | None = None,
+        actor: str,
+        occurred_at: datetime | None = None,
+    ) -> Request:
+        """Return the request to ``team``'s queue (None: to nobody's), with no agent.
+
+        A request at work is classified again (a hold ends); a completed one only records
+        who holds it, and stays completed.
+        """
+        with self._writer.change(ref, Command.UNASSIGN, actor, occurred_at) as (r, at):
+            r.unassign(team=team, actor=actor, at=at)
+        return Request.of(r)
+
     def report_progress(
         self, ref: Ref, *, message: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
@@ -192,12 +251,31 @@ class RequestCommands:
             r.accept(satisfaction=satisfaction, comment=comment, actor=actor, at=at)
         return Request.of(r)
 
+    def _close_request(
+        self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request:
+        """Close a completed request for the desk or ``system`` (``desk.close(ref, ...)``).
+
+        Never the customer's ``accept``.
+
+        No satisfaction is recorded. When importing history, give the source's closure time
+        as ``occurred_at``; ``run_due`` keeps recording deemed acceptances by the policy.
+        """
+        with self._writer.change(ref, Command.CLOSE, actor, occurred_at) as (r, at):
+            r.close(reason=reason, actor=actor, at=at)
+        return Request.of(r)
+
     def reopen(
         self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
     ) -> Request:
-        """The customer rejects the completion: the request goes back to work."""
+        """Back to work: the customer rejects the completion, or the closed request reopens.
+
+        A closed request reopens within the SLA policy's ``reopen_window`` of its closure
+        (default: any time).
+        """
         with self._writer.change(ref, Command.REOPEN, actor, occurred_at) as (r, at):
-            r.reopen(reason=reason, actor=actor, at=at)
+            window = self._policy_of(r).reopen_window if r.status is Status.CLOSED else None
+            r.reopen(reason=reason, actor=actor, at=at, window=window)
         return Request.of(r)
 
     def cancel(

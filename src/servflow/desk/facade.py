@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Self
+from typing import IO, TYPE_CHECKING, Self, overload
 from uuid import UUID
 
 from servflow.desk import checks, rebuild
@@ -189,9 +189,42 @@ class ServiceDesk(RequestCommands):
                 erasable=erasable,
             )
 
-    def close(self) -> None:
-        """Release the store's connections."""
-        self._stores.close()
+    @overload
+    def close(self) -> None: ...
+
+    @overload
+    def close(
+        self, ref: Ref, *, reason: str, actor: str, occurred_at: datetime | None = None
+    ) -> Request: ...
+
+    def close(
+        self,
+        ref: Ref | None = None,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Request | None:
+        """``close()`` releases the store's connections; ``close(ref, ...)`` closes a request.
+
+        ``close(ref, reason=..., actor=...)`` closes a completed request for the desk or
+        ``system`` (``Closed``: no satisfaction, never the customer's ``accept``); when
+        importing history, give the source's closure time as ``occurred_at``.
+        """
+        if ref is None and reason is None and actor is None and occurred_at is None:
+            self._stores.close()
+            return None
+        if ref is None or reason is None or actor is None:
+            missing = [
+                name
+                for name, value in (("ref", ref), ("reason", reason), ("actor", actor))
+                if value is None
+            ]
+            msg = f"refused 'close': a request's closure needs {', '.join(missing)}"
+            raise ValidationFailedError(
+                msg, command="close", errors=tuple((name, "missing") for name in missing)
+            )
+        return self._close_request(ref, reason=reason, actor=actor, occurred_at=occurred_at)
 
     def __enter__(self) -> Self:
         return self
@@ -253,11 +286,13 @@ class ServiceDesk(RequestCommands):
         limit: int = 50,
         offset: int = 0,
         count: bool = True,
+        hold_reason: str | None = None,
     ) -> QueuePage:
         """A page of open requests in work order (resolution due, priority, opening time).
 
-        ``special`` picks a named queue: triage, unassigned, waiting_on_customer,
+        ``special`` picks a named queue: triage, unassigned, waiting_on_customer, on_hold,
         awaiting_acceptance, follow_ups_due (as of ``at``, default now) or transferred_in.
+        ``hold_reason`` keeps the requests on that hold (``customer``: waiting on the customer).
         Filters combine; a ``status`` filter also reaches closed and cancelled requests.
         ``count=False`` skips counting every match (``total`` is then None): a page then
         costs only its own rows, however long the queue.
@@ -276,6 +311,7 @@ class ServiceDesk(RequestCommands):
             limit=limit,
             offset=offset,
             count=count,
+            hold_reason=hold_reason,
         )
         return self._reads.queue(question)
 
@@ -345,6 +381,7 @@ class ServiceDesk(RequestCommands):
         tier: Tier | str | Sequence[Tier | str] = (),
         limit: int = 50,
         offset: int = 0,
+        hold_reason: str | None = None,
     ) -> QueuePage:
         """A queue as it stood at ``at`` (by when things happened), folded from the log.
 
@@ -367,6 +404,7 @@ class ServiceDesk(RequestCommands):
             at=when,
             limit=limit,
             offset=offset,
+            hold_reason=hold_reason,
         )
         closed = bool(question.filters[1])  # statuses asked for: closed requests count too
         self._stores.refresh_keys()

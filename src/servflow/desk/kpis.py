@@ -102,6 +102,10 @@ class Kpis(BaseModel):
     """Explicit acceptances with a satisfaction score."""
     deemed_acceptances: int
     """Requests closed by deemed acceptance (the customer stayed silent)."""
+    closures: int = 0
+    """Requests closed by the desk or ``system`` (``Closed``: no satisfaction) as of ``at``."""
+    reopened_after_closure: int = 0
+    """Reopenings of closed requests (each counted), within the policy's reopening window."""
     effort_minutes: int
     """Total effort of the recorded actions."""
     cost: Decimal
@@ -141,7 +145,7 @@ def _ordered(counts: Counter[_E], order: Iterable[_E]) -> dict[_E, int]:
     return {value: counts[value] for value in order if counts[value]}
 
 
-def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
+def compute_kpis(  # noqa: C901, PLR0912, PLR0915 - one pass that adds up every figure
     cohort: Callable[
         [datetime, datetime], Iterable[tuple[ServiceRequest, Callable[[], SlaStatus]]]
     ],
@@ -182,6 +186,7 @@ def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
     resolution_times: list[timedelta] = []
     scores: list[int] = []
     volume = fcr_base = fcr_hits = completed_once = reopened = deemed = 0
+    closures = reopened_closed = 0
     effort = 0
     cost = Decimal(0)
     logged = corrected = 0
@@ -215,7 +220,10 @@ def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
         if request.completed_at is not None or request.reopen_count:
             completed_once += 1
             reopened += request.reopen_count > 0
-        if request.deemed_acceptance:
+        reopened_closed += request.reopened_after_closure
+        if request.status is Status.CLOSED and request.close_reason is not None:
+            closures += 1
+        elif request.deemed_acceptance:
             deemed += 1
         elif request.satisfaction is not None:
             scores.append(request.satisfaction)
@@ -250,6 +258,8 @@ def compute_kpis(  # noqa: C901, PLR0915 - one pass that adds up every figure
         mean_satisfaction=statistics.fmean(scores) if scores else None,
         satisfaction_count=len(scores),
         deemed_acceptances=deemed,
+        closures=closures,
+        reopened_after_closure=reopened_closed,
         effort_minutes=effort,
         cost=cost,
         nonconformities=logged,

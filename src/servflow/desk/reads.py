@@ -133,6 +133,7 @@ class QueueQuestion:
     limit: int
     offset: int
     count: bool = True
+    hold_reason: str | None = None
 
     @classmethod
     def checked(  # noqa: PLR0913 - one keyword per filter of ``ServiceDesk.queue``
@@ -151,6 +152,7 @@ class QueueQuestion:
         limit: object,
         offset: object,
         count: object = True,
+        hold_reason: object = None,
     ) -> QueueQuestion:
         """The question ``ServiceDesk.queue`` (or ``queue_as_of``) was asked, or refused.
 
@@ -174,6 +176,7 @@ class QueueQuestion:
             limit,  # type: ignore[arg-type]  # checked by ``page``
             offset,  # type: ignore[arg-type]
             bool(count),
+            text_filter(hold_reason, "hold_reason", command),
         )
 
     def ask(self, view: QueueProjection, tx: Tx) -> QueuePage:
@@ -189,6 +192,7 @@ class QueueQuestion:
             kind=kinds,
             customer=self.customer,
             tier=tiers,
+            hold_reason=self.hold_reason,
             at=self.at,
             limit=self.limit,
             offset=self.offset,

@@ -77,7 +77,16 @@ KEPT = frozenset(
         "CustomerAccepted",
         "FollowUpDue",
         "NoteAdded",
+        "Held",
+        "Resumed",
+        "Unassigned",
+        "Closed",
     }
+)
+#: The events that end a hold (and the pause it opened): a resumption, a reply, the request
+#: going back to a queue, completed straight from the hold, cancelled or closed.
+_HOLD_ENDS = frozenset(
+    {"CustomerResponded", "Resumed", "Unassigned", "Completed", "Cancelled", "Closed"}
 )
 
 
@@ -123,7 +132,8 @@ class ClockState(StrEnum):
     MISSED = "missed"
     """Met, but after its due instant."""
     PAUSED = "paused"
-    """Not counting: waiting on the customer (and not past its due instant)."""
+    """Not counting: on a pausing hold (the customer's, or another the desk made pause), and
+    not past its due instant."""
     CANCELLED = "cancelled"
     """Stopped by a cancellation before it was met: neither met nor breached."""
 
@@ -226,6 +236,8 @@ class SlaFact(BaseModel):
     outcome: str | None = None
     follow_up_at: AwareDatetime | None = None
     by_customer: bool = False
+    #: For ``Held``: whether the hold pauses the clocks (recorded in the event).
+    pauses: bool = False
 
 
 class Span(NamedTuple):
@@ -265,11 +277,17 @@ def counted_segments(
 
 
 def track_pause(exclusions: list[Span], fact: SlaFact) -> None:
-    """Open a pause at ``WaitingOnCustomer``; close it at the reply or a cancellation."""
+    """Open a pause at a pausing hold; close it when the hold ends or turns into one that counts.
+
+    ``WaitingOnCustomer`` always pauses, a ``Held`` as it recorded; a switch between two
+    pausing holds keeps the one pause.
+    """
     is_open = bool(exclusions) and exclusions[-1].end is None
-    if fact.event == "WaitingOnCustomer" and not is_open:
-        exclusions.append(Span(fact.at, None))
-    elif fact.event in {"CustomerResponded", "Cancelled"} and is_open:
+    pausing = fact.event == "WaitingOnCustomer" or (fact.event == "Held" and fact.pauses)
+    if pausing:
+        if not is_open:
+            exclusions.append(Span(fact.at, None))
+    elif is_open and (fact.event in _HOLD_ENDS or fact.event == "Held"):
         exclusions[-1] = Span(exclusions[-1].start, fact.at)
 
 

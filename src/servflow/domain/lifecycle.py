@@ -47,13 +47,17 @@ class Status(StrEnum):
     ASSIGNED = "assigned"
     """Someone is working on it (STAR probing and actions)."""
     WAITING_ON_CUSTOMER = "waiting_on_customer"
-    """Paused until the customer replies; SLA clocks do not count."""
+    """On hold on the customer until they reply; SLA clocks do not count."""
+    ON_HOLD = "on_hold"
+    """On hold for another reason (vendor, implementation, change window, problem...); the
+    desk's catalogue of hold reasons says whether SLA clocks count."""
     TRANSFERRED = "transferred"
     """Sent to another department; re-queued for that team, still open."""
     COMPLETED = "completed"
     """Resolved (or to be followed up); waiting for the customer's acceptance."""
     CLOSED = "closed"
-    """Accepted by the customer (explicitly or deemed): finished."""
+    """Accepted by the customer (explicitly or deemed) or closed by the desk or ``system``:
+    finished (reopened only within the policy's window)."""
     CANCELLED = "cancelled"
     """Withdrawn or a duplicate: finished without resolution."""
 
@@ -61,9 +65,13 @@ class Status(StrEnum):
 #: Statuses in which a request still needs work or acceptance.
 OPEN_STATUSES = frozenset(Status) - {Status.CLOSED, Status.CANCELLED}
 
-_WORKABLE = frozenset(
-    {Status.CLASSIFIED, Status.ASSIGNED, Status.WAITING_ON_CUSTOMER, Status.TRANSFERRED}
-)
+#: On hold: on the customer, or for another reason.
+_HELD = frozenset({Status.WAITING_ON_CUSTOMER, Status.ON_HOLD})
+_WORKABLE = frozenset({Status.CLASSIFIED, Status.ASSIGNED, Status.TRANSFERRED}) | _HELD
+#: Completed or closed: reopened from there.
+_DONE = frozenset({Status.COMPLETED, Status.CLOSED})
+#: Completed, awaiting acceptance: assignment changes are still recorded there, as facts.
+_COMPLETED = frozenset({Status.COMPLETED})
 
 
 class Command(StrEnum):
@@ -76,9 +84,13 @@ class Command(StrEnum):
     ACT = "act"
     WAIT_ON_CUSTOMER = "wait_on_customer"
     CUSTOMER_RESPONDED = "customer_responded"
+    HOLD = "hold"
+    RESUME = "resume"
+    UNASSIGN = "unassign"
     REPORT_PROGRESS = "report_progress"
     COMPLETE = "complete"
     ACCEPT = "accept"
+    CLOSE = "close"
     REOPEN = "reopen"
     MARK_FOLLOW_UP_DUE = "mark_follow_up_due"
     CANCEL = "cancel"
@@ -113,30 +125,38 @@ LIFECYCLE: Mapping[Command, Transition] = MappingProxyType(
             "Classified", _WORKABLE | {Status.NEW}, Status.CLASSIFIED, stays_in=_WORKABLE
         ),
         Command.ASSIGN: Transition(
-            "Assigned",
-            _WORKABLE,
-            Status.ASSIGNED,
-            stays_in=frozenset({Status.WAITING_ON_CUSTOMER}),
+            "Assigned", _WORKABLE | _COMPLETED, Status.ASSIGNED, stays_in=_HELD | _COMPLETED
         ),
         Command.PROBE: Transition("Probed", frozenset({Status.ASSIGNED})),
         Command.ACT: Transition("ActionTaken", frozenset({Status.ASSIGNED})),
         Command.WAIT_ON_CUSTOMER: Transition(
-            "WaitingOnCustomer", frozenset({Status.ASSIGNED}), Status.WAITING_ON_CUSTOMER
+            "WaitingOnCustomer",
+            frozenset({Status.ASSIGNED, Status.ON_HOLD}),
+            Status.WAITING_ON_CUSTOMER,
         ),
         Command.CUSTOMER_RESPONDED: Transition(
             "CustomerResponded", frozenset({Status.WAITING_ON_CUSTOMER}), Status.ASSIGNED
         ),
+        Command.HOLD: Transition("Held", _HELD | {Status.ASSIGNED}, Status.ON_HOLD),
+        Command.RESUME: Transition("Resumed", _HELD, Status.ASSIGNED),
+        Command.UNASSIGN: Transition(
+            "Unassigned",
+            OPEN_STATUSES,
+            Status.CLASSIFIED,
+            stays_in=_COMPLETED | {Status.NEW},
+        ),
         Command.REPORT_PROGRESS: Transition("ProgressReported", _WORKABLE | {Status.NEW}),
         Command.COMPLETE: Transition(
             "Completed",
-            frozenset({Status.ASSIGNED}),
+            _HELD | {Status.ASSIGNED},
             Status.COMPLETED,
             by_outcome={Outcome.TRANSFERRED: Status.TRANSFERRED},
         ),
         Command.ACCEPT: Transition(
             "CustomerAccepted", frozenset({Status.COMPLETED}), Status.CLOSED
         ),
-        Command.REOPEN: Transition("Reopened", frozenset({Status.COMPLETED}), Status.ASSIGNED),
+        Command.CLOSE: Transition("Closed", frozenset({Status.COMPLETED}), Status.CLOSED),
+        Command.REOPEN: Transition("Reopened", _DONE, Status.ASSIGNED),
         Command.MARK_FOLLOW_UP_DUE: Transition(
             "FollowUpDue", frozenset({Status.COMPLETED}), system=True
         ),

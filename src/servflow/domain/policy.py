@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,7 +20,7 @@ from servflow.domain.calendar import Calendar, settings_from_file, validate_sett
 from servflow.domain.values import Label
 from servflow.errors import shown
 
-__all__ = ["MAX_DURATION", "SlaPolicy", "SlaRule"]
+__all__ = ["DEFAULT_HOLDS", "MAX_DURATION", "SlaPolicy", "SlaRule"]
 
 _SHORT_DURATION = re.compile(r"(-?)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _SHORT_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -104,6 +105,33 @@ class SlaRule(BaseModel):
         )
 
 
+#: The hold reasons a policy knows unless it says otherwise, and whether each pauses the SLA
+#: clocks. Only the customer's does: a clock measures the time the provider answers for, and
+#: waiting on its own vendors, implementers, change windows or problem management is the
+#: provider's time (JSM's default "pause on: waiting for customer"; RT and Zammad pause only on
+#: the states a desk lists). A desk that agreed otherwise with its customers says so in ``holds``.
+DEFAULT_HOLDS: Mapping[str, bool] = MappingProxyType(
+    {
+        "customer": True,
+        "vendor": False,
+        "implementation": False,
+        "change_window": False,
+        "problem": False,
+        "other": False,
+    }
+)
+
+
+class HoldCatalogue(dict[str, bool]):
+    """A policy's hold reasons and whether each pauses the clocks.
+
+    A dict, hashable like the frozen policy holding it (never changed once validated).
+    """
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+
 #: Used when no rule matches, including before classification: one 8-hour business day to a first
 #: response and one 40-hour business week to resolution (five days of 09:00-17:00).
 _DEFAULT_RULE = SlaRule(
@@ -124,6 +152,13 @@ class SlaPolicy(BaseModel):
     used. ``deemed_acceptance_after`` is the business time of customer silence, while a request
     awaits acceptance, after which ``system`` records a deemed acceptance (``None``, or ``false`` /
     ``"never"`` in a file, disables it).
+
+    ``holds`` is the desk's catalogue of hold reasons and, per reason, whether a hold for it
+    pauses the SLA clocks (default ``DEFAULT_HOLDS``: only ``customer`` does; ``customer`` is
+    always in it and always pauses). The answer is recorded with each hold, so a later
+    version of the catalogue changes only later holds. ``reopen_window`` is how long after its
+    closure a request may be reopened (``None``, or ``"forever"`` in a file: any time; zero:
+    never), in wall-clock time from the closure's ``occurred_at``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -136,6 +171,37 @@ class SlaPolicy(BaseModel):
     default: SlaRule = _DEFAULT_RULE
     warn_at: float = Field(default=0.8, gt=0, le=1)
     deemed_acceptance_after: timedelta | None = timedelta(hours=40)
+    holds: Mapping[Label, bool] = Field(default_factory=lambda: HoldCatalogue(DEFAULT_HOLDS))
+    reopen_window: timedelta | None = None
+
+    @field_validator("holds")
+    @classmethod
+    def _customer_pauses(cls, value: Mapping[str, bool]) -> Mapping[str, bool]:
+        if value.get("customer", True) is not True:
+            msg = "the hold on the customer always pauses the SLA clocks (customer = true)"
+            raise ValueError(msg)
+        bad = [name for name in value if not name.strip() or name != name.strip()]
+        if bad:
+            msg = f"hold reasons must be names without surrounding blanks, not {bad[0]!r}"
+            raise ValueError(msg)
+        return HoldCatalogue({"customer": True, **value})
+
+    @field_validator("reopen_window", mode="before")
+    @classmethod
+    def _read_window(cls, value: object) -> object:
+        # TOML has no null: "forever" (or ``false``) is no limit; 0 / "never" forbids reopening.
+        if isinstance(value, str) and value.strip().lower() == "never":
+            return timedelta(0)
+        if value is False or (isinstance(value, str) and value.strip().lower() == "forever"):
+            return None
+        return _short_duration(value)
+
+    @field_validator("reopen_window")
+    @classmethod
+    def _window_in_range(cls, value: timedelta | None) -> timedelta | None:
+        if value is None or not value:
+            return value
+        return _positive(value)
 
     @field_validator("deemed_acceptance_after", mode="before")
     @classmethod
@@ -181,6 +247,10 @@ class SlaPolicy(BaseModel):
     def from_file(cls, path: str | Path) -> Self:
         """Load a policy from a ``.toml``, ``.json`` or ``.yaml`` file (``servflow.settings``)."""
         return settings_from_file(cls, path, what="SLA policy")
+
+    def hold_pauses(self, reason: str) -> bool | None:
+        """Whether a hold for ``reason`` pauses the SLA clocks; None if the catalogue lacks it."""
+        return self.holds.get(reason)
 
     def targets_for(self, *, priority: str | None, kind: str | None, tier: str | None) -> SlaRule:
         """Pick the targets for a request: the first matching rule, else the default."""

@@ -13,7 +13,7 @@ the status an event leads to comes from the same table (``status_after``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from pydantic import Field, ValidationError
@@ -67,6 +67,7 @@ from servflow.errors import (
 
 __all__ = [
     "COMMANDS",
+    "CUSTOMER_HOLD",
     "OPEN_STATUSES",
     "SYSTEM_TRANSITIONS",
     "TRANSITIONS",
@@ -81,6 +82,28 @@ __all__ = [
     "total_cost",
     "total_effort",
 ]
+
+
+#: The hold reason that is the customer's: recorded as ``WaitingOnCustomer``, always pausing.
+CUSTOMER_HOLD = "customer"
+
+
+def _end_hold(request: RequestState) -> None:
+    """Forget the hold a request was on (resumed, unassigned, completed)."""
+    request.waiting_reason = None
+    request.hold_reason = None
+    request.hold_note = None
+
+
+def _days(window: timedelta) -> str:
+    """A reopening window as people write it: ``14 days``, ``2 days 4h``, ``36h 30m``."""
+    days, rest = divmod(window, timedelta(days=1))
+    hours, rest = divmod(rest, timedelta(hours=1))
+    minutes = rest // timedelta(minutes=1)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours}h"] if hours else []
+    parts += [f"{minutes}m"] if minutes else []
+    return " ".join(parts) or f"{window.total_seconds():g}s"
 
 
 class ServiceRequest(EventSourced, RequestState):
@@ -202,6 +225,8 @@ class ServiceRequest(EventSourced, RequestState):
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.waiting_reason = self.reason
+            request.hold_reason = None  # a switch from another hold to the customer
+            request.hold_note = None
 
     class CustomerResponded(Event):
         """The customer answered; work and SLA clocks resume."""
@@ -219,6 +244,47 @@ class ServiceRequest(EventSourced, RequestState):
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.progress_reports += 1
 
+    class Held(Event):
+        """The work was put on hold for a reason other than the customer (from the catalogue).
+
+        ``pauses`` is whether the SLA clocks stop counting during the hold, as the desk's
+        catalogue (the SLA policy's ``holds``) said when the hold was recorded: stored with the
+        fact, so replays, rebuilds and later catalogues measure it the same forever.
+        """
+
+        reason: ShortText
+        note: Text | None = None
+        pauses: bool
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.hold_reason = self.reason
+            request.hold_note = self.note
+            request.waiting_reason = None  # a switch from the customer to another hold
+
+    class Resumed(Event):
+        """The desk took the work up again after a hold (on the customer or another reason)."""
+
+        note: Text | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            _end_hold(request)
+
+    class Unassigned(Event):
+        """The request went back to a team's queue (or, with no team, to nobody's) unassigned.
+
+        While at work it is classified again (a hold ends); once completed it records only who
+        holds the request, as a fact, and the status stays.
+        """
+
+        team: ShortText | None = None
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            if self.team is not None and request.team not in {None, self.team}:
+                request.transfer_count += 1
+            request.team = self.team
+            request.agent = None
+            _end_hold(request)
+
     class Completed(Event):
         """STAR resolution: resolved, transferred to another team, or to be followed up."""
 
@@ -230,6 +296,7 @@ class ServiceRequest(EventSourced, RequestState):
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.outcome = self.outcome
             request.resolution = self.resolution
+            _end_hold(request)  # completed straight from a hold
             if self.outcome is Outcome.TRANSFERRED:
                 request.team = self.to_team
                 request.agent = None
@@ -253,13 +320,34 @@ class ServiceRequest(EventSourced, RequestState):
             request.deemed_acceptance = self.deemed
             request.closed_at = self.occurred_at
 
+    class Closed(Event):
+        """The desk or ``system`` closed the completed request (not the customer's acceptance).
+
+        An auto-closure days after resolution, or an import of one at the history's own time:
+        no satisfaction is recorded, and ``CustomerAccepted`` is never implied.
+        """
+
+        reason: Text
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.closed_at = self.occurred_at
+            request.close_reason = self.reason
+
     class Reopened(Event):
-        """The customer rejected the completion; the request goes back to work."""
+        """The completion was rejected (or the closed request reopened): back to work."""
 
         reason: Text
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.reopen_count += 1
+            if request.closed_at is not None:
+                # Only a closure sets ``closed_at``: this reopening came after one.
+                request.reopened_after_closure += 1
+                request.closed_at = None
+                request.close_reason = None
+                request.satisfaction = None
+                request.acceptance_comment = None
+                request.deemed_acceptance = False
             request.outcome = None
             request.resolution = None
             request.follow_up_at = None
@@ -282,7 +370,7 @@ class ServiceRequest(EventSourced, RequestState):
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.cancel_reason = self.reason
             request.cancelled_at = self.occurred_at
-            request.waiting_reason = None
+            _end_hold(request)
 
     class NonConformityLogged(Event):
         """A non-conformity was established and documented (control, source 000)."""
@@ -353,6 +441,7 @@ class ServiceRequest(EventSourced, RequestState):
                     visibility=Visibility.CUSTOMER,
                     actor=self.actor,
                     at=self.occurred_at,
+                    by_customer=True,
                 )
             )
 
@@ -559,10 +648,73 @@ class ServiceRequest(EventSourced, RequestState):
             deemed=deemed,
         )
 
-    def reopen(self, *, reason: str, actor: str, at: Moment) -> None:
-        """The customer rejects the completion: back to work with the same team and agent."""
+    def close(self, *, reason: str, actor: str, at: Moment) -> None:
+        """Close the completed request for the desk or ``system`` (no satisfaction recorded)."""
+        self._require(Command.CLOSE, at)
+        self._record(Command.CLOSE, at, actor=actor, reason=reason)
+
+    def reopen(
+        self, *, reason: str, actor: str, at: Moment, window: timedelta | None = None
+    ) -> None:
+        """Back to work with the same team and agent: a rejected completion, or a closed request.
+
+        A closed request reopens only within ``window`` of its closure (``None``: any time;
+        zero: never), which the desk takes from the SLA policy measuring the request.
+        """
         self._require(Command.REOPEN, at)
+        if self.status is Status.CLOSED and window is not None and self.closed_at is not None:
+            if not window:
+                self._refuse_transition(
+                    Command.REOPEN, "the SLA policy allows no reopening after closure"
+                )
+            if at.occurred_at > self.closed_at + window:
+                self._refuse_transition(
+                    Command.REOPEN,
+                    f"closed at {self.closed_at.isoformat()}, and the SLA policy allows "
+                    f"reopening for {_days(window)} after closure",
+                )
         self._record(Command.REOPEN, at, actor=actor, reason=reason)
+
+    def hold(
+        self,
+        *,
+        reason: str,
+        note: str | None,
+        holds: Mapping[str, bool],
+        actor: str,
+        at: Moment,
+    ) -> None:
+        """Put the work on hold for ``reason``, one of the catalogue ``holds`` (reason -> pauses).
+
+        The customer's hold is recorded as ``WaitingOnCustomer`` (``note`` its reason); any
+        other as ``Held``, with whether it pauses the SLA clocks as the catalogue says now.
+        """
+        if reason == CUSTOMER_HOLD:
+            self.wait_on_customer(reason=note or "waiting on the customer", actor=actor, at=at)
+            return
+        self._require(Command.HOLD, at)
+        if not isinstance(reason, str) or reason not in holds:
+            known = ", ".join(sorted(holds))
+            self._refuse(
+                Command.HOLD,
+                "reason",
+                f"{shown(reason)} is not a hold reason of the SLA policy (known: {known})",
+            )
+        if self.status is Status.ON_HOLD and reason == self.hold_reason:
+            self._refuse_transition(Command.HOLD, f"the request is already on hold: {reason}")
+        self._record(
+            Command.HOLD, at, actor=actor, reason=reason, note=note, pauses=bool(holds[reason])
+        )
+
+    def resume(self, *, note: str | None, actor: str, at: Moment) -> None:
+        """Take the work up again after a hold (a customer's reply is ``customer_responded``)."""
+        self._require(Command.RESUME, at)
+        self._record(Command.RESUME, at, actor=actor, note=note)
+
+    def unassign(self, *, team: str | None, actor: str, at: Moment) -> None:
+        """Return the request to ``team``'s queue (``None``: to nobody's), with no agent."""
+        self._require(Command.UNASSIGN, at)
+        self._record(Command.UNASSIGN, at, actor=actor, team=team)
 
     def mark_follow_up_due(self, *, actor: str, at: Moment) -> None:
         """Record that the follow-up date of the current completion has come (``system`` only).

@@ -82,7 +82,7 @@ class Roles(BaseModel):
         about, accept, reopen and withdraw (cancel) their own requests; auditors
         document and correct non-conformities (control and improvement, source 000) and
         nothing else; ``system`` records what time brings (deemed acceptance, follow-ups
-        coming due).
+        coming due, closures).
         """
         customer = frozenset(
             {
@@ -102,7 +102,9 @@ class Roles(BaseModel):
                 ActorKind.INTEGRATION: _DESK_COMMANDS,
                 ActorKind.CUSTOMER: customer,
                 ActorKind.AUDITOR: control,
-                ActorKind.SYSTEM: frozenset({Command.MARK_FOLLOW_UP_DUE, Command.ACCEPT}),
+                ActorKind.SYSTEM: frozenset(
+                    {Command.MARK_FOLLOW_UP_DUE, Command.ACCEPT, Command.CLOSE}
+                ),
             }
         )
 

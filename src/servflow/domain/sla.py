@@ -15,8 +15,10 @@ Rules (``docs/explanation/sla.md`` tells them with a worked example):
 * The first response is met by the first ``Probed``, ``ActionTaken``, ``ProgressReported`` or
   ``Completed``; the resolution by a ``Completed`` whose outcome is resolved or follow_up (a
   transfer does not stop it).
-* Business time between ``WaitingOnCustomer`` and ``CustomerResponded`` does not count (a
-  cancellation while waiting ends the pause). After ``Reopened`` the resolution clock runs
+* Business time on a pausing hold does not count: from ``WaitingOnCustomer`` (always) or a
+  ``Held`` whose ``pauses`` the desk's catalogue set, to the end of the hold (``CustomerResponded``,
+  ``Resumed``, ``Unassigned``, ``Completed``, ``Cancelled``, ``Closed``, or a ``Held`` that does
+  not pause). After ``Reopened`` the resolution clock runs
   again, un-met, and the time spent awaiting acceptance (completion to reopening) does not
   count. ``Cancelled`` stops the clocks that are still running (state cancelled, neither met nor
   breached); a clock already met (or missed) keeps that outcome.
@@ -161,6 +163,8 @@ class SlaTracker(BaseModel):
         fields: dict[str, Any] = {}
         if isinstance(event, ServiceRequest.Classified):
             fields = {"priority": event.priority.value, "kind": event.kind.value}
+        elif isinstance(event, ServiceRequest.Held):
+            fields = {"pauses": event.pauses}
         elif isinstance(event, ServiceRequest.Completed):
             follow_up = event.follow_up_at
             fields = {
@@ -209,7 +213,7 @@ class SlaTracker(BaseModel):
         for fact in self.facts:
             if fact.event == "Completed":
                 pending = None if fact.outcome == Outcome.TRANSFERRED else fact
-            elif fact.event in {"Reopened", "CustomerAccepted", "Cancelled"}:
+            elif fact.event in {"Reopened", "CustomerAccepted", "Closed", "Cancelled"}:
                 pending = None
         return pending
 

@@ -96,13 +96,11 @@ class Note(Value):
 
     text: str
     visibility: Visibility
+    #: Who recorded it: the customer, or the desk or an integration on their behalf.
     actor: Actor
     at: AwareDatetime
-
-    @property
-    def by_customer(self) -> bool:
-        """Whether the customer wrote it (a message of theirs, not the desk's reply)."""
-        return self.actor.startswith("customer:")
+    #: Whether these are the customer's words (a message of theirs), not the desk's.
+    by_customer: bool = False
 
 
 class NonConformity(Value):
@@ -166,5 +164,9 @@ class RequestState:
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     waiting_reason: str | None = None
+    hold_reason: str | None = None
+    hold_note: str | None = None
+    close_reason: str | None = None
+    reopened_after_closure: int = 0
     reopen_count: int = 0
     transfer_count: int = 0

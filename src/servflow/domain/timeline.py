@@ -131,12 +131,17 @@ def changes_of(
         )
         notes.append((TimelineKind.TARGET_CHANGED, text))
     if not before.is_paused and after.is_paused:
-        notes.append(
-            (TimelineKind.PAUSED, f"{label} clock paused: waiting on the customer ({used})")
-        )
+        why = "waiting on the customer" if fact.event == "WaitingOnCustomer" else "on hold"
+        notes.append((TimelineKind.PAUSED, f"{label} clock paused: {why} ({used})"))
     if before.is_paused and not after.is_paused and not stopped:
+        why = {
+            "CustomerResponded": "the customer responded",
+            "Resumed": "the work resumed",
+            "Unassigned": "back to the queue",
+            "Held": "on a hold that counts",
+        }.get(fact.event, fact.event)
         text = (
-            f"{label} clock resumed: the customer responded; {human(after.paused)} of "
+            f"{label} clock resumed: {why}; {human(after.paused)} of "
             f"business time paused so far; due {due}"
         )
         notes.append((TimelineKind.RESUMED, text))

@@ -49,6 +49,9 @@ class Request(Value):
     resolution: str | None
     follow_up_at: AwareDatetime | None
     waiting_reason: str | None
+    #: The reason of a hold other than on the customer (status ``on_hold``), from the catalogue.
+    hold_reason: str | None
+    hold_note: str | None
     satisfaction: int | None
     acceptance_comment: str | None
     deemed_acceptance: bool
@@ -61,6 +64,10 @@ class Request(Value):
     opened_by: str
     completed_at: AwareDatetime | None
     closed_at: AwareDatetime | None
+    #: Why the desk or ``system`` closed it (``Closed``); None for an acceptance.
+    close_reason: str | None
+    #: How many times it was reopened after a closure (also counted in ``reopen_count``).
+    reopened_after_closure: int
     cancelled_at: AwareDatetime | None
     cancel_reason: str | None
     #: When the latest event happened.

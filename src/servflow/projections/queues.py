@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from servflow.domain.lifecycle import OPEN_STATUSES, Status, status_after
 from servflow.domain.policy import SlaPolicy
-from servflow.domain.request import ServiceRequest
+from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
 from servflow.persistence.quarantine import Unreadable
@@ -47,6 +47,8 @@ class SpecialQueue(StrEnum):
     """Classified (or transferred in) and waiting for someone to take it."""
     WAITING_ON_CUSTOMER = "waiting_on_customer"
     """Paused until the customer replies."""
+    ON_HOLD = "on_hold"
+    """On hold for another reason (vendor, implementation...); ``hold_reason=`` narrows it."""
     AWAITING_ACCEPTANCE = "awaiting_acceptance"
     """Completed, waiting for the customer's acceptance."""
     FOLLOW_UPS_DUE = "follow_ups_due"
@@ -72,6 +74,7 @@ class _Row:
     team: str | None
     agent: str | None
     outcome: str | None
+    hold_reason: str | None
     opened_at: int
     updated_at: int
     follow_up_at: int | None
@@ -109,6 +112,8 @@ class QueueRow(Value):
     follow_up_at: datetime | None
     first_response_due: datetime | None
     resolution_due: datetime | None
+    #: The reason of the hold the request is on (``customer`` for a wait on the customer).
+    hold_reason: str | None = None
     #: One of the request's stored events could not be read: the row shows the request as
     #: folded without it (``desk.quarantine()`` lists it; ``desk.get`` raises
     #: ``CorruptEventError``).
@@ -139,7 +144,8 @@ class QueueProjection(MeasuredProjection[_Row]):
     # v2: SLA due times filled from each request's tracker (new columns sla_policy, sla_tracker).
     # v3: totals per team and status (the ``_counts`` table) for counted pages.
     # v4: ``quarantined``, set when one of the request's events could not be read.
-    version: ClassVar[int] = 4
+    # v5: ``hold_reason``, the reason of the hold a request is on (the on_hold queue by reason).
+    version: ClassVar[int] = 5
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -151,6 +157,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             "is_open INTEGER NOT NULL, customer_id TEXT NOT NULL, tier TEXT NOT NULL, "
             "kind TEXT NOT NULL, stage TEXT NOT NULL, channel TEXT NOT NULL, priority TEXT, "
             "priority_rank INTEGER NOT NULL, category TEXT, team TEXT, agent TEXT, outcome TEXT, "
+            "hold_reason TEXT, "
             "opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, follow_up_at BIGINT, "
             "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL, "
             "quarantined INTEGER NOT NULL DEFAULT 0, sla_policy TEXT, sla_tracker TEXT)"
@@ -286,6 +293,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             team=None,
             agent=None,
             outcome=None,
+            hold_reason=None,
             opened_at=opened,
             updated_at=opened,
             follow_up_at=None,
@@ -328,6 +336,7 @@ class QueueProjection(MeasuredProjection[_Row]):
         kind: Sequence[Kind] = (),
         customer: str | None = None,
         tier: Sequence[Tier] = (),
+        hold_reason: str | None = None,
         at: datetime | None = None,
         include_closed: bool = False,
         limit: int = 50,
@@ -347,7 +356,12 @@ class QueueProjection(MeasuredProjection[_Row]):
             clause, args = _special(special, at)
             where.append(clause)
             params.extend(args)
-        for column, value in (("team", team), ("agent", agent), ("customer_id", customer)):
+        for column, value in (
+            ("team", team),
+            ("agent", agent),
+            ("customer_id", customer),
+            ("hold_reason", hold_reason),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -369,6 +383,7 @@ class QueueProjection(MeasuredProjection[_Row]):
                 include_closed=include_closed,
                 unsupported=agent is not None
                 or customer is not None
+                or hold_reason is not None
                 or bool(priority or kind or tier),
             )
             if count
@@ -480,21 +495,50 @@ def _(event: ServiceRequest.Completed, row: _Row) -> dict[str, Any] | None:
             "agent": None,
             "outcome": event.outcome.value,
             "follow_up_at": None,
+            "hold_reason": None,
         }
     return {
         "outcome": event.outcome.value,
         "follow_up_at": micros(event.follow_up_at),
+        "hold_reason": None,
     }
 
 
 @_changes.register
+def _(event: ServiceRequest.CustomerAccepted, row: _Row) -> dict[str, Any] | None:
+    del event, row
+    return {}  # only the status, which the fold takes from the lifecycle table
+
+
+@_changes.register
+def _(event: ServiceRequest.WaitingOnCustomer, row: _Row) -> dict[str, Any] | None:
+    del event, row
+    return {"hold_reason": CUSTOMER_HOLD}
+
+
+@_changes.register
+def _(event: ServiceRequest.Held, row: _Row) -> dict[str, Any] | None:
+    del row
+    return {"hold_reason": event.reason}
+
+
+@_changes.register
 def _(
-    event: ServiceRequest.WaitingOnCustomer
-    | ServiceRequest.CustomerResponded
-    | ServiceRequest.CustomerAccepted
-    | ServiceRequest.Cancelled,
+    event: ServiceRequest.CustomerResponded | ServiceRequest.Resumed | ServiceRequest.Cancelled,
     row: _Row,
 ) -> dict[str, Any] | None:
+    del event, row
+    return {"hold_reason": None}
+
+
+@_changes.register
+def _(event: ServiceRequest.Unassigned, row: _Row) -> dict[str, Any] | None:
+    del row
+    return {"team": event.team, "agent": None, "hold_reason": None}
+
+
+@_changes.register
+def _(event: ServiceRequest.Closed, row: _Row) -> dict[str, Any] | None:
     del event, row
     return {}  # only the status, which the fold takes from the lifecycle table
 
@@ -513,6 +557,7 @@ _evolve = evolver(_Row)
 _SPECIAL_STATUS = {
     SpecialQueue.TRIAGE: Status.NEW.value,
     SpecialQueue.WAITING_ON_CUSTOMER: Status.WAITING_ON_CUSTOMER.value,
+    SpecialQueue.ON_HOLD: Status.ON_HOLD.value,
     SpecialQueue.AWAITING_ACCEPTANCE: Status.COMPLETED.value,
     SpecialQueue.TRANSFERRED_IN: Status.TRANSFERRED.value,
 }
@@ -560,19 +605,14 @@ def _counted_statuses(
 
 
 def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[object]]:
-    if special is SpecialQueue.TRIAGE:
-        return "status = ?", [Status.NEW.value]
+    by_status = _SPECIAL_STATUS.get(special)
+    if by_status is not None:
+        return "status = ?", [by_status]
     if special is SpecialQueue.UNASSIGNED:
         return "status IN (?, ?) AND agent IS NULL", [
             Status.CLASSIFIED.value,
             Status.TRANSFERRED.value,
         ]
-    if special is SpecialQueue.WAITING_ON_CUSTOMER:
-        return "status = ?", [Status.WAITING_ON_CUSTOMER.value]
-    if special is SpecialQueue.AWAITING_ACCEPTANCE:
-        return "status = ?", [Status.COMPLETED.value]
-    if special is SpecialQueue.TRANSFERRED_IN:
-        return "status = ?", [Status.TRANSFERRED.value]
     if at is None:
         msg = "the follow-ups-due queue needs the instant 'at'"
         raise ValueError(msg)

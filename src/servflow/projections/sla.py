@@ -452,6 +452,8 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             changes = {"team": event.team, "agent": event.agent}
         elif isinstance(event, ServiceRequest.Completed) and event.outcome is Outcome.TRANSFERRED:
             changes = {"team": event.to_team, "agent": None}
+        elif isinstance(event, ServiceRequest.Unassigned):
+            changes = {"team": event.team, "agent": None}
         elif isinstance(event, ServiceRequest.Classified):
             changes = {"priority": event.priority.value}
         if tracker is row.tracker and not changes:

@@ -1,0 +1,195 @@
+"""A log with holds, closures and unassignments, as stored when they shipped, loads the same.
+
+``tests/fixtures/stored-lifecycle.jsonl`` holds the stored events (topic, bytes) of a policy
+book whose policy has a hold catalogue and a reopening window, and of two requests: one held on
+a vendor (pausing under that catalogue), switched to the customer, resumed, returned to a
+queue, completed straight from a change-window hold, closed by ``system``, reopened after the
+closure, completed and closed again; one completed, reassigned and unassigned while completed,
+then closed by an agent. It was written once by ``write_fixture`` below
+(``python tests/integration/test_lifecycle_fixture.py``); never rewrite it to make a test
+pass: a change that cannot read it breaks every store that recorded these events.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from conftest import DeskFactory, FakeClock
+from servflow import ClockState, ServiceDesk, SlaPolicy, Status
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stored-lifecycle.jsonl"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def stored_events() -> list[StoredEvent]:
+    records = [orjson.loads(line) for line in FIXTURE.read_bytes().splitlines() if line]
+    return [
+        StoredEvent(
+            originator_id=UUID(r["originator_id"]),
+            originator_version=r["originator_version"],
+            topic=r["topic"],
+            state=base64.b64decode(r["state"]),
+        )
+        for r in records
+    ]
+
+
+def load(desk: ServiceDesk) -> None:
+    desk._stores.store.recorder.insert_events(stored_events())
+    desk.catch_up()
+
+
+def policy() -> SlaPolicy:
+    """The policy the fixture was written under: vendor holds pause, reopen within 30 days."""
+    return SlaPolicy.standard().model_copy(
+        update={
+            "name": "fixture",
+            "holds": SlaPolicy.model_validate(
+                {
+                    "calendar": {"timezone": "UTC", "hours": {}},
+                    "holds": {"vendor": True, "change_window": False},
+                }
+            ).holds,
+            "reopen_window": timedelta(days=30),
+        }
+    )
+
+
+def test_the_fixture_holds_every_event_class_added_with_holds_and_closures() -> None:
+    topics = {event.topic for event in stored_events()}
+    for name in ("Held", "Resumed", "Unassigned", "Closed"):
+        assert f"servflow.domain.request:ServiceRequest.{name}" in topics
+
+
+def test_a_stored_lifecycle_log_replays_to_the_same_requests_and_clocks(
+    make_desk: DeskFactory, clock: FakeClock, store: str
+) -> None:
+    clock.advance(days=40)
+    desk = make_desk()
+    load(desk)
+    adopted = desk.policies()[-1].policy
+    assert (adopted.holds["vendor"], adopted.holds["change_window"]) == (True, False)
+    assert adopted.reopen_window == timedelta(days=30)
+    held = desk.get("SR-000001")
+    assert held.status is Status.CLOSED
+    assert (held.reopen_count, held.reopened_after_closure, held.transfer_count) == (1, 1, 1)
+    assert (held.close_reason, held.satisfaction, held.deemed_acceptance) == (
+        "Auto-closed 5 days after resolution",
+        None,
+        False,
+    )
+    assert [e.event_type for e in desk.history(held)][3:10] == [
+        "Held",
+        "WaitingOnCustomer",
+        "Resumed",
+        "Unassigned",
+        "Assigned",
+        "Held",
+        "Completed",
+    ]
+    # The vendor hold (2 h) paused the clocks; the change-window hold (1 h) did not.
+    resolution = desk.sla(held, at=START + timedelta(hours=10)).resolution
+    assert resolution.state is ClockState.MET
+    assert resolution.paused == timedelta(hours=3)  # 2 h on the vendor, then 1 h the customer
+    other = desk.get("SR-000002")
+    assert (other.status, other.team, other.agent) == (Status.CLOSED, "field", None)
+    assert other.close_reason == "Confirmed by phone"
+    assert desk.queue(status="closed").total == 2
+    if store != "memory":
+        assert desk.verify().intact
+
+
+def test_a_stored_lifecycle_log_takes_new_commands_and_its_views_rebuild_the_same(
+    make_desk: DeskFactory, clock: FakeClock
+) -> None:
+    clock.advance(days=40)
+    desk = make_desk()
+    load(desk)
+    desk.reopen("SR-000002", reason="It came back", actor="customer:acme")
+    desk.hold("SR-000002", reason="vendor", actor="agent:ana")
+    before = desk.queue(status=list(Status)).rows
+    desk.rebuild_projections()
+    assert desk.queue(status=list(Status)).rows == before
+    assert desk.get("SR-000002").status is Status.ON_HOLD
+    assert desk.queue(special="on_hold").total == 1
+
+
+def write_fixture(path: Path) -> None:
+    """Write the fixture from a SQLite store (run once; see the module's docstring)."""
+    now = [START]
+
+    def at(hours: float) -> datetime:
+        now[0] = START + timedelta(hours=hours)
+        return now[0]
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "lifecycle.db"
+        with ServiceDesk.sqlite(str(db), clock=lambda: now[0], sla=policy()) as desk:
+            a = desk.open(
+                customer={"id": "acme", "tier": "premium"},
+                channel="phone",
+                kind="complaint",
+                stage="post_sale",
+                symptom="The line drops",
+                actor="agent:ana",
+            )
+            desk.classify(a, priority="high", actor="agent:ana")
+            desk.assign(a, team="network", agent="ana", actor="agent:ana")
+            at(1)
+            desk.hold(a, reason="vendor", note="Waiting for the modem maker", actor="agent:ana")
+            at(3)
+            desk.hold(a, reason="customer", note="Need the serial", actor="agent:ana")
+            at(4)
+            desk.resume(a, note="Serial read on the phone", actor="agent:ana")
+            at(5)
+            desk.unassign(a, team="field", actor="agent:ana")
+            desk.assign(a, team="field", agent="bob", actor="agent:bob")
+            at(6)
+            desk.hold(a, reason="change_window", note="Friday night", actor="agent:bob")
+            at(7)
+            desk.complete(a, outcome="resolved", resolution="Modem replaced", actor="agent:bob")
+            at(7 + 5 * 24)
+            desk.close(a, reason="Auto-closed 5 days after resolution", actor="system")
+            at(8 + 6 * 24)
+            desk.reopen(a, reason="It dropped again", actor="customer:acme")
+            at(9 + 6 * 24)
+            desk.complete(a, outcome="resolved", resolution="Line card", actor="agent:bob")
+            at(9 + 11 * 24)
+            desk.close(a, reason="Auto-closed 5 days after resolution", actor="system")
+            b = desk.open(
+                customer="acme",
+                channel="web",
+                kind="information",
+                stage="pre_sale",
+                symptom="Do you sell fibre?",
+                actor="customer:acme",
+            )
+            desk.classify(b, priority="low", actor="agent:ana")
+            desk.assign(b, team="sales", agent="sol", actor="agent:sol")
+            desk.complete(b, outcome="resolved", resolution="Yes we do", actor="agent:sol")
+            desk.assign(b, team="sales", agent="ana", actor="agent:ana")
+            desk.unassign(b, team="field", actor="agent:ana")
+            desk.close(b, reason="Confirmed by phone", actor="agent:ana")
+            recorder = desk._stores.store.recorder
+            lines = [
+                {
+                    "originator_id": str(n.originator_id),
+                    "originator_version": n.originator_version,
+                    "topic": n.topic,
+                    "state": base64.b64encode(bytes(n.state)).decode(),
+                }
+                for n in recorder.select_notifications(start=1, limit=1000)
+            ]
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+
+
+if __name__ == "__main__":
+    write_fixture(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURE)
