@@ -11,6 +11,7 @@ from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, Exp
 from servflow.desk.kpis import Kpis
 from servflow.domain.calendar import Calendar
 from servflow.domain.erasure import ERASED, ErasureLedger, Forgetting
+from servflow.domain.external import ExternalRef, ExternalReference
 from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.lifecycle import OPEN_STATUSES, TRANSITIONS, Status
 from servflow.domain.policy import SlaPolicy, SlaRule
@@ -44,6 +45,7 @@ from servflow.errors import (
     ConfigurationError,
     CorruptEventError,
     CustomerNotFoundError,
+    DuplicateExternalRefError,
     InvalidTransitionError,
     NonConformityNotFoundError,
     OccurrenceOutOfOrderError,
@@ -86,8 +88,11 @@ __all__ = [
     "Customer",
     "CustomerNotFoundError",
     "DueAction",
+    "DuplicateExternalRefError",
     "ErasureLedger",
     "ExportFormat",
+    "ExternalRef",
+    "ExternalReference",
     "Forgetting",
     "Head",
     "HistoryEntry",

@@ -221,6 +221,27 @@ class NonConformityNotFoundError(ServflowError, LookupError):
         self.number = number
 
 
+class DuplicateExternalRefError(ServflowError, ValueError):
+    """Another request was already opened with this external reference from the same source.
+
+    Nothing was recorded. An external reference (``external_ref``, per ``external_source``)
+    names one request for good; ``request_id`` and ``ticket_code`` name the one that has it.
+    Read that request (``desk.get("ext:...")``) instead of opening a second one.
+    """
+
+    code: ClassVar[str] = "duplicate_external_ref"
+
+    def __init__(self, external: str, *, request_id: UUID, ticket_code: str) -> None:
+        super().__init__(
+            f"refused 'open': the external reference {external} is taken by {ticket_code} "
+            f"({request_id}); nothing was recorded"
+        )
+        self.external = external
+        self.request_id = request_id
+        self.ticket_code = ticket_code
+        self.command = "open"
+
+
 class ConcurrencyConflictError(ServflowError, RuntimeError):
     """Another writer recorded an event on the same request first; nothing of yours was recorded.
 

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
-from servflow import ConcurrencyConflictError, Request, ServiceDesk, Status
+from servflow import (
+    ConcurrencyConflictError,
+    DuplicateExternalRefError,
+    Request,
+    ServiceDesk,
+    Status,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
@@ -271,3 +277,70 @@ def test_desks_opened_together_on_a_fresh_schema_all_open() -> None:
         assert statuses == [3] * 6
     finally:
         drop_schema(schema)
+
+
+def claim_refs_in_child(
+    kind: str,
+    target: str,
+    schema: str | None,
+    refs: list[str],
+    start: Barrier,
+    results: Queue[list[tuple[str, str]]],
+) -> None:
+    """Open a request for each external ref from a separate process; report what each got."""
+    with connect(kind, target, schema) as desk:
+        start.wait(timeout=60)
+        outcomes: list[tuple[str, str]] = []
+        for ref in refs:
+            try:
+                request = desk.open(
+                    customer="acme",
+                    channel="web",
+                    kind="complaint",
+                    stage="post_sale",
+                    symptom=f"Imported {ref}",
+                    actor="integration:servicenow",
+                    external_ref=ref,
+                    external_source="servicenow",
+                )
+            except DuplicateExternalRefError as refused:
+                outcomes.append((ref, f"taken by {refused.ticket_code}"))
+            else:
+                outcomes.append((ref, request.ticket_code))
+        results.put(outcomes)
+
+
+def test_an_external_ref_is_taken_once_under_concurrent_writers_in_processes(
+    shared: SharedStore,
+) -> None:
+    """Two processes import the same 15 external refs at once: each is taken exactly once."""
+    parent = shared.open_desk()
+    refs = [f"INC{n:07d}" for n in range(15)]
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    results: Queue[list[tuple[str, str]]] = context.Queue()
+    children = [
+        context.Process(
+            target=claim_refs_in_child,
+            args=(shared.kind, shared.target, shared.schema, refs, start, results),
+        )
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    try:
+        batches = [results.get(timeout=60) for _ in children]
+    finally:
+        for child in children:
+            child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0, 0]
+    results.close()
+    results.join_thread()
+    opened = {ref: code for batch in batches for ref, code in batch if code.startswith("SR-")}
+    refused = {ref: why for batch in batches for ref, why in batch if why.startswith("taken")}
+    assert sorted(opened) == sorted(refused) == refs  # each ref: one winner, one refusal
+    for ref, why in refused.items():
+        assert why == f"taken by {opened[ref]}"
+    assert len(set(parent.request_ids())) == len(refs)
+    for ref, code in opened.items():
+        assert parent.get(f"ext:servicenow:{ref}").ticket_code == code

@@ -51,6 +51,9 @@ NEW_SINCE_0_1: frozenset[str] = frozenset(
         # tests/integration/test_sealed_fixture.py.
         "servflow.domain.erasure:ErasureLedger.Started",
         "servflow.domain.erasure:ErasureLedger.CustomerForgotten",
+        # External references and directories: stored in tests/fixtures/stored-directories.jsonl,
+        # read back by tests/integration/test_directories_fixture.py.
+        "servflow.domain.external:ExternalReference.Claimed",
     }
 )
 

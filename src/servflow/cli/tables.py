@@ -93,6 +93,7 @@ def _facts(request: Request, zone: tzinfo | None) -> Table:
         ("priority", priority_text(request.priority)),
         ("kind", f"{request.kind} · {request.stage} · via {request.channel}"),
         ("category", request.category),
+        ("external ref", None if request.external is None else str(request.external)),
         ("customer", f"{who} · {customer.tier}"),
         ("team / agent", people),
         ("opened", f"{local_time(request.opened_at, zone)} by {request.opened_by}"),

@@ -15,6 +15,8 @@ from typing import Any
 from servflow.desk.clock import DeskClock
 from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
+from servflow.domain.base import refuse
+from servflow.domain.external import ExternalRef, ExternalReference
 from servflow.domain.lifecycle import Command
 from servflow.domain.request import NonConformity, ServiceRequest
 from servflow.domain.values import Channel, Customer, Kind, Outcome, Priority, Severity, Stage
@@ -41,9 +43,26 @@ class RequestCommands:
         synthesis: str | None = None,
         actor: str,
         occurred_at: datetime | None = None,
+        external_ref: str | ExternalRef | None = None,
+        external_source: str | None = None,
     ) -> Request:
-        """Record a new request and give it the next free ticket code (001 step 1)."""
+        """Record a new request and give it the next free ticket code (001 step 1).
+
+        ``external_ref`` is the request's id in the system it came from (``"INC0012345"``),
+        unique per ``external_source`` (``"servicenow"``): a second request with the same pair
+        is refused (``DuplicateExternalRefError``), and ``"ext:INC0012345"`` (or
+        ``"ext:servicenow:INC0012345"``) names the request wherever a reference is accepted.
+        """
         at = self._clock.moment(occurred_at, Command.OPEN)
+        external: ExternalRef | None = None
+        if isinstance(external_ref, ExternalRef):
+            if external_source is not None:
+                external_ref = ExternalRef.of(external_ref.ref, external_source)
+            external = ExternalRef.of(external_ref.ref, external_ref.source)
+        elif external_ref is not None:
+            external = ExternalRef.of(external_ref, external_source)
+        elif external_source is not None:
+            refuse("open", "external_source", "needs an external_ref")
 
         def save(code: str) -> Request:
             request = ServiceRequest.open(
@@ -56,9 +75,17 @@ class RequestCommands:
                 synthesis=synthesis,
                 actor=actor,
                 at=at,
+                external_ref=None if external is None else external.ref,
+                external_source=None if external is None else external.source,
             )
             self._writer.check_roles(actor, Command.OPEN, request)
-            self._writer.save_new(request)
+            claim = None
+            if external is not None:
+                self._writer.check_external(external)
+                claim = ExternalReference.claim(
+                    external, request_id=request.id, ticket_code=code, actor=actor, at=at
+                )
+            self._writer.save_new(request, claim)
             return Request.of(request)
 
         return self._tickets.claim(save)

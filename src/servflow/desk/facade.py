@@ -34,7 +34,7 @@ from servflow.desk.stores import (
     postgres_schema,
     sqlite_env,
 )
-from servflow.desk.tickets import Ref, Tickets, resolve
+from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
 from servflow.domain.erasure import Forgetting
 from servflow.domain.history import HistoryEntry
@@ -211,10 +211,10 @@ class ServiceDesk(RequestCommands):
         """The request now, as of an instant (by when things happened), or at a version."""
         if as_of is not None and version is not None:
             msg = "give as_of or version, not both"
-            raise ValidationFailedError(msg, command="get", request_id=resolve(ref))
+            raise ValidationFailedError(msg, command="get", request_id=self._stores.resolve(ref))
         self._stores.refresh_keys()
         if as_of is not None:
-            return Request.of(self._audit.as_of(resolve(ref), as_of, ref))
+            return Request.of(self._audit.as_of(self._stores.resolve(ref), as_of, ref))
         return self._reads.get(ref, version)
 
     def history(self, ref: Ref) -> list[HistoryEntry]:
@@ -231,7 +231,7 @@ class ServiceDesk(RequestCommands):
 
     def resolve(self, ref: Ref) -> UUID:
         """The request id a reference names (without checking that the request exists)."""
-        return resolve(ref)
+        return self._stores.resolve(ref)
 
     def request_ids(self) -> Iterator[UUID]:
         """Ids of every request in the store, in the order they were opened."""
@@ -317,7 +317,7 @@ class ServiceDesk(RequestCommands):
         happened, or when they were recorded with ``by="recorded"``. Page on with
         ``after_position=page.next_after_position``. Reads the ``audit`` projection.
         """
-        request_id = None if request is None else resolve(request)
+        request_id = None if request is None else self._stores.resolve(request)
         selected = audit_filter(
             actor=actor,
             request_id=request_id,

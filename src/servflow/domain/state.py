@@ -148,6 +148,8 @@ class RequestState:
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    external_ref: str | None = None
+    external_source: str | None = None
     waiting_reason: str | None = None
     reopen_count: int = 0
     transfer_count: int = 0
