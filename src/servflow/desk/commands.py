@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from servflow.desk.clock import DeskClock
+from servflow.desk.directories import Directories
 from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
 from servflow.domain.base import refuse
@@ -31,6 +32,7 @@ class RequestCommands:
     _clock: DeskClock
     _tickets: Tickets
     _writer: Writer
+    _directories: Directories
 
     def open(
         self,
@@ -54,6 +56,7 @@ class RequestCommands:
         ``"ext:servicenow:INC0012345"``) names the request wherever a reference is accepted.
         """
         at = self._clock.moment(occurred_at, Command.OPEN)
+        customer = self._directories.customer_for_open(customer)
         external: ExternalRef | None = None
         if isinstance(external_ref, ExternalRef):
             if external_source is not None:
@@ -114,7 +117,13 @@ class RequestCommands:
         actor: str,
         occurred_at: datetime | None = None,
     ) -> Request:
-        """Give the request to a team and optionally an agent (also transfers and reassignment)."""
+        """Give the request to a team and optionally an agent (also transfers and reassignment).
+
+        A team or agent of the directories is recorded by its id (``"Billing "`` is
+        ``billing``); an unknown one is refused unless the desk takes ad-hoc names.
+        """
+        team = self._directories.team_for(team, Command.ASSIGN)
+        agent = self._directories.agent_for(agent, Command.ASSIGN)
         with self._writer.change(ref, Command.ASSIGN, actor, occurred_at) as (r, at):
             r.assign(team=team, agent=agent, actor=actor, at=at)
         return Request.of(r)
@@ -185,6 +194,8 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """End the work: ``resolved``, ``transferred`` (to ``to_team``) or ``follow_up``."""
+        if to_team is not None:
+            to_team = self._directories.team_for(to_team, Command.COMPLETE)
         with self._writer.change(ref, Command.COMPLETE, actor, occurred_at) as (r, at):
             r.complete(
                 outcome=outcome,

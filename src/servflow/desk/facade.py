@@ -20,6 +20,8 @@ from servflow.desk.audit import AuditDesk, audit_filter
 from servflow.desk.checks import callback
 from servflow.desk.clock import DeskClock, TimeSource, checked_instant
 from servflow.desk.commands import RequestCommands
+from servflow.desk.directories import Directories, check_ad_hoc
+from servflow.desk.directory_commands import DirectoryCommands
 from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
 from servflow.desk.kpis import KpiDesk, Kpis
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["ProjectionMode", "Ref", "ServiceDesk", "TimeSource"]
 
 
-class ServiceDesk(RequestCommands):
+class ServiceDesk(RequestCommands, DirectoryCommands):
     """An event-sourced service desk: open, work and close service requests, and read them back.
 
     The commands (``open``, ``classify``, ... ``correct_nonconformity``) come from
@@ -72,7 +74,9 @@ class ServiceDesk(RequestCommands):
     an aware datetime; default UTC now) and ``ticket_prefix=`` (default ``"SR"``), and
     ``sla=`` (an ``SlaPolicy``, recorded in the store's policy book when it differs from the
     latest adopted one; without it the adopted policy stays, or the built-in standard applies),
-    and ``roles=`` (who may record what; default ``Roles.standard()``).
+    and ``roles=`` (who may record what; default ``Roles.standard()``), and ``ad_hoc=`` (whether
+    teams and agents not in the directories are taken: ``None``, the default, while none is
+    registered; ``True`` always; ``False`` never).
     """
 
     def __init__(
@@ -86,8 +90,10 @@ class ServiceDesk(RequestCommands):
         roles: Roles | None = None,
         env: Mapping[str, str] | None = None,
         erasable: bool = False,
+        ad_hoc: bool | None = None,
     ) -> None:
         _check_settings(audit_key, env)
+        ad_hoc = check_ad_hoc(ad_hoc)
         if not isinstance(erasable, bool):
             msg = f"erasable must be True or False, not {shown(erasable)}"
             raise ConfigurationError(msg)
@@ -100,6 +106,7 @@ class ServiceDesk(RequestCommands):
         self._audit = AuditDesk(self._stores, self._writer)
         self._kpis = KpiDesk(self._stores, self._clock, self._reads, self._sla)
         self._erasure = ErasureDesk(self._stores, self._writer, self._clock)
+        self._directories = Directories(self._stores, self._writer, self._clock, ad_hoc=ad_hoc)
         try:
             self._sla.configure(sla)
         except BaseException:
@@ -111,7 +118,7 @@ class ServiceDesk(RequestCommands):
     # -- constructors ----------------------------------------------------------------------
 
     @classmethod
-    def sqlite(
+    def sqlite(  # noqa: PLR0913 - the desk's options and the store's
         cls,
         path: str,
         *,
@@ -124,6 +131,7 @@ class ServiceDesk(RequestCommands):
         cipher_key: str | None = None,
         compress: bool = False,
         erasable: bool = False,
+        ad_hoc: bool | None = None,
     ) -> ServiceDesk:
         """A desk on an SQLite file (created if missing, WAL mode): the embedded default.
 
@@ -143,6 +151,7 @@ class ServiceDesk(RequestCommands):
             roles=roles,
             env=env,
             erasable=erasable,
+            ad_hoc=ad_hoc,
         )
 
     @classmethod
@@ -161,6 +170,7 @@ class ServiceDesk(RequestCommands):
         cipher_key: str | None = None,
         compress: bool = False,
         erasable: bool = False,
+        ad_hoc: bool | None = None,
     ) -> ServiceDesk:
         """A desk on PostgreSQL, shared by processes and machines (needs ``servflow[postgres]``).
 
@@ -186,6 +196,7 @@ class ServiceDesk(RequestCommands):
                 roles=roles,
                 env=env,
                 erasable=erasable,
+                ad_hoc=ad_hoc,
             )
 
     def close(self) -> None:
