@@ -21,7 +21,7 @@ from typing import Protocol
 from hypothesis import strategies as st
 
 from lifecycle_model import allows
-from servflow import ServflowError, ServiceDesk, Status
+from servflow import DirectoryConflictError, ServflowError, ServiceDesk, Status
 from servflow.domain.request import Moment, ServiceRequest
 
 __all__ = [
@@ -93,7 +93,15 @@ def accepted_stories(status: Status) -> list[str]:
 
 
 def open_request(desk: ServiceDesk, choice: int, number: int) -> str:
-    """Open the ``number``-th request of a history (its fields vary with ``choice``, 0-3)."""
+    """Open the ``number``-th request of a history (its fields vary with ``choice``, 0-3).
+
+    Requests of choice 1 and 2 carry an external reference (with a source, without one), so
+    that their records are in the log; customer ``cust-3`` is registered in the directory
+    (tier vip) before its first request, whose tier then comes from the record.
+    """
+    if choice == 3:
+        with contextlib.suppress(DirectoryConflictError):
+            desk.register_customer("cust-3", name="Customer Three", tier="vip", actor="agent:ana")
     request = desk.open(
         customer=f"cust-{choice}",
         channel=CHANNELS[choice],
@@ -101,6 +109,8 @@ def open_request(desk: ServiceDesk, choice: int, number: int) -> str:
         stage=STAGES[choice],
         symptom=f"symptom {number}",
         actor="agent:ana",
+        external_ref=f"EXT-{number}" if choice in {1, 2} else None,
+        external_source="bpi" if choice == 1 else None,
     )
     return request.ticket_code
 

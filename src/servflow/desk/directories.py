@@ -16,7 +16,7 @@ that registers no team works as before, ``ad_hoc=False`` never.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -41,7 +41,7 @@ from servflow.domain.directory import (
     customer_record_id,
 )
 from servflow.domain.erasure import ERASED
-from servflow.domain.values import MAX_NAME, Customer, Tier
+from servflow.domain.values import MAX_ITEMS, MAX_NAME, Customer, Tier, storable
 from servflow.errors import (
     ConfigurationError,
     DirectoryConflictError,
@@ -75,13 +75,18 @@ def _name(value: object, field: str, command: str) -> str:
         refuse(command, field, f"must be a non-empty text, not {shown(value)}")
     if len(value) > MAX_NAME * 2:
         refuse(command, field, f"has at most {MAX_NAME} characters, not {len(value):,}")
-    return value
+    try:
+        return storable(value)
+    except ValueError as error:
+        refuse(command, field, str(error))
 
 
 def _names(values: object, field: str, command: str) -> tuple[str, ...]:
     """A list of names (members, teams, contacts)."""
-    if isinstance(values, str) or not isinstance(values, Iterable):
+    if not isinstance(values, list | tuple):
         refuse(command, field, f"must be a list of texts, not {shown(values)}")
+    if len(values) > MAX_ITEMS:
+        refuse(command, field, f"has at most {MAX_ITEMS} items, not {len(values):,}")
     items = tuple(values)
     for item in items:
         _name(item, field, command)
@@ -132,7 +137,7 @@ class Directories:
         name: str | None,
         tier: Tier | str,
         language: str | None,
-        contacts: Iterable[str],
+        contacts: Sequence[str],
         actor: str,
         occurred_at: datetime | None,
     ) -> CustomerEntry:
@@ -163,7 +168,7 @@ class Directories:
         name: str | None = _KEEP,
         tier: Tier | str = _KEEP,
         language: str | None = _KEEP,
-        contacts: Iterable[str] = _KEEP,
+        contacts: Sequence[str] = _KEEP,
         actor: str,
         occurred_at: datetime | None,
     ) -> CustomerEntry:
@@ -243,6 +248,10 @@ class Directories:
         customer_id = given.get("id")
         if not isinstance(customer_id, str) or not 0 < len(customer_id.strip()) <= MAX_NAME:
             return customer
+        try:
+            storable(customer_id)
+        except ValueError:
+            return customer  # the event's validation refuses it
         record = self._load(customer_record_id(customer_id.strip()), CustomerRecord)
         if record is None or not record.active:
             return customer
@@ -261,7 +270,7 @@ class Directories:
         team: object,
         *,
         name: str | None,
-        members: Iterable[str],
+        members: Sequence[str],
         actor: str,
         occurred_at: datetime | None,
     ) -> TeamEntry:
@@ -288,7 +297,7 @@ class Directories:
         team: object,
         *,
         name: str | None,
-        members: Iterable[str] | None,
+        members: Sequence[str] | None,
         actor: str,
         occurred_at: datetime | None,
     ) -> TeamEntry:
@@ -363,7 +372,7 @@ class Directories:
         agent: object,
         *,
         name: str | None,
-        teams: Iterable[str],
+        teams: Sequence[str],
         actor: str,
         occurred_at: datetime | None,
     ) -> AgentEntry:
@@ -392,7 +401,7 @@ class Directories:
         agent: object,
         *,
         name: str | None,
-        teams: Iterable[str] | None,
+        teams: Sequence[str] | None,
         actor: str,
         occurred_at: datetime | None,
     ) -> AgentEntry:

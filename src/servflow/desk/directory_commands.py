@@ -7,7 +7,7 @@ command takes keyword-only arguments after the entry's id, among them ``actor`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ class DirectoryCommands:
         name: str | None = None,
         tier: Tier | str = Tier.STANDARD,
         language: str | None = None,
-        contacts: Iterable[str] = (),
+        contacts: Sequence[str] = (),
         actor: str,
         occurred_at: datetime | None = None,
     ) -> CustomerEntry:
@@ -59,7 +59,7 @@ class DirectoryCommands:
         name: str | None = _KEEP,
         tier: Tier | str = _KEEP,
         language: str | None = _KEEP,
-        contacts: Iterable[str] = _KEEP,
+        contacts: Sequence[str] = _KEEP,
         actor: str,
         occurred_at: datetime | None = None,
     ) -> CustomerEntry:
@@ -105,7 +105,7 @@ class DirectoryCommands:
         team: str,
         *,
         name: str | None = None,
-        members: Iterable[str] = (),
+        members: Sequence[str] = (),
         actor: str,
         occurred_at: datetime | None = None,
     ) -> TeamEntry:
@@ -123,7 +123,7 @@ class DirectoryCommands:
         team: str,
         *,
         name: str | None = None,
-        members: Iterable[str] | None = None,
+        members: Sequence[str] | None = None,
         actor: str,
         occurred_at: datetime | None = None,
     ) -> TeamEntry:
@@ -149,7 +149,7 @@ class DirectoryCommands:
         agent: str,
         *,
         name: str | None = None,
-        teams: Iterable[str] = (),
+        teams: Sequence[str] = (),
         actor: str,
         occurred_at: datetime | None = None,
     ) -> AgentEntry:
@@ -167,7 +167,7 @@ class DirectoryCommands:
         agent: str,
         *,
         name: str | None = None,
-        teams: Iterable[str] | None = None,
+        teams: Sequence[str] | None = None,
         actor: str,
         occurred_at: datetime | None = None,
     ) -> AgentEntry:

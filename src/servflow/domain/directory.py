@@ -58,6 +58,11 @@ def customer_record_id(customer_id: str) -> UUID:
     return uuid5(_NAMESPACE, f"customer:{customer_id}")
 
 
+def _display(name: object) -> object:
+    """A display name with its blanks made one (anything else is left to validation)."""
+    return " ".join(name.split()) if isinstance(name, str) else name
+
+
 def _unique(names: tuple[str, ...]) -> tuple[str, ...]:
     """Canonical ids, each once, in the order first given."""
     return tuple(dict.fromkeys(canonical(n) for n in names))
@@ -354,7 +359,7 @@ class TeamDirectory(EventSourced):
             self.trigger_event(
                 event,
                 team_id=canonical(team),
-                name=" ".join((name or team).split()),
+                name=_display(team if name is None else name),
                 members=_unique(members),
                 **_fields(at, actor),
             )
@@ -456,7 +461,7 @@ class AgentDirectory(EventSourced):
             self.trigger_event(
                 event,
                 agent_id=canonical(agent),
-                name=" ".join((name or agent).split()),
+                name=_display(agent if name is None else name),
                 teams=_unique(teams),
                 **_fields(at, actor),
             )
