@@ -20,6 +20,7 @@ import pytest
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
 from servflow import (
     ConcurrencyConflictError,
+    DirectoryConflictError,
     DuplicateExternalRefError,
     Request,
     ServiceDesk,
@@ -344,3 +345,42 @@ def test_an_external_ref_is_taken_once_under_concurrent_writers_in_processes(
     assert len(set(parent.request_ids())) == len(refs)
     for ref, code in opened.items():
         assert parent.get(f"ext:servicenow:{ref}").ticket_code == code
+
+
+def test_teams_registered_by_concurrent_writers_are_all_kept(shared: SharedStore) -> None:
+    """Four desks register teams into the one registry at once: each retries and none is lost."""
+    writers = [shared.open_desk() for _ in range(4)]
+    start = threading.Barrier(len(writers))
+
+    def register(number: int, desk: ServiceDesk) -> list[str]:
+        start.wait()
+        return [
+            desk.register_team(f"Team {number}-{n}", actor="supervisor:eva").id for n in range(5)
+        ]
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        futures = [pool.submit(register, n, desk) for n, desk in enumerate(writers)]
+        registered = [team for f in futures for team in f.result()]
+    assert sorted(registered) == sorted(f"team {n}-{m}" for n in range(4) for m in range(5))
+    for desk in writers:
+        assert sorted(t.id for t in desk.teams()) == sorted(registered)
+
+
+def test_one_customer_registered_at_once_by_two_writers_is_registered_once(
+    shared: SharedStore,
+) -> None:
+    writers = [shared.open_desk() for _ in range(2)]
+    start = threading.Barrier(len(writers))
+
+    def register(desk: ServiceDesk) -> str:
+        start.wait()
+        try:
+            desk.register_customer("acme", tier="vip", actor="supervisor:eva")
+        except DirectoryConflictError:
+            return "conflict"
+        return "registered"
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        outcomes = sorted(pool.map(register, writers))
+    assert outcomes == ["conflict", "registered"]
+    assert [c.id for c in writers[0].customers()] == ["acme"]

@@ -15,7 +15,9 @@ that registers no team works as before, ``ad_hoc=False`` never.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -59,6 +61,8 @@ _A = TypeVar("_A", bound=EventSourced)
 _T = TypeVar("_T")
 #: An argument left out of an update: the detail stays as it is.
 _KEEP: Any = object()
+#: Attempts at saving a registry change before giving up (each after a lost race).
+_MAX_ATTEMPTS = 50
 
 
 def check_ad_hoc(ad_hoc: object) -> bool | None:
@@ -495,8 +499,15 @@ class Directories:
             raise DirectoryConflictError(kind=kind, entry_id=entry_id, command=command)
 
     def _until_saved(self, attempt: Callable[[], tuple[Any, _T]], command: str) -> _T:
-        result = self._writer.until_saved(attempt)
-        if result is None:
-            msg = f"could not record '{command}': other writers kept changing the directory"
-            raise StoreError(msg)
-        return result
+        """Save what ``attempt`` records, reading the registry again after each lost race.
+
+        Registries are shared by every writer of the store, so races are likely when several
+        register at once: the losers wait a jittered pause that grows, as ticket claims do.
+        """
+        for tried in range(_MAX_ATTEMPTS):
+            result = self._writer.until_saved(attempt, attempts=1)
+            if result is not None:
+                return result
+            time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(tried, 6))))  # noqa: S311 - jitter, not secrets
+        msg = f"could not record '{command}': other writers kept changing the directory"
+        raise StoreError(msg)
