@@ -16,12 +16,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from hypothesis import strategies as st
 
 from lifecycle_model import allows
-from servflow import DirectoryConflictError, ServflowError, ServiceDesk, Status
+from servflow import (
+    DirectoryConflictError,
+    DuplicateExternalRefError,
+    ServflowError,
+    ServiceDesk,
+    Status,
+)
 from servflow.domain.request import Moment, ServiceRequest
 
 __all__ = [
@@ -102,16 +108,22 @@ def open_request(desk: ServiceDesk, choice: int, number: int) -> str:
     if choice == 3:
         with contextlib.suppress(DirectoryConflictError):
             desk.register_customer("cust-3", name="Customer Three", tier="vip", actor="agent:ana")
-    request = desk.open(
-        customer=f"cust-{choice}",
-        channel=CHANNELS[choice],
-        kind=KINDS[choice],
-        stage=STAGES[choice],
-        symptom=f"symptom {number}",
-        actor="agent:ana",
-        external_ref=f"EXT-{number}" if choice in {1, 2} else None,
-        external_source="bpi" if choice == 1 else None,
-    )
+    fields: dict[str, Any] = {
+        "customer": f"cust-{choice}",
+        "channel": CHANNELS[choice],
+        "kind": KINDS[choice],
+        "stage": STAGES[choice],
+        "symptom": f"symptom {number}",
+        "actor": "agent:ana",
+    }
+    try:
+        request = desk.open(
+            **fields,
+            external_ref=f"EXT-{number}" if choice in {1, 2} else None,
+            external_source="bpi" if choice == 1 else None,
+        )
+    except DuplicateExternalRefError:  # a second history on the same desk: numbers restart
+        request = desk.open(**fields)
     return request.ticket_code
 
 
