@@ -140,7 +140,9 @@ class Writer:
         if keyring is not None:
             keyring.note(request.id, request.customer.id)
         try:
-            recordings = self._stores.store.save(request, external)
+            # Only aggregates: anything else (None) would send the save the library's slow way.
+            saving = (request,) if external is None else (request, external)
+            recordings = self._stores.store.save(*saving)
         except IntegrityError:
             if external is not None:
                 self.check_external(ExternalRef(ref=external.ref, source=external.source))
