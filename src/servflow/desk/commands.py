@@ -84,7 +84,7 @@ class RequestCommands:
             self._writer.check_roles(actor, Command.OPEN, request)
             claim = None
             if external is not None:
-                self._writer.check_external(external)
+                # No read first: the store refuses a taken reference (``save_new`` says whose).
                 claim = ExternalReference.claim(
                     external, request_id=request.id, ticket_code=code, actor=actor, at=at
                 )
