@@ -122,6 +122,11 @@ def test_team_names_are_canonical(desk: ServiceDesk) -> None:
     request = assigned_to(desk, "  billing")
     assert request.team == "billing"
     assert desk.queue(team="billing").rows[0].request_id == request.id
+    assert desk.queue(team=" BILLING").rows[0].request_id == request.id
+    assert (
+        desk.queue_as_of(desk.get(request).updated_at, team="Billing").rows[0].request_id
+        == request.id
+    )
     renamed = desk.update_team("Billing", name="Billing & Invoices", actor=LEAD)
     assert (renamed.id, renamed.name, renamed.members) == (
         "billing",

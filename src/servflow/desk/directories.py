@@ -355,6 +355,22 @@ class Directories:
         teams = [] if directory is None else list(directory.teams.values())
         return [t for t in teams if include_inactive or t.active]
 
+    def known_team(self, team: object) -> Any:  # noqa: ANN401 - a filter, checked later
+        """A queue filter's team: a registered team's id (any case, blanks), else as given."""
+        if not isinstance(team, str) or not team.strip() or len(team) > MAX_NAME:
+            return team
+        directory: TeamDirectory | None = self._teams.current()
+        entry = None if directory is None else directory.teams.get(canonical(team))
+        return team if entry is None else entry.id
+
+    def known_agent(self, agent: object) -> Any:  # noqa: ANN401 - a filter, checked later
+        """A queue filter's agent: a registered agent's id (any case, blanks), else as given."""
+        if not isinstance(agent, str) or not agent.strip() or len(agent) > MAX_NAME:
+            return agent
+        directory: AgentDirectory | None = self._agents.current()
+        entry = None if directory is None else directory.agents.get(canonical(agent))
+        return agent if entry is None else entry.id
+
     def team_for(self, team: str, command: str) -> str:
         """The team a command records: the registered team's id, or ``team`` as given."""
         if not isinstance(team, str):

@@ -270,13 +270,14 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         awaiting_acceptance, follow_ups_due (as of ``at``, default now) or transferred_in.
         Filters combine; a ``status`` filter also reaches closed and cancelled requests.
         ``count=False`` skips counting every match (``total`` is then None): a page then
-        costs only its own rows, however long the queue.
+        costs only its own rows, however long the queue. A ``team`` or ``agent`` of the
+        directories matches whatever its case or blanks (``"Billing "`` is ``billing``).
         """
         question = QueueQuestion.checked(
             "queue",
             special,
-            team=team,
-            agent=agent,
+            team=self._directories.known_team(team),
+            agent=self._directories.known_agent(agent),
             status=status,
             priority=priority,
             kind=kind,
@@ -367,8 +368,8 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         question = QueueQuestion.checked(
             "queue_as_of",
             special,
-            team=team,
-            agent=agent,
+            team=self._directories.known_team(team),
+            agent=self._directories.known_agent(agent),
             status=status,
             priority=priority,
             kind=kind,
