@@ -529,6 +529,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         on the request as of ``at``. It reads the requests' events from the log (not a
         projection), 500 requests per query, each event decoded once. See ``Kpis``.
         """
+        team = self._directories.known_team(team)  # a registered team in any case or blanks
         return self._kpis.kpis(since=since, until=until, at=at, team=team, kind=kind)
 
     # -- projections ------------------------------------------------------------------------
