@@ -16,12 +16,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from hypothesis import strategies as st
 
 from lifecycle_model import allows
-from servflow import ServflowError, ServiceDesk, Status
+from servflow import (
+    DirectoryConflictError,
+    DuplicateExternalRefError,
+    ServflowError,
+    ServiceDesk,
+    Status,
+)
 from servflow.domain.policy import DEFAULT_HOLDS
 from servflow.domain.request import Moment, ServiceRequest
 
@@ -112,15 +118,31 @@ def accepted_stories(status: Status) -> list[str]:
 
 
 def open_request(desk: ServiceDesk, choice: int, number: int) -> str:
-    """Open the ``number``-th request of a history (its fields vary with ``choice``, 0-3)."""
-    request = desk.open(
-        customer=f"cust-{choice}",
-        channel=CHANNELS[choice],
-        kind=KINDS[choice],
-        stage=STAGES[choice],
-        symptom=f"symptom {number}",
-        actor="agent:ana",
-    )
+    """Open the ``number``-th request of a history (its fields vary with ``choice``, 0-3).
+
+    Requests of choice 1 and 2 carry an external reference (with a source, without one), so
+    that their records are in the log; customer ``cust-3`` is registered in the directory
+    (tier vip) before its first request, whose tier then comes from the record.
+    """
+    if choice == 3:
+        with contextlib.suppress(DirectoryConflictError):
+            desk.register_customer("cust-3", name="Customer Three", tier="vip", actor="agent:ana")
+    fields: dict[str, Any] = {
+        "customer": f"cust-{choice}",
+        "channel": CHANNELS[choice],
+        "kind": KINDS[choice],
+        "stage": STAGES[choice],
+        "symptom": f"symptom {number}",
+        "actor": "agent:ana",
+    }
+    try:
+        request = desk.open(
+            **fields,
+            external_ref=f"EXT-{number}" if choice in {1, 2} else None,
+            external_source="bpi" if choice == 1 else None,
+        )
+    except DuplicateExternalRefError:  # a second history on the same desk: numbers restart
+        request = desk.open(**fields)
     return request.ticket_code
 
 

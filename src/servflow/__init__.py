@@ -10,7 +10,16 @@ from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.kpis import Kpis
 from servflow.domain.calendar import Calendar
+from servflow.domain.directory import (
+    AgentDirectory,
+    AgentEntry,
+    CustomerEntry,
+    CustomerRecord,
+    TeamDirectory,
+    TeamEntry,
+)
 from servflow.domain.erasure import ERASED, ErasureLedger, Forgetting
+from servflow.domain.external import ExternalRef, ExternalReference
 from servflow.domain.history import Change, HistoryEntry
 from servflow.domain.lifecycle import OPEN_STATUSES, TRANSITIONS, Status
 from servflow.domain.policy import SlaPolicy, SlaRule
@@ -45,13 +54,18 @@ from servflow.errors import (
     ConfigurationError,
     CorruptEventError,
     CustomerNotFoundError,
+    DirectoryConflictError,
+    DuplicateExternalRefError,
     InvalidTransitionError,
     NonConformityNotFoundError,
+    NotInDirectoryError,
     OccurrenceOutOfOrderError,
     PermissionDeniedError,
     RequestNotFoundError,
     ServflowError,
     StoreError,
+    UnknownAgentError,
+    UnknownTeamError,
     ValidationFailedError,
 )
 from servflow.persistence.chain import ChainBreak, Head, VerifyReport
@@ -73,6 +87,8 @@ __all__ = [
     "TRANSITIONS",
     "Action",
     "ActorKind",
+    "AgentDirectory",
+    "AgentEntry",
     "AuditKeyMismatchError",
     "AuditPage",
     "AuditRow",
@@ -86,10 +102,16 @@ __all__ = [
     "ConfigurationError",
     "CorruptEventError",
     "Customer",
+    "CustomerEntry",
     "CustomerNotFoundError",
+    "CustomerRecord",
+    "DirectoryConflictError",
     "DueAction",
+    "DuplicateExternalRefError",
     "ErasureLedger",
     "ExportFormat",
+    "ExternalRef",
+    "ExternalReference",
     "Forgetting",
     "Head",
     "HistoryEntry",
@@ -98,6 +120,7 @@ __all__ = [
     "Kpis",
     "NonConformity",
     "NonConformityNotFoundError",
+    "NotInDirectoryError",
     "Note",
     "OccurrenceOutOfOrderError",
     "Outcome",
@@ -128,11 +151,15 @@ __all__ = [
     "Stage",
     "Status",
     "StoreError",
+    "TeamDirectory",
+    "TeamEntry",
     "Tier",
     "TimeBasis",
     "TimeSource",
     "TimelineEntry",
     "TimelineKind",
+    "UnknownAgentError",
+    "UnknownTeamError",
     "ValidationFailedError",
     "VerifyReport",
     "Visibility",

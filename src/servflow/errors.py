@@ -221,6 +221,97 @@ class NonConformityNotFoundError(ServflowError, LookupError):
         self.number = number
 
 
+class DuplicateExternalRefError(ServflowError, ValueError):
+    """Another request was already opened with this external reference from the same source.
+
+    Nothing was recorded. An external reference (``external_ref``, per ``external_source``)
+    names one request for good; ``request_id`` and ``ticket_code`` name the one that has it.
+    Read that request (``desk.get("ext:...")``) instead of opening a second one.
+    """
+
+    code: ClassVar[str] = "duplicate_external_ref"
+
+    def __init__(self, external: str, *, request_id: UUID, ticket_code: str) -> None:
+        super().__init__(
+            f"refused 'open': the external reference {external} is taken by {ticket_code} "
+            f"({request_id}); nothing was recorded"
+        )
+        self.external = external
+        self.request_id = request_id
+        self.ticket_code = ticket_code
+        self.command = "open"
+
+
+class UnknownTeamError(ServflowError, LookupError):
+    """The team is not in the desk's team directory (or was deactivated), and ad-hoc teams are off.
+
+    Nothing was recorded. Register the team (``desk.register_team``), use a registered one
+    (names match without regard to case or surrounding blanks), or open the desk with
+    ``ad_hoc=True``. While no team is registered, a desk takes any team (``ad_hoc=None``).
+    """
+
+    code: ClassVar[str] = "unknown_team"
+
+    def __init__(
+        self, team: str, *, command: str, detail: str = "not in the team directory"
+    ) -> None:
+        super().__init__(f"refused '{command}': team {shown(team)} is {detail}")
+        self.team = team
+        self.command = command
+
+
+class UnknownAgentError(ServflowError, LookupError):
+    """The agent is not in the desk's agent directory (or was deactivated); ad-hoc names are off.
+
+    Nothing was recorded. Register the agent (``desk.register_agent``), use a registered one,
+    or open the desk with ``ad_hoc=True``. While no agent is registered, a desk takes any agent.
+    """
+
+    code: ClassVar[str] = "unknown_agent"
+
+    def __init__(
+        self, agent: str, *, command: str, detail: str = "not in the agent directory"
+    ) -> None:
+        super().__init__(f"refused '{command}': agent {shown(agent)} is {detail}")
+        self.agent = agent
+        self.command = command
+
+
+class DirectoryConflictError(ServflowError, ValueError):
+    """A customer, team or agent with this id is registered already.
+
+    Nothing was recorded. Update the entry instead (``update_customer``, ``update_team``,
+    ``update_agent``); team and agent ids match without regard to case or blanks.
+    """
+
+    code: ClassVar[str] = "directory_conflict"
+
+    def __init__(self, *, kind: str, entry_id: str, command: str) -> None:
+        super().__init__(
+            f"refused '{command}': {kind} {shown(entry_id)} is registered already; "
+            "nothing was recorded"
+        )
+        self.kind = kind
+        self.entry_id = entry_id
+        self.command = command
+
+
+class NotInDirectoryError(ServflowError, LookupError):
+    """No customer, team or agent with this id is registered in the desk's directories.
+
+    Nothing was recorded. Check the id (team and agent ids match without regard to case or
+    blanks) or register the entry first.
+    """
+
+    code: ClassVar[str] = "not_in_directory"
+
+    def __init__(self, *, kind: str, entry_id: str, command: str) -> None:
+        super().__init__(f"refused '{command}': no {kind} {shown(entry_id)} is registered")
+        self.kind = kind
+        self.entry_id = entry_id
+        self.command = command
+
+
 class ConcurrencyConflictError(ServflowError, RuntimeError):
     """Another writer recorded an event on the same request first; nothing of yours was recorded.
 

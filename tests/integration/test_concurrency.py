@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
-from servflow import ConcurrencyConflictError, Request, ServiceDesk, Status
+from servflow import (
+    ConcurrencyConflictError,
+    DirectoryConflictError,
+    DuplicateExternalRefError,
+    Request,
+    ServiceDesk,
+    Status,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
@@ -271,3 +278,109 @@ def test_desks_opened_together_on_a_fresh_schema_all_open() -> None:
         assert statuses == [3] * 6
     finally:
         drop_schema(schema)
+
+
+def claim_refs_in_child(
+    kind: str,
+    target: str,
+    schema: str | None,
+    refs: list[str],
+    start: Barrier,
+    results: Queue[list[tuple[str, str]]],
+) -> None:
+    """Open a request for each external ref from a separate process; report what each got."""
+    with connect(kind, target, schema) as desk:
+        start.wait(timeout=60)
+        outcomes: list[tuple[str, str]] = []
+        for ref in refs:
+            try:
+                request = desk.open(
+                    customer="acme",
+                    channel="web",
+                    kind="complaint",
+                    stage="post_sale",
+                    symptom=f"Imported {ref}",
+                    actor="integration:servicenow",
+                    external_ref=ref,
+                    external_source="servicenow",
+                )
+            except DuplicateExternalRefError as refused:
+                outcomes.append((ref, f"taken by {refused.ticket_code}"))
+            else:
+                outcomes.append((ref, request.ticket_code))
+        results.put(outcomes)
+
+
+def test_an_external_ref_is_taken_once_under_concurrent_writers_in_processes(
+    shared: SharedStore,
+) -> None:
+    """Two processes import the same 15 external refs at once: each is taken exactly once."""
+    parent = shared.open_desk()
+    refs = [f"INC{n:07d}" for n in range(15)]
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    results: Queue[list[tuple[str, str]]] = context.Queue()
+    children = [
+        context.Process(
+            target=claim_refs_in_child,
+            args=(shared.kind, shared.target, shared.schema, refs, start, results),
+        )
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    try:
+        batches = [results.get(timeout=60) for _ in children]
+    finally:
+        for child in children:
+            child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0, 0]
+    results.close()
+    results.join_thread()
+    opened = {ref: code for batch in batches for ref, code in batch if code.startswith("SR-")}
+    refused = {ref: why for batch in batches for ref, why in batch if why.startswith("taken")}
+    assert sorted(opened) == sorted(refused) == refs  # each ref: one winner, one refusal
+    for ref, why in refused.items():
+        assert why == f"taken by {opened[ref]}"
+    assert len(set(parent.request_ids())) == len(refs)
+    for ref, code in opened.items():
+        assert parent.get(f"ext:servicenow:{ref}").ticket_code == code
+
+
+def test_teams_registered_by_concurrent_writers_are_all_kept(shared: SharedStore) -> None:
+    """Four desks register teams into the one registry at once: each retries and none is lost."""
+    writers = [shared.open_desk() for _ in range(4)]
+    start = threading.Barrier(len(writers))
+
+    def register(number: int, desk: ServiceDesk) -> list[str]:
+        start.wait()
+        return [
+            desk.register_team(f"Team {number}-{n}", actor="supervisor:eva").id for n in range(5)
+        ]
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        futures = [pool.submit(register, n, desk) for n, desk in enumerate(writers)]
+        registered = [team for f in futures for team in f.result()]
+    assert sorted(registered) == sorted(f"team {n}-{m}" for n in range(4) for m in range(5))
+    for desk in writers:
+        assert sorted(t.id for t in desk.teams()) == sorted(registered)
+
+
+def test_one_customer_registered_at_once_by_two_writers_is_registered_once(
+    shared: SharedStore,
+) -> None:
+    writers = [shared.open_desk() for _ in range(2)]
+    start = threading.Barrier(len(writers))
+
+    def register(desk: ServiceDesk) -> str:
+        start.wait()
+        try:
+            desk.register_customer("acme", tier="vip", actor="supervisor:eva")
+        except DirectoryConflictError:
+            return "conflict"
+        return "registered"
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        outcomes = sorted(pool.map(register, writers))
+    assert outcomes == ["conflict", "registered"]
+    assert [c.id for c in writers[0].customers()] == ["acme"]

@@ -61,6 +61,25 @@ NEW_SINCE_0_1: frozenset[str] = frozenset(
         "servflow.domain.request:ServiceRequest.Resumed",
         "servflow.domain.request:ServiceRequest.Unassigned",
         "servflow.domain.request:ServiceRequest.Closed",
+        # External references and directories: stored in tests/fixtures/stored-directories.jsonl,
+        # read back by tests/integration/test_directories_fixture.py.
+        "servflow.domain.external:ExternalReference.Claimed",
+        *(
+            f"servflow.domain.directory:{name}"
+            for name in (
+                "AgentDirectory.AgentDeactivated",
+                "AgentDirectory.AgentRegistered",
+                "AgentDirectory.AgentUpdated",
+                "AgentDirectory.Started",
+                "CustomerRecord.Deactivated",
+                "CustomerRecord.Registered",
+                "CustomerRecord.Updated",
+                "TeamDirectory.Started",
+                "TeamDirectory.TeamDeactivated",
+                "TeamDirectory.TeamRegistered",
+                "TeamDirectory.TeamUpdated",
+            )
+        ),
     }
 )
 

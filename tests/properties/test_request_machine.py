@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 
 from lifecycle_model import COMMANDS, allowed_in, allows, status_after
 from servflow import (
+    DuplicateExternalRefError,
     HistoryEntry,
     InvalidTransitionError,
     NonConformity,
@@ -329,6 +330,8 @@ class RequestMachine(RuleBasedStateMachine):
         self.views: dict[str, Request] = {}
         #: The request the last step sent a command to: the invariants look at it.
         self.touched: str | None = None
+        #: External reference (``ext:...`` text) -> the ticket code of the request that has it.
+        self.external: dict[str, str] = {}
 
     def open_desk(self) -> ServiceDesk:
         """The desk under test; subclasses choose the store."""
@@ -347,6 +350,8 @@ class RequestMachine(RuleBasedStateMachine):
             view = desk.get(code)
             assert view == self.views[code]
             assert_matches(view, m)
+        for external, code in self.external.items():
+            assert desk.get(external).ticket_code == code
 
     def remember(self, code: str) -> Request:
         """Read a request back from the store (a replay of its events) and keep the view."""
@@ -377,9 +382,15 @@ class RequestMachine(RuleBasedStateMachine):
         fault=st.sampled_from(OPEN_FAULTS),
         minutes=st.integers(0, 60),
         imported=st.booleans(),
+        external=st.sampled_from([None, None, ("INC1", None), ("INC1", "bpi"), ("INC2", "BPI")]),
     )
     def open_request(
-        self, fault: str | None, minutes: int, *, imported: bool
+        self,
+        fault: str | None,
+        minutes: int,
+        *,
+        imported: bool,
+        external: tuple[str, str | None] | None,
     ) -> str | MultipleResults[str]:
         now = self.clock.now = self.clock.now + timedelta(minutes=minutes)
         occurred_at = now - timedelta(hours=1) if imported else None
@@ -392,6 +403,18 @@ class RequestMachine(RuleBasedStateMachine):
             "actor": "agent:ana",
             "occurred_at": occurred_at,
         }
+        taken: str | None = None
+        if external is not None:
+            ref, source = external
+            fields["external_ref"], fields["external_source"] = ref, source
+            taken = f"ext:{source.lower()}:{ref}" if source else f"ext:{ref}"
+        if fault is None and taken in self.external:
+            before = list(self.desk.request_ids())
+            with pytest.raises(DuplicateExternalRefError) as duplicate:
+                self.desk.open(**fields)  # type: ignore[arg-type]
+            assert duplicate.value.ticket_code == self.external[taken]
+            assert list(self.desk.request_ids()) == before
+            return multiple()
         if fault is None:
             view = self.desk.open(**fields)  # type: ignore[arg-type]
             code = f"SR-{len(self.model) + 1:06d}"
@@ -399,6 +422,9 @@ class RequestMachine(RuleBasedStateMachine):
             assert view.opened_at == (occurred_at or now)
             self.model[code] = Model(code=code, last_occurred=occurred_at or now)
             assert self.remember(code) == view
+            if taken is not None:
+                self.external[taken] = code
+                assert str(view.external) == taken
             return code
         faults: dict[str, dict[str, object]] = {
             "symptom": {"symptom": " "},

@@ -62,6 +62,15 @@ COMMANDS = frozenset(
         "adopt_policy",
         "run_due",
         "forget_customer",
+        "register_customer",
+        "update_customer",
+        "deactivate_customer",
+        "register_team",
+        "update_team",
+        "deactivate_team",
+        "register_agent",
+        "update_agent",
+        "deactivate_agent",
     }
 )
 #: Queries, and the projections' upkeep (which records no event).
@@ -90,6 +99,10 @@ QUERIES = frozenset(
         "projection_status",
         "quarantine",
         "follow",
+        "customer",
+        "customers",
+        "teams",
+        "agents",
     }
 )
 #: Public methods that are neither: the constructors (``test_fuzz_cli`` opens hostile stores)
@@ -238,7 +251,7 @@ def _sensible(
         "stage": st.sampled_from(["sale", "post_sale"]),
         "priority": st.sampled_from(["high", "low", ("high", "urgent")]),
         "status": st.sampled_from(["new", ("assigned", "closed")]),
-        "tier": st.sampled_from(["vip", ("standard",)]),
+        "tier": st.sampled_from(["vip", ("standard",), "premium"]),
         "outcome": st.sampled_from(["resolved", "transferred", "follow_up"]),
         "severity": st.sampled_from(["minor", "critical"]),
         "special": st.sampled_from(["triage", "unassigned", "follow_ups_due", "on_hold"]),
@@ -281,6 +294,14 @@ def _sensible(
         "workers": st.sampled_from([1, 2]),
         "stop": st.builds(_stopped),
         "poll_interval": st.floats(0, 0.01),
+        "external_ref": st.sampled_from(["INC0012345", "INC1", "urn:x:1"]),
+        "external_source": st.sampled_from(["servicenow", "BPI", None]),
+        "name": st.sampled_from(["Billing", "Ana Pérez", None]),
+        "language": st.sampled_from(["es", "en-GB", None]),
+        "contacts": st.lists(st.sampled_from(["ana@x.es", "+34 600"]), max_size=2),
+        "members": st.lists(name, max_size=2),
+        "teams": st.lists(name, max_size=2),
+        "include_inactive": st.booleans(),
     }
 
 
@@ -336,8 +357,19 @@ def _seed(desk: ServiceDesk, clock: FakeClock) -> list[Any]:
             desk.log_nonconformity(request, description="late", severity="minor", actor=agent)
             desk.complete(request, outcome="resolved", resolution="done", actor=agent)
         refs += [request.ticket_code, request.id, request]
+    external = desk.open(
+        customer="acme",
+        channel="web",
+        kind="complaint",
+        stage="sale",
+        symptom="imported",
+        actor=agent,
+        external_ref="INC7",
+        external_source="servicenow",
+    )
+    desk.register_team("billing", actor=agent)
     clock.advance(hours=1)
-    return [*refs, "SR-000099", UUID(int=7)]
+    return [*refs, external.ticket_code, "ext:servicenow:INC7", "SR-000099", UUID(int=7), "ext:X"]
 
 
 @pytest.mark.slow

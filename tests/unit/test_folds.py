@@ -639,6 +639,8 @@ def test_an_audit_row_carries_the_event_and_the_request_it_belongs_to() -> None:
             "stage": "post_sale",
             "symptom": "The line drops",
             "synthesis": None,
+            "external_ref": None,
+            "external_source": None,
         },
     )
     classified = audit_row(42, story.events[1], KNOWN)

@@ -99,6 +99,8 @@ def reference_view(request: ServiceRequest) -> Request:
         reopened_after_closure=request.reopened_after_closure,
         cancelled_at=request.cancelled_at,
         cancel_reason=request.cancel_reason,
+        external_ref=request.external_ref,
+        external_source=request.external_source,
         updated_at=request.last_occurred_at,
         recorded_at=request.modified_on,
     )

@@ -23,6 +23,7 @@ from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session
 from servflow.cli.audit import audit_app
 from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
+from servflow.cli.directory import agent_app, team_app
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
 from servflow.cli.requests import request_app
@@ -30,6 +31,7 @@ from servflow.cli.sla import sla_app
 from servflow.errors import shown
 
 __all__ = [
+    "agent_app",
     "app",
     "audit_app",
     "customer_app",
@@ -38,6 +40,7 @@ __all__ = [
     "request_app",
     "run_projections",
     "sla_app",
+    "team_app",
 ]
 
 app = typer.Typer(
@@ -54,6 +57,8 @@ app.command("requests")(list_requests)
 app.command("queue")(queue)
 app.add_typer(sla_app, name="sla")
 app.add_typer(customer_app, name="customer")
+app.add_typer(team_app, name="team")
+app.add_typer(agent_app, name="agent")
 app.add_typer(projections_app, name="projections")
 app.command("demo")(demo)
 

@@ -284,7 +284,9 @@ def instant(value: str | None, option: str = "--at") -> datetime:
 Ticket = Annotated[
     str,
     typer.Argument(
-        metavar="TICKET", help="Ticket code (SR-000123) or request id.", show_default=False
+        metavar="TICKET",
+        help="Ticket code (SR-000123), request id or external reference (ext:INC0012345).",
+        show_default=False,
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

@@ -1,5 +1,7 @@
-"""``servflow customer``: what the desk does about a customer as a person (the right to erasure).
+"""``servflow customer``: the customer directory, and the right to erasure.
 
+``servflow customer add ID --name ... --tier vip`` registers a customer (new requests of theirs
+take the record's tier, name and language), ``show`` and ``list`` read the directory.
 ``servflow customer forget ID`` forgets a customer in an erasable store: their keys are
 destroyed, so their name and the texts they wrote read as ``[erased]`` everywhere, while the
 log, its hash chain and the KPIs stay as they were. A store is made erasable when it is
@@ -12,14 +14,91 @@ from typing import Annotated
 
 import typer
 
-from servflow.cli._common import AsJson, emit_json, guarded, parse_when, say, session
+from servflow.cli._common import AsJson, console, emit_json, guarded, parse_when, say, session
+from servflow.cli.tables import customers_table
+from servflow.domain.values import Tier
 
 __all__ = ["customer_app"]
 
 customer_app = typer.Typer(
-    help="Customers as people: forget one (the right to erasure).",
+    help="The customer directory (add, show, list) and the right to erasure (forget).",
     no_args_is_help=True,
 )
+
+OccurredAt = Annotated[
+    str | None,
+    typer.Option(
+        "--occurred-at",
+        metavar="ISO-8601",
+        help="When it happened, with a UTC offset (default: now).",
+        show_default=False,
+    ),
+]
+
+
+@customer_app.command("add")
+@guarded
+def add(
+    ctx: typer.Context,
+    customer_id: Annotated[str, typer.Argument(help="The customer id requests carry.")],
+    *,
+    name: Annotated[str | None, typer.Option(help="The customer's name.")] = None,
+    tier: Annotated[Tier, typer.Option(help="The tier new requests take.")] = Tier.STANDARD,
+    language: Annotated[str | None, typer.Option(help="Language (es, en...).")] = None,
+    contact: Annotated[
+        list[str] | None,
+        typer.Option("--contact", help="An e-mail or phone number (repeat for several)."),
+    ] = None,
+    occurred_at: OccurredAt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Register a customer: new requests of theirs take the record's tier, name, language."""
+    current = session(ctx)
+    entry = current.desk().register_customer(
+        customer_id,
+        name=name,
+        tier=tier,
+        language=language,
+        contacts=contact or [],
+        actor=current.actor,
+        occurred_at=parse_when(occurred_at, "--occurred-at"),
+    )
+    if as_json:
+        emit_json(entry.model_dump(mode="json"))
+    else:
+        say(f"registered customer {entry.id} ({entry.tier})")
+
+
+@customer_app.command("show")
+@guarded
+def show(
+    ctx: typer.Context,
+    customer_id: Annotated[str, typer.Argument(help="The customer id.")],
+    *,
+    as_json: AsJson = False,
+) -> None:
+    """One customer's record."""
+    entry = session(ctx).desk(existing=True).customer(customer_id)
+    if as_json:
+        emit_json(entry.model_dump(mode="json"))
+    else:
+        console().print(customers_table([entry], title=f"Customer {entry.id}"))
+
+
+@customer_app.command("list")
+@guarded
+def list_customers(
+    ctx: typer.Context,
+    *,
+    inactive: Annotated[bool, typer.Option("--inactive", help="Include deactivated ones.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Every registered customer, in the order registered."""
+    entries = session(ctx).desk(existing=True).customers(include_inactive=inactive)
+    if as_json:
+        emit_json([e.model_dump(mode="json") for e in entries])
+    else:
+        console().print(customers_table(entries, title=f"{len(entries)} customer(s)"))
 
 
 @customer_app.command("forget")

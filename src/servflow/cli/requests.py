@@ -104,6 +104,16 @@ def open_request(  # noqa: PLR0913 - one option per field of the event
     customer_name: Annotated[str | None, typer.Option(help="Customer's name.")] = None,
     tier: Annotated[Tier | None, typer.Option(help="Customer tier (default standard).")] = None,
     language: Annotated[str | None, typer.Option(help="Customer's language (es, en...).")] = None,
+    external_ref: Annotated[
+        str | None,
+        typer.Option(
+            help="The request's id in the system it came from (INC0012345).", metavar="REF"
+        ),
+    ] = None,
+    external_source: Annotated[
+        str | None,
+        typer.Option(help="The system the external ref comes from (servicenow).", metavar="NAME"),
+    ] = None,
     occurred_at: OccurredAt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -119,12 +129,15 @@ def open_request(  # noqa: PLR0913 - one option per field of the event
         stage=stage,
         symptom=symptom,
         synthesis=synthesis,
+        external_ref=external_ref,
+        external_source=external_source,
         **by,
     )
+    external = "" if request.external is None else f" as {request.external}"
     _report(
         request,
         as_json,
-        f"Opened {request.ticket_code} for {request.customer.id} "
+        f"Opened {request.ticket_code}{external} for {request.customer.id} "
         f"({request.kind}, {request.stage}, via {request.channel}) · status {request.status}",
     )
 

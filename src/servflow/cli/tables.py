@@ -24,11 +24,20 @@ from servflow.cli.render import (
     status_text,
     zone_label,
 )
+from servflow.domain.directory import AgentEntry, CustomerEntry, TeamEntry
 from servflow.domain.history import HistoryEntry
 from servflow.domain.view import Request
 from servflow.projections.sla import SlaAlert
 
-__all__ = ["alerts_table", "history_table", "request_view", "requests_table"]
+__all__ = [
+    "agents_table",
+    "alerts_table",
+    "customers_table",
+    "history_table",
+    "request_view",
+    "requests_table",
+    "teams_table",
+]
 
 #: Event fields worth quoting in a history when the state they leave does not show them.
 _SAID = ("findings", "action", "message", "note", "reason", "description", "correction")
@@ -105,6 +114,7 @@ def _facts(request: Request, zone: tzinfo | None) -> Table:
         ("priority", priority_text(request.priority)),
         ("kind", f"{request.kind} · {request.stage} · via {request.channel}"),
         ("category", request.category),
+        ("external ref", None if request.external is None else str(request.external)),
         ("customer", f"{who} · {customer.tier}"),
         ("team / agent", people),
         ("opened", f"{local_time(request.opened_at, zone)} by {request.opened_by}"),
@@ -301,3 +311,40 @@ def alerts_table(
             cells.append(f"{alert.policy} v{alert.policy_version}")
         table.add_row(*cells)
     return Group(heading, table)
+
+
+def customers_table(entries: Iterable[CustomerEntry], *, title: str) -> Table:
+    """Customers of the directory: id, name, tier, language, contacts, whether active."""
+    table = Table(title=title)
+    for column in ("customer", "name", "tier", "language", "contacts", "active"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            e.id,
+            e.name or "—",
+            e.tier.value,
+            e.language or "—",
+            ", ".join(e.contacts) or "—",
+            "yes" if e.active else "no",
+        )
+    return table
+
+
+def teams_table(entries: Iterable[TeamEntry], *, title: str) -> Table:
+    """Teams of the directory: id, display name, members, whether active."""
+    table = Table(title=title)
+    for column in ("team", "name", "members", "active"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.id, e.name, ", ".join(e.members) or "—", "yes" if e.active else "no")
+    return table
+
+
+def agents_table(entries: Iterable[AgentEntry], *, title: str) -> Table:
+    """Agents of the directory: id, name, teams, whether active."""
+    table = Table(title=title)
+    for column in ("agent", "name", "teams", "active"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.id, e.name, ", ".join(e.teams) or "—", "yes" if e.active else "no")
+    return table

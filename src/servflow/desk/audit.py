@@ -37,7 +37,7 @@ from servflow.desk.export import (
     history_record,
     write_export,
 )
-from servflow.desk.tickets import Ref, describe, resolve
+from servflow.desk.tickets import Ref, describe
 from servflow.domain.base import EventSourced
 from servflow.domain.history import HistoryEntry, history_of
 from servflow.domain.request import ServiceRequest
@@ -248,7 +248,7 @@ class AuditDesk:
 
     def history(self, ref: Ref) -> list[HistoryEntry]:
         """Every event of a request in order (see ``ServiceDesk.history``)."""
-        request_id = resolve(ref)
+        request_id = self._stores.resolve(ref)
         with translated():
             entries = self._trail.history(request_id)
         if not entries:
@@ -334,7 +334,7 @@ class AuditDesk:
             refuse("export", "fp", f"must be a file open for writing, not {shown(fp)}")
         request_id: UUID | None = None
         if request is not None:
-            request_id = resolve(request)
+            request_id = self._stores.resolve(request)
             if not self._writer.has(request_id):
                 raise RequestNotFoundError(describe(request))
         with translated():

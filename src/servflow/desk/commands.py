@@ -13,9 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from servflow.desk.clock import DeskClock
+from servflow.desk.directories import Directories
 from servflow.desk.sla import SlaDesk
 from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
+from servflow.domain.base import refuse
+from servflow.domain.external import ExternalRef, ExternalReference
 from servflow.domain.lifecycle import Command, Status
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import NonConformity, Note, ServiceRequest
@@ -42,6 +45,7 @@ class RequestCommands:
     _tickets: Tickets
     _writer: Writer
     _sla: SlaDesk
+    _directories: Directories
 
     def _policy_of(self, request: ServiceRequest) -> SlaPolicy:
         """The SLA policy measuring ``request``: its holds catalogue and reopening window."""
@@ -59,9 +63,27 @@ class RequestCommands:
         synthesis: str | None = None,
         actor: str,
         occurred_at: datetime | None = None,
+        external_ref: str | ExternalRef | None = None,
+        external_source: str | None = None,
     ) -> Request:
-        """Record a new request and give it the next free ticket code (001 step 1)."""
+        """Record a new request and give it the next free ticket code (001 step 1).
+
+        ``external_ref`` is the request's id in the system it came from (``"INC0012345"``),
+        unique per ``external_source`` (``"servicenow"``): a second request with the same pair
+        is refused (``DuplicateExternalRefError``), and ``"ext:INC0012345"`` (or
+        ``"ext:servicenow:INC0012345"``) names the request wherever a reference is accepted.
+        """
         at = self._clock.moment(occurred_at, Command.OPEN)
+        customer = self._directories.customer_for_open(customer)
+        external: ExternalRef | None = None
+        if isinstance(external_ref, ExternalRef):
+            if external_source is not None:
+                external_ref = ExternalRef.of(external_ref.ref, external_source)
+            external = ExternalRef.of(external_ref.ref, external_ref.source)
+        elif external_ref is not None:
+            external = ExternalRef.of(external_ref, external_source)
+        elif external_source is not None:
+            refuse("open", "external_source", "needs an external_ref")
 
         def save(code: str) -> Request:
             request = ServiceRequest.open(
@@ -74,9 +96,17 @@ class RequestCommands:
                 synthesis=synthesis,
                 actor=actor,
                 at=at,
+                external_ref=None if external is None else external.ref,
+                external_source=None if external is None else external.source,
             )
             self._writer.check_roles(actor, Command.OPEN, request)
-            self._writer.save_new(request)
+            claim = None
+            if external is not None:
+                # No read first: the store refuses a taken reference (``save_new`` says whose).
+                claim = ExternalReference.claim(
+                    external, request_id=request.id, ticket_code=code, actor=actor, at=at
+                )
+            self._writer.save_new(request, claim)
             return Request.of(request)
 
         return self._tickets.claim(save)
@@ -105,7 +135,13 @@ class RequestCommands:
         actor: str,
         occurred_at: datetime | None = None,
     ) -> Request:
-        """Give the request to a team and optionally an agent (also transfers and reassignment)."""
+        """Give the request to a team and optionally an agent (also transfers and reassignment).
+
+        A team or agent of the directories is recorded by its id (``"Billing "`` is
+        ``billing``); an unknown one is refused unless the desk takes ad-hoc names.
+        """
+        team = self._directories.team_for(team, Command.ASSIGN)
+        agent = self._directories.agent_for(agent, Command.ASSIGN)
         with self._writer.change(ref, Command.ASSIGN, actor, occurred_at) as (r, at):
             r.assign(team=team, agent=agent, actor=actor, at=at)
         return Request.of(r)
@@ -200,8 +236,11 @@ class RequestCommands:
         """Return the request to ``team``'s queue (None: to nobody's), with no agent.
 
         A request at work is classified again (a hold ends); a completed one only records
-        who holds it, and stays completed.
+        who holds it, and stays completed. A named team is checked against the team directory,
+        as ``assign`` checks it.
         """
+        if team is not None:
+            team = self._directories.team_for(team, Command.UNASSIGN)
         with self._writer.change(ref, Command.UNASSIGN, actor, occurred_at) as (r, at):
             r.unassign(team=team, actor=actor, at=at)
         return Request.of(r)
@@ -226,6 +265,8 @@ class RequestCommands:
         occurred_at: datetime | None = None,
     ) -> Request:
         """End the work: ``resolved``, ``transferred`` (to ``to_team``) or ``follow_up``."""
+        if to_team is not None:
+            to_team = self._directories.team_for(to_team, Command.COMPLETE)
         with self._writer.change(ref, Command.COMPLETE, actor, occurred_at) as (r, at):
             r.complete(
                 outcome=outcome,

@@ -20,6 +20,8 @@ from servflow.desk.audit import AuditDesk, audit_filter
 from servflow.desk.checks import callback
 from servflow.desk.clock import DeskClock, TimeSource, checked_instant
 from servflow.desk.commands import RequestCommands
+from servflow.desk.directories import Directories, check_ad_hoc
+from servflow.desk.directory_commands import DirectoryCommands
 from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
 from servflow.desk.kpis import KpiDesk, Kpis
@@ -35,7 +37,7 @@ from servflow.desk.stores import (
     postgres_schema,
     sqlite_env,
 )
-from servflow.desk.tickets import Ref, Tickets, resolve
+from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
 from servflow.domain.erasure import Forgetting
 from servflow.domain.history import HistoryEntry
@@ -61,7 +63,7 @@ if TYPE_CHECKING:
 __all__ = ["ProjectionMode", "Ref", "ServiceDesk", "TimeSource"]
 
 
-class ServiceDesk(RequestCommands):
+class ServiceDesk(RequestCommands, DirectoryCommands):
     """An event-sourced service desk: open, work and close service requests, and read them back.
 
     The commands (``open``, ``classify``, ... ``correct_nonconformity``) come from
@@ -73,7 +75,9 @@ class ServiceDesk(RequestCommands):
     an aware datetime; default UTC now) and ``ticket_prefix=`` (default ``"SR"``), and
     ``sla=`` (an ``SlaPolicy``, recorded in the store's policy book when it differs from the
     latest adopted one; without it the adopted policy stays, or the built-in standard applies),
-    and ``roles=`` (who may record what; default ``Roles.standard()``).
+    and ``roles=`` (who may record what; default ``Roles.standard()``), and ``ad_hoc=`` (whether
+    teams and agents not in the directories are taken: ``None``, the default, while none is
+    registered; ``True`` always; ``False`` never).
     """
 
     def __init__(
@@ -87,8 +91,10 @@ class ServiceDesk(RequestCommands):
         roles: Roles | None = None,
         env: Mapping[str, str] | None = None,
         erasable: bool = False,
+        ad_hoc: bool | None = None,
     ) -> None:
         _check_settings(audit_key, env)
+        ad_hoc = check_ad_hoc(ad_hoc)
         if not isinstance(erasable, bool):
             msg = f"erasable must be True or False, not {shown(erasable)}"
             raise ConfigurationError(msg)
@@ -101,6 +107,7 @@ class ServiceDesk(RequestCommands):
         self._audit = AuditDesk(self._stores, self._writer)
         self._kpis = KpiDesk(self._stores, self._clock, self._reads, self._sla)
         self._erasure = ErasureDesk(self._stores, self._writer, self._clock)
+        self._directories = Directories(self._stores, self._writer, self._clock, ad_hoc=ad_hoc)
         try:
             self._sla.configure(sla)
         except BaseException:
@@ -112,7 +119,7 @@ class ServiceDesk(RequestCommands):
     # -- constructors ----------------------------------------------------------------------
 
     @classmethod
-    def sqlite(
+    def sqlite(  # noqa: PLR0913 - the desk's options and the store's
         cls,
         path: str,
         *,
@@ -125,6 +132,7 @@ class ServiceDesk(RequestCommands):
         cipher_key: str | None = None,
         compress: bool = False,
         erasable: bool = False,
+        ad_hoc: bool | None = None,
     ) -> ServiceDesk:
         """A desk on an SQLite file (created if missing, WAL mode): the embedded default.
 
@@ -144,6 +152,7 @@ class ServiceDesk(RequestCommands):
             roles=roles,
             env=env,
             erasable=erasable,
+            ad_hoc=ad_hoc,
         )
 
     @classmethod
@@ -162,6 +171,7 @@ class ServiceDesk(RequestCommands):
         cipher_key: str | None = None,
         compress: bool = False,
         erasable: bool = False,
+        ad_hoc: bool | None = None,
     ) -> ServiceDesk:
         """A desk on PostgreSQL, shared by processes and machines (needs ``servflow[postgres]``).
 
@@ -187,6 +197,7 @@ class ServiceDesk(RequestCommands):
                 roles=roles,
                 env=env,
                 erasable=erasable,
+                ad_hoc=ad_hoc,
             )
 
     @overload
@@ -245,10 +256,10 @@ class ServiceDesk(RequestCommands):
         """The request now, as of an instant (by when things happened), or at a version."""
         if as_of is not None and version is not None:
             msg = "give as_of or version, not both"
-            raise ValidationFailedError(msg, command="get", request_id=resolve(ref))
+            raise ValidationFailedError(msg, command="get", request_id=self._stores.resolve(ref))
         self._stores.refresh_keys()
         if as_of is not None:
-            return Request.of(self._audit.as_of(resolve(ref), as_of, ref))
+            return Request.of(self._audit.as_of(self._stores.resolve(ref), as_of, ref))
         return self._reads.get(ref, version)
 
     def history(self, ref: Ref) -> list[HistoryEntry]:
@@ -265,7 +276,7 @@ class ServiceDesk(RequestCommands):
 
     def resolve(self, ref: Ref) -> UUID:
         """The request id a reference names (without checking that the request exists)."""
-        return resolve(ref)
+        return self._stores.resolve(ref)
 
     def request_ids(self) -> Iterator[UUID]:
         """Ids of every request in the store, in the order they were opened."""
@@ -295,13 +306,14 @@ class ServiceDesk(RequestCommands):
         ``hold_reason`` keeps the requests on that hold (``customer``: waiting on the customer).
         Filters combine; a ``status`` filter also reaches closed and cancelled requests.
         ``count=False`` skips counting every match (``total`` is then None): a page then
-        costs only its own rows, however long the queue.
+        costs only its own rows, however long the queue. A ``team`` or ``agent`` of the
+        directories matches whatever its case or blanks (``"Billing "`` is ``billing``).
         """
         question = QueueQuestion.checked(
             "queue",
             special,
-            team=team,
-            agent=agent,
+            team=self._directories.known_team(team),
+            agent=self._directories.known_agent(agent),
             status=status,
             priority=priority,
             kind=kind,
@@ -354,7 +366,7 @@ class ServiceDesk(RequestCommands):
         happened, or when they were recorded with ``by="recorded"``. Page on with
         ``after_position=page.next_after_position``. Reads the ``audit`` projection.
         """
-        request_id = None if request is None else resolve(request)
+        request_id = None if request is None else self._stores.resolve(request)
         selected = audit_filter(
             actor=actor,
             request_id=request_id,
@@ -394,8 +406,8 @@ class ServiceDesk(RequestCommands):
         question = QueueQuestion.checked(
             "queue_as_of",
             special,
-            team=team,
-            agent=agent,
+            team=self._directories.known_team(team),
+            agent=self._directories.known_agent(agent),
             status=status,
             priority=priority,
             kind=kind,
@@ -558,6 +570,7 @@ class ServiceDesk(RequestCommands):
         on the request as of ``at``. It reads the requests' events from the log (not a
         projection), 500 requests per query, each event decoded once. See ``Kpis``.
         """
+        team = self._directories.known_team(team)  # a registered team in any case or blanks
         return self._kpis.kpis(since=since, until=until, at=at, team=team, kind=kind)
 
     # -- projections ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from uuid import UUID
 from servflow.desk.checks import member, members, page, text_filter, whole
 from servflow.desk.clock import DeskClock, checked_instant
 from servflow.desk.stores import Stores
-from servflow.desk.tickets import Ref, describe, resolve
+from servflow.desk.tickets import Ref, describe
 from servflow.desk.writer import Writer
 from servflow.domain.erasure import ERASURE_LEDGER_ID
 from servflow.domain.lifecycle import Status
@@ -51,7 +51,7 @@ class Reader:
 
     def get(self, ref: Ref, version: int | None) -> Request:
         """The request now or at ``version`` (see ``ServiceDesk.get``)."""
-        request_id = resolve(ref)
+        request_id = self._stores.resolve(ref)
         if version is not None:
             whole(version, "version", "get", low=1)
         request = self._writer.load(request_id, ref, version=version)
@@ -64,7 +64,7 @@ class Reader:
     def exists(self, ref: Ref) -> bool:
         """Whether a request with this id or ticket code is in the store."""
         try:
-            request_id = resolve(ref)
+            request_id = self._stores.resolve(ref)
         except RequestNotFoundError:
             return False
         return self._writer.has(request_id)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from servflow.desk.checks import refuse, whole
 from servflow.desk.clock import DeskClock
 from servflow.desk.stores import Stores
-from servflow.desk.tickets import Ref, describe, resolve
+from servflow.desk.tickets import Ref, describe
 from servflow.desk.writer import Writer, project
 from servflow.domain.base import refused
 from servflow.domain.lifecycle import Command, Status
@@ -74,7 +74,7 @@ class SlaDesk:
 
     def status(self, ref: Ref, at: datetime | None) -> SlaStatus:
         """Both clocks of a request as of ``at`` (see ``ServiceDesk.sla``)."""
-        request_id = resolve(ref)
+        request_id = self._stores.resolve(ref)
         when = self._clock.instant(at, "at", "sla", request_id)
         tracker = self._tracker(request_id, ref)
         if to_second(when) < tracker.opened_at:
@@ -85,7 +85,7 @@ class SlaDesk:
 
     def timeline(self, ref: Ref, until: datetime | None) -> list[TimelineEntry]:
         """Why the clocks stand where they do (see ``ServiceDesk.sla_timeline``)."""
-        request_id = resolve(ref)
+        request_id = self._stores.resolve(ref)
         when = self._clock.instant(until, "until", "sla_timeline", request_id)
         tracker = self._tracker(request_id, ref)
         return tracker.timeline(policy_at(self.adoptions(), tracker.opened_at), until=when)

@@ -20,9 +20,11 @@ from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import get_topic
 
 from servflow.desk.audit import AuditTrail
+from servflow.desk.tickets import Ref, resolve
 from servflow.domain.erasure import ErasureLedger
+from servflow.domain.external import ExternalRef, ExternalReference
 from servflow.domain.request import ServiceRequest
-from servflow.errors import ConfigurationError, StoreError, shown
+from servflow.errors import ConfigurationError, RequestNotFoundError, StoreError, shown
 from servflow.persistence.chain import Chain
 from servflow.persistence.codec import OrjsonTranscoder, PydanticMapper
 from servflow.persistence.encryption import storage_settings
@@ -62,6 +64,8 @@ ProjectionMode = Literal["inline", "external"]
 _MAX_POOL = 1000
 #: In-memory stores: chain links waiting to be written in one views transaction.
 _CHAIN_BACKLOG = 500
+#: External references a desk keeps resolved, at most (then it starts afresh).
+_MAX_EXTERNALS = 10_000
 #: How many of the log's first events tell whether a desk's cipher key and compressor fit.
 _PROBED_EVENTS = 16
 
@@ -162,6 +166,8 @@ class Stores:
             self.audit.keyring = self.keyring
             self.projector.decoding = self.keyring.keeping
         self.trail = AuditTrail(self.store, self.views, self.audit)
+        #: External reference id -> request id, as found (``find_external``).
+        self._externals: dict[UUID, UUID] = {}
         self._chained, self._hooked = self._hook_store()
 
     def _check_key(self, *, erasable: bool) -> None:
@@ -191,6 +197,36 @@ class Stores:
             self.views.close()
             self.store.close()
             raise
+
+    def resolve(self, ref: Ref) -> UUID:
+        """The request id a reference names; an external reference is looked up in the store."""
+        return resolve(ref, self.find_external)
+
+    def find_external(self, external: ExternalRef) -> UUID:
+        """The id of the request opened with this external reference (``RequestNotFoundError``).
+
+        A reference, once taken, names its request for good: what was found is kept.
+        """
+        key = external.id
+        found = self._externals.get(key)
+        if found is not None:
+            return found
+        claimed = self.claimed(external)
+        if claimed is None:
+            raise RequestNotFoundError(
+                str(external), detail="no request has this external reference"
+            )
+        if len(self._externals) >= _MAX_EXTERNALS:
+            self._externals.clear()
+        self._externals[key] = claimed.request_id
+        return claimed.request_id
+
+    def claimed(self, external: ExternalRef) -> ExternalReference.Claimed | None:
+        """The claim of an external reference by its request (None if no request has it)."""
+        with translated():
+            stored = self.store.recorder.select_events(external.id, lte=1)
+            claimed = self.store.mapper.to_domain_event(stored[0]) if stored else None
+        return claimed if isinstance(claimed, ExternalReference.Claimed) else None
 
     def _customer_of(self, request_id: UUID) -> str | None:
         """The customer of a request, from its ``Opened`` event (None if there is none)."""

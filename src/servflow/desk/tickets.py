@@ -16,42 +16,58 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from servflow.domain.external import ExternalRef, parse_external
 from servflow.domain.request import request_id_for
 from servflow.domain.view import Request
 from servflow.errors import ConfigurationError, RequestNotFoundError, StoreError, shown
 
 __all__ = ["Ref", "Tickets", "describe", "resolve"]
 
-#: How a request is named: its id, its ticket code (``"SR-000123"``) or a ``Request`` view.
-Ref = UUID | str | Request
+#: How a request is named: its id, its ticket code (``"SR-000123"``), a ``Request`` view, or
+#: its external reference (an ``ExternalRef``, or its text ``"ext:INC0012345"``).
+Ref = UUID | str | Request | ExternalRef
 
 _CODE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,9})-(\d{1,12})$")
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 _MAX_CODE_ATTEMPTS = 200
 #: The longest text ``resolve`` reads as a reference: a UUID in any of its spellings, with blanks.
 _MAX_REF = 100
+#: The longest text read as an external reference: ``ext:``, a source, ``:`` and the reference.
+_MAX_EXTERNAL = 150
 _T = TypeVar("_T")
 #: Ticket claims in a row that found their number free before a desk guesses again.
 _QUIET_CLAIMS = 8
 
 
-def resolve(ref: Ref) -> UUID:
-    """The request id a reference names (without checking that the request exists)."""
+def resolve(ref: Ref, find: Callable[[ExternalRef], UUID] | None = None) -> UUID:
+    """The request id a reference names (without checking that the request exists).
+
+    An external reference is looked up with ``find`` (which raises ``RequestNotFoundError``
+    when no request has it); without ``find`` it names no request. The forms cannot be
+    confused: a UUID and a ticket code never start with ``ext:``.
+    """
     if isinstance(ref, Request):
         return ref.id
     if isinstance(ref, UUID):
         return ref
-    if isinstance(ref, str) and len(ref) <= _MAX_REF:
+    external = ref if isinstance(ref, ExternalRef) else None
+    if isinstance(ref, str) and len(ref) <= _MAX_EXTERNAL:
         text = ref.strip()
         code = _CODE.match(text)
         if code:
             return request_id_for(f"{code.group(1).upper()}-{int(code.group(2)):06d}")
-        try:
-            return UUID(text)
-        except ValueError:
-            pass
+        external = parse_external(text)
+        if external is None and len(ref) <= _MAX_REF:
+            try:
+                return UUID(text)
+            except ValueError:
+                pass
+    if external is not None and find is not None:
+        return find(external)
     raise RequestNotFoundError(
-        shown(ref), detail="not a request id, a ticket code such as 'SR-000123' or a Request"
+        shown(ref),
+        detail="not a request id, a ticket code such as 'SR-000123', a Request or an "
+        "external reference such as 'ext:INC0012345'",
     )
 
 
@@ -59,7 +75,7 @@ def describe(ref: Ref) -> str:
     """A reference as error messages name it (``resolve`` accepted it, so it is short)."""
     if isinstance(ref, Request):
         return f"{ref.ticket_code} ({ref.id})"
-    return str(ref).strip()
+    return str(ref).strip()  # an ExternalRef's text is its ``ext:`` form
 
 
 class Tickets:

@@ -22,11 +22,16 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Recordin
 
 from servflow.desk.clock import DeskClock
 from servflow.desk.stores import Stores
-from servflow.desk.tickets import Ref, describe, resolve
+from servflow.desk.tickets import Ref, describe
+from servflow.domain.external import ExternalRef, ExternalReference
 from servflow.domain.lifecycle import Command
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.roles import Roles
-from servflow.errors import ConcurrencyConflictError, RequestNotFoundError
+from servflow.errors import (
+    ConcurrencyConflictError,
+    DuplicateExternalRefError,
+    RequestNotFoundError,
+)
 from servflow.persistence.sql import stored_bytes
 from servflow.persistence.store import store_error, translated
 
@@ -68,7 +73,7 @@ class Writer:
         nothing. A save that loses a race raises ``ConcurrencyConflictError``: the caller may
         read the request again and retry.
         """
-        request_id = resolve(ref)
+        request_id = self._stores.resolve(ref)
         self._stores.refresh_keys()
         request = self._checkout(request_id, ref)
         self.check_roles(actor, command, request)
@@ -125,19 +130,35 @@ class Writer:
                 request_id=request.id,
             )
 
-    def save_new(self, request: ServiceRequest) -> None:
-        """Save a request just opened; ``IntegrityError`` when its ticket code is taken."""
+    def save_new(self, request: ServiceRequest, external: ExternalReference | None = None) -> None:
+        """Save a request just opened (with its external reference, in one transaction).
+
+        ``IntegrityError`` when its ticket code is taken; ``DuplicateExternalRefError`` when
+        its external reference is.
+        """
         keyring = self._stores.keyring
         if keyring is not None:
             keyring.note(request.id, request.customer.id)
         try:
-            recordings = self._stores.store.save(request)
+            # Only aggregates: anything else (None) would send the save the library's slow way.
+            saving = (request,) if external is None else (request, external)
+            recordings = self._stores.store.save(*saving)
         except IntegrityError:
+            if external is not None:
+                self.check_external(ExternalRef(ref=external.ref, source=external.source))
             raise  # the ticket code is taken: the claim looks further up
         except PersistenceError as error:
             raise store_error(error) from None
         self._stores.saved(recordings)
         self.keep(request, recordings)
+
+    def check_external(self, external: ExternalRef) -> None:
+        """Refuse an external reference some request has (``DuplicateExternalRefError``)."""
+        claimed = self._stores.claimed(external)
+        if claimed is not None:
+            raise DuplicateExternalRefError(
+                str(external), request_id=claimed.request_id, ticket_code=claimed.ticket_code
+            )
 
     # -- reading a request -----------------------------------------------------------------
 

@@ -6,7 +6,8 @@ customer sealed under a key of that customer's own; forgetting the customer dest
 computed from it stay as they were; only the personal fields read as ``ERASED`` from then on.
 
 What is personal is decided here, once, per event class (``personal_fields``): the customer's
-name, and the free text the customer wrote or said (the symptom they reported and the desk's
+name (in requests and in the customer directory, with the record's contacts), and the free
+text the customer wrote or said (the symptom they reported and the desk's
 restatement of it, their replies, their acceptance comment, the reason they gave for
 reopening, and the reason of a cancellation they recorded themselves). Ids, enumerations,
 instants, actors and what the desk wrote (findings, actions, resolutions) are not sealed: the
@@ -22,6 +23,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from pydantic import AwareDatetime, ValidationError
 
 from servflow.domain.base import EventSourced, refused
+from servflow.domain.directory import CustomerRecord
 from servflow.domain.request import ServiceRequest
 from servflow.domain.state import Moment
 from servflow.domain.values import Actor, ShortText, Value
@@ -44,6 +46,8 @@ ERASED = "[erased]"
 FieldPath = tuple[str, ...]
 
 _OPENED: tuple[FieldPath, ...] = (("customer", "name"), ("symptom",), ("synthesis",))
+#: A customer record's personal details: the name and the contacts (a list, sealed whole).
+_RECORD: tuple[FieldPath, ...] = (("name",), ("contacts",))
 #: Event classes whose personal fields do not depend on who recorded them.
 _ALWAYS: dict[type[Any], tuple[FieldPath, ...]] = {
     ServiceRequest.Opened: _OPENED,
@@ -51,14 +55,23 @@ _ALWAYS: dict[type[Any], tuple[FieldPath, ...]] = {
     ServiceRequest.CustomerAccepted: (("comment",),),
     ServiceRequest.Reopened: (("reason",),),
     ServiceRequest.CustomerMessaged: (("text",),),
+    CustomerRecord.Registered: _RECORD,
+    CustomerRecord.Updated: _RECORD,
 }
 #: Event classes whose text is personal only when the customer recorded it.
 _BY_CUSTOMER: dict[type[Any], tuple[FieldPath, ...]] = {
     ServiceRequest.Cancelled: (("reason",),),
     ServiceRequest.NoteAdded: (("text",),),
 }
-_NAMES_ALWAYS = {cls.__name__: paths for cls, paths in _ALWAYS.items()}
-_NAMES_BY_CUSTOMER = {cls.__name__: paths for cls, paths in _BY_CUSTOMER.items()}
+
+
+def _audit_name(cls: type[Any]) -> str:
+    """An event class's name in the audit log (``Opened``, ``CustomerRecord.Registered``)."""
+    return cls.__name__ if issubclass(cls, ServiceRequest.Event) else cls.__qualname__
+
+
+_NAMES_ALWAYS = {_audit_name(cls): paths for cls, paths in _ALWAYS.items()}
+_NAMES_BY_CUSTOMER = {_audit_name(cls): paths for cls, paths in _BY_CUSTOMER.items()}
 
 
 def personal_fields(event_class: type[Any], actor: str) -> tuple[FieldPath, ...]:

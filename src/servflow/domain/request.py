@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from pydantic import Field, ValidationError
 
 from servflow.domain.base import EventSourced, refused
+from servflow.domain.external import RefText as ExternalRefText
+from servflow.domain.external import SourceName
 from servflow.domain.lifecycle import (
     COMMANDS,
     LIFECYCLE,
@@ -141,9 +143,23 @@ class ServiceRequest(EventSourced, RequestState):
         stage: Stage
         symptom: Text
         synthesis: Text | None = None
+        #: The request's id in the system it came from, and that system (since version 2).
+        external_ref: ExternalRefText | None = None
+        external_source: SourceName | None = None
+
+        #: 2: ``external_ref`` and ``external_source`` (None in requests opened before).
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A request opened before external references had none."""
+            state["external_ref"] = None
+            state["external_source"] = None
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.ticket_code = self.ticket_code
+            request.external_ref = self.external_ref
+            request.external_source = self.external_source
             request.customer = self.customer
             request.channel = self.channel
             request.kind = self.kind
@@ -448,7 +464,7 @@ class ServiceRequest(EventSourced, RequestState):
     # -- commands ---------------------------------------------------------------------------
 
     @classmethod
-    def open(
+    def open(  # noqa: PLR0913 - one argument per field of the event
         cls,
         *,
         ticket_code: str,
@@ -460,6 +476,8 @@ class ServiceRequest(EventSourced, RequestState):
         synthesis: str | None,
         actor: str,
         at: Moment,
+        external_ref: str | None = None,
+        external_source: str | None = None,
     ) -> ServiceRequest:
         """Record a new request (001 step 1); its id is derived from the ticket code."""
         if isinstance(customer, str):
@@ -482,6 +500,8 @@ class ServiceRequest(EventSourced, RequestState):
                 stage=stage,
                 symptom=symptom,
                 synthesis=synthesis,
+                external_ref=external_ref,
+                external_source=external_source,
             )
         except ValidationError as error:
             raise refused(error, Command.OPEN, where=ticket_code) from None

@@ -72,6 +72,10 @@ class Roles(BaseModel):
     own_requests_only: frozenset[ActorKind] = frozenset({ActorKind.CUSTOMER})
     #: Who may forget a customer (``ServiceDesk.forget_customer``): supervisors by default.
     forgetters: frozenset[ActorKind] = frozenset({ActorKind.SUPERVISOR})
+    #: Who may keep the directories (register, update, deactivate customers, teams, agents).
+    curators: frozenset[ActorKind] = frozenset(
+        {ActorKind.AGENT, ActorKind.SUPERVISOR, ActorKind.INTEGRATION}
+    )
 
     @classmethod
     def standard(cls) -> Self:
@@ -115,6 +119,7 @@ class Roles(BaseModel):
             grants=dict.fromkeys(ActorKind, frozenset(Command)),
             own_requests_only=frozenset(),
             forgetters=frozenset(ActorKind),
+            curators=frozenset(ActorKind),
         )
 
     def granting(self, kind: ActorKind | str, commands: Iterable[Command | str]) -> Self:
@@ -138,6 +143,18 @@ class Roles(BaseModel):
             f"forget customers (allowed: {allowed})"
         )
         return PermissionDeniedError(msg, actor=actor, command="forget_customer")
+
+    def check_curator(self, actor: str, command: str) -> None:
+        """Refuse (``PermissionDeniedError``) an actor who may not keep the directories."""
+        kind = actor_kind(actor)
+        if kind is None or kind in self.curators:
+            return  # an unknown kind is left to the event's validation
+        allowed = ", ".join(sorted(k.value for k in self.curators)) or "nobody"
+        msg = (
+            f"refused '{command}': actor {actor!r} may not keep the directories "
+            f"(kind {kind.value}; allowed: {allowed})"
+        )
+        raise PermissionDeniedError(msg, actor=actor, command=command)
 
     def may(self, actor: str, command: Command | str) -> bool:
         """Whether the actor's kind may record ``command`` at all (on its own requests)."""

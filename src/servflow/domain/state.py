@@ -163,6 +163,8 @@ class RequestState:
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    external_ref: str | None = None
+    external_source: str | None = None
     waiting_reason: str | None = None
     hold_reason: str | None = None
     hold_note: str | None = None

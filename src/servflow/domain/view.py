@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime
 
+from servflow.domain.external import ExternalRef
 from servflow.domain.request import (
     OPEN_STATUSES,
     Action,
@@ -70,10 +71,20 @@ class Request(Value):
     reopened_after_closure: int
     cancelled_at: AwareDatetime | None
     cancel_reason: str | None
+    #: The request's id in the system it came from (``INC0012345``), and that system.
+    external_ref: str | None
+    external_source: str | None
     #: When the latest event happened.
     updated_at: AwareDatetime
     #: When the latest event was recorded.
     recorded_at: AwareDatetime
+
+    @property
+    def external(self) -> ExternalRef | None:
+        """The external reference, usable wherever a request reference is (None if none)."""
+        if self.external_ref is None:
+            return None
+        return ExternalRef(ref=self.external_ref, source=self.external_source)
 
     @property
     def is_open(self) -> bool:

@@ -37,9 +37,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from servflow.domain.directory import CustomerRecord
 from servflow.domain.erasure import ERASED, ErasureLedger, FieldPath, personal_fields
 from servflow.domain.request import ServiceRequest
 from servflow.errors import ConfigurationError, StoreError
@@ -72,8 +74,12 @@ _SEALABLE: dict[type[Any], tuple[FieldPath, ...]] = {
         ServiceRequest.Cancelled,
         ServiceRequest.CustomerMessaged,
         ServiceRequest.NoteAdded,
+        CustomerRecord.Registered,
+        CustomerRecord.Updated,
     )
 }
+#: What a sealed list of texts (a customer's contacts) reads as once its key is destroyed.
+_ERASED_LIST = [ERASED]
 
 
 def is_envelope(value: object) -> bool:
@@ -192,14 +198,19 @@ class KeyRing:
             if holder is None:
                 continue
             value = holder.get(name)
-            if not isinstance(value, str) or not value:
+            # A list of texts (contacts) is sealed whole, as its JSON, and says so ("json").
+            listed = isinstance(value, list) and bool(value)
+            if not listed and (not isinstance(value, str) or not value):
                 continue
             if customer_id is None:
                 customer_id = self._customer(state, event)
             key_id, cipher = self._sealing_key(customer_id)
             nonce = os.urandom(_NONCE)
-            sealed = nonce + cipher.encrypt(nonce, value.encode(), _aad(path))
-            envelope = {"sealed": base64.b64encode(sealed).decode("ascii"), "key": key_id}
+            plain = orjson.dumps(value) if listed else str(value).encode()
+            sealed = nonce + cipher.encrypt(nonce, plain, _aad(path))
+            envelope: Envelope = {"sealed": base64.b64encode(sealed).decode("ascii"), "key": key_id}
+            if listed:
+                envelope["json"] = True
             holder[name] = envelopes[path] = envelope
         if envelopes and self._read is None:
             # In memory the views apply the events as recorded, not read back: they take the
@@ -209,6 +220,8 @@ class KeyRing:
             self._sealed[(event.originator_id, event.originator_version)] = envelopes
 
     def _customer(self, state: dict[str, Any], event: Any) -> str:  # noqa: ANN401 - any event
+        if isinstance(event, CustomerRecord.Event):
+            return str(state["customer_id"])
         if isinstance(event, _OPENED):
             customer_id: str = state["customer"]["id"]
             self.note(event.originator_id, customer_id)
@@ -295,7 +308,7 @@ class KeyRing:
             envelope = holder.get(name)
             if isinstance(envelope, dict) and is_envelope(envelope):
                 text = holder[name] = self._open(envelope, path)
-                if keep is not None and text != ERASED:
+                if keep is not None and text not in (ERASED, _ERASED_LIST):
                     if opened is None:
                         opened = {}
                     opened[path] = envelope
@@ -371,13 +384,16 @@ class KeyRing:
             if isinstance(envelope, dict) and is_envelope(envelope):
                 holder[name] = self._open(envelope, path)
 
-    def _open(self, envelope: dict[str, Any], path: FieldPath) -> str:
+    def _open(self, envelope: dict[str, Any], path: FieldPath) -> Any:  # noqa: ANN401 - text or list
+        """The text an envelope seals (a list for a "json" one), or what it reads as erased."""
+        listed = bool(envelope.get("json"))
         cipher = self._cipher(str(envelope["key"]))
         if cipher is None:
-            return ERASED
+            return list(_ERASED_LIST) if listed else ERASED
         try:
             sealed = base64.b64decode(envelope["sealed"])
-            return str(cipher.decrypt(sealed[:_NONCE], sealed[_NONCE:], _aad(path)).decode())
+            plain = cipher.decrypt(sealed[:_NONCE], sealed[_NONCE:], _aad(path))
+            return orjson.loads(plain) if listed else str(plain.decode())
         except Exception as error:  # noqa: BLE001 - base64, AES-GCM and UTF-8 each raise their own
             msg = f"cannot open a sealed field ({'.'.join(path)}): {error!r}; was it altered?"
             raise StoreError(msg) from None

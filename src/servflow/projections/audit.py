@@ -20,6 +20,7 @@ import orjson
 from pydantic import AwareDatetime, TypeAdapter
 
 from servflow.domain.base import DomainEvent
+from servflow.domain.directory import CustomerRecord
 from servflow.domain.erasure import ERASED, ErasureLedger, personal_fields, personal_fields_named
 from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Value
@@ -258,7 +259,15 @@ class AuditProjection(Projection):
                 if not isinstance(holder, dict):
                     continue
                 value = holder.get(path[-1])
-                if (isinstance(value, str) and value and value != ERASED) or isinstance(
+                # A sealed list (a customer record's contacts) reads as [ERASED], as a rebuild
+                # reads it from the event once the key is gone.
+                listed = isinstance(value, list) or (
+                    isinstance(value, dict) and bool(value.get("json"))
+                )
+                if listed and value != [ERASED]:
+                    holder[path[-1]] = [ERASED]
+                    erased = True
+                elif (isinstance(value, str) and value and value != ERASED) or isinstance(
                     value, dict
                 ):
                     holder[path[-1]] = ERASED
@@ -337,7 +346,15 @@ class AuditProjection(Projection):
 #: Audit-log names of the event types that may hold personal fields.
 _PERSONAL_TYPES = frozenset(
     name
-    for name in ("Opened", "CustomerResponded", "CustomerAccepted", "Reopened", "Cancelled")
+    for name in (
+        "Opened",
+        "CustomerResponded",
+        "CustomerAccepted",
+        "Reopened",
+        "Cancelled",
+        "CustomerRecord.Registered",
+        "CustomerRecord.Updated",
+    )
     if personal_fields_named(name, "customer:x")
 )
 
@@ -352,7 +369,9 @@ def _values(
     key = id_text(event.originator_id)
     ticket_code, customer_id = known.get(key, (None, None))
     if not isinstance(event, ServiceRequest.Event):
-        ticket_code = customer_id = None
+        ticket_code = None
+        # A customer record's events belong to their customer (found and erased with them).
+        customer_id = event.customer_id if isinstance(event, CustomerRecord.Event) else None
     occurred = getattr(event, "occurred_at", None) or event.timestamp
     if data is None:
         # The same text as orjson.dumps(model_dump(mode="json")), without the dict in between.

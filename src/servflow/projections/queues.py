@@ -82,6 +82,8 @@ class _Row:
     resolution_due: int | None
     due_sort: int
     quarantined: int
+    external_ref: str | None
+    external_source: str | None
     sla_policy: str | None
     sla_tracker: SlaTracker | None
 
@@ -118,6 +120,9 @@ class QueueRow(Value):
     #: folded without it (``desk.quarantine()`` lists it; ``desk.get`` raises
     #: ``CorruptEventError``).
     quarantined: bool = False
+    #: The request's id in the system it came from, and that system (``open``).
+    external_ref: str | None = None
+    external_source: str | None = None
 
 
 class QueuePage(Value):
@@ -144,7 +149,8 @@ class QueueProjection(MeasuredProjection[_Row]):
     # v2: SLA due times filled from each request's tracker (new columns sla_policy, sla_tracker).
     # v3: totals per team and status (the ``_counts`` table) for counted pages.
     # v4: ``quarantined``, set when one of the request's events could not be read.
-    # v5: ``hold_reason``, the reason of the hold a request is on (the on_hold queue by reason).
+    # v5: ``hold_reason``, the reason of the hold a request is on (the on_hold queue by reason),
+    #     and ``external_ref`` and ``external_source``.
     version: ClassVar[int] = 5
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
@@ -160,7 +166,8 @@ class QueueProjection(MeasuredProjection[_Row]):
             "hold_reason TEXT, "
             "opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, follow_up_at BIGINT, "
             "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL, "
-            "quarantined INTEGER NOT NULL DEFAULT 0, sla_policy TEXT, sla_tracker TEXT)"
+            "quarantined INTEGER NOT NULL DEFAULT 0, external_ref TEXT, external_source TEXT, "
+            "sla_policy TEXT, sla_tracker TEXT)"
         )
         self.create_policy_table(tx)
         # How many requests each team has in each status ('' for no team): what a counted page
@@ -301,6 +308,8 @@ class QueueProjection(MeasuredProjection[_Row]):
             resolution_due=None,
             due_sort=_NO_DUE,
             quarantined=0,
+            external_ref=event.external_ref,
+            external_source=event.external_source,
             sla_policy=None,
             sla_tracker=self.tracker_after(None, event),
         )
