@@ -10,11 +10,9 @@ that cannot read it breaks every store in the field that holds these events.
 
 from __future__ import annotations
 
-import base64
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -22,7 +20,7 @@ from eventsourcing.utils import get_topic
 
 from conftest import DeskFactory, FakeClock
 from servflow import ServiceDesk, Tier
-from stored_schema import stored_event_classes
+from stored_schema import read_log, stored_event_classes, write_log
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stored-directories.jsonl"
 #: The event classes external references and directories added (all in the fixture).
@@ -34,16 +32,7 @@ ADDED = frozenset(
 
 
 def stored_events() -> list[StoredEvent]:
-    records = [orjson.loads(line) for line in FIXTURE.read_bytes().splitlines() if line]
-    return [
-        StoredEvent(
-            originator_id=UUID(r["originator_id"]),
-            originator_version=r["originator_version"],
-            topic=r["topic"],
-            state=base64.b64decode(r["state"]),
-        )
-        for r in records
-    ]
+    return read_log(FIXTURE)
 
 
 def load(desk: ServiceDesk) -> None:
@@ -135,19 +124,7 @@ def write_fixture() -> None:  # pragma: no cover - run by hand, once
     )
     desk.update_customer("acme", tier="premium", actor=lead)
     desk.deactivate_customer("globex", reason="contract ended", actor=lead)
-    recorder = desk._stores.store.recorder
-    lines = [
-        orjson.dumps(
-            {
-                "originator_id": str(n.originator_id),
-                "originator_version": n.originator_version,
-                "topic": n.topic,
-                "state": base64.b64encode(n.state).decode(),
-            }
-        )
-        for n in recorder.select_notifications(start=1, limit=10_000)
-    ]
-    FIXTURE.write_bytes(b"\n".join(lines) + b"\n")
+    write_log(desk._stores.store.recorder, FIXTURE)
     desk.close()
 
 

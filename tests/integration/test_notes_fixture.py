@@ -10,34 +10,23 @@ change that cannot read it breaks every store that recorded these events.
 
 from __future__ import annotations
 
-import base64
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
 
-import orjson
 from eventsourcing.persistence import StoredEvent
 
 from conftest import DeskFactory, FakeClock
 from servflow import ClockState, ServiceDesk, Status, Visibility
+from stored_schema import read_log, write_log
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stored-notes.jsonl"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def stored_events() -> list[StoredEvent]:
-    records = [orjson.loads(line) for line in FIXTURE.read_bytes().splitlines() if line]
-    return [
-        StoredEvent(
-            originator_id=UUID(r["originator_id"]),
-            originator_version=r["originator_version"],
-            topic=r["topic"],
-            state=base64.b64decode(r["state"]),
-        )
-        for r in records
-    ]
+    return read_log(FIXTURE)
 
 
 def test_the_fixture_holds_every_event_class_added_with_notes() -> None:
@@ -109,17 +98,7 @@ def write_fixture(path: Path) -> None:
             at(25 * 60)
             desk.accept(a, satisfaction=5, actor="customer:acme")
             desk.note(a, text="Happy customer", actor="agent:ana")
-            recorder = desk._stores.store.recorder
-            lines = [
-                {
-                    "originator_id": str(n.originator_id),
-                    "originator_version": n.originator_version,
-                    "topic": n.topic,
-                    "state": base64.b64encode(bytes(n.state)).decode(),
-                }
-                for n in recorder.select_notifications(start=1, limit=1000)
-            ]
-    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+            write_log(desk._stores.store.recorder, path)
 
 
 if __name__ == "__main__":

@@ -10,33 +10,21 @@ event classes live in, so moving code must keep them importable.
 
 from __future__ import annotations
 
-import base64
 from decimal import Decimal
 from pathlib import Path
-from uuid import UUID
 
-import orjson
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from conftest import DeskFactory, FakeClock
 from servflow import ServiceDesk, Status
-from stored_schema import stored_event_classes
+from stored_schema import read_log, stored_event_classes
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stored-0.1.jsonl"
 
 
 def stored_events() -> list[StoredEvent]:
-    records = [orjson.loads(line) for line in FIXTURE.read_bytes().splitlines() if line]
-    return [
-        StoredEvent(
-            originator_id=UUID(r["originator_id"]),
-            originator_version=r["originator_version"],
-            topic=r["topic"],
-            state=base64.b64decode(r["state"]),
-        )
-        for r in records
-    ]
+    return read_log(FIXTURE)
 
 
 def load(desk: ServiceDesk) -> None:

@@ -121,6 +121,8 @@ class _Staged(Generic[RowT]):
         self.before: dict[str, RowT] = {}
         #: The rows a checkpoint wrote, kept clean once its transaction commits.
         self.written: list[RowT] = []
+        #: Dirty rows as the next checkpoint writes them, computed before it takes the lock.
+        self.ready: dict[str, RowT] = {}
 
 
 class RowProjection(Projection, Generic[RowT]):
@@ -287,18 +289,39 @@ class RowProjection(Projection, Generic[RowT]):
         """The requests whose rows were folded since the last checkpoint."""
         return list(self.staged.dirty)
 
+    def stage_prepare(self, tx: Tx, keys: Sequence[str]) -> None:
+        """Compute the rows of these requests as the next checkpoint will write them.
+
+        Run before the checkpoint's write transaction (``tx`` only reads), so that the work of
+        preparing rows (an SLA measure for each) does not hold the store's write lock: rebuilds
+        in several processes take turns at it for the writes alone.
+        """
+        del tx  # a measured projection reads its policies with it
+        staged = self.staged
+        chosen = [key for key in keys if key in staged.dirty and key not in staged.ready]
+        if chosen:
+            rows = self.prepared([staged.dirty[key] for key in chosen])
+            staged.ready.update(zip(chosen, rows, strict=True))
+
     def stage_flush(self, tx: Tx, keys: Sequence[str]) -> None:
         """Write the rows of these requests folded since the last checkpoint.
 
+        Rows ``stage_prepare`` computed are written as they are; the others are prepared now.
         The rows go on being kept once the checkpoint commits (``stage_committed``).
         """
         staged = self.staged
-        dirty, before = staged.dirty, staged.before
+        dirty, before, ready = staged.dirty, staged.before, staged.ready
         chosen = [key for key in keys if key in dirty]
         if not chosen:
             return
+        unprepared = [key for key in chosen if key not in ready]
+        if unprepared:
+            rows = self.prepared([dirty[key] for key in unprepared])
+            ready.update(zip(unprepared, rows, strict=True))
         old = {key: before.pop(key) for key in chosen if key in before}
-        rows = self.prepared([dirty.pop(key) for key in chosen])
+        rows = [ready.pop(key) for key in chosen]
+        for key in chosen:
+            del dirty[key]
         self._put(tx, rows, old)
         self.stored(tx, old, rows)
         staged.written += rows
@@ -308,7 +331,7 @@ class RowProjection(Projection, Generic[RowT]):
         staged = self.staged
         for row in staged.written:
             staged.clean[self.key_of(row)] = row
-        staged.dirty, staged.before, staged.written = {}, {}, []
+        staged.dirty, staged.before, staged.written, staged.ready = {}, {}, [], {}
         staged.position = position
         while len(staged.clean) > self.staged_rows:
             del staged.clean[next(iter(staged.clean))]

@@ -131,6 +131,14 @@ class StagedReplay:
             projection.stage_start(last)
         return True
 
+    def _prepare(self, moved: Sequence[RowProjection[Any]], dirty: Sequence[str]) -> None:
+        """Compute the rows a checkpoint writes, in a transaction that only reads."""
+        with self.projector.views.transaction(commit=False) as tx:
+            for first in range(0, len(dirty), _CHECKPOINT_SLICE):
+                for projection in moved:
+                    projection.stage_prepare(tx, dirty[first : first + _CHECKPOINT_SLICE])
+                tx.memo.clear()
+
     def _checkpoint(
         self,
         staged: Sequence[RowProjection[Any]],
@@ -145,7 +153,13 @@ class StagedReplay:
         events folded since the last checkpoint) is emptied once they are in the quarantine.
         """
         keys = [self.projector.key(p) for p in staged]
+        moved = [p for p in staged if end > p.staged.position]
+        # A slice of requests at a time through every projection: the queue and SLA views
+        # share each request's status (the memo), and the memo stays small. The rows are
+        # prepared before the write transaction, so that it holds the lock for the writes alone.
+        dirty = list(dict.fromkeys(k for p in moved for k in p.stage_dirty()))
         try:
+            self._prepare(moved, dirty)
             with self.projector.views.transaction() as tx:
                 self.projector.views.lock(tx)
                 positions = self.projector.views.positions_in(tx, keys)
@@ -156,14 +170,9 @@ class StagedReplay:
                         {p.name: positions[k] for p, k in zip(staged, keys, strict=True)}
                     )
                     return False
-                moved = [p for p in staged if end > p.staged.position]
-                # A slice of requests at a time through every projection: the queue and SLA
-                # views share each request's status (the memo), and the memo stays small.
-                dirty = list(dict.fromkeys(k for p in moved for k in p.stage_dirty()))
                 for first in range(0, len(dirty), _CHECKPOINT_SLICE):
                     for projection in moved:
                         projection.stage_flush(tx, dirty[first : first + _CHECKPOINT_SLICE])
-                    tx.memo.clear()
                 for projection in moved:
                     if markers:
                         quarantine.record(

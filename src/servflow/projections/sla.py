@@ -253,8 +253,16 @@ class MeasuredProjection(RowProjection[RowT]):
         finally:
             self._batch.memo = None
 
-    def stage_flush(self, tx: Tx, keys: Sequence[str]) -> None:  # noqa: D102
+    def stage_prepare(self, tx: Tx, keys: Sequence[str]) -> None:  # noqa: D102
         # No policy is adopted while rows are kept (``stageable``): the table's are the ones.
+        self._batch.adoptions = self.adoptions(tx)
+        self._batch.memo = tx.memo
+        try:
+            super().stage_prepare(tx, keys)
+        finally:
+            self._batch.memo = None
+
+    def stage_flush(self, tx: Tx, keys: Sequence[str]) -> None:  # noqa: D102
         self._batch.adoptions = self.adoptions(tx)
         self._batch.memo = tx.memo
         try:
