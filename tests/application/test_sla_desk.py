@@ -323,11 +323,22 @@ def test_breaches_and_at_risk_from_the_projection_agree_with_the_desk(
     alerts = desk.breaches(at=clock.now + timedelta(hours=30))
     assert alerts
     assert all(a.state is ClockState.BREACHED for a in alerts)
-    paused = next(a for a in alerts if a.ticket_code == requests[2].ticket_code)
-    assert paused.is_paused  # urgent, waiting since its first response was already due
+    # Asking its customer was the waiting request's first response (late: missed, not breached),
+    # and its resolution clock paused well short of its target: it raises no alert.
+    waiting = requests[2]
+    assert waiting.ticket_code not in {a.ticket_code for a in alerts}
+    assert desk.sla(waiting).first_response.state is ClockState.MISSED
     first = next(a for a in alerts if a.ticket_code == requests[1].ticket_code)
     assert (first.team, first.agent, first.priority) == ("billing", "a1", "normal")
     assert len(desk.breaches(at=clock.now + timedelta(hours=30), limit=2)) == 2
+    # A clock paused after its due instant stays breached, and the alert says it is paused.
+    late = worked(desk, "urgent")
+    clock.advance(hours=30)
+    desk.wait_on_customer(late, reason="serial", actor="agent:a")
+    resolution = next(
+        a for a in desk.breaches() if a.ticket_code == late.ticket_code and a.clock == "resolution"
+    )
+    assert resolution.is_paused
 
 
 def test_the_work_queue_orders_by_the_resolution_due_time(

@@ -101,6 +101,10 @@ def test_a_stored_log_replays_to_the_same_requests(
         "NonConformityLogged",
         "NonConformityCorrected",
     ]
+    # A hold on the customer stored by 0.1 reads as not responding (WaitingOnCustomer v1 -> v2).
+    waits = [e for e in desk.history(worked) if e.event_type == "WaitingOnCustomer"]
+    assert waits
+    assert all(e.data["responds"] is False for e in waits)
     transferred = desk.get("SR-000002")
     assert (transferred.status, transferred.team) == (Status.TRANSFERRED, "sales")
     assert desk.get("SR-000003").status is Status.COMPLETED

@@ -525,13 +525,14 @@ def test_a_clock_paused_past_its_due_instant_stays_breached() -> None:
     story = Story()
     story.classify(10, "urgent")
     story.assign(20)
-    story.wait(90)  # the first response was due at 60
+    story.wait(270)  # the resolution was due at 240; asking the customer answers them, late
     row = measured(story)
     assert row.paused == 1
-    assert row.first_response_due == micros(START + H)
+    assert row.resolution_due == micros(START + 4 * H)
+    assert row.first_response_done == "missed"
     assert (row.first_response_breached_while_paused, row.resolution_breached_while_paused) == (
-        1,
         0,
+        1,
     )
 
 

@@ -367,45 +367,77 @@ def test_a_pause_across_a_night_does_not_count_its_business_hours() -> None:
 
 
 def test_a_clock_paused_after_its_due_instant_stays_breached() -> None:
-    # Urgent first response due Mon 10:00 CET; waiting on the customer from 10:30: still breached
-    # while paused (and its due instant stays known).
+    # Urgent, opened Mon 09:00 CET: first response due 10:00, resolution 4 h -> 09:00-13:00,
+    # due 13:00. Waiting on the customer from 13:30: asking them is the first response, 3h30
+    # late (missed); the resolution clock is still breached while paused (its due stays known).
     story = (
         Story(madrid("2026-03-02 09:00"))
         .classify(madrid("2026-03-02 09:00"), "urgent")
         .assign(madrid("2026-03-02 09:01"))
-        .wait(madrid("2026-03-02 10:30"))
+        .wait(madrid("2026-03-02 13:30"))
     )
-    first, _ = clocks(story, madrid("2026-03-02 11:00"))
-    assert first.state is ClockState.BREACHED
-    assert first.is_paused
-    assert first.due == madrid("2026-03-02 10:00")
+    first, resolution = clocks(story, madrid("2026-03-02 15:00"))
+    assert (first.state, first.met_at) == (ClockState.MISSED, madrid("2026-03-02 13:30"))
+    assert resolution.state is ClockState.BREACHED
+    assert resolution.is_paused
+    assert resolution.due == madrid("2026-03-02 13:00")
 
 
 def test_a_clock_paused_exactly_at_its_due_instant_breaches_right_after() -> None:
-    # Urgent first response due 10:00; the pause starts at 10:00. At 10:00 it is paused (not
-    # past due), at 10:00:01 breached: its whole target was used before the pause.
+    # Urgent resolution due 13:00 (09:00-13:00); the pause starts at 13:00. At 13:00 it is
+    # paused (not past due), at 13:00:01 breached: its whole target was used before the pause.
     story = (
         Story(madrid("2026-03-02 09:00"))
         .classify(madrid("2026-03-02 09:00"), "urgent")
         .assign(madrid("2026-03-02 09:01"))
-        .wait(madrid("2026-03-02 10:00"))
+        .wait(madrid("2026-03-02 13:00"))
     )
-    at_due, _ = clocks(story, madrid("2026-03-02 10:00"))
-    after, _ = clocks(story, madrid("2026-03-02 10:00:01"))
+    _, at_due = clocks(story, madrid("2026-03-02 13:00"))
+    _, after = clocks(story, madrid("2026-03-02 13:00:01"))
     assert at_due.state is ClockState.PAUSED
     assert after.state is ClockState.BREACHED
 
 
 def test_a_paused_clock_shows_paused_even_past_its_warning_threshold() -> None:
-    # Default first response 4 h, warns from 12:12; waiting from 12:30 -> paused, not warning.
+    # Urgent resolution 4 h, warns from 12:12 (80 %: 3h12 from 09:00); waiting from 12:30 ->
+    # paused, not warning, with 30 min left. The wait answered the customer: first response
+    # missed (due 10:00).
     story = (
         Story(madrid("2026-03-02 09:00"))
+        .classify(madrid("2026-03-02 09:00"), "urgent")
         .assign(madrid("2026-03-02 09:01"))
         .wait(madrid("2026-03-02 12:30"))
     )
+    first, resolution = clocks(story, madrid("2026-03-02 15:00"))
+    assert resolution.state is ClockState.PAUSED
+    assert resolution.remaining == 30 * M
+    assert first.state is ClockState.MISSED
+
+
+def test_asking_the_customer_is_the_first_response_when_the_wait_says_so() -> None:
+    # Default first response 4 h from 09:00, due 13:00. Waiting on the customer at 10:00 meets
+    # it (with 1 h used). A hold on the customer recorded before servflow 0.2 (``responds``
+    # False, as its upcast reads it) only paused the clock: it stays paused, as reported then.
+    story = (
+        Story(madrid("2026-03-02 09:00"))
+        .assign(madrid("2026-03-02 09:01"))
+        .wait(madrid("2026-03-02 10:00"))
+    )
     first, _ = clocks(story, madrid("2026-03-02 15:00"))
-    assert first.state is ClockState.PAUSED
-    assert first.remaining == 30 * M
+    assert (first.state, first.met_at, first.elapsed) == (
+        ClockState.MET,
+        madrid("2026-03-02 10:00"),
+        H,
+    )
+    old = None
+    for event in story.events:
+        as_read = event
+        if isinstance(event, ServiceRequest.WaitingOnCustomer):
+            as_read = event.model_copy(update={"responds": False})  # as a pre-0.2 event reads
+        old = SlaTracker.fold(old, as_read)
+    assert old is not None
+    first_old = old.status(madrid("2026-03-02 15:00"), MADRID_POLICY).first_response
+    assert (first_old.state, first_old.met_at) == (ClockState.PAUSED, None)
 
 
 def test_a_progress_report_while_waiting_meets_the_first_response() -> None:
@@ -753,10 +785,11 @@ def test_the_tracker_ignores_events_it_does_not_use() -> None:
 
 
 def test_the_timeline_explains_a_breach_step_by_step() -> None:
-    # Opened 09:00, normal at 09:05, waiting 10:00-11:00, urgent at 11:30: the first response
-    # (1 h from the opening: 09-10 used 1h, due 10:00) breaches at once; resolution (4 h:
-    # 09-10 + 11-13 + 14:00-15:00 -> due 15:00) warns at 14:12 (3h12 used) and is breached from
-    # 15:00:01, the first second past its due instant (at 15:00 itself it is still at risk).
+    # Opened 09:00, normal at 09:05, waiting on the customer 10:00-11:00, urgent at 11:30. Asking
+    # the customer at 10:00 is the first response (met under normal's 8 h, and a met clock keeps
+    # its verdict and target when urgent comes); resolution (4 h: 09-10 + 11-13 + 14:00-15:00 ->
+    # due 15:00) pauses while waiting, warns at 14:12 (3h12 used) and is breached from 15:00:01,
+    # the first second past its due instant (at 15:00 itself it is still at risk).
     story = (
         Story(madrid("2026-03-02 09:00"))
         .classify(madrid("2026-03-02 09:05"), "normal")
@@ -770,12 +803,13 @@ def test_the_timeline_explains_a_breach_step_by_step() -> None:
     assert first == [
         (TimelineKind.STARTED, madrid("2026-03-02 09:00"), "Opened v1"),
         (TimelineKind.TARGET_CHANGED, madrid("2026-03-02 09:05"), "Classified v2"),
-        (TimelineKind.PAUSED, madrid("2026-03-02 10:00"), "WaitingOnCustomer v4"),
-        (TimelineKind.RESUMED, madrid("2026-03-02 11:00"), "CustomerResponded v5"),
-        (TimelineKind.TARGET_CHANGED, madrid("2026-03-02 11:30"), "Classified v6"),
-        (TimelineKind.BREACHED, madrid("2026-03-02 11:30"), "Classified v6"),
+        (TimelineKind.MET, madrid("2026-03-02 10:00"), "WaitingOnCustomer v4"),
     ]
     resolution = [(e.kind, e.at, e.cause) for e in entries if e.clock == "resolution"]
+    assert resolution[2:4] == [
+        (TimelineKind.PAUSED, madrid("2026-03-02 10:00"), "WaitingOnCustomer v4"),
+        (TimelineKind.RESUMED, madrid("2026-03-02 11:00"), "CustomerResponded v5"),
+    ]
     assert resolution[-2:] == [
         (TimelineKind.WARNED, madrid("2026-03-02 14:12"), "time"),
         (TimelineKind.BREACHED, madrid("2026-03-02 15:00:01"), "time"),

@@ -238,6 +238,9 @@ class SlaFact(BaseModel):
     by_customer: bool = False
     #: For ``Held``: whether the hold pauses the clocks (recorded in the event).
     pauses: bool = False
+    #: For ``WaitingOnCustomer``: whether asking the customer met the first response (recorded
+    #: in the event: holds recorded before servflow 0.2 did not).
+    responds: bool = False
 
 
 class Span(NamedTuple):
@@ -293,7 +296,7 @@ def track_pause(exclusions: list[Span], fact: SlaFact) -> None:
 
 def stop_kind(name: ClockName, fact: SlaFact) -> Literal["met", "cancelled"] | None:
     """Whether ``fact`` stops a running clock, and how."""
-    if name == "first_response" and fact.event in RESPONSES:
+    if name == "first_response" and (fact.event in RESPONSES or fact.responds):
         return "met"
     if name == "resolution" and fact.event == "Completed" and fact.outcome != Outcome.TRANSFERRED:
         return "met"

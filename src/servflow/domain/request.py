@@ -235,9 +235,21 @@ class ServiceRequest(EventSourced, RequestState):
             )
 
     class WaitingOnCustomer(Event):
-        """Work is paused until the customer answers; SLA clocks stop counting."""
+        """Work is paused until the customer answers; SLA clocks stop counting.
+
+        Asking the customer something is contacting them: ``responds`` says the hold meets the
+        first-response clock (DESIGN's rule since servflow 0.2). Events recorded before it read
+        ``False`` (``upcast_v1_v2``), so what was reported about them stays as it was.
+        """
 
         reason: Text
+        responds: bool = True
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A hold on the customer recorded before 0.2 did not count as a first response."""
+            state["responds"] = False
 
         def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
             request.waiting_reason = self.reason

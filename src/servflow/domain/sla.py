@@ -165,6 +165,8 @@ class SlaTracker(BaseModel):
             fields = {"priority": event.priority.value, "kind": event.kind.value}
         elif isinstance(event, ServiceRequest.Held):
             fields = {"pauses": event.pauses}
+        elif isinstance(event, ServiceRequest.WaitingOnCustomer) and event.responds:
+            fields = {"responds": True}
         elif isinstance(event, ServiceRequest.Completed):
             follow_up = event.follow_up_at
             fields = {
@@ -198,7 +200,7 @@ class SlaTracker(BaseModel):
     @property
     def responded(self) -> bool:
         """Whether a first response (or a completion) has been recorded."""
-        return any(fact.event in RESPONSES for fact in self.facts)
+        return any(fact.event in RESPONSES or fact.responds for fact in self.facts)
 
     # -- facts a desk acts on -----------------------------------------------------------------
 
