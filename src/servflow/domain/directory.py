@@ -330,41 +330,31 @@ class TeamDirectory(EventSourced):
         self, *, team: str, name: str | None, members: tuple[str, ...], actor: str, at: Moment
     ) -> None:
         """Record a new team (its id is ``canonical(team)``; its name ``name`` or ``team``)."""
-        self._record(self.TeamRegistered, "register_team", team, name, members, actor, at)
+        _trigger(
+            self, self.TeamRegistered, "register_team", **_team(team, name, members, at, actor)
+        )
 
     def update(
         self, *, team: str, name: str, members: tuple[str, ...], actor: str, at: Moment
     ) -> None:
         """Record a team's display name and members as they are now."""
-        self._record(self.TeamUpdated, "update_team", team, name, members, actor, at)
+        _trigger(self, self.TeamUpdated, "update_team", **_team(team, name, members, at, actor))
 
     def deactivate(self, *, team: str, actor: str, at: Moment) -> None:
         """Record that a team was closed."""
-        try:
-            self.trigger_event(self.TeamDeactivated, team_id=team, **_fields(at, actor))
-        except ValidationError as error:
-            raise refused(error, "deactivate_team") from None
+        _trigger(self, self.TeamDeactivated, "deactivate_team", team_id=team, **_fields(at, actor))
 
-    def _record(
-        self,
-        event: type[Event],
-        command: str,
-        team: str,
-        name: str | None,
-        members: tuple[str, ...],
-        actor: str,
-        at: Moment,
-    ) -> None:
-        try:
-            self.trigger_event(
-                event,
-                team_id=canonical(team),
-                name=_display(team if name is None else name),
-                members=_unique(members),
-                **_fields(at, actor),
-            )
-        except ValidationError as error:
-            raise refused(error, command) from None
+
+def _team(
+    team: str, name: str | None, members: tuple[str, ...], at: Moment, actor: str
+) -> dict[str, Any]:
+    """A team event's fields: its canonical id, display name and distinct members."""
+    return {
+        "team_id": canonical(team),
+        "name": _display(team if name is None else name),
+        "members": _unique(members),
+        **_fields(at, actor),
+    }
 
 
 class AgentDirectory(EventSourced):
@@ -432,38 +422,38 @@ class AgentDirectory(EventSourced):
         self, *, agent: str, name: str | None, teams: tuple[str, ...], actor: str, at: Moment
     ) -> None:
         """Record a new agent (id ``canonical(agent)``, name ``name`` or ``agent``)."""
-        self._record(self.AgentRegistered, "register_agent", agent, name, teams, actor, at)
+        _trigger(
+            self, self.AgentRegistered, "register_agent", **_agent(agent, name, teams, at, actor)
+        )
 
     def update(
         self, *, agent: str, name: str, teams: tuple[str, ...], actor: str, at: Moment
     ) -> None:
         """Record an agent's name and teams as they are now."""
-        self._record(self.AgentUpdated, "update_agent", agent, name, teams, actor, at)
+        _trigger(self, self.AgentUpdated, "update_agent", **_agent(agent, name, teams, at, actor))
 
     def deactivate(self, *, agent: str, actor: str, at: Moment) -> None:
         """Record that an agent left."""
-        try:
-            self.trigger_event(self.AgentDeactivated, agent_id=agent, **_fields(at, actor))
-        except ValidationError as error:
-            raise refused(error, "deactivate_agent") from None
+        _trigger(
+            self, self.AgentDeactivated, "deactivate_agent", agent_id=agent, **_fields(at, actor)
+        )
 
-    def _record(
-        self,
-        event: type[Event],
-        command: str,
-        agent: str,
-        name: str | None,
-        teams: tuple[str, ...],
-        actor: str,
-        at: Moment,
-    ) -> None:
-        try:
-            self.trigger_event(
-                event,
-                agent_id=canonical(agent),
-                name=_display(agent if name is None else name),
-                teams=_unique(teams),
-                **_fields(at, actor),
-            )
-        except ValidationError as error:
-            raise refused(error, command) from None
+
+def _agent(
+    agent: str, name: str | None, teams: tuple[str, ...], at: Moment, actor: str
+) -> dict[str, Any]:
+    """An agent event's fields: the canonical id, display name and distinct teams."""
+    return {
+        "agent_id": canonical(agent),
+        "name": _display(agent if name is None else name),
+        "teams": _unique(teams),
+        **_fields(at, actor),
+    }
+
+
+def _trigger(record: EventSourced, event: type[Any], command: str, **fields: object) -> None:
+    """Record ``event`` on ``record``; input its validation refuses is ``command``'s error."""
+    try:
+        record.trigger_event(event, **fields)
+    except ValidationError as error:
+        raise refused(error, command) from None

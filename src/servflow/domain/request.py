@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NoReturn
 from pydantic import Field, ValidationError
 
 from servflow.domain.base import EventSourced, refused
+from servflow.domain.conversation import RecordsAndNotes
 from servflow.domain.external import RefText as ExternalRefText
 from servflow.domain.external import SourceName
 from servflow.domain.lifecycle import (
@@ -61,7 +62,6 @@ from servflow.domain.values import (
     aware_instant,
 )
 from servflow.errors import (
-    NonConformityNotFoundError,
     OccurrenceOutOfOrderError,
     ValidationFailedError,
     shown,
@@ -108,7 +108,7 @@ def _days(window: timedelta) -> str:
     return " ".join(parts) or f"{window.total_seconds():g}s"
 
 
-class ServiceRequest(EventSourced, RequestState):
+class ServiceRequest(RecordsAndNotes, EventSourced, RequestState):
     """One customer service request, from opening to acceptance (or cancellation)."""
 
     # -- events ---------------------------------------------------------------------------
@@ -783,79 +783,7 @@ class ServiceRequest(EventSourced, RequestState):
         self._require(Command.CANCEL, at)
         self._record(Command.CANCEL, at, actor=actor, reason=reason)
 
-    def log_nonconformity(
-        self,
-        *,
-        description: str,
-        severity: Severity | str,
-        category: str | None,
-        root_cause: str | None,
-        corrective_action: str | None,
-        actor: str,
-        at: Moment,
-    ) -> NonConformity:
-        """Document a non-conformity, at any time, even after closure."""
-        self._require(Command.LOG_NONCONFORMITY, at)
-        self._record(
-            Command.LOG_NONCONFORMITY,
-            at,
-            actor=actor,
-            number=len(self.nonconformities) + 1,
-            description=description,
-            severity=severity,
-            category=category,
-            root_cause=root_cause,
-            corrective_action=corrective_action,
-        )
-        return self.nonconformities[-1]
-
-    def note(self, *, text: str, visibility: Visibility | str, actor: str, at: Moment) -> Note:
-        """Write a note, at any time: internal, or a reply the customer sees."""
-        self._require(Command.NOTE, at)
-        self._record(Command.NOTE, at, actor=actor, text=text, visibility=visibility)
-        return self.notes[-1]
-
-    def customer_message(self, *, text: str, actor: str, at: Moment) -> Note:
-        """Record a message from the customer about the request, at any time."""
-        self._require(Command.CUSTOMER_MESSAGE, at)
-        self._record(Command.CUSTOMER_MESSAGE, at, actor=actor, text=text)
-        return self.notes[-1]
-
-    def correct_nonconformity(
-        self, *, number: int, correction: str, actor: str, at: Moment
-    ) -> NonConformity:
-        """Record the correction of a documented non-conformity (once)."""
-        self._require(Command.CORRECT_NONCONFORMITY, at)
-        if isinstance(number, bool) or not isinstance(number, int):
-            self._refuse(
-                Command.CORRECT_NONCONFORMITY,
-                "nc",
-                f"must be a NonConformity or its number, not {shown(number)}",
-            )
-        nc = self.nonconformity(number)
-        if nc.is_corrected:
-            self._refuse_transition(
-                Command.CORRECT_NONCONFORMITY, f"non-conformity #{number} was already corrected"
-            )
-        self._record(
-            Command.CORRECT_NONCONFORMITY,
-            at,
-            actor=actor,
-            number=number,
-            correction=correction,
-        )
-        return self.nonconformity(number)
-
     # -- queries ----------------------------------------------------------------------------
-
-    def nonconformity(self, number: int) -> NonConformity:
-        """The non-conformity with this number, or ``NonConformityNotFoundError``."""
-        for nc in self.nonconformities:
-            if nc.number == number:
-                return nc
-        raise NonConformityNotFoundError(
-            request_id=self.id, ticket_code=self.ticket_code, number=number
-        )
 
     def allows(self, command: Command | str) -> bool:
         """Whether the lifecycle accepts ``command`` in the current status."""
