@@ -32,6 +32,7 @@ from benchmarks.common import (
 )
 from benchmarks.concurrency import bench_concurrency
 from benchmarks.growth import bench_growth
+from benchmarks.importing import bench_import
 from benchmarks.memory import bench_memory
 from benchmarks.queries import bench_queries
 from benchmarks.rebuild import bench_rebuild
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "growth": bench_growth,
     "concurrency": bench_concurrency,
     "memory": bench_memory,
+    "import": bench_import,
 }
 
 

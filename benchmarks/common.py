@@ -73,6 +73,8 @@ class Sizes:
     rebuild_workers: int
     #: Memory: open requests on an in-memory desk (the goal is stated for 100k).
     memory_requests: int
+    #: Import: every n-th case of the BPI 2013 log (1: the whole log, 7,554 cases).
+    import_every: int = 1
 
     @property
     def rebuild_main(self) -> int:
@@ -127,6 +129,7 @@ MEDIUM = Sizes(
     rebuild_pairs=3,
     rebuild_workers=DEFAULT_WORKERS,
     memory_requests=30_000,
+    import_every=3,
 )
 
 QUICK = Sizes(
@@ -147,6 +150,7 @@ QUICK = Sizes(
     rebuild_pairs=2,
     rebuild_workers=DEFAULT_WORKERS,
     memory_requests=2_000,
+    import_every=25,
 )
 
 

@@ -96,6 +96,8 @@ ALLOWED: Mapping[str, frozenset[Status]] = {
     # Notes and the customer's messages: a conversation, at any time.
     "note": EVERY,
     "customer_message": EVERY,
+    # Another system's history taken in (``import_events``): a mark, at any time.
+    "import": EVERY,
 }
 
 #: Every command a request accepts after ``open``, in the order of the workflow.

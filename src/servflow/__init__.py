@@ -8,6 +8,7 @@ Requests are aggregates whose events are the only source of truth; every other a
 import servflow.settings  # noqa: F401 - installs the settings-file reader behind from_file
 from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
+from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProblem, load_mapping
 from servflow.desk.kpis import Kpis
 from servflow.domain.calendar import Calendar
 from servflow.domain.directory import (
@@ -56,6 +57,7 @@ from servflow.errors import (
     CustomerNotFoundError,
     DirectoryConflictError,
     DuplicateExternalRefError,
+    ImportSourceError,
     InvalidTransitionError,
     NonConformityNotFoundError,
     NotInDirectoryError,
@@ -115,6 +117,10 @@ __all__ = [
     "Forgetting",
     "Head",
     "HistoryEntry",
+    "ImportMapping",
+    "ImportOutcome",
+    "ImportProblem",
+    "ImportSourceError",
     "InvalidTransitionError",
     "Kind",
     "Kpis",
@@ -166,5 +172,6 @@ __all__ = [
     "WhatIfFlip",
     "__version__",
     "holidays_for",
+    "load_mapping",
     "new_cipher_key",
 ]

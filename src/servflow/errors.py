@@ -18,6 +18,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptEventError",
     "CustomerNotFoundError",
+    "ImportSourceError",
     "InvalidTransitionError",
     "NonConformityNotFoundError",
     "OccurrenceOutOfOrderError",
@@ -337,6 +338,16 @@ class ConfigurationError(ServflowError, ValueError):
     """
 
     code: ClassVar[str] = "configuration_error"
+
+
+class ImportSourceError(ServflowError, ValueError):
+    """A file to import cannot be read as its mapping says (missing, not CSV or XES, no column).
+
+    Nothing was imported from it. Rows that can be read but not used are not this error: an
+    import reports them, by case and reason, and goes on.
+    """
+
+    code: ClassVar[str] = "import_source"
 
 
 class AuditKeyMismatchError(ConfigurationError):

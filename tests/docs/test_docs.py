@@ -88,6 +88,8 @@ def shell_commands(code: str) -> Iterator[list[str]]:
 
 @pytest.fixture
 def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The pages run where a reader of a checkout would: its examples are at hand.
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
     monkeypatch.chdir(tmp_path)
     for name in ("SERVFLOW_DB", "SERVFLOW_ACTOR", "SERVFLOW_TZ"):
         monkeypatch.delenv(name, raising=False)

@@ -49,6 +49,9 @@ NEW_SINCE_0_1: frozenset[str] = frozenset(
         "servflow.domain.request:ServiceRequest.Resumed",
         "servflow.domain.request:ServiceRequest.Unassigned",
         "servflow.domain.request:ServiceRequest.Closed",
+        # Imports' marks: stored in tests/fixtures/stored-import.jsonl, read back (and their
+        # file re-imported) by tests/integration/test_import_fixture.py.
+        "servflow.domain.request:ServiceRequest.HistoryImported",
         # External references and directories: stored in tests/fixtures/stored-directories.jsonl,
         # read back by tests/integration/test_directories_fixture.py.
         "servflow.domain.external:ExternalReference.Claimed",

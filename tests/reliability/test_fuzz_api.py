@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -71,6 +72,7 @@ COMMANDS = frozenset(
         "register_agent",
         "update_agent",
         "deactivate_agent",
+        "import_events",
     }
 )
 #: Queries, and the projections' upkeep (which records no event).
@@ -201,6 +203,12 @@ HOSTILE: st.SearchStrategy[object] = st.one_of(
     st.sampled_from(_unvalidated()),
 )
 _LEFT_OUT = object()
+IMPORT_SOURCE = Path(__file__).resolve().parents[1] / "fixtures" / "import-old.csv"
+IMPORT_MAPPING: dict[str, object] = {
+    "source": {"name": "old", "timezone": "Europe/Madrid"},
+    "fields": {"case": "case", "time": "time", "state": "status", "team": "team"},
+    "states": {"new": "queue", "working": "work", "resolved": "complete", "closed": "close"},
+}
 _TEXT_PARAMETERS = (
     "symptom",
     "synthesis",
@@ -302,6 +310,15 @@ def _sensible(
         "members": st.lists(name, max_size=2),
         "teams": st.lists(name, max_size=2),
         "include_inactive": st.booleans(),
+        "include_imported": st.booleans(),
+        # A small real file and its mapping (tests/fixtures/import-old.csv), or broken ones.
+        "source": st.sampled_from([IMPORT_SOURCE, str(IMPORT_SOURCE), IMPORT_SOURCE.parent]),
+        "mapping": st.sampled_from(
+            [IMPORT_MAPPING, {**IMPORT_MAPPING, "states": {}}, IMPORT_SOURCE, "missing.toml"]
+        ),
+        "report": st.sampled_from([None, io.StringIO]).map(lambda make: make and make()),
+        "dry_run": st.booleans(),
+        "views_progress": st.just(lambda *_: None),
     }
 
 

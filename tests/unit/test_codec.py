@@ -184,6 +184,7 @@ def every_event() -> Iterator[ServiceRequest.Event]:
     main.correct_nonconformity(number=1, correction="Rota fixed", actor="auditor:eva", at=t.next())
     main.note(text="Called back", visibility="internal", actor="agent:b", at=t.next())
     main.customer_message(text="Thanks, all good", actor="customer:acme", at=t.next())
+    main.mark_imported(source="bpi", rows=3, digest="ab" * 32, actor="integration:bpi", at=t.next())
     yield from requests_events(main)
 
     deemed = opened("SR-000002")

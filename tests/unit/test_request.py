@@ -136,6 +136,9 @@ VALID: dict[str, Command] = {
     "customer_message": lambda r, at: r.customer_message(
         text="It dropped again", actor="customer:acme", at=at
     ),
+    "import": lambda r, at: r.mark_imported(
+        source="bpi", rows=r.imported_rows + 1, digest="0" * 64, actor="integration:bpi", at=at
+    ),
 }
 
 

@@ -24,6 +24,7 @@ from servflow.cli.audit import audit_app
 from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
 from servflow.cli.directory import agent_app, team_app
+from servflow.cli.importing import import_history
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
 from servflow.cli.requests import request_app
@@ -60,6 +61,7 @@ app.add_typer(customer_app, name="customer")
 app.add_typer(team_app, name="team")
 app.add_typer(agent_app, name="agent")
 app.add_typer(projections_app, name="projections")
+app.command("import")(import_history)
 app.command("demo")(demo)
 
 

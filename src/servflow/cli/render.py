@@ -10,7 +10,14 @@ from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from servflow.domain.request import Status
@@ -164,3 +171,18 @@ def events_progress(*, rate: bool = False) -> Progress:
     if rate:
         columns.append(TextColumn("{task.fields[rate]}"))
     return Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+
+def rows_progress() -> Progress:
+    """A transient bar on stderr over the rows of a file: how far, rows/s, time left."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )

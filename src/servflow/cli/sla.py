@@ -167,32 +167,57 @@ def _timeline_table(code: str, entries: Sequence[TimelineEntry], zone: tzinfo | 
     return table
 
 
+IncludeImported = Annotated[
+    bool,
+    typer.Option(
+        "--include-imported", help="Also list requests holding imported history (servflow import)."
+    ),
+]
+
+
 @sla_app.command("breaches")
 @guarded
 def sla_breaches(
-    ctx: typer.Context, *, at: At = None, limit: Limit = 50, as_json: AsJson = False
+    ctx: typer.Context,
+    *,
+    at: At = None,
+    limit: Limit = 50,
+    include_imported: IncludeImported = False,
+    as_json: AsJson = False,
 ) -> None:
     """Clocks past their due instant and not met, earliest due first."""
-    _alerts(ctx, at, limit, as_json=as_json, breached=True)
+    _alerts(ctx, at, limit, as_json=as_json, breached=True, imported=include_imported)
 
 
 @sla_app.command("at-risk")
 @guarded
 def sla_at_risk(
-    ctx: typer.Context, *, at: At = None, limit: Limit = 50, as_json: AsJson = False
+    ctx: typer.Context,
+    *,
+    at: At = None,
+    limit: Limit = 50,
+    include_imported: IncludeImported = False,
+    as_json: AsJson = False,
 ) -> None:
     """Running clocks in their warning window (not yet due), earliest due first."""
-    _alerts(ctx, at, limit, as_json=as_json, breached=False)
+    _alerts(ctx, at, limit, as_json=as_json, breached=False, imported=include_imported)
 
 
 def _alerts(
-    ctx: typer.Context, at: str | None, limit: int, *, as_json: bool, breached: bool
+    ctx: typer.Context,
+    at: str | None,
+    limit: int,
+    *,
+    as_json: bool,
+    breached: bool,
+    imported: bool,
 ) -> None:
     """The breached clocks, or those at risk, as ``--json`` or a table under a heading."""
     current = session(ctx)
     when = instant(at)
     desk = current.desk(existing=True)
-    alerts = (desk.breaches if breached else desk.at_risk)(at=when, limit=limit)
+    listing = desk.breaches if breached else desk.at_risk
+    alerts = listing(at=when, limit=limit, include_imported=imported)
     if as_json:
         emit_json([alert.model_dump(mode="json") for alert in alerts])
         return

@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Self, overload
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Self, overload
 from uuid import UUID
 
 from servflow.desk import checks, rebuild
@@ -24,6 +25,7 @@ from servflow.desk.directories import Directories, check_ad_hoc
 from servflow.desk.directory_commands import DirectoryCommands
 from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
+from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProgress, run_import
 from servflow.desk.kpis import KpiDesk, Kpis
 from servflow.desk.reads import QueueQuestion, Reader
 from servflow.desk.rebuild import MAX_WORKERS
@@ -454,6 +456,37 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         self._stores.refresh_keys()
         return self._audit.export(fp, format=format, request=request, selected=selected)
 
+    def import_events(
+        self,
+        source: str | Path,
+        mapping: ImportMapping | Mapping[str, Any] | str | Path,
+        *,
+        report: str | Path | IO[str] | None = None,
+        dry_run: bool = False,
+        progress: ImportProgress | None = None,
+        views_progress: ProgressCallback | None = None,
+    ) -> ImportOutcome:
+        """Import another system's history from a CSV or XES file, through a mapping.
+
+        ``mapping`` is an ``ImportMapping``, its data, or the path of its TOML, JSON or YAML
+        file (``docs/how-to/migrate.md``). Each case becomes a request named
+        ``ext:<source>:<case>``, written in one transaction with a mark of the rows it took,
+        so a second run appends nothing and an interrupted one resumes. Rows that cannot be
+        used are counted by reason and written to ``report`` (JSON lines), never dropped in
+        silence. ``dry_run`` counts without writing. The views are left behind while rows are
+        written and catch up at the end (``views_progress``); ``progress(done, total)`` is
+        called as rows are taken.
+        """
+        return run_import(
+            self,
+            source,
+            mapping,
+            report=report,
+            dry_run=dry_run,
+            progress=progress,
+            views_progress=views_progress,
+        )
+
     # -- SLA ------------------------------------------------------------------------------
 
     def sla(self, ref: Ref, *, at: datetime | None = None) -> SlaStatus:
@@ -500,17 +533,34 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         """
         return self._sla.run_due(at)
 
-    def breaches(self, *, at: datetime | None = None, limit: int | None = None) -> list[SlaAlert]:
+    def breaches(
+        self,
+        *,
+        at: datetime | None = None,
+        limit: int | None = None,
+        include_imported: bool = False,
+    ) -> list[SlaAlert]:
         """Clocks past their due instant as of ``at`` (default now) and not met, earliest first.
 
         Read from the SLA projection (an indexed range read), so ``at`` should be at or after the
-        requests' latest events; for an earlier instant ask ``sla(ref, at=...)``.
+        requests' latest events; for an earlier instant ask ``sla(ref, at=...)``. Requests
+        holding imported history (``import_events``) are left out unless ``include_imported``:
+        their breaches are history, not work to do.
         """
-        return self._sla.alerts("breaches", at, limit)
+        return self._sla.alerts("breaches", at, limit, imported=include_imported)
 
-    def at_risk(self, *, at: datetime | None = None, limit: int | None = None) -> list[SlaAlert]:
-        """Clocks in their warning window as of ``at`` (default now), earliest due first."""
-        return self._sla.alerts("at_risk", at, limit)
+    def at_risk(
+        self,
+        *,
+        at: datetime | None = None,
+        limit: int | None = None,
+        include_imported: bool = False,
+    ) -> list[SlaAlert]:
+        """Clocks in their warning window as of ``at`` (default now), earliest due first.
+
+        Requests holding imported history are left out unless ``include_imported``.
+        """
+        return self._sla.alerts("at_risk", at, limit, imported=include_imported)
 
     def adopt_policy(
         self, policy: SlaPolicy, *, actor: str, effective_from: datetime | None = None

@@ -120,15 +120,19 @@ class SlaDesk:
                 flips += compare(tracker, when, current, policy)
         return flips
 
-    def alerts(self, kind: str, at: datetime | None, limit: int | None) -> list[SlaAlert]:
+    def alerts(
+        self, kind: str, at: datetime | None, limit: int | None, *, imported: bool
+    ) -> list[SlaAlert]:
         """``breaches`` or ``at_risk`` clocks as of ``at``, from the SLA view."""
         when = self._clock.instant(at, "at", kind)
         if limit is not None:
             whole(limit, "limit", kind, low=1)
+        if not isinstance(imported, bool):
+            refuse(kind, "include_imported", "must be True or False")
         with self._stores.reading() as tx:
             if kind == "breaches":
-                return self._stores.sla.breaches(tx, when, limit=limit)
-            return self._stores.sla.at_risk(tx, when, limit=limit)
+                return self._stores.sla.breaches(tx, when, limit=limit, imported=imported)
+            return self._stores.sla.at_risk(tx, when, limit=limit, imported=imported)
 
     def _tracker(self, request_id: UUID, ref: Ref) -> SlaTracker:
         tracker: SlaTracker | None = None

@@ -169,6 +169,8 @@ class Stores:
         #: External reference id -> request id, as found (``find_external``).
         self._externals: dict[UUID, UUID] = {}
         self._chained, self._hooked = self._hook_store()
+        #: While true (``deferring``), saves leave the views behind; a catch-up follows.
+        self._deferring = False
 
     def _check_key(self, *, erasable: bool) -> None:
         """Create the chain's tables and refuse a key that is not the chain's, before any write.
@@ -305,6 +307,8 @@ class Stores:
                     _CHAIN_BACKLOG
                 ):
                     self.views.run_use_hooks()
+        if self._deferring:
+            return  # the views catch up once the deferred block ends (``deferring``)
         if self.inline and not self._hooked:
             # In memory the views follow the saves in batches of their own, from the events
             # just recorded, applied before the views are next read (see Projector.defer).
@@ -312,6 +316,32 @@ class Stores:
             return
         if self.inline and self.projector.behind:
             self.catch_up_quietly()
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Within: saves leave the views behind (an import); the caller catches them up after.
+
+        The hash chain still rides in every save. Other desks are not affected; this desk's
+        saves from other threads are deferred too, until the block ends.
+        """
+        hooks = hooks_of(self.store.recorder)
+        outcomes = outcome_hooks_of(self.store.recorder)
+        hooked = self.inline and self._hooked and hooks is not None
+        if hooked:
+            assert hooks is not None  # noqa: S101 - checked above
+            hooks.remove(self.projector.record_inline)
+            if outcomes is not None:
+                outcomes.remove(self.projector.inline_outcome)
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+            if hooked:
+                assert hooks is not None  # noqa: S101 - checked above
+                hooks.append(self.projector.record_inline)
+                if outcomes is not None:
+                    outcomes.append(self.projector.inline_outcome)
 
     def _flush_chain(self) -> None:
         """Write the chain links of an in-memory store's saved events (a use hook there)."""

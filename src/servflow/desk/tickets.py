@@ -96,6 +96,12 @@ class Tickets:
         # ``_next_number`` without checking it first.
         self._quiet_claims = _QUIET_CLAIMS
 
+    def forget(self) -> None:
+        """Look for the lowest free number afresh next time (numbers were looked at, not taken)."""
+        with self._lock:
+            self._next_number = None
+            self._quiet_claims = 0
+
     def code(self, number: int) -> str:
         """The ticket code of a number."""
         return f"{self._prefix}-{number:06d}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -60,6 +61,8 @@ class Writer:
         self._clock = clock
         self.roles = roles
         self._kept = _Kept(_MAX_KEPT)
+        #: The thread's gathering (``gathering``): what its commands recorded, not yet saved.
+        self._local = threading.local()
         if stores.keyring is not None:
             # A request kept here holds what its customer's keys opened: gone with the keys.
             stores.keyring.on_dropped(self._kept.clear)
@@ -79,8 +82,60 @@ class Writer:
         self.check_roles(actor, command, request)
         return _Change(self, request, command, self._clock.moment(occurred_at, command, request))
 
+    @contextmanager
+    def gathering(self, *, save: bool = True) -> Iterator[None]:
+        """Within: this thread's commands keep what they record; it is saved in one go at the end.
+
+        The block's requests (and the external references of those it opened) are saved in
+        one transaction when it ends, all or nothing (``save=False`` drops them: a dry run).
+        A command refused within leaves the others' events as they were: each command
+        records one event, and a refused one records none. A block that raises saves
+        nothing. The save may raise ``ConcurrencyConflictError`` (another writer changed one
+        of the requests, or took a ticket code or external reference meanwhile): nothing of
+        the block was recorded.
+        """
+        if getattr(self._local, "gathered", None) is not None:
+            msg = "a desk's gatherings do not nest"
+            raise RuntimeError(msg)
+        gathered: dict[UUID, Any] = {}
+        self._local.gathered = gathered
+        try:
+            yield
+        finally:
+            self._local.gathered = None
+        if save and gathered:
+            self._save_gathered(list(gathered.values()))
+
+    def _gathered(self) -> dict[UUID, Any] | None:
+        found: dict[UUID, Any] | None = getattr(self._local, "gathered", None)
+        return found
+
+    def _save_gathered(self, aggregates: list[Any]) -> None:
+        keyring = self._stores.keyring
+        requests = [a for a in aggregates if isinstance(a, ServiceRequest)]
+        if keyring is not None:
+            for request in requests:
+                keyring.note(request.id, request.customer.id)
+        with translated():
+            try:
+                recordings = self._stores.store.save(*aggregates)
+            except IntegrityError:
+                # Only requests and the claims of those opened are gathered: one is here.
+                first = requests[0]
+                raise ConcurrencyConflictError(
+                    request_id=first.id, ticket_code=first.ticket_code, command=Command.IMPORT
+                ) from None
+        self._stores.saved(recordings)
+        for request in requests:
+            mine = [r for r in recordings if r.notification.originator_id == request.id]
+            self.keep(request, mine)
+
     def save_changed(self, request: ServiceRequest, command: Command) -> None:
         """Save what a command recorded on a request; the loser of a race gets a conflict."""
+        gathered = self._gathered()
+        if gathered is not None:
+            gathered[request.id] = request
+            return
         keyring = self._stores.keyring
         if keyring is not None:
             keyring.note(request.id, request.customer.id)
@@ -136,6 +191,12 @@ class Writer:
         ``IntegrityError`` when its ticket code is taken; ``DuplicateExternalRefError`` when
         its external reference is.
         """
+        gathered = self._gathered()
+        if gathered is not None:
+            gathered[request.id] = request
+            if external is not None:
+                gathered[external.id] = external
+            return
         keyring = self._stores.keyring
         if keyring is not None:
             keyring.note(request.id, request.customer.id)
@@ -200,6 +261,10 @@ class Writer:
         event it knows is still stored at its version with the same bytes; the events other
         writers added since are read and applied, as a load would. Otherwise it is loaded.
         """
+        gathered = self._gathered()
+        if gathered is not None and request_id in gathered:
+            found: ServiceRequest = gathered[request_id]
+            return found
         kept = self._kept.take(request_id)
         if kept is not None:
             request, state = kept

@@ -1,4 +1,4 @@
-"""The commands of control and conversation on a request: non-conformities and notes.
+"""The commands of control and conversation on a request: non-conformities, notes, imports.
 
 They are taken at any status, even after closure, and never change it: the desk documents and
 corrects non-conformities (control and improvement, source 000), writes notes (internal, or a
@@ -33,6 +33,11 @@ class RecordsAndNotes:
         def _record(self, command: Command, at: Moment, **fields: object) -> None: ...
         def _refuse(self, command: Command, field: str, problem: str) -> NoReturn: ...
         def _refuse_transition(self, command: Command, reason: str) -> NoReturn: ...
+
+    def mark_imported(self, *, source: str, rows: int, digest: str, actor: str, at: Moment) -> None:
+        """Record that ``rows`` source rows (hashed to ``digest``) of ``source`` are imported."""
+        self._require(Command.IMPORT, at)
+        self._record(Command.IMPORT, at, actor=actor, source=source, rows=rows, digest=digest)
 
     def log_nonconformity(
         self,

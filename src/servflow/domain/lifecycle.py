@@ -98,6 +98,7 @@ class Command(StrEnum):
     CORRECT_NONCONFORMITY = "correct_nonconformity"
     NOTE = "note"
     CUSTOMER_MESSAGE = "customer_message"
+    IMPORT = "import"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,7 @@ LIFECYCLE: Mapping[Command, Transition] = MappingProxyType(
         Command.CORRECT_NONCONFORMITY: Transition("NonConformityCorrected", frozenset(Status)),
         Command.NOTE: Transition("NoteAdded", frozenset(Status)),
         Command.CUSTOMER_MESSAGE: Transition("CustomerMessaged", frozenset(Status)),
+        Command.IMPORT: Transition("HistoryImported", frozenset(Status)),
     }
 )
 

@@ -473,6 +473,22 @@ class ServiceRequest(RecordsAndNotes, EventSourced, RequestState):
                 )
             )
 
+    class HistoryImported(Event):
+        """Rows of another system's history were taken into the request (``import_events``).
+
+        Recorded after the events those rows became, in their transaction: ``rows`` is how many
+        of the case's source rows the request holds so far, ``digest`` a hash of them, so a
+        second import of the same file appends nothing and a longer one only what is new.
+        """
+
+        source: SourceName
+        rows: int = Field(ge=1)
+        digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.imported_rows = self.rows
+            request.imported_digest = self.digest
+
     # -- commands ---------------------------------------------------------------------------
 
     @classmethod

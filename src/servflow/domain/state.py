@@ -165,6 +165,10 @@ class RequestState:
     cancel_reason: str | None = None
     external_ref: str | None = None
     external_source: str | None = None
+    #: Source rows of another system's history taken into the request (``HistoryImported``).
+    imported_rows: int = 0
+    #: The digest of those rows, as the importer computed it (None: nothing imported).
+    imported_digest: str | None = None
     waiting_reason: str | None = None
     hold_reason: str | None = None
     hold_note: str | None = None

@@ -74,6 +74,9 @@ class Request(Value):
     #: The request's id in the system it came from (``INC0012345``), and that system.
     external_ref: str | None
     external_source: str | None
+    #: How many rows of the source system's history were imported into it (0: none; a live
+    #: request). An imported request's events happened before they were recorded.
+    imported_rows: int = 0
     #: When the latest event happened.
     updated_at: AwareDatetime
     #: When the latest event was recorded.

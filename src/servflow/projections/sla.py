@@ -326,6 +326,8 @@ class _SlaRow:
     deemed_acceptance_at: int | None
     follow_up_at: int | None
     follow_up_due: int
+    #: 1 once the request holds imported history (``HistoryImported``): left out of listings.
+    imported: int
     tracker: SlaTracker
 
 
@@ -374,7 +376,8 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
     name: ClassVar[str] = "sla"
     #: 2: partial indexes of the running clocks, for ``breaches`` and ``at_risk``.
-    version: ClassVar[int] = 2
+    #: 3: ``imported``, so that listings can leave imported history out.
+    version: ClassVar[int] = 3
     table: ClassVar[str] = "sf_sla"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_SlaRow))
 
@@ -392,7 +395,7 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             "resolution_breached_while_paused INTEGER NOT NULL, "
             "awaiting_acceptance INTEGER NOT NULL, completed_at BIGINT, "
             "deemed_acceptance_at BIGINT, follow_up_at BIGINT, follow_up_due INTEGER NOT NULL, "
-            "tracker TEXT NOT NULL)"
+            "imported INTEGER NOT NULL, tracker TEXT NOT NULL)"
         )
         self.create_policy_table(tx)
 
@@ -453,9 +456,12 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
                 deemed_acceptance_at=None,
                 follow_up_at=None,
                 follow_up_due=0,
+                imported=0,
                 tracker=tracker,
             )
         changes: dict[str, Any] = {}
+        if isinstance(event, ServiceRequest.HistoryImported) and not row.imported:
+            changes = {"imported": 1}
         if isinstance(event, ServiceRequest.Assigned):
             changes = {"team": event.team, "agent": event.agent}
         elif isinstance(event, ServiceRequest.Completed) and event.outcome is Outcome.TRANSFERRED:
@@ -519,23 +525,35 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
     # -- queries --------------------------------------------------------------------------
 
-    def breaches(self, tx: Tx, at: datetime, *, limit: int | None = None) -> list[SlaAlert]:
-        """Clocks past their due instant as of ``at`` and not met, earliest due first."""
+    def breaches(
+        self, tx: Tx, at: datetime, *, limit: int | None = None, imported: bool = True
+    ) -> list[SlaAlert]:
+        """Clocks past their due instant as of ``at`` and not met, earliest due first.
+
+        ``imported=False`` leaves out requests holding imported history.
+        """
         when = micros(to_second(at))
         found: list[tuple[Mapping[str, Any], ClockName]] = []
+        live = "" if imported else " AND imported = 0"
         for clock in _CLOCKS:
             records = tx.query(
                 f"SELECT {_ALERT_COLUMNS}, {clock}_due AS due, {clock}_warn_from AS warn_from "  # noqa: S608
-                f"FROM {self.t(self.table)} WHERE {clock}_done IS NULL AND {clock}_due < ? "
+                f"FROM {self.t(self.table)} WHERE {clock}_done IS NULL AND {clock}_due < ?{live} "
                 f"ORDER BY {clock}_due, ticket_code{_limit(limit)}",
                 (when,),
             )
             found += [(r, clock) for r in records]
         return _alerts(found, ClockState.BREACHED, limit)
 
-    def at_risk(self, tx: Tx, at: datetime, *, limit: int | None = None) -> list[SlaAlert]:
-        """Running clocks in their warning window as of ``at``, earliest due first."""
+    def at_risk(
+        self, tx: Tx, at: datetime, *, limit: int | None = None, imported: bool = True
+    ) -> list[SlaAlert]:
+        """Running clocks in their warning window as of ``at``, earliest due first.
+
+        ``imported=False`` leaves out requests holding imported history.
+        """
         when = micros(to_second(at))
+        live = "" if imported else " AND imported = 0"
         assert when is not None  # noqa: S101 - ``at`` is an instant
         table = self.t(self.table)
         found: list[tuple[Mapping[str, Any], ClockName]] = []
@@ -552,7 +570,7 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             records = tx.query(
                 f"SELECT {_ALERT_COLUMNS}, {clock}_due AS due, {clock}_warn_from AS warn_from "  # noqa: S608
                 f"FROM {table} WHERE {clock}_done IS NULL AND {clock}_due >= ? "
-                f"AND {clock}_due <= ? AND paused = 0 AND {clock}_warn_from <= ? "
+                f"AND {clock}_due <= ? AND paused = 0 AND {clock}_warn_from <= ?{live} "
                 f"ORDER BY {clock}_due, ticket_code{_limit(limit)}",
                 (when, when + int(widest[0]["w"]), when),
             )
