@@ -15,7 +15,9 @@ breached at 13:00:01; met at 13:00:00 is met).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -481,3 +483,43 @@ def test_turning_breaches_final_on_under_an_adopted_version_needs_a_new_version(
     assert desk.sla(old).resolution.state is ClockState.RUNNING  # v1: re-timed
     assert desk.sla(new).resolution.state is ClockState.BREACHED  # v2: final
     assert desk.get(new).status is Status.ASSIGNED
+
+
+def test_views_written_before_the_option_keep_measuring_with_breaches_not_final(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # The queue and SLA views keep the adopted policies in tables of their own: rows written
+    # by servflow before the option existed lack it. A process opened on such views reads them
+    # as the log does (False): a downgrade after a breach re-times the clock in the views too,
+    # and they still equal a rebuild.
+    path = str(tmp_path / "views.db")
+    with ServiceDesk.sqlite(path, clock=clock, sla=policy(final=False)) as desk:
+        request = urgent(desk)
+        views = desk._stores.projector.views
+        with views.transaction() as tx:
+            for projection in (desk._stores.sla, desk._stores.queues):
+                table = projection.t(projection.policy_table)
+                for row in tx.query(f"SELECT position, adoption FROM {table}"):  # noqa: S608
+                    adoption = json.loads(row["adoption"])
+                    del adoption["policy"]["breach_is_final"]
+                    tx.execute(
+                        f"UPDATE {table} SET adoption = ? WHERE position = ?",  # noqa: S608
+                        (json.dumps(adoption), row["position"]),
+                    )
+    go(clock, "Mon 14:00")
+    with ServiceDesk.sqlite(path, clock=clock) as desk:
+        desk.classify(request, priority="normal", actor="agent:lead")
+        (row,) = desk.queue(team="network").rows
+        assert row.resolution_due == at("Tue 09:00")
+        assert desk.breaches() == []
+        # A rebuild writes the policies as stored now (with the option, False): only those
+        # tables' text differs.
+        before = view_rows(desk)
+        desk.rebuild_projections()
+        after = view_rows(desk)
+        for table in ("sf_sla_policy", "sf_queue_policy"):
+            assert [
+                json.loads(r["adoption"])["policy"]["breach_is_final"] for r in after[table]
+            ] == [False]
+            del before[table], after[table]
+        assert after == before
