@@ -499,12 +499,12 @@ def test_views_written_before_the_option_keep_measuring_with_breaches_not_final(
         with views.transaction() as tx:
             for projection in (desk._stores.sla, desk._stores.queues):
                 table = projection.t(projection.policy_table)
-                for row in tx.query(f"SELECT position, adoption FROM {table}"):  # noqa: S608
-                    adoption = json.loads(row["adoption"])
+                for stored in tx.query(f"SELECT position, adoption FROM {table}"):  # noqa: S608
+                    adoption = json.loads(stored["adoption"])
                     del adoption["policy"]["breach_is_final"]
                     tx.execute(
                         f"UPDATE {table} SET adoption = ? WHERE position = ?",  # noqa: S608
-                        (json.dumps(adoption), row["position"]),
+                        (json.dumps(adoption), stored["position"]),
                     )
     go(clock, "Mon 14:00")
     with ServiceDesk.sqlite(path, clock=clock) as desk:

@@ -6,6 +6,7 @@ import json
 from datetime import date, time, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -308,7 +309,7 @@ def test_a_stored_policy_without_the_option_reads_breaches_as_not_final() -> Non
     read = PolicyAdoption.from_stored(json.dumps(adoption))
     assert read.policy.breach_is_final is False
     assert read.policy.model_copy(update={"breach_is_final": True}) == POLICY
-    state = {"policy": dict(old), "effective_from": "2026-03-02T09:00:00Z"}
+    state: dict[str, Any] = {"policy": dict(old), "effective_from": "2026-03-02T09:00:00Z"}
     SlaPolicyBook.PolicyAdopted.upcast_v1_v2(state)
     assert state["policy"]["breach_is_final"] is False
     new = PolicyAdoption(
