@@ -523,3 +523,43 @@ def test_views_written_before_the_option_keep_measuring_with_breaches_not_final(
             ] == [False]
             del before[table], after[table]
         assert after == before
+
+
+@BOTH
+def test_a_stricter_reclassification_after_a_breach_keeps_the_breach_s_due_instant_when_final(
+    make_desk: DeskFactory,
+    clock: FakeClock,
+    final: bool,  # noqa: FBT001 - a parameter of the test
+) -> None:
+    # Opened Mon 09:00 unclassified: the default rule, resolution 16h, due Tue 01:00, breached
+    # from Tue 01:00:01. Classified urgent at Tue 02:00 (4h, which was due Mon 13:00): breached
+    # either way; final keeps the 16h target and its due Tue 01:00, retroactive moves the due
+    # back to Mon 13:00.
+    desk = make_desk(sla=policy(final=final))
+    request = desk.open(
+        customer="acme",
+        channel="phone",
+        kind="complaint",
+        stage="post_sale",
+        symptom="The line drops every evening",
+        actor="agent:ana",
+    )
+    go(clock, "Tue 02:00")
+    desk.classify(request, priority="urgent", actor="agent:lead")
+    resolution = desk.sla(request).resolution
+    assert resolution.state is ClockState.BREACHED
+    if final:
+        assert (resolution.due, resolution.target, resolution.rule) == (
+            at("Tue 01:00"),
+            16 * H,
+            "default",
+        )
+    else:
+        assert (resolution.due, resolution.target, resolution.rule) == (
+            at("Mon 13:00"),
+            4 * H,
+            "urgent",
+        )
+    kinds = {e.kind for e in desk.sla_timeline(request) if e.clock == "resolution"}
+    assert (TimelineKind.TARGET_KEPT in kinds) is final
+    assert (TimelineKind.TARGET_CHANGED in kinds) is not final
