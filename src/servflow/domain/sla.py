@@ -307,14 +307,21 @@ class SlaTracker(BaseModel):
         kept = False  # the clock breached under ``rule`` and keeps it (``breach_is_final``)
         for fact in facts:
             if fact.event == "Classified" and not kept:
-                if policy.breach_is_final and self._breached_before(
-                    name, ClockFacts(rule, tuple(exclusions), None, None), stopped, fact.at, policy
-                ):
-                    kept = True  # a breach is final: later targets never un-breach it
-                else:
-                    rule = policy.targets_for(
-                        priority=fact.priority, kind=fact.kind, tier=self.tier
+                picked = policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
+                # A breach is final: a clock past due under ``rule`` keeps it from then on.
+                kept = (
+                    picked is not rule
+                    and policy.breach_is_final
+                    and self._breached_before(
+                        name,
+                        ClockFacts(rule, tuple(exclusions), None, None),
+                        stopped,
+                        fact.at,
+                        policy,
                     )
+                )
+                if not kept:
+                    rule = picked
             track_pause(exclusions, fact)
             if stopped is None:
                 kind = stop_kind(name, fact)
