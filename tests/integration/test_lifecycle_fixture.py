@@ -17,10 +17,11 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from eventsourcing.persistence import StoredEvent
 
 from conftest import DeskFactory, FakeClock
-from servflow import ClockState, ServiceDesk, SlaPolicy, Status
+from servflow import ClockState, ConfigurationError, ServiceDesk, SlaPolicy, Status
 from stored_schema import read_log, write_log
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stored-lifecycle.jsonl"
@@ -109,6 +110,30 @@ def test_a_stored_lifecycle_log_takes_new_commands_and_its_views_rebuild_the_sam
     assert desk.queue(status=list(Status)).rows == before
     assert desk.get("SR-000002").status is Status.ON_HOLD
     assert desk.queue(special="on_hold").total == 1
+
+
+def test_a_stored_policy_given_again_in_code_is_the_same_policy(
+    make_desk: DeskFactory, clock: FakeClock, store: str
+) -> None:
+    # The fixture's policy was adopted before breach_is_final existed: it reads False. The same
+    # definition in code leaves the option unset, so it is the same policy: nothing is adopted,
+    # and the answers stay as reported. Saying True under the adopted version is refused.
+    clock.advance(days=40)
+    desk = make_desk()
+    load(desk)
+    adopted = desk.policies()
+    assert [a.policy.breach_is_final for a in adopted] == [False]
+    answer = desk.sla("SR-000001")
+    assert desk.adopt_policy(policy(), actor="agent:admin") == adopted[-1]
+    with pytest.raises(ConfigurationError, match="already adopted with different content"):
+        desk.adopt_policy(
+            policy().model_copy(update={"breach_is_final": True}), actor="agent:admin"
+        )
+    if store != "memory":
+        again = make_desk(sla=policy())
+        assert again.policies() == adopted
+        assert again.sla("SR-000001") == answer
+    assert desk.policies() == adopted
 
 
 def write_fixture(path: Path) -> None:

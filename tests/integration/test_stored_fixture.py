@@ -114,6 +114,9 @@ def test_a_stored_log_replays_to_the_same_requests(
     assert desk.history("SR-000003")[-1].event_type == "FollowUpDue"
     assert desk.get("SR-000004").status is Status.CANCELLED
     assert [p.policy.name for p in desk.policies()] == ["standard"]
+    # A policy adopted by 0.1 re-timed breached clocks: it reads breach_is_final=False
+    # (PolicyAdopted v1 -> v2), so its answers stay as reported.
+    assert [p.policy.breach_is_final for p in desk.policies()] == [False]
     assert [r.ticket_code for r in desk.queue(team="sales").rows] == ["SR-000002"]
     assert desk.queue(status="cancelled").total == 1
     if desk._stores.store.recorder.__class__.__name__ != "MemoryRecorder":

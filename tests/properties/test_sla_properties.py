@@ -7,6 +7,10 @@
 - Past the last event a clock only moves forward (running -> warning -> breached), and over the
   whole history a breached clock never goes back to running, warning or paused unless a
   reclassification or a reopening changed its target or its counting.
+- Breaches are final (``breach_is_final``, drawn both ways in every property above): under it
+  a breached clock never recovers, whatever reclassifications and reopenings follow; and its
+  answers equal the retroactive ones (``False``) until a reclassification comes after the
+  clock breached, after which it stays breached or missed, having counted the same time.
 - The SLA projection's rows equal a tracker folded directly from the request's events, and a
   rebuild gives the same rows.
 """
@@ -97,7 +101,7 @@ steps = st.lists(
 )
 
 
-def make_policy(calendar: Calendar, warn_at: float) -> SlaPolicy:
+def make_policy(calendar: Calendar, warn_at: float, final: bool = True) -> SlaPolicy:  # noqa: FBT001, FBT002 - built by st.builds
     return SlaPolicy(
         name="prop",
         calendar=calendar,
@@ -110,11 +114,15 @@ def make_policy(calendar: Calendar, warn_at: float) -> SlaPolicy:
         warn_at=warn_at,
         deemed_acceptance_after="8h",
         holds=PAUSING_HOLDS,
+        breach_is_final=final,
     )
 
 
 policies = st.builds(
-    make_policy, st.sampled_from(CALENDARS), st.sampled_from((0.5, 0.8, 0.95, 1.0))
+    make_policy,
+    st.sampled_from(CALENDARS),
+    st.sampled_from((0.5, 0.8, 0.95, 1.0)),
+    st.booleans(),
 )
 
 
@@ -285,6 +293,81 @@ def test_a_breached_clock_never_recovers_without_a_new_target_or_a_reopening(
             assert all(
                 s in {ClockState.BREACHED, ClockState.MISSED, ClockState.CANCELLED} for s in after
             ), states
+
+
+#: What a clock that breached can become later, when its breach is final.
+AFTER_A_BREACH = frozenset({ClockState.BREACHED, ClockState.MISSED, ClockState.CANCELLED})
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    sla=policies,
+    offsets=st.lists(st.integers(0, 30_000), min_size=2, max_size=10),
+)
+def test_a_final_breach_never_recovers_whatever_follows(
+    start: datetime, story: list[Step], sla: SlaPolicy, offsets: list[int]
+) -> None:
+    # The whole history, reclassifications and reopenings included: once breached, a clock
+    # under breach_is_final is breached, missed or cancelled at every later instant.
+    final = sla.model_copy(update={"breach_is_final": True})
+    tracker = fold(history(start, story))
+    instants = sorted({to_second(start + timedelta(minutes=o)) for o in offsets})
+    instants += [f.at for f in tracker.facts]
+    instants.sort()
+    for name in ("first_response", "resolution"):
+        states = [getattr(tracker.status(at, final), name).state for at in instants]
+        if ClockState.BREACHED in states:
+            after = states[states.index(ClockState.BREACHED) :]
+            assert set(after) <= AFTER_A_BREACH, states
+
+
+def _kept_from(tracker: SlaTracker, name: str, sla: SlaPolicy) -> datetime | None:
+    """The first reclassification that came when the clock was breached or missed, if any.
+
+    Asked through the public answers only: the clock as of the reclassification's instant,
+    measured on the facts before it.
+    """
+    for index, fact in enumerate(tracker.facts):
+        if fact.event != "Classified":
+            continue
+        before = tracker.model_copy(update={"facts": tracker.facts[:index]})
+        state = getattr(before.status(fact.at, sla), name).state
+        if state in {ClockState.BREACHED, ClockState.MISSED}:
+            return fact.at
+    return None
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    calendar=st.sampled_from(CALENDARS),
+    warn_at=st.sampled_from((0.5, 0.8, 0.95, 1.0)),
+    offsets=st.lists(st.integers(0, 30_000), min_size=1, max_size=6),
+)
+def test_final_and_retroactive_breaches_differ_only_after_a_breached_clock_is_reclassified(
+    start: datetime, story: list[Step], calendar: Calendar, warn_at: float, offsets: list[int]
+) -> None:
+    final = make_policy(calendar, warn_at, final=True)
+    retroactive = make_policy(calendar, warn_at, final=False)
+    tracker = fold(history(start, story))
+    instants = [to_second(start + timedelta(minutes=o)) for o in offsets]
+    instants += [f.at for f in tracker.facts]
+    for name in ("first_response", "resolution"):
+        kept_from = _kept_from(tracker, name, final)
+        for at in instants:
+            kept = getattr(tracker.status(at, final), name)
+            other = getattr(tracker.status(at, retroactive), name)
+            if kept_from is None or at < kept_from:
+                assert kept == other
+                continue
+            # The same time counted, against the target it breached under.
+            assert (kept.elapsed, kept.paused, kept.met_at) == (
+                other.elapsed,
+                other.paused,
+                other.met_at,
+            )
+            assert kept.state in AFTER_A_BREACH, (kept, other)
 
 
 # -- the projection --------------------------------------------------------------------------------

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, time, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from servflow.desk.sla import checked_policy
 from servflow.domain.calendar import Calendar, Weekday
 from servflow.domain.policy import SlaPolicy, SlaRule
+from servflow.domain.sla import PolicyAdoption, SlaPolicyBook, same_policy
 from servflow.errors import ConfigurationError
 
 UTC_24X7 = Calendar.always_open()
@@ -276,3 +280,63 @@ def test_bad_policy_files_raise_a_configuration_error(
 def test_a_missing_policy_file_raises_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read SLA policy file"):
         SlaPolicy.from_file(tmp_path / "absent.json")
+
+
+def test_breaches_are_final_unless_a_policy_says_otherwise(tmp_path: Path) -> None:
+    assert POLICY.breach_is_final is True
+    path = tmp_path / "retroactive.toml"
+    path.write_text(
+        'name = "acme"\nbreach_is_final = false\n[calendar]\ntimezone = "UTC"\n', encoding="utf-8"
+    )
+    assert SlaPolicy.from_file(path).breach_is_final is False
+    with pytest.raises(ConfigurationError, match="breach_is_final"):
+        SlaPolicy.from_mapping({"calendar": {"timezone": "UTC"}, "breach_is_final": "sometimes"})
+
+
+def test_a_stored_policy_without_the_option_reads_breaches_as_not_final() -> None:
+    # Stored before the option existed (PolicyAdopted v1, or a projection's table of policies
+    # written then), a policy re-timed breached clocks: it reads False; one stored since says
+    # what it said.
+    old = POLICY.model_dump(mode="json")
+    del old["breach_is_final"]
+    adoption = {
+        "policy": old,
+        "effective_from": "2026-03-02T09:00:00Z",
+        "adopted_by": "system",
+        "adopted_at": "2026-03-02T09:00:00Z",
+        "sequence": 2,
+    }
+    read = PolicyAdoption.from_stored(json.dumps(adoption))
+    assert read.policy.breach_is_final is False
+    assert read.policy.model_copy(update={"breach_is_final": True}) == POLICY
+    state: dict[str, Any] = {"policy": dict(old), "effective_from": "2026-03-02T09:00:00Z"}
+    SlaPolicyBook.PolicyAdopted.upcast_v1_v2(state)
+    assert state["policy"]["breach_is_final"] is False
+    new = PolicyAdoption(
+        policy=POLICY,
+        effective_from=read.effective_from,
+        adopted_by="system",
+        adopted_at=read.adopted_at,
+        sequence=2,
+    )
+    assert PolicyAdoption.from_stored(new.model_dump_json()) == new
+
+
+def test_a_policy_leaving_the_option_unset_matches_an_adopted_one_differing_only_there() -> None:
+    # The desk compares the policy it is given with the adopted one: left unset, the option
+    # takes the adopted value (the same definition in code keeps a store's older policy); set
+    # explicitly, it is part of the content like any other setting.
+    retroactive = POLICY.model_copy(update={"breach_is_final": False})
+    unset = SlaPolicy.model_validate(POLICY.model_dump(mode="json", exclude={"breach_is_final"}))
+    assert "breach_is_final" not in unset.model_fields_set
+    assert same_policy(retroactive, unset)
+    assert same_policy(POLICY, unset)
+    assert not same_policy(retroactive, POLICY.model_copy(update={"breach_is_final": True}))
+    assert not same_policy(retroactive, unset.model_copy(update={"warn_at": 0.5}))
+    # The desk validates a policy again before comparing it: what was unset stays so.
+    checked = checked_policy(unset, "sla", "ServiceDesk")
+    assert checked == unset
+    assert "breach_is_final" not in checked.model_fields_set
+    explicit = checked_policy(retroactive, "sla", "ServiceDesk")
+    assert explicit.breach_is_final is False
+    assert "breach_is_final" in explicit.model_fields_set

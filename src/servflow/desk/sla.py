@@ -328,6 +328,13 @@ def checked_policy(policy: object, name: str, command: str) -> SlaPolicy:
     except (ValueError, TypeError) as error:  # pydantic's serialisation errors
         refuse(command, name, f"cannot be stored: {shown(str(error))}")
     try:
-        return SlaPolicy.model_validate(stored)
+        checked = SlaPolicy.model_validate(stored)
     except ValidationError as error:
         raise refused(error, command, where=name) from None
+    if "breach_is_final" in policy.model_fields_set:
+        return checked
+    # Read back from its whole stored form, every field counts as set: one the caller left to
+    # its default stays unset, so that ``same_policy`` lets it match the adopted version.
+    return SlaPolicy.model_construct(
+        _fields_set=checked.model_fields_set - {"breach_is_final"}, **dict(checked)
+    )

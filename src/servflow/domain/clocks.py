@@ -194,6 +194,8 @@ class TimelineKind(StrEnum):
 
     STARTED = "started"
     TARGET_CHANGED = "target_changed"
+    TARGET_KEPT = "target_kept"
+    """A reclassification left a breached clock's target as it was (``breach_is_final``)."""
     PAUSED = "paused"
     RESUMED = "resumed"
     WARNED = "warned"

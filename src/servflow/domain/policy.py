@@ -159,6 +159,13 @@ class SlaPolicy(BaseModel):
     version of the catalogue changes only later holds. ``reopen_window`` is how long after its
     closure a request may be reopened (``None``, or ``"forever"`` in a file: any time; zero:
     never), in wall-clock time from the closure's ``occurred_at``.
+
+    ``breach_is_final`` (default ``True``): once a clock has breached under the target then in
+    force, a later reclassification does not change that target, so a downgrade never
+    un-breaches it (it stays breached, and is missed when met). ``False`` re-computes the due
+    instant from the opening under the latest classification whatever happened before, as most
+    helpdesks do. Policies stored before the option existed read ``False``: their answers stay as
+    reported.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -173,6 +180,8 @@ class SlaPolicy(BaseModel):
     deemed_acceptance_after: timedelta | None = timedelta(hours=40)
     holds: Mapping[Label, bool] = Field(default_factory=lambda: HoldCatalogue(DEFAULT_HOLDS))
     reopen_window: timedelta | None = None
+    #: Since servflow 0.2 (``SlaPolicyBook.PolicyAdopted`` v2); older stored policies read False.
+    breach_is_final: bool = True
 
     @field_validator("holds")
     @classmethod

@@ -11,7 +11,9 @@ Rules (``docs/explanation/sla.md`` tells them with a worked example):
 * Both clocks start at ``Opened``. Their targets come from the *latest* classification (before
   the first one, from the policy's ``default``) and always count from the opening, so a
   reclassification recomputes the due instants. A clock that has stopped keeps the target in
-  force when it stopped.
+  force when it stopped. Under ``breach_is_final`` (the default) a clock that breached keeps
+  the target it breached under too: a later reclassification does not un-breach it, also
+  across a reopening (off, the latest classification re-times it from the opening).
 * The first response is met by the first ``Probed``, ``ActionTaken``, ``ProgressReported`` or
   ``Completed``; the resolution by a ``Completed`` whose outcome is resolved or follow_up (a
   transfer does not stop it).
@@ -34,11 +36,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from servflow.domain.base import EventSourced, refused
 from servflow.domain.clocks import (
@@ -96,6 +98,7 @@ __all__ = [
     "policy_in_force",
     "same_policy",
     "to_second",
+    "upcast_policy",
 ]
 
 
@@ -301,9 +304,24 @@ class SlaTracker(BaseModel):
         rule = policy.default
         exclusions: list[Span] = []
         stopped: ClockFacts | None = None
+        kept = False  # the clock breached under ``rule`` and keeps it (``breach_is_final``)
         for fact in facts:
-            if fact.event == "Classified":
-                rule = policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
+            if fact.event == "Classified" and not kept:
+                picked = policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
+                # A breach is final: a clock past due under ``rule`` keeps it from then on.
+                kept = (
+                    picked is not rule
+                    and policy.breach_is_final
+                    and self._breached_before(
+                        name,
+                        ClockFacts(rule, tuple(exclusions), None, None),
+                        stopped,
+                        fact.at,
+                        policy,
+                    )
+                )
+                if not kept:
+                    rule = picked
             track_pause(exclusions, fact)
             if stopped is None:
                 kind = stop_kind(name, fact)
@@ -320,6 +338,30 @@ class SlaTracker(BaseModel):
                 exclusions.append(Span(stopped.stop, fact.at))
                 stopped = None
         return stopped or ClockFacts(rule, tuple(exclusions), None, None)
+
+    def _breached_before(
+        self,
+        name: ClockName,
+        running: ClockFacts,
+        stopped: ClockFacts | None,
+        at: datetime,
+        policy: SlaPolicy,
+    ) -> bool:
+        """Whether the clock had breached by ``at`` under the target in force then.
+
+        A running clock: ``at`` is past its due instant (also while paused). A stopped one:
+        it was met late (missed), so it had breached before it stopped, and a reopening brings
+        it back breached; one met on time or cancelled never breached.
+        """
+        if stopped is not None:
+            if stopped.stop_kind != "met" or stopped.stop is None:
+                return False
+            running, at = stopped, stopped.stop
+        raw = running.rule.first_response if name == "first_response" else running.rule.resolution
+        target = whole_seconds(raw)
+        segments = counted_segments(self.opened_at, running.exclusions)
+        due = reach(policy.calendar, segments, (target, target))[0]
+        return due is not None and at > due
 
     def _clock(
         self, name: ClockName, facts: Sequence[SlaFact], at: datetime, policy: SlaPolicy
@@ -403,9 +445,14 @@ class SlaTracker(BaseModel):
                 self._clock("first_response", self.facts[: index + 1], fact.at, policy),
                 self._clock("resolution", self.facts[: index + 1], fact.at, policy),
             )
+            picked = (
+                policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
+                if fact.event == "Classified"
+                else None
+            )
             for position, clock in enumerate(after):
                 prior = None if before is None else before[position]
-                entries += event_entries(fact, prior, clock, policy, zone)
+                entries += event_entries(fact, prior, clock, policy, zone, picked)
             previous, previous_at = after, fact.at
         if previous is not None and limit is not None and limit > previous_at:
             entries += time_entries(previous, previous_at, limit, zone)
@@ -441,6 +488,29 @@ class PolicyAdoption(BaseModel):
         """``name vN``, as answers print it."""
         return f"{self.policy.name} v{self.policy.version}"
 
+    @classmethod
+    def from_stored(cls, text: str | bytes) -> PolicyAdoption:
+        """An adoption read back from its JSON (a projection's table of policies).
+
+        A policy written before ``breach_is_final`` existed reads ``False``, as its event does.
+        """
+        data = _JSON_OBJECT.validate_json(text)
+        upcast_policy(data.get("policy"))
+        return cls.model_validate(data)
+
+
+_JSON_OBJECT = TypeAdapter(dict[str, Any])
+
+
+def upcast_policy(policy: object) -> None:
+    """Complete a stored policy's data written before ``breach_is_final`` existed.
+
+    Such a policy re-timed a breached clock when a request was reclassified: it reads
+    ``breach_is_final = False`` and keeps doing so, so what it reported is never rewritten.
+    """
+    if isinstance(policy, dict):
+        policy.setdefault("breach_is_final", False)
+
 
 def policy_in_force(
     adoptions: Sequence[PolicyAdoption], instant: datetime
@@ -464,9 +534,19 @@ def policy_at(adoptions: Sequence[PolicyAdoption], instant: datetime) -> SlaPoli
     return DEFAULT_POLICY if adoption is None else adoption.policy
 
 
-def same_policy(a: SlaPolicy, b: SlaPolicy) -> bool:
-    """Whether two policies say the same thing (compared as the JSON they are stored as)."""
-    return a.model_dump(mode="json") == b.model_dump(mode="json")
+def same_policy(adopted: SlaPolicy, given: SlaPolicy) -> bool:
+    """Whether ``given`` says what ``adopted`` says (compared as the JSON they are stored as).
+
+    A ``given`` policy that leaves ``breach_is_final`` unset says nothing about it, so it
+    matches an adopted policy that differs only there: a store whose policy was adopted before
+    the option existed (it reads ``False``) keeps measuring with it when a desk is given the same
+    definition again. Set it explicitly to change it, in a new version.
+    """
+    stored = adopted.model_dump(mode="json")
+    other = given.model_dump(mode="json")
+    if "breach_is_final" not in given.model_fields_set:
+        other["breach_is_final"] = stored["breach_is_final"]
+    return stored == other
 
 
 class SlaPolicyBook(EventSourced):
@@ -500,6 +580,13 @@ class SlaPolicyBook(EventSourced):
 
         policy: SlaPolicy
         effective_from: AwareDatetime
+        #: 2: the policy says ``breach_is_final``; a policy adopted before reads ``False``.
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A policy adopted before breaches were final re-timed breached clocks: still so."""
+            upcast_policy(state.get("policy"))
 
         def apply_to(self, book: SlaPolicyBook) -> None:  # noqa: D102
             book.adoptions.append(

@@ -18,10 +18,11 @@ from servflow.domain.clocks import (
     SlaFact,
     TimelineEntry,
     TimelineKind,
+    whole_seconds,
 )
-from servflow.domain.policy import SlaPolicy
+from servflow.domain.policy import SlaPolicy, SlaRule
 
-__all__ = ["event_entries", "human", "show", "time_entries"]
+__all__ = ["event_entries", "human", "kept_target", "show", "time_entries"]
 
 
 def time_entries(
@@ -78,9 +79,14 @@ def time_entries(
 
 
 def event_entries(
-    fact: SlaFact, before: Clock | None, after: Clock, policy: SlaPolicy, zone: ZoneInfo
+    fact: SlaFact,
+    before: Clock | None,
+    after: Clock,
+    policy: SlaPolicy,
+    zone: ZoneInfo,
+    picked: SlaRule | None = None,
 ) -> list[TimelineEntry]:
-    """What one event did to one clock."""
+    """What one event did to one clock (``picked``: the rule a ``Classified`` selects)."""
     label = LABELS[after.name]
     due = show(after.due, zone)
     notes: list[tuple[TimelineKind, str]] = []
@@ -93,6 +99,7 @@ def event_entries(
         notes.append((TimelineKind.STARTED, started))
     else:
         notes += changes_of(fact, before, after, label, zone)
+        notes += kept_target(before, after, picked, label, zone)
     return [
         TimelineEntry(
             clock=after.name,
@@ -168,6 +175,24 @@ def changes_of(
         )
         notes.append((TimelineKind.WARNED, text))
     return notes
+
+
+def kept_target(
+    before: Clock, after: Clock, picked: SlaRule | None, label: str, zone: ZoneInfo
+) -> list[tuple[TimelineKind, str]]:
+    """The note for a reclassification a breached clock did not follow (``breach_is_final``)."""
+    if picked is None or after.state in STOPPED_STATES:
+        return []
+    wanted = picked.first_response if after.name == "first_response" else picked.resolution
+    if whole_seconds(wanted) == after.target:
+        return []
+    name = f"rule {picked.name!r}" if picked.name else "an unnamed rule"
+    text = (
+        f"{label} target kept at {human(after.target)} ({rule_of(after)}): the clock breached "
+        f"under it (due {show(before.due, zone)}) before this reclassification to "
+        f"{human(whole_seconds(wanted))} ({name}); a breach is final"
+    )
+    return [(TimelineKind.TARGET_KEPT, text)]
 
 
 def rule_of(clock: Clock) -> str:

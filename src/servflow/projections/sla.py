@@ -120,7 +120,7 @@ class MeasuredProjection(RowProjection[RowT]):
             if text not in parsed:
                 if len(parsed) >= _MAX_PARSED:
                     parsed.clear()
-                parsed[text] = PolicyAdoption.model_validate_json(text)
+                parsed[text] = PolicyAdoption.from_stored(text)
         return [parsed[t] for t in texts]
 
     # -- what the measured projections share within a transaction ------------------------------
