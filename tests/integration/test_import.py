@@ -147,6 +147,14 @@ def test_the_bpi_sample_imports_every_case_whole_and_a_second_run_appends_nothin
         occurred_at=NOW - timedelta(days=30),
     )
     assert [a.ticket_code for a in desk.breaches(at=NOW)] == [live.ticket_code] * 2
+    # Queues show imported requests unless asked for the live work only; as of a past
+    # instant too (the same fold).
+    assert [r.ticket_code for r in desk.queue(include_imported=False).rows] == [live.ticket_code]
+    everything = desk.queue(limit=500).rows
+    assert {r.imported for r in everything} == {True, False}
+    past = datetime(2012, 6, 1, tzinfo=UTC)
+    assert desk.queue_as_of(past, include_imported=False, limit=5).rows == ()
+    assert all(r.imported for r in desk.queue_as_of(past, limit=5).rows)
 
     # Imported requests say so: named by their case, with the rows they took.
     request = desk.get("ext:bpi:1-364285768")

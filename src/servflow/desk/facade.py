@@ -300,6 +300,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         offset: int = 0,
         count: bool = True,
         hold_reason: str | None = None,
+        include_imported: bool = True,
     ) -> QueuePage:
         """A page of open requests in work order (resolution due, priority, opening time).
 
@@ -310,6 +311,8 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         ``count=False`` skips counting every match (``total`` is then None): a page then
         costs only its own rows, however long the queue. A ``team`` or ``agent`` of the
         directories matches whatever its case or blanks (``"Billing "`` is ``billing``).
+        ``include_imported=False`` leaves out requests holding imported history
+        (``import_events``): the live work only.
         """
         question = QueueQuestion.checked(
             "queue",
@@ -326,6 +329,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
             offset=offset,
             count=count,
             hold_reason=hold_reason,
+            include_imported=include_imported,
         )
         return self._reads.queue(question)
 
@@ -396,6 +400,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         limit: int = 50,
         offset: int = 0,
         hold_reason: str | None = None,
+        include_imported: bool = True,
     ) -> QueuePage:
         """A queue as it stood at ``at`` (by when things happened), folded from the log.
 
@@ -419,6 +424,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
             limit=limit,
             offset=offset,
             hold_reason=hold_reason,
+            include_imported=include_imported,
         )
         closed = bool(question.filters[1])  # statuses asked for: closed requests count too
         self._stores.refresh_keys()
