@@ -10,6 +10,7 @@ from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProblem, load_mapping
 from servflow.desk.kpis import Kpis
+from servflow.desk.outbox import OutboundMessage, Sender
 from servflow.domain.calendar import Calendar
 from servflow.domain.directory import (
     AgentDirectory,
@@ -55,6 +56,7 @@ from servflow.errors import (
     ConfigurationError,
     CorruptEventError,
     CustomerNotFoundError,
+    DeliveryError,
     DirectoryConflictError,
     DuplicateExternalRefError,
     ImportSourceError,
@@ -107,6 +109,7 @@ __all__ = [
     "CustomerEntry",
     "CustomerNotFoundError",
     "CustomerRecord",
+    "DeliveryError",
     "DirectoryConflictError",
     "DueAction",
     "DuplicateExternalRefError",
@@ -129,6 +132,7 @@ __all__ = [
     "NotInDirectoryError",
     "Note",
     "OccurrenceOutOfOrderError",
+    "OutboundMessage",
     "Outcome",
     "PermissionDeniedError",
     "PolicyAdoption",
@@ -144,6 +148,7 @@ __all__ = [
     "Request",
     "RequestNotFoundError",
     "Roles",
+    "Sender",
     "ServflowError",
     "ServiceDesk",
     "ServiceRequest",
