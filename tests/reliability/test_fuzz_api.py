@@ -223,6 +223,7 @@ class _Failing:
         msg = "down"
         raise OSError(msg)
 
+
 IMPORT_SOURCE = Path(__file__).resolve().parents[1] / "fixtures" / "import-old.csv"
 IMPORT_MAPPING: dict[str, object] = {
     "source": {"name": "old", "timezone": "Europe/Madrid"},
