@@ -52,7 +52,7 @@ def bench_outbox(run: Run) -> None:
             continue
         per_round = sizes.memory_lifecycles if kind == "memory" else sizes.write_lifecycles
         desks = {
-            name: _desk(run, kind, f"{kind}-{name}", outbox=name == "with")
+            name: _desk(run, kind, f"{kind}_{name}", outbox=name == "with")
             for name in ("with", "without")
         }
         rates: dict[str, list[float]] = {"with": [], "without": []}
