@@ -9,6 +9,7 @@ import servflow.settings  # noqa: F401 - installs the settings-file reader behin
 from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.kpis import Kpis
+from servflow.desk.mining import XES_LIFECYCLE
 from servflow.domain.calendar import Calendar
 from servflow.domain.directory import (
     AgentDirectory,
@@ -85,6 +86,7 @@ __all__ = [
     "HISTORY_EXPORT_FIELDS",
     "OPEN_STATUSES",
     "TRANSITIONS",
+    "XES_LIFECYCLE",
     "Action",
     "ActorKind",
     "AgentDirectory",

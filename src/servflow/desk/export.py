@@ -170,12 +170,13 @@ def _csv_cell(name: str, value: object) -> str:
 def read_export(
     fp: IO[bytes] | IO[str],
     *,
-    format: RecordFormat = "jsonl",  # noqa: A002 - the name auditors and the CLI use
+    format: ExportFormat = "jsonl",  # noqa: A002 - the name auditors and the CLI use
 ) -> Iterator[AuditRow | HistoryEntry]:
     """Read an export back, row by row: ``HistoryEntry`` for a request's, ``AuditRow`` for the log.
 
     It is how tests (and auditors' scripts) check that an export says exactly what the desk
-    said; a request history export is told apart by its ``changes`` field.
+    said; a request history export is told apart by its ``changes`` field. It reads the rows'
+    formats, ``jsonl`` and ``csv``; process-mining tools read ``xes`` and ``ocel``.
     """
     if format not in get_args(RecordFormat):
         msg = f"refused 'read_export': format must be 'jsonl' or 'csv', not {shown(format)}"
