@@ -251,6 +251,7 @@ def test_an_ocel_export_reads_back_with_requests_customers_teams_and_agents(
     request = next(o for o in raw["objects"] if o["id"] == tickets[0])
     values = {(a["name"], a["value"]) for a in request["attributes"]}
     assert {("status", "closed"), ("priority", "high"), ("team", "network")} <= values
+    assert ("kind", "complaint") in values
     assert request["relationships"] == [{"objectId": "customer:acme", "qualifier": "customer"}]
 
 

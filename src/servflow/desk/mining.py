@@ -93,7 +93,7 @@ class Case:
     #: The request as the work queue shows it now; None if the view has no row for it.
     queue: QueueRow | None
     steps: tuple[Step, ...]
-    #: (attribute, when, value) of each change of priority, team or agent, in order.
+    #: (attribute, when, value) of each change of kind, priority, team or agent, in order.
     changes: tuple[tuple[str, datetime, str | None], ...] = field(default=())
 
 
@@ -231,12 +231,18 @@ def _case(rows: list[AuditRow], queue: QueueRow | None, selected: AuditFilter) -
     opened = rows[0]
     team: str | None = None
     agent: str | None = None
+    current_kind: str | None = None
     steps: list[Step] = []
     changes: list[tuple[str, datetime, str | None]] = []
     for row in rows:
         new_team, new_agent = _holders_after(row, team, agent)
-        if row.event_type == "Classified":
-            changes.append(("priority", row.occurred_at, _text(row.data.get("priority"))))
+        if row.event_type in {"Opened", "Classified"}:
+            if row.event_type == "Classified":
+                changes.append(("priority", row.occurred_at, _text(row.data.get("priority"))))
+            kind = _text(row.data.get("kind"))
+            if kind is not None and kind != current_kind:
+                changes.append(("kind", row.occurred_at, kind))
+                current_kind = kind
         if new_team != team:
             changes.append(("team", row.occurred_at, new_team))
         if new_agent != agent:
@@ -436,7 +442,11 @@ _EVENT_ATTRIBUTES = (
     ("data", "string"),
 )
 #: Attributes of a request that change as its events happen (``Case.changes``).
-_CHANGING = frozenset({"priority", "team", "agent"})
+_CHANGING = frozenset({"kind", "priority", "team", "agent"})
+#: Attributes of a request set once, when it is opened; the others are as of its last event.
+_AT_OPENING = frozenset(
+    {"request_id", "customer_id", "channel", "stage", "tier", "external_ref", "external_source"}
+)
 
 
 def _event_types() -> list[dict[str, object]]:
@@ -451,8 +461,8 @@ def _ocel_request(case: Case) -> dict[str, object]:
     for _, key, value in _case_attributes(case):
         if key == "concept:name" or key in _CHANGING:
             continue
-        when = updated if key in {"status", "outcome", "hold_reason", "quarantined"} else None
-        attributes.append(_ocel_value(key, when or case.opened_at, value))
+        when = case.opened_at if key in _AT_OPENING or key == "opened_at" else updated
+        attributes.append(_ocel_value(key, when, value))
     attributes.extend(
         _ocel_value(key, when, value) for key, when, value in case.changes if value is not None
     )
