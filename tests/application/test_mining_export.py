@@ -322,14 +322,20 @@ def test_a_forgotten_customers_personal_fields_are_erased_in_both_formats(
 def test_characters_xml_cannot_hold_are_replaced_and_the_rest_survive(
     memory_desk: ServiceDesk, tmp_path: Path
 ) -> None:
-    symptom = "Tab\there, quote \" and ' <tag> &amp; \r\n line two ünï 😀"
+    symptom = "Tab\there, bell \x07, quote \" and ' <tag> &amp; \r\n line two ünï 😀"
     request = memory_desk.open(
         customer="acme", channel="web", kind="claim", stage="sale", symptom=symptom,
         actor="agent:ana",
     )  # fmt: skip
+    memory_desk.classify(request, priority="low", actor="agent:ana")
+    memory_desk.assign(request, team="net\x07work", actor="agent:ana")
     export_to(memory_desk, tmp_path / "odd.xes", format="xes")
     log = read_xes(tmp_path / "odd.xes")
     assert json.loads(log.iloc[0]["data"])["symptom"] == memory_desk.get(request).symptom
+    assert log.iloc[2]["org:group"] == "net\ufffdwork"  # XML 1.0 cannot hold \x07 at all
+    assert json.loads(log.iloc[2]["data"])["team"] == "net\x07work"  # a JSON escape in data
+    export_to(memory_desk, tmp_path / "odd.json", format="ocel")
+    assert "team:net\x07work" in set(read_ocel(tmp_path / "odd.json").objects["ocel:oid"])
 
 
 # -- constant memory -------------------------------------------------------------------------
