@@ -390,5 +390,6 @@ def test_exports_stream_in_memory_that_does_not_grow_with_the_log(
         (small_peak, small_size), (large_peak, large_size) = small[fmt], large[fmt]
         assert large_size > 9 * small_size  # ten times the log...
         # ...in about the same memory (customers' ids are paged, never all held): about
-        # 1.3 MB for 150 requests, 1.9 MB for 1,500 and for 3,000 (bounded caches fill up).
-        assert large_peak < 1.6 * small_peak, (fmt, small_peak, large_peak)
+        # 1.3 MB for 150 requests, 1.9 MB for 1,500 and for 3,000 (bounded caches fill up);
+        # a log held whole would take ten times as much.
+        assert large_peak < 2 * small_peak, (fmt, small_peak, large_peak)
