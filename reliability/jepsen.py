@@ -197,4 +197,15 @@ def views_equal_rebuild(desk: ServiceDesk) -> bool:
     """Whether the views as they stand equal a rebuild from the log (which they become)."""
     followed = view_rows(desk)
     desk.rebuild_projections()
-    return view_rows(desk) == followed
+    rebuilt = view_rows(desk)
+    for table in sorted(set(followed) | set(rebuilt)):
+        if followed.get(table) != rebuilt.get(table):
+            before, after = followed.get(table, []), rebuilt.get(table, [])
+            extra = [r for r in before if r not in after][:3]
+            missing = [r for r in after if r not in before][:3]
+            print(
+                f"views differ from a rebuild in {table}: followed only {extra}, rebuilt only "
+                f"{missing}",
+                file=sys.stderr,
+            )
+    return rebuilt == followed
