@@ -13,6 +13,7 @@ import logging
 import math
 import re
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -57,6 +58,18 @@ def _body(text: str) -> str:
     if lines[-1] == "":
         lines.pop()
     return "".join(line + "\n" for line in lines)
+
+
+def _set_text(mail: EmailMessage, name: str, text: str) -> None:
+    """Set a header of free text so that a mail reader reads back ``text`` exactly."""
+    if "=?" in text or not text.isascii():
+        # The email package writes text that looks like an RFC 2047 encoded word
+        # ("=?utf-8?q?...?=") as it is, and readers decode it; and, folding a long non-ASCII
+        # text, it may drop a blank between two encoded words. Encoded whole by email.header,
+        # the text reads back unchanged (a property test draws such texts).
+        mail.set_raw(name, Header(text, "utf-8", header_name=name).encode(linesep="\n"))
+    else:
+        mail[name] = text
 
 
 def _positive(value: object, name: str) -> float:
@@ -151,14 +164,14 @@ class SmtpSender:
         try:
             mail["From"] = self.sender
             mail["To"] = ", ".join(recipients)
-            mail["Subject"] = one_line(message.subject)
+            _set_text(mail, "Subject", one_line(message.subject))
             mail["Date"] = format_datetime(datetime.now(UTC))
             mail["Message-ID"] = message_id(message.key, self._domain)
             mail["Auto-Submitted"] = "auto-generated"
-            mail["X-Servflow-Key"] = one_line(message.key)
+            _set_text(mail, "X-Servflow-Key", one_line(message.key))
+            mail.set_content(_body(message.body))  # drops Content-* headers: they come after
             if one_line(message.language):
                 mail["Content-Language"] = one_line(message.language)
-            mail.set_content(_body(message.body))
             # The addresses as parsed: a contact such as "a@b, c@d" is refused, not mailed twice.
             to = [address for address in mail["To"].addresses if isinstance(address, Address)]
         except (ValueError, TypeError, IndexError) as error:
@@ -200,14 +213,12 @@ class SmtpSender:
         except smtplib.SMTPNotSupportedError as error:
             msg = f"the mail server cannot take {what}: {shown(str(error))}"
             raise DeliveryError(msg, retryable=False) from None
-        except TimeoutError:
-            msg = (
-                f"could not mail {what}: the mail server {self.host}:{self.port} did not answer "
-                f"within {self.timeout:g} s"
-            )
-            raise DeliveryError(msg, retryable=True) from None
         except OSError as error:  # smtplib's other errors, refused connections, TLS failures
-            reason = type(error).__name__ + (f": {shown(str(error))}" if str(error) else "")
+            # smtplib reports a read that timed out as a lost connection, caused by the timeout.
+            if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
+                reason = f"the server did not answer within {self.timeout:g} s"
+            else:
+                reason = type(error).__name__ + (f": {shown(str(error))}" if str(error) else "")
             msg = f"could not mail {what} through {self.host}:{self.port}: {reason}"
             raise DeliveryError(msg, retryable=True) from None
         if refused:
