@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from local_servers import outbound
 
-from servflow import OutboundMessage, SmtpSender
+from servflow import DeliveryError, OutboundMessage, SmtpSender
 from servflow.senders.jsonl import jsonl_line
 from servflow.senders.smtp import one_line
 
@@ -82,3 +82,30 @@ def test_a_jsonl_line_is_one_line_that_reads_back_as_the_same_message(
     assert line.endswith("\n")
     assert len(line.splitlines()) == 1
     assert OutboundMessage.model_validate_json(line) == message
+
+
+contacts = st.one_of(
+    texts,
+    st.emails().map(str),
+    st.builds(lambda name, address: f"{name} <{address}>", texts, st.emails()),
+    st.sampled_from(["@", "a@", "@b", "a@b@c", "a@b, c@d", "<a@b>", '"a b"@c.example']),
+)
+
+
+@given(to=st.lists(contacts, max_size=4).map(tuple))
+def test_a_mail_goes_to_addresses_of_the_contacts_or_is_refused_with_a_delivery_error(
+    to: tuple[str, ...],
+) -> None:
+    try:
+        mail = SENDER.compose(outbound(to=to))
+    except DeliveryError as error:
+        refused: DeliveryError | None = error
+    else:
+        refused = None
+    if refused is not None:
+        assert not refused.retryable
+        return
+    recipients = [address.addr_spec for address in mail["To"].addresses]
+    assert recipients
+    assert all(any(r in contact for contact in to) for r in recipients)
+    assert wire(mail)["To"] == mail["To"]

@@ -280,3 +280,27 @@ def test_bad_settings_are_refused_when_made(arguments: dict[str, object], proble
     with pytest.raises(ConfigurationError, match=problem) as raised:
         SmtpSender(**settings)  # type: ignore[arg-type]
     assert "s3cret-pw" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "contact",
+    ["ana@", "@acme.example", "a@b@acme.example", "ana@acme.example\r\nBcc: eve@evil.example"],
+)
+def test_a_contact_with_an_at_that_is_not_an_address_is_not_retryable(contact: str) -> None:
+    sender = SmtpSender("mail.example", sender=SENDER)
+    with pytest.raises(DeliveryError, match="not one e-mail address") as raised:
+        sender.compose(outbound(to=("ana@acme.example", contact)))
+    assert not raised.value.retryable
+
+
+def test_international_addresses_go_to_a_server_that_takes_them_and_not_elsewhere() -> None:
+    message = outbound(to=("ñandú@mirador.example", "Ana Pérez <ana@acme.example>"))
+    recorder = Recorder()
+    with smtp_server(recorder, enable_SMTPUTF8=True) as server:
+        SmtpSender(server.hostname, server.port, sender=SENDER).send(message)
+    assert recorder.mails[0].rcpt_tos == ("ñandú@mirador.example", "ana@acme.example")
+    with smtp_server(Recorder(), enable_SMTPUTF8=False) as server:
+        sender = SmtpSender(server.hostname, server.port, sender=SENDER)
+        with pytest.raises(DeliveryError, match="SMTPUTF8") as raised:
+            sender.send(message)
+    assert not raised.value.retryable

@@ -13,6 +13,8 @@ import logging
 import math
 import re
 from datetime import UTC, datetime
+from email import policy
+from email.errors import NonASCIILocalPartDefect
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -60,6 +62,28 @@ def _body(text: str) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def _address(contact: str) -> Address | None:
+    """A contact as one e-mail address (``ana@x.example``, ``Ana <ana@x.example>``), or None.
+
+    A contact such as ``a@b, c@d`` or ``@x`` is None: mailed as it is, it would go to others
+    than the customer, or nowhere.
+    """
+    try:
+        header = policy.default.header_factory("To", contact)
+        addresses = header.addresses
+    except (ValueError, TypeError, IndexError):  # the email package's parser on odd input
+        return None
+    # A non-ASCII local part is an address all the same (a server with SMTPUTF8 takes it).
+    if any(not isinstance(d, NonASCIILocalPartDefect) for d in header.defects):
+        return None
+    if len(addresses) != 1:
+        return None
+    [address] = addresses
+    if not address.username or not address.domain or "@" in address.domain:
+        return None
+    return address if parseaddr(address.addr_spec)[1] == address.addr_spec else None
+
+
 def _set_text(mail: EmailMessage, name: str, text: str) -> None:
     """Set a header of free text so that a mail reader reads back ``text`` exactly."""
     if "=?" in text or not text.isascii():
@@ -101,7 +125,8 @@ class SmtpSender:
 
     Failures raise ``DeliveryError``: retryable when the server cannot be reached or does not
     answer within ``timeout`` seconds, or answers 4xx (try later); not retryable when the
-    message has no e-mail address, or the server answers 5xx (a refused recipient or sender,
+    message has no e-mail address or a contact with an ``@`` that is not one address (``a@b,
+    c@d``), or the server answers 5xx (a refused recipient or sender,
     a failed login) or lacks what the settings ask (STARTTLS, SMTPUTF8). A mail refused for some
     recipients but accepted for others counts as delivered (a retry would mail the others
     twice); the refusal is logged on the ``servflow`` logger.
@@ -160,10 +185,18 @@ class SmtpSender:
                 f"(message {shown(message.key)} of {message.ticket_code}): nothing to mail"
             )
             raise DeliveryError(msg, retryable=False)
+        found = [_address(contact) for contact in recipients]
+        to = [address for address in found if address is not None]
+        if len(to) != len(found):
+            msg = (
+                f"customer {shown(message.customer_id)} has a contact with '@' that is not one "
+                f"e-mail address (message {shown(message.key)} of {message.ticket_code})"
+            )
+            raise DeliveryError(msg, retryable=False)
         mail = EmailMessage()
         try:
             mail["From"] = self.sender
-            mail["To"] = ", ".join(recipients)
+            mail["To"] = ", ".join(address.addr_spec for address in to)
             _set_text(mail, "Subject", one_line(message.subject))
             mail["Date"] = format_datetime(datetime.now(UTC))
             mail["Message-ID"] = message_id(message.key, self._domain)
@@ -172,20 +205,12 @@ class SmtpSender:
             mail.set_content(_body(message.body))  # drops Content-* headers: they come after
             if one_line(message.language):
                 mail["Content-Language"] = one_line(message.language)
-            # The addresses as parsed: a contact such as "a@b, c@d" is refused, not mailed twice.
-            to = [address for address in mail["To"].addresses if isinstance(address, Address)]
         except (ValueError, TypeError, IndexError) as error:
             msg = (
                 f"message {shown(message.key)} of {message.ticket_code} cannot be written as a "
                 f"mail: {shown(str(error))}"
             )
             raise DeliveryError(msg, retryable=False) from None
-        if len(to) != len(recipients) or not all(a.addr_spec for a in to):
-            msg = (
-                f"customer {shown(message.customer_id)} has a contact with '@' that is not one "
-                f"e-mail address (message {shown(message.key)} of {message.ticket_code})"
-            )
-            raise DeliveryError(msg, retryable=False)
         return mail
 
     def send(self, message: OutboundMessage) -> None:
