@@ -263,6 +263,8 @@ def test_ssl_speaks_tls_from_the_start(
     [
         ({"host": ""}, "host must be"),
         ({"host": "mail example"}, "host must be"),
+        ({"host": "mail..example"}, "not a valid host name"),
+        ({"host": "x" * 64 + ".example"}, "not a valid host name"),
         ({"port": 0}, "port must be"),
         ({"port": 70_000}, "port must be"),
         ({"port": True}, "port must be"),

@@ -172,6 +172,16 @@ def test_errors_show_neither_the_secret_nor_the_url_query_or_user() -> None:
     assert "/hooks/servflow" in shown
 
 
+def test_a_closed_sender_refuses_to_send_with_a_delivery_error() -> None:
+    with http_receiver() as receiver:
+        sender = WebhookSender(receiver.url, secret=SECRET)
+        sender.close()
+        with pytest.raises(DeliveryError, match="client is closed") as raised:
+            sender.send(outbound())
+    assert not raised.value.retryable
+    assert receiver.received == []
+
+
 def test_a_shared_client_is_used_and_left_open() -> None:
     with http_receiver() as receiver, httpx.Client() as client:
         sender = WebhookSender(receiver.url, secret=SECRET, client=client)
@@ -190,8 +200,17 @@ def test_a_shared_client_is_used_and_left_open() -> None:
     ["ftp://example.com/hook", "file:///etc/passwd", "example.com/hook", "http://", "", 42],
 )
 def test_a_url_that_is_not_http_is_refused_when_made(url: object) -> None:
-    with pytest.raises(ConfigurationError, match="http:// or https:// URL"):
+    with pytest.raises(ConfigurationError, match="http:// or https:// URL") as raised:
         WebhookSender(url, secret=SECRET)  # type: ignore[arg-type]
+    assert "example.com" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com:port/hook", "http://example.com:99999/hook", "http://[::1/hook"]
+)
+def test_a_url_that_is_not_valid_is_refused_when_made(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="URL"):
+        WebhookSender(url, secret=SECRET)
 
 
 @pytest.mark.parametrize(

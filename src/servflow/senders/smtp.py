@@ -125,9 +125,9 @@ class SmtpSender:
 
     Failures raise ``DeliveryError``: retryable when the server cannot be reached or does not
     answer within ``timeout`` seconds, or answers 4xx (try later); not retryable when the
-    message has no e-mail address or a contact with an ``@`` that is not one address (``a@b,
-    c@d``), or the server answers 5xx (a refused recipient or sender,
-    a failed login) or lacks what the settings ask (STARTTLS, SMTPUTF8). A mail refused for some
+    message has no e-mail address, or a contact with an ``@`` that is not one address
+    (``a@b, c@d``), or when the server answers 5xx (a refused recipient or sender, a failed
+    login) or lacks what the settings ask (STARTTLS, SMTPUTF8). A mail refused for some
     recipients but accepted for others counts as delivered (a retry would mail the others
     twice); the refusal is logged on the ``servflow`` logger.
     """
@@ -148,6 +148,11 @@ class SmtpSender:
         if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
             msg = f"SmtpSender: host must be a host name or address, not {shown(host)}"
             raise ConfigurationError(msg)
+        try:
+            host.encode("idna")  # how the socket will name it: labels of 1 to 63 characters
+        except UnicodeError:
+            msg = f"SmtpSender: host {shown(host)} is not a valid host name"
+            raise ConfigurationError(msg) from None
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= _MAX_PORT:
             msg = f"SmtpSender: port must be a number from 1 to {_MAX_PORT}, not {shown(port)}"
             raise ConfigurationError(msg)

@@ -151,11 +151,27 @@ class WebhookSender:
         except ImportError:
             msg = "WebhookSender needs httpx: pip install 'servflow[webhooks]'"
             raise ConfigurationError(msg) from None
-        parts = urlsplit(url) if isinstance(url, str) else None
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+        except ValueError:  # an unclosed [ of an IPv6 address
+            parts = None
         if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
-            scheme = f"a {parts.scheme}: URL" if parts and parts.scheme else shown(url)
-            msg = f"WebhookSender: url must be an http:// or https:// URL, not {scheme}"
+            # Not the URL itself: its query or user part may hold a token.
+            if not isinstance(url, str):
+                what = f", not a value of type {type(url).__name__}"
+            elif parts is not None and parts.scheme and parts.scheme not in {"http", "https"}:
+                what = f", not {shown(parts.scheme + ':')}"
+            else:
+                what = ""
+            msg = f"WebhookSender: url must be an http:// or https:// URL with a host{what}"
             raise ConfigurationError(msg)
+        try:
+            parts.port  # noqa: B018 - urllib checks the port when it is read
+            httpx.URL(url)
+        except (ValueError, httpx.InvalidURL) as error:
+            # Only the reason: the URL may hold a token.
+            msg = f"WebhookSender: url is not a valid URL ({type(error).__name__})"
+            raise ConfigurationError(msg) from None
         if (
             isinstance(timeout, bool)
             or not isinstance(timeout, int | float)
@@ -223,6 +239,11 @@ class WebhookSender:
             reason = type(error).__name__ + (f": {shown(str(error))}" if str(error) else "")
             msg = f"could not deliver {what}: {reason}"
             raise DeliveryError(msg, retryable=True) from None
+        except RuntimeError:
+            if not self._client.is_closed:
+                raise
+            msg = f"could not deliver {what}: the sender's HTTP client is closed"
+            raise DeliveryError(msg, retryable=False) from None
         status = response.status_code
         if status in _HTTP_OK:
             return
