@@ -10,7 +10,13 @@ from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProblem, load_mapping
 from servflow.desk.kpis import Kpis
-from servflow.desk.outbox import OutboundMessage, Sender
+from servflow.desk.outbox import (
+    DispatchReport,
+    OutboundMessage,
+    OutboxEntry,
+    RetryPolicy,
+    Sender,
+)
 from servflow.domain.calendar import Calendar
 from servflow.domain.directory import (
     AgentDirectory,
@@ -112,6 +118,7 @@ __all__ = [
     "CustomerRecord",
     "DeliveryError",
     "DirectoryConflictError",
+    "DispatchReport",
     "DueAction",
     "DuplicateExternalRefError",
     "ErasureLedger",
@@ -135,6 +142,7 @@ __all__ = [
     "Note",
     "OccurrenceOutOfOrderError",
     "OutboundMessage",
+    "OutboxEntry",
     "Outcome",
     "PermissionDeniedError",
     "PolicyAdoption",
@@ -149,6 +157,7 @@ __all__ = [
     "Ref",
     "Request",
     "RequestNotFoundError",
+    "RetryPolicy",
     "Roles",
     "Sender",
     "ServflowError",
