@@ -86,6 +86,7 @@ from servflow.projections.audit import AuditPage, AuditRow, TimeBasis
 from servflow.projections.queues import QueuePage, QueueRow, SpecialQueue
 from servflow.projections.runner import Progress, ProjectionStatus
 from servflow.projections.sla import SlaAlert
+from servflow.senders import JsonlSender, SmtpSender, WebhookSender, verify_signature
 from servflow.settings import holidays_for
 
 __version__ = "0.1.0"
@@ -134,6 +135,7 @@ __all__ = [
     "ImportProblem",
     "ImportSourceError",
     "InvalidTransitionError",
+    "JsonlSender",
     "Kind",
     "Kpis",
     "NonConformity",
@@ -169,6 +171,7 @@ __all__ = [
     "SlaRule",
     "SlaStatus",
     "SlaTracker",
+    "SmtpSender",
     "SpecialQueue",
     "Stage",
     "Status",
@@ -185,9 +188,11 @@ __all__ = [
     "ValidationFailedError",
     "VerifyReport",
     "Visibility",
+    "WebhookSender",
     "WhatIfFlip",
     "__version__",
     "holidays_for",
     "load_mapping",
     "new_cipher_key",
+    "verify_signature",
 ]

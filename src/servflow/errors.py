@@ -397,14 +397,20 @@ class DeliveryError(ServflowError, RuntimeError):
     """A sender could not deliver a message to the customer (the outbox tries again, or gives up).
 
     ``retryable`` False says trying again cannot help (a refused address, a 4xx answer): the
-    message goes straight to the dead letters. The message names the sender and the reason.
+    message goes straight to the dead letters. ``retry_after``, when the receiver said how long
+    to wait (an HTTP ``Retry-After``), is that many seconds. The message names the sender and
+    the reason.
     """
 
     code: ClassVar[str] = "delivery_failed"
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = True, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        #: Seconds the receiver asked to wait before the next attempt, if it said.
+        self.retry_after = retry_after
 
 
 class CorruptEventError(StoreError):

@@ -59,6 +59,9 @@ def test_the_layer_contracts_hold() -> None:
         ("domain/values.py", "import sqlite3", "The domain does no I/O"),
         ("domain/values.py", "import orjson", "The domain imports only"),
         ("errors.py", "import servflow.domain.values", "Errors import nothing"),
+        ("desk/facade.py", "import servflow.senders", "Layers point down"),
+        ("domain/values.py", "import httpx", "The domain imports only"),
+        ("domain/values.py", "import smtplib", "The domain does no I/O"),
     ],
 )
 def test_a_deliberate_violation_breaks_a_contract(
