@@ -25,6 +25,7 @@ from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
 from servflow.cli.directory import agent_app, team_app
 from servflow.cli.importing import import_history
+from servflow.cli.outbox import outbox_app
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
 from servflow.cli.requests import request_app
@@ -37,6 +38,7 @@ __all__ = [
     "audit_app",
     "customer_app",
     "main",
+    "outbox_app",
     "projections_app",
     "request_app",
     "run_projections",
@@ -62,6 +64,7 @@ app.add_typer(team_app, name="team")
 app.add_typer(agent_app, name="agent")
 app.add_typer(projections_app, name="projections")
 app.command("import")(import_history)
+app.add_typer(outbox_app, name="outbox")
 # `servflow export`: the same command as `servflow audit export`, where exports are looked for.
 app.command("export")(export)
 app.command("demo")(demo)
