@@ -326,3 +326,18 @@ def test_every_kind_has_a_template_in_each_language_and_a_catalogue_entry() -> N
             subject = (package / language / f"{kind}.txt").read_text(encoding="utf-8")
             first = subject.splitlines()[0]
             assert f"- {language}: {first}" in catalogue, (kind, language)
+
+
+def test_a_receiver_s_retry_after_is_honoured(make_desk: DeskFactory, clock: FakeClock) -> None:
+    desk = make_desk()
+    opened(desk)
+
+    class Busy:
+        def send(self, message: OutboundMessage) -> None:
+            msg = f"429 Too Many Requests for {message.key}"
+            raise DeliveryError(msg, retry_after=600.0)
+
+    retry = RetryPolicy(first_delay=timedelta(seconds=30), jitter=0)
+    assert desk.dispatch(Busy(), retry=retry).retried == 1
+    [entry] = desk.outbox(status="pending")
+    assert entry.next_attempt_at == clock.now + timedelta(minutes=10)

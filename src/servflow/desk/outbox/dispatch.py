@@ -129,6 +129,16 @@ class DispatchReport(Value):
 
 
 @dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one hand-over went."""
+
+    outcome: str
+    error: str | None = None
+    retryable: bool = True
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Claimed:
     key: str
     request_id: str
@@ -285,13 +295,14 @@ class Outbox:
                 except BaseException:
                     self._release(token, [c.key for c in batch[index:]])
                     raise
-                outcome, error, retryable = self._send(sender, message)
+                sent = self._send(sender, message)
+                outcome, error, retryable = sent.outcome, sent.error, sent.retryable
                 if outcome == "delivered":
                     delivered += 1
                     self._record(claimed, token, at, "delivered", None, retry)
                 elif retryable and claimed.attempts + 1 < retry.max_attempts:
                     retried += 1
-                    self._record(claimed, token, at, "failed", error, retry)
+                    self._record(claimed, token, at, "failed", error, retry, sent.retry_after)
                 else:
                     dead += 1
                     self._record(claimed, token, at, "dead", error, retry)
@@ -337,14 +348,14 @@ class Outbox:
             )
 
     @staticmethod
-    def _send(sender: Sender, message: OutboundMessage) -> tuple[str, str | None, bool]:
+    def _send(sender: Sender, message: OutboundMessage) -> _Outcome:
         try:
             sender.send(message)
         except DeliveryError as error:
-            return "failed", _error_text(error), error.retryable
+            return _Outcome("failed", _error_text(error), error.retryable, error.retry_after)
         except Exception as error:  # noqa: BLE001 - a sender's failure, whatever it is, is recorded
-            return "failed", _error_text(error), True
-        return "delivered", None, True
+            return _Outcome("failed", _error_text(error), retryable=True)
+        return _Outcome("delivered")
 
     def _record(
         self,
@@ -354,12 +365,15 @@ class Outbox:
         outcome: str,
         error: str | None,
         retry: RetryPolicy,
+        retry_after: float | None = None,
     ) -> None:
         attempt = claimed.attempts + 1
         status = {"delivered": "delivered", "failed": "pending", "dead": "dead"}[outcome]
-        next_at = (
-            micros(at + retry.delay(claimed.key, attempt)) if outcome == "failed" else micros(at)
-        )
+        pause = retry.delay(claimed.key, attempt)
+        if retry_after is not None:
+            # The receiver asked for a pause (Retry-After): no sooner than it said.
+            pause = max(pause, timedelta(seconds=min(retry_after, 86_400.0)))
+        next_at = micros(at + pause) if outcome == "failed" else micros(at)
         with self._views.transaction() as tx:
             mine = tx.query(
                 f"SELECT attempts FROM {self._t(_DELIVERY)} WHERE key = ? AND claim = ?",  # noqa: S608
