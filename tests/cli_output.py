@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
-from typer.testing import Result
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from servflow.cli import app
+
+#: A command line run on a test's store: ``run("queue", "--json")``.
+Run = Callable[..., Result]
+#: Settings from the environment a command line test must not inherit.
+_SETTINGS = ("SERVFLOW_DB", "SERVFLOW_ACTOR", "SERVFLOW_TZ", "SERVFLOW_WEBHOOK_SECRET")
+
+
+def runner_on(db: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Run ``servflow --db DB --tz UTC ...`` in-process, with no setting from the environment."""
+    for name in _SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, ["--db", str(db), "--tz", "UTC", *args], env={"COLUMNS": "200"})
+
+    return invoke
+
+
+def ok(result: Result) -> str:
+    """The output of a command that succeeded (checked)."""
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def refused(result: Result, code: str, exit_code: int = 1) -> str:

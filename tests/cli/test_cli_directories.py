@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from cli_output import refused
+from cli_output import Run, ok, refused, runner_on
 from servflow import ServiceDesk
-from servflow.cli import app
-
-Run = Callable[..., Result]
 
 
 @pytest.fixture
@@ -23,19 +18,7 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run(db: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    for name in ("SERVFLOW_DB", "SERVFLOW_ACTOR", "SERVFLOW_TZ"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, ["--db", str(db), "--tz", "UTC", *args], env={"COLUMNS": "200"})
-
-    return invoke
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, result.output
-    return result.stdout
+    return runner_on(db, monkeypatch)
 
 
 OPEN = ("request", "open", "--customer", "acme", "--channel", "web", "--kind", "complaint")

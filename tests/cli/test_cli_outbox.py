@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from cli_output import refused
-from servflow.cli import app
-
-Run = Callable[..., Result]
+from cli_output import Run, ok, refused, runner_on
 
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    for name in ("SERVFLOW_DB", "SERVFLOW_ACTOR", "SERVFLOW_TZ", "SERVFLOW_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-    db = tmp_path / "desk.db"
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, ["--db", str(db), "--tz", "UTC", *args], env={"COLUMNS": "200"})
-
-    return invoke
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, result.output
-    return result.stdout
+    return runner_on(tmp_path / "desk.db", monkeypatch)
 
 
 def test_the_outbox_runs_to_a_file_lists_and_retries(run: Run, tmp_path: Path) -> None:
