@@ -35,6 +35,7 @@ from servflow.domain.sla import (
     SlaTracker,
     TimelineEntry,
     TimelineKind,
+    UpdateClock,
     WhatIfFlip,
 )
 from servflow.domain.values import (
@@ -166,6 +167,7 @@ __all__ = [
     "TimelineKind",
     "UnknownAgentError",
     "UnknownTeamError",
+    "UpdateClock",
     "ValidationFailedError",
     "VerifyReport",
     "Visibility",
