@@ -543,6 +543,40 @@ def test_a_reclassification_before_a_breach_re_times_the_running_cycle_from_its_
     desk.classify(request, priority="low", actor="agent:lead")
     assert desk.sla(request).update is None
     assert desk.breaches(at=at("Mon 16:00")) == []
+    (withdrawn,) = [
+        e for e in desk.sla_timeline(request) if e.clock == "update" and e.at == at("Mon 11:00")
+    ]
+    assert withdrawn.kind is TimelineKind.TARGET_CHANGED
+    assert "withdrawn: rule 'low' sets no update target" in withdrawn.message
+
+
+def test_a_reclassification_to_a_rule_with_an_update_target_times_the_running_cycle(
+    make_desk: DeskFactory, clock: FakeClock
+) -> None:
+    # Classified low (no update target), probed at 09:30: no update clock. Reclassified urgent
+    # at 10:00: the clock applies, its cycle 1 counted from the first response: due 11:30.
+    desk = make_desk(sla=policy())
+    request = urgent(desk)
+    desk.classify(request, priority="low", actor="agent:lead")
+    go(clock, "Mon 09:30")
+    probe(desk, request)
+    assert desk.sla(request).update is None
+    go(clock, "Mon 10:00")
+    desk.classify(request, priority="urgent", actor="agent:lead")
+    applies = update_of(desk, request)
+    assert (applies.state, applies.cycle, applies.cycle_started_at, applies.due) == (
+        ClockState.RUNNING,
+        1,
+        at("Mon 09:30"),
+        at("Mon 11:30"),
+    )
+    (entry,) = [e for e in desk.sla_timeline(request) if e.clock == "update"]
+    assert (entry.kind, entry.at, entry.due) == (
+        TimelineKind.TARGET_CHANGED,
+        at("Mon 10:00"),
+        at("Mon 11:30"),
+    )
+    assert "applies" in entry.message
 
 
 def test_policies_stored_without_update_targets_read_none_and_still_match(

@@ -217,12 +217,22 @@ def update_entries(
     picked: SlaRule | None = None,
 ) -> list[TimelineEntry]:
     """What one event did to the update clock: started, restarted (a new cycle), paused, ..."""
+    label = LABELS["update"]
+    if after is None and before is not None and before.cycle:
+        name = f"rule {picked.name!r}" if picked is not None and picked.name else "the new rule"
+        text = f"{label} clock withdrawn: {name} sets no update target"
+        return [_entry(fact, TimelineKind.TARGET_CHANGED, before.state, None, text)]
     if after is None or after.cycle == 0:
         return []  # no update target, or not started yet (the first response starts it)
-    label = LABELS["update"]
     due = show(after.due, zone)
     notes: list[tuple[TimelineKind, str]] = []
-    if before is None or before.cycle == 0:
+    if before is None and fact.event == "Classified":
+        text = (
+            f"{label} clock applies: {rule_of(after)} sets a target of {human(after.target)}; "
+            f"cycle {after.cycle}, started {show(after.cycle_started_at, zone)}, due {due}"
+        )
+        notes.append((TimelineKind.TARGET_CHANGED, text))
+    elif before is None or before.cycle == 0:
         started = (
             f"{label} clock started by {fact.event}, the first response: the customer must hear "
             f"from the desk within {human(after.target)} of business time ({rule_of(after)}; "
@@ -235,43 +245,54 @@ def update_entries(
             text = f"{label} met by {fact.event} at {show(fact.at, zone)}: it started and stopped"
             notes.append((TimelineKind.MET, text))
     elif after.cycle > before.cycle:
-        if before.state in STOPPED_STATES:
-            why = "the request was reopened"
-        elif before.state is ClockState.BREACHED:
-            why = (
-                f"{fact.event} ended cycle {before.cycle}, which had breached (due "
-                f"{show(before.due, zone)})"
-            )
-        else:
-            why = (
-                f"{fact.event} ended cycle {before.cycle} on time, "
-                f"{human(before.remaining)} to spare"
-            )
-        text = (
-            f"{label} clock restarted: {why}; cycle {after.cycle}, target "
-            f"{human(after.target)}, due {due}"
-        )
-        notes.append((TimelineKind.RESTARTED, text))
-        if after.is_paused:
-            why = "waiting on the customer" if fact.event == "WaitingOnCustomer" else "on hold"
-            notes.append((TimelineKind.PAUSED, f"{label} clock paused: {why}"))
+        notes += _restarted(fact, before, after, label, zone)
     else:
         notes += changes_of(fact, before, after, label, zone, f"the start of cycle {after.cycle}")
         notes += kept_target(before, after, picked, label, zone)
-    return [
-        TimelineEntry(
-            clock="update",
-            kind=kind,
-            at=fact.at,
-            cause=f"{fact.event} v{fact.version}",
-            event_type=fact.event,
-            event_version=fact.version,
-            state=after.state,
-            due=after.due,
-            message=message,
+    return [_entry(fact, kind, after.state, after.due, message) for kind, message in notes]
+
+
+def _restarted(
+    fact: SlaFact, before: UpdateClock, after: UpdateClock, label: str, zone: ZoneInfo
+) -> list[tuple[TimelineKind, str]]:
+    """The notes for an event that ended an update cycle and started the next."""
+    notes: list[tuple[TimelineKind, str]] = []
+    due = show(after.due, zone)
+    if before.state in STOPPED_STATES:
+        why = "the request was reopened"
+    elif before.state is ClockState.BREACHED:
+        why = (
+            f"{fact.event} ended cycle {before.cycle}, which had breached (due "
+            f"{show(before.due, zone)})"
         )
-        for kind, message in notes
-    ]
+    else:
+        why = f"{fact.event} ended cycle {before.cycle} on time, {human(before.remaining)} to spare"
+    text = (
+        f"{label} clock restarted: {why}; cycle {after.cycle}, target "
+        f"{human(after.target)}, due {due}"
+    )
+    notes.append((TimelineKind.RESTARTED, text))
+    if after.is_paused:
+        why = "waiting on the customer" if fact.event == "WaitingOnCustomer" else "on hold"
+        notes.append((TimelineKind.PAUSED, f"{label} clock paused: {why}"))
+    return notes
+
+
+def _entry(
+    fact: SlaFact, kind: TimelineKind, state: ClockState, due: datetime | None, message: str
+) -> TimelineEntry:
+    """An entry of the update clock's timeline, caused by ``fact``."""
+    return TimelineEntry(
+        clock="update",
+        kind=kind,
+        at=fact.at,
+        cause=f"{fact.event} v{fact.version}",
+        event_type=fact.event,
+        event_version=fact.version,
+        state=state,
+        due=due,
+        message=message,
+    )
 
 
 def rule_of(clock: Clock) -> str:
