@@ -10,6 +10,13 @@ from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProblem, load_mapping
 from servflow.desk.kpis import Kpis
+from servflow.desk.outbox import (
+    DispatchReport,
+    OutboundMessage,
+    OutboxEntry,
+    RetryPolicy,
+    Sender,
+)
 from servflow.domain.calendar import Calendar
 from servflow.domain.directory import (
     AgentDirectory,
@@ -56,6 +63,7 @@ from servflow.errors import (
     ConfigurationError,
     CorruptEventError,
     CustomerNotFoundError,
+    DeliveryError,
     DirectoryConflictError,
     DuplicateExternalRefError,
     ImportSourceError,
@@ -108,7 +116,9 @@ __all__ = [
     "CustomerEntry",
     "CustomerNotFoundError",
     "CustomerRecord",
+    "DeliveryError",
     "DirectoryConflictError",
+    "DispatchReport",
     "DueAction",
     "DuplicateExternalRefError",
     "ErasureLedger",
@@ -130,6 +140,8 @@ __all__ = [
     "NotInDirectoryError",
     "Note",
     "OccurrenceOutOfOrderError",
+    "OutboundMessage",
+    "OutboxEntry",
     "Outcome",
     "PermissionDeniedError",
     "PolicyAdoption",
@@ -144,7 +156,9 @@ __all__ = [
     "Ref",
     "Request",
     "RequestNotFoundError",
+    "RetryPolicy",
     "Roles",
+    "Sender",
     "ServflowError",
     "ServiceDesk",
     "ServiceRequest",

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptEventError",
     "CustomerNotFoundError",
+    "DeliveryError",
     "ImportSourceError",
     "InvalidTransitionError",
     "NonConformityNotFoundError",
@@ -390,6 +391,20 @@ class StoreError(ServflowError, RuntimeError):
     """
 
     code: ClassVar[str] = "store_error"
+
+
+class DeliveryError(ServflowError, RuntimeError):
+    """A sender could not deliver a message to the customer (the outbox tries again, or gives up).
+
+    ``retryable`` False says trying again cannot help (a refused address, a 4xx answer): the
+    message goes straight to the dead letters. The message names the sender and the reason.
+    """
+
+    code: ClassVar[str] = "delivery_failed"
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class CorruptEventError(StoreError):

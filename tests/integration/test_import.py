@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import pytest
+from test_import_fixture import MAPPING as FIXTURE_MAPPING
 
 from conftest import DeskFactory, view_rows
 from servflow import (
@@ -36,24 +37,13 @@ BPI_MAPPING = ROOT / "examples" / "import" / "bpi2013.toml"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HEADER = ("case", "time", "status", "owner", "team")
 
-#: A small mapping for hand-written files: one state column, owners, teams.
+#: A small mapping for hand-written files: one state column, owners, teams (the stored
+#: fixture's, and a few more states).
 SMALL: dict[str, object] = {
-    "source": {"name": "old", "timezone": "Europe/Madrid"},
-    "fields": {
-        "case": "case",
-        "time": "time",
-        "state": "status",
-        "resource": "owner",
-        "team": "team",
-    },
-    "actors": {"importer": "integration:old"},
+    **FIXTURE_MAPPING,
     "states": {
-        "new": "queue",
-        "working": "work",
-        "waiting": "hold:customer",
+        **FIXTURE_MAPPING["states"],  # type: ignore[dict-item]
         "vendor": "hold:vendor",
-        "resolved": "complete",
-        "closed": "close",
         "withdrawn": "cancel",
         "noise": "ignore",
     },
@@ -120,6 +110,12 @@ def test_the_bpi_sample_imports_every_case_whole_and_a_second_run_appends_nothin
     assert outcome.events == sum(outcome.commands.values()) + outcome.opened
     assert head(desk) == outcome.events + outcome.opened
     assert (tmp_path / "report.jsonl").read_text() == ""
+    # Every kind of step was needed, and the closures kept the source's own time.
+    for command in ("hold", "resume", "unassign", "close", "reopen", "act"):
+        assert outcome.commands[command] > 0, command
+    closed = desk.queue(status="closed", limit=500).rows
+    assert closed
+    assert all(row.updated_at < datetime(2013, 1, 1, tzinfo=UTC) for row in closed)
     # The views caught up after the rows were written, and equal a rebuild.
     assert desk.queue(status=list(Status), limit=1000).total == 303
     before = view_rows(desk)
@@ -147,6 +143,14 @@ def test_the_bpi_sample_imports_every_case_whole_and_a_second_run_appends_nothin
         occurred_at=NOW - timedelta(days=30),
     )
     assert [a.ticket_code for a in desk.breaches(at=NOW)] == [live.ticket_code] * 2
+    # Queues show imported requests unless asked for the live work only; as of a past
+    # instant too (the same fold).
+    assert [r.ticket_code for r in desk.queue(include_imported=False).rows] == [live.ticket_code]
+    everything = desk.queue(limit=500).rows
+    assert {r.imported for r in everything} == {True, False}
+    past = datetime(2012, 6, 1, tzinfo=UTC)
+    assert desk.queue_as_of(past, include_imported=False, limit=5).rows == ()
+    assert all(r.imported for r in desk.queue_as_of(past, limit=5).rows)
 
     # Imported requests say so: named by their case, with the rows they took.
     request = desk.get("ext:bpi:1-364285768")

@@ -136,6 +136,13 @@ def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
             show_default=False,
         ),
     ] = None,
+    include_imported: Annotated[
+        bool,
+        typer.Option(
+            "--include-imported/--live-only",
+            help="Also requests holding imported history (servflow import), or live work only.",
+        ),
+    ] = True,
     at: At = None,
     limit: Limit = 50,
     offset: Annotated[int, typer.Option(help="Skip this many rows (the next page).", min=0)] = 0,
@@ -157,6 +164,7 @@ def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
         limit=limit,
         offset=offset,
         hold_reason=hold_reason,
+        include_imported=include_imported,
     )
     if as_json:
         emit_json(

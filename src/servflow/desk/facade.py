@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Self, overload
 from uuid import UUID
@@ -27,6 +27,8 @@ from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProgress, run_import
 from servflow.desk.kpis import KpiDesk, Kpis
+from servflow.desk.outbox import DeliveryStatus, DispatchReport, OutboxEntry, RetryPolicy, Sender
+from servflow.desk.outbox.run import outbox_entries, requeue_dead, run_dispatch
 from servflow.desk.reads import QueueQuestion, Reader
 from servflow.desk.rebuild import MAX_WORKERS
 from servflow.desk.sla import SlaDesk
@@ -300,6 +302,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         offset: int = 0,
         count: bool = True,
         hold_reason: str | None = None,
+        include_imported: bool = True,
     ) -> QueuePage:
         """A page of open requests in work order (resolution due, priority, opening time).
 
@@ -310,6 +313,8 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         ``count=False`` skips counting every match (``total`` is then None): a page then
         costs only its own rows, however long the queue. A ``team`` or ``agent`` of the
         directories matches whatever its case or blanks (``"Billing "`` is ``billing``).
+        ``include_imported=False`` leaves out requests holding imported history
+        (``import_events``): the live work only.
         """
         question = QueueQuestion.checked(
             "queue",
@@ -326,6 +331,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
             offset=offset,
             count=count,
             hold_reason=hold_reason,
+            include_imported=include_imported,
         )
         return self._reads.queue(question)
 
@@ -396,6 +402,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         limit: int = 50,
         offset: int = 0,
         hold_reason: str | None = None,
+        include_imported: bool = True,
     ) -> QueuePage:
         """A queue as it stood at ``at`` (by when things happened), folded from the log.
 
@@ -419,6 +426,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
             limit=limit,
             offset=offset,
             hold_reason=hold_reason,
+            include_imported=include_imported,
         )
         closed = bool(question.filters[1])  # statuses asked for: closed requests count too
         self._stores.refresh_keys()
@@ -486,6 +494,53 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
             progress=progress,
             views_progress=views_progress,
         )
+
+    # -- the outbox ---------------------------------------------------------------------------
+
+    def dispatch(
+        self,
+        sender: Sender,
+        *,
+        at: datetime | None = None,
+        limit: int | None = None,
+        retry: RetryPolicy | None = None,
+        expire_after: timedelta = timedelta(days=7),
+        templates: str | Path | None = None,
+        language: str = "en",
+        lease: timedelta = timedelta(minutes=5),
+    ) -> DispatchReport:
+        """Hand the messages owed to customers by ``at`` (default now) to ``sender``.
+
+        Receipt, completion, closure, reopening and cancellation come from the log; bad news
+        (a resolution clock at risk or breached) from the SLA view as of ``at``. Each message
+        is rendered from a Jinja2 template in the customer's language (``templates``: a folder
+        of the company's own, looked in first; ``language``: when servflow has none in theirs),
+        delivered at least once (its ``key`` lets a sender drop a duplicate), retried with
+        growing pauses (``retry``), and kept among the dead letters when it cannot be
+        delivered. Messages owed more than ``expire_after`` before ``at`` are not sent.
+        ``docs/how-to/outbox.md``.
+        """
+        return run_dispatch(
+            self,
+            sender,
+            at=at,
+            limit=limit,
+            retry=retry,
+            expire_after=expire_after,
+            templates=templates,
+            language=language,
+            lease=lease,
+        )
+
+    def outbox(
+        self, *, status: DeliveryStatus | None = None, limit: int = 50, offset: int = 0
+    ) -> list[OutboxEntry]:
+        """The messages the outbox took in, or those of one ``status`` (pending, dead...)."""
+        return outbox_entries(self, status=status, limit=limit, offset=offset)
+
+    def retry_dead(self, keys: Sequence[str] | None = None) -> int:
+        """Send dead letters (these keys, or all of them) back to be tried again; how many."""
+        return requeue_dead(self, keys)
 
     # -- SLA ------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from servflow.desk.checks import member, members, page, text_filter, whole
+from servflow.desk.checks import member, members, page, refuse, text_filter, whole
 from servflow.desk.clock import DeskClock, checked_instant
 from servflow.desk.stores import Stores
 from servflow.desk.tickets import Ref, describe
@@ -134,6 +134,7 @@ class QueueQuestion:
     offset: int
     count: bool = True
     hold_reason: str | None = None
+    include_imported: bool = True
 
     @classmethod
     def checked(  # noqa: PLR0913 - one keyword per filter of ``ServiceDesk.queue``
@@ -153,6 +154,7 @@ class QueueQuestion:
         offset: object,
         count: object = True,
         hold_reason: object = None,
+        include_imported: object = True,
     ) -> QueueQuestion:
         """The question ``ServiceDesk.queue`` (or ``queue_as_of``) was asked, or refused.
 
@@ -167,6 +169,8 @@ class QueueQuestion:
             members(Tier, tier, "tier", command),
         )
         page(limit, offset, command)
+        if not isinstance(include_imported, bool):
+            refuse(command, "include_imported", "must be True or False")
         return cls(
             filters,
             text_filter(team, "team", command),
@@ -177,6 +181,7 @@ class QueueQuestion:
             offset,  # type: ignore[arg-type]
             bool(count),
             text_filter(hold_reason, "hold_reason", command),
+            include_imported,
         )
 
     def ask(self, view: QueueProjection, tx: Tx) -> QueuePage:
@@ -193,6 +198,7 @@ class QueueQuestion:
             customer=self.customer,
             tier=tiers,
             hold_reason=self.hold_reason,
+            include_imported=self.include_imported,
             at=self.at,
             limit=self.limit,
             offset=self.offset,

@@ -85,6 +85,7 @@ class _Row:
     quarantined: int
     external_ref: str | None
     external_source: str | None
+    imported: int
     sla_policy: str | None
     sla_tracker: SlaTracker | None
 
@@ -127,6 +128,8 @@ class QueueRow(Value):
     #: The request's id in the system it came from, and that system (``open``).
     external_ref: str | None = None
     external_source: str | None = None
+    #: It holds history imported from another system (``import_events``).
+    imported: bool = False
 
 
 class QueuePage(Value):
@@ -155,8 +158,9 @@ class QueueProjection(MeasuredProjection[_Row]):
     # v4: ``quarantined``, set when one of the request's events could not be read.
     # v5: ``hold_reason``, the reason of the hold a request is on (the on_hold queue by reason),
     #     and ``external_ref`` and ``external_source``.
-    # v6: ``update_due``, the due instant of the update clock's current cycle.
-    version: ClassVar[int] = 6
+    # v6: ``imported``, set by ``HistoryImported`` (live queues may leave such requests out).
+    # v7: ``update_due``, the due instant of the update clock's current cycle.
+    version: ClassVar[int] = 7
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -173,7 +177,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             "first_response_due BIGINT, resolution_due BIGINT, update_due BIGINT, "
             "due_sort BIGINT NOT NULL, "
             "quarantined INTEGER NOT NULL DEFAULT 0, external_ref TEXT, external_source TEXT, "
-            "sla_policy TEXT, sla_tracker TEXT)"
+            "imported INTEGER NOT NULL DEFAULT 0, sla_policy TEXT, sla_tracker TEXT)"
         )
         self.create_policy_table(tx)
         # How many requests each team has in each status ('' for no team): what a counted page
@@ -319,6 +323,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             quarantined=0,
             external_ref=event.external_ref,
             external_source=event.external_source,
+            imported=0,
             sla_policy=None,
             sla_tracker=self.tracker_after(None, event),
         )
@@ -355,6 +360,7 @@ class QueueProjection(MeasuredProjection[_Row]):
         customer: str | None = None,
         tier: Sequence[Tier] = (),
         hold_reason: str | None = None,
+        include_imported: bool = True,
         at: datetime | None = None,
         include_closed: bool = False,
         limit: int = 50,
@@ -366,10 +372,8 @@ class QueueProjection(MeasuredProjection[_Row]):
         ``count`` also counts every matching row (a scan of the matching index range); a page
         alone reads only its own rows.
         """
-        where: list[str] = []
+        where = _scope(include_closed=include_closed or bool(status), imported=include_imported)
         params: list[object] = []
-        if not include_closed and not status:
-            where.append("is_open = 1")
         if special is not None:
             clause, args = _special(special, at)
             where.append(clause)
@@ -402,6 +406,7 @@ class QueueProjection(MeasuredProjection[_Row]):
                 unsupported=agent is not None
                 or customer is not None
                 or hold_reason is not None
+                or not include_imported
                 or bool(priority or kind or tier),
             )
             if count
@@ -471,6 +476,12 @@ class QueueProjection(MeasuredProjection[_Row]):
         expression, params = self._total_sql(team, statuses)
         found = tx.query(f"SELECT {expression} AS n", params)
         return int(found[0]["n"])
+
+
+def _scope(*, include_closed: bool, imported: bool) -> list[str]:
+    """The conditions of the rows a page looks at: open ones only, live ones only."""
+    where = [] if include_closed else ["is_open = 1"]
+    return where if imported else [*where, "imported = 0"]
 
 
 @singledispatch
@@ -559,6 +570,12 @@ def _(event: ServiceRequest.Unassigned, row: _Row) -> dict[str, Any] | None:
 def _(event: ServiceRequest.Closed, row: _Row) -> dict[str, Any] | None:
     del event, row
     return {}  # only the status, which the fold takes from the lifecycle table
+
+
+@_changes.register
+def _(event: ServiceRequest.HistoryImported, row: _Row) -> dict[str, Any] | None:
+    del event
+    return None if row.imported else {"imported": 1}
 
 
 @_changes.register

@@ -432,33 +432,26 @@ class _CaseImport:
         self.view = Request.of(request)
         taken = request.imported_rows
         if taken == 0:
-            self.tally.skipped += 1
-            self.tally.rows_left_out += len(digests)
-            self.importer.problem(
-                self.tally,
-                self.case.case,
-                None,
-                "not_imported",
-                detail=f"{request.ticket_code} has this reference and was not imported",
+            self._leave_out(
+                "not_imported", f"{request.ticket_code} has this reference and was not imported"
             )
             return None
         if taken > len(digests) or digests[taken - 1] != request.imported_digest:
-            self.tally.skipped += 1
-            self.tally.rows_left_out += len(digests)
-            self.importer.problem(
-                self.tally,
-                self.case.case,
-                None,
+            self._leave_out(
                 "changed_in_source",
-                detail=(
-                    f"{request.ticket_code} holds {taken:,} rows of this case that the file "
-                    "no longer has as they were"
-                ),
+                f"{request.ticket_code} holds {taken:,} rows of this case that the file no "
+                "longer has as they were",
             )
             return None
         # Carry on after them as the request stands.
         self.last_at = request.last_occurred_at
         return taken
+
+    def _leave_out(self, reason: str, detail: str) -> None:
+        """Leave the whole case out, and say why."""
+        self.tally.skipped += 1
+        self.tally.rows_left_out += len(self.case.rows)
+        self.importer.problem(self.tally, self.case.case, None, reason, detail=detail)
 
     # -- rows ----------------------------------------------------------------------------------
 
