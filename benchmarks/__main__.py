@@ -34,6 +34,7 @@ from benchmarks.concurrency import bench_concurrency
 from benchmarks.growth import bench_growth
 from benchmarks.importing import bench_import
 from benchmarks.memory import bench_memory
+from benchmarks.outbox import bench_outbox
 from benchmarks.queries import bench_queries
 from benchmarks.rebuild import bench_rebuild
 from benchmarks.report import machine, markdown, report, write_json
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "concurrency": bench_concurrency,
     "memory": bench_memory,
     "import": bench_import,
+    "outbox": bench_outbox,
 }
 
 

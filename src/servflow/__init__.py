@@ -10,6 +10,7 @@ from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProblem, load_mapping
 from servflow.desk.kpis import Kpis
+from servflow.desk.mining import XES_LIFECYCLE
 from servflow.desk.outbox import (
     DispatchReport,
     OutboundMessage,
@@ -96,6 +97,7 @@ __all__ = [
     "HISTORY_EXPORT_FIELDS",
     "OPEN_STATUSES",
     "TRANSITIONS",
+    "XES_LIFECYCLE",
     "Action",
     "ActorKind",
     "AgentDirectory",

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import sqlite3
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -286,6 +287,27 @@ def test_export_of_one_request_carries_what_changed(run: Run, tmp_path: Path) ->
     ]
 
 
+def test_export_writes_xes_to_a_file_from_the_top_level_command(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "desk.xes"
+    result = run("export", "--format", "xes", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Exported 8 events as xes" in result.stderr
+    root = ET.parse(out).getroot()  # noqa: S314 - our own output
+    traces = root.findall("{http://www.xes-standard.org/}trace")
+    assert len(traces) == 3
+    assert len(root.findall(".//{http://www.xes-standard.org/}event")) == 8
+
+
+def test_export_writes_ocel_to_standard_output_with_filters(run: Run, db: Path) -> None:
+    result = run("audit", "export", "--format", "ocel", "--customer", "acme")
+    assert result.exit_code == 0, result.output
+    log = json.loads(result.stdout_bytes)
+    with ServiceDesk.sqlite(str(db)) as desk:
+        rows = desk.audit_log(customer="acme").rows
+    assert sorted(e["id"] for e in log["events"]) == sorted(f"event:{r.position}" for r in rows)
+    assert {o["id"] for o in log["objects"] if o["type"] == "customer"} == {"customer:acme"}
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 
@@ -296,6 +318,7 @@ def test_refusals_are_one_line_with_a_code(run: Run) -> None:
     refused(run("audit", "log", "--type", "opened"), "validation_failed")
     refused(run("audit", "export", "--request", "SR-000404"), "request_not_found")
     assert run("audit", "export", "--format", "xml").exit_code == 2
+    assert "jsonl, csv, xes or ocel" in run("export", "--format", "xml").output
     assert run("audit", "log", "--by", "whenever").exit_code == 2
 
 

@@ -8,10 +8,12 @@ keep working; the command line prints messages, never tracebacks.
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import threading
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -183,7 +185,7 @@ def test_rebuild_skips_exactly_the_unreadable_events_with_reasons(
         (8, requests[2].id, 2, "unknown_topic"),
     ]
     assert all(isinstance(q, QuarantinedEvent) for q in skipped)
-    assert all(q.projections == ("audit", "queues", "sla") for q in skipped)
+    assert all(q.projections == ("audit", "outbox", "queues", "sla") for q in skipped)
     assert "Field required" in skipped[1].reason
     assert "Teleported" in skipped[2].reason
     assert skipped[2].topic == UNKNOWN_TOPIC
@@ -191,6 +193,7 @@ def test_rebuild_skips_exactly_the_unreadable_events_with_reasons(
         "queues": 3,
         "sla": 3,
         "audit": 3,
+        "outbox": 3,
     }
     # A second rebuild records the same quarantine, not twice as much.
     desk.rebuild_projections()
@@ -220,6 +223,24 @@ def test_the_views_stay_readable_and_flag_the_damaged_requests(
     assert kpis.requests == 2  # the three damaged requests are left out of every figure
     assert kpis.skipped == 3
     assert desk.queue_as_of(clock.now).total == 5
+
+
+def test_process_mining_exports_skip_the_unreadable_events_and_flag_their_requests(
+    store: Store, clock: FakeClock
+) -> None:
+    desk, requests = damaged(store, clock)
+    desk.rebuild_projections()
+    out = io.BytesIO()
+    assert desk.export(out, format="xes") == 12  # as the audit log: the readable events
+    root = ET.fromstring(out.getvalue())  # noqa: S314 - our own output
+    traces = root.findall("{http://www.xes-standard.org/}trace")
+    flags = [
+        next(a.get("value") for a in trace if a.get("key") == "quarantined") for trace in traces
+    ]
+    assert flags == ["true", "true", "true", "false", "false"]
+    out = io.BytesIO()
+    assert desk.export(out, format="ocel", request=requests[1]) == 2
+    assert [e["id"] for e in json.loads(out.getvalue())["events"]] == ["event:4", "event:5"]
 
 
 def test_reads_and_commands_of_a_damaged_request_raise_a_typed_error(

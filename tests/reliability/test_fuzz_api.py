@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeClock
-from servflow import Customer, ServflowError, ServiceDesk, SlaPolicy, SlaRule
+from servflow import Customer, RetryPolicy, ServflowError, ServiceDesk, SlaPolicy, SlaRule
 from servflow.errors import MAX_MESSAGE
 
 DeskFactory = Callable[..., ServiceDesk]
@@ -73,6 +73,8 @@ COMMANDS = frozenset(
         "update_agent",
         "deactivate_agent",
         "import_events",
+        "dispatch",
+        "retry_dead",
     }
 )
 #: Queries, and the projections' upkeep (which records no event).
@@ -105,6 +107,7 @@ QUERIES = frozenset(
         "customers",
         "teams",
         "agents",
+        "outbox",
     }
 )
 #: Public methods that are neither: the constructors (``test_fuzz_cli`` opens hostile stores)
@@ -203,6 +206,24 @@ HOSTILE: st.SearchStrategy[object] = st.one_of(
     st.sampled_from(_unvalidated()),
 )
 _LEFT_OUT = object()
+
+
+class _Sink:
+    """A sender that takes everything."""
+
+    def send(self, message: object) -> None:
+        del message
+
+
+class _Failing:
+    """A sender that fails every time, with an exception of its own."""
+
+    def send(self, message: object) -> None:
+        del message
+        msg = "down"
+        raise OSError(msg)
+
+
 IMPORT_SOURCE = Path(__file__).resolve().parents[1] / "fixtures" / "import-old.csv"
 IMPORT_MAPPING: dict[str, object] = {
     "source": {"name": "old", "timezone": "Europe/Madrid"},
@@ -305,7 +326,7 @@ def _sensible(
         "external_ref": st.sampled_from(["INC0012345", "INC1", "urn:x:1"]),
         "external_source": st.sampled_from(["servicenow", "BPI", None]),
         "name": st.sampled_from(["Billing", "Ana Pérez", None]),
-        "language": st.sampled_from(["es", "en-GB", None]),
+        "language": st.sampled_from(["es", "en-GB", None, "", "x" * 300]),
         "contacts": st.lists(st.sampled_from(["ana@x.es", "+34 600"]), max_size=2),
         "members": st.lists(name, max_size=2),
         "teams": st.lists(name, max_size=2),
@@ -319,6 +340,12 @@ def _sensible(
         "report": st.sampled_from([None, io.StringIO]).map(lambda make: make and make()),
         "dry_run": st.booleans(),
         "views_progress": st.just(lambda *_: None),
+        "sender": st.sampled_from([_Sink(), _Failing(), object()]),
+        "retry": st.sampled_from([None, RetryPolicy(max_attempts=2), "often"]),
+        "expire_after": st.sampled_from([timedelta(days=7), timedelta(0), timedelta(days=-1)]),
+        "templates": st.sampled_from([None, "no-such-folder"]),
+        "lease": st.sampled_from([timedelta(seconds=1), timedelta(days=2)]),
+        "keys": st.sampled_from([None, [], ["nope"], "one-key"]),
     }
 
 

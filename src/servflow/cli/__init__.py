@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session
-from servflow.cli.audit import audit_app
+from servflow.cli.audit import audit_app, export
 from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
 from servflow.cli.directory import agent_app, team_app
@@ -62,6 +62,8 @@ app.add_typer(team_app, name="team")
 app.add_typer(agent_app, name="agent")
 app.add_typer(projections_app, name="projections")
 app.command("import")(import_history)
+# `servflow export`: the same command as `servflow audit export`, where exports are looked for.
+app.command("export")(export)
 app.command("demo")(demo)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, get_args
 from uuid import UUID
 
 import typer
@@ -43,13 +43,14 @@ from servflow.cli._common import (
 )
 from servflow.cli.render import brief, events_progress, stamp
 from servflow.desk import ServiceDesk
+from servflow.desk.export import ExportFormat
 from servflow.domain.history import HistoryEntry
 from servflow.domain.request import Status
 from servflow.errors import ServflowError
 from servflow.projections.audit import AuditRow
 from servflow.projections.queues import SpecialQueue
 
-__all__ = ["audit_app"]
+__all__ = ["audit_app", "export"]
 
 #: Below this many events a verify takes about a second: no progress bar.
 _PROGRESS_FROM = 20_000
@@ -448,7 +449,12 @@ def export(  # noqa: PLR0913 - one option per criterion
     ctx: typer.Context,
     *,
     export_format: Annotated[
-        str, typer.Option("--format", help="jsonl (JSON Lines) or csv.", metavar="jsonl|csv")
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl (JSON Lines), csv, or for process-mining tools xes or ocel (OCEL 2.0).",
+            metavar="jsonl|csv|xes|ocel",
+        ),
     ] = "jsonl",
     output: Annotated[
         str, typer.Option("--output", "-o", help="File to write, or - for standard output.")
@@ -465,9 +471,9 @@ def export(  # noqa: PLR0913 - one option per criterion
     by: By = TimeBasisChoice.OCCURRED,
     as_json: AsJson = False,
 ) -> None:
-    """Export a request's history or the global log as JSON Lines or CSV (streamed)."""
-    if export_format not in {"jsonl", "csv"}:
-        msg = f"{export_format!r} is not jsonl or csv"
+    """Export a request's history or the global log: JSON Lines, CSV, XES or OCEL (streamed)."""
+    if export_format not in get_args(ExportFormat):
+        msg = f"{export_format!r} is not jsonl, csv, xes or ocel"
         raise typer.BadParameter(msg, param_hint="'--format'")
     desk = _desk(ctx)
     criteria = {
@@ -486,8 +492,9 @@ def export(  # noqa: PLR0913 - one option per criterion
         summary = {"rows": written, "format": export_format, "output": output}
         typer.echo(json.dumps(summary), err=output == "-")
         return
+    noun = "rows" if export_format in {"jsonl", "csv"} else "events"
     Console(stderr=True, highlight=False).print(
-        Text(f"Exported {written:,} rows as {export_format} to {target}"), soft_wrap=True
+        Text(f"Exported {written:,} {noun} as {export_format} to {target}"), soft_wrap=True
     )
 
 

@@ -9,7 +9,8 @@ What an auditor asks, answered from the log (the only source of truth):
 - ``desk.queue_as_of(at, ...)``: a work queue as it stood at a past instant, folded from the
   log request by request, never from a stored snapshot of the answer;
 - ``desk.export(fp, ...)``: JSON Lines or CSV, streamed in batches (constant memory), with the
-  stable field names below; ``read_export`` reads an export back.
+  stable field names below; ``read_export`` reads an export back; XES and OCEL 2.0 for
+  process-mining tools (``servflow.desk.mining``).
 
 The export fields are a contract with auditors' tools: add new ones at the end, never rename.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, get_args
 from uuid import UUID
@@ -30,13 +32,17 @@ from servflow.desk.clock import checked_instant
 from servflow.desk.export import (
     AUDIT_EXPORT_FIELDS,
     HISTORY_EXPORT_FIELDS,
+    MINING_FORMATS,
     ExportFormat,
+    RecordFormat,
     as_row,
     audit_record,
     customer_of,
     history_record,
+    refuse_format,
     write_export,
 )
+from servflow.desk.mining import MiningLog
 from servflow.desk.tickets import Ref, describe
 from servflow.domain.base import EventSourced
 from servflow.domain.history import HistoryEntry, history_of
@@ -218,7 +224,7 @@ class AuditTrail:
         self,
         fp: IO[bytes] | IO[str],
         *,
-        format: ExportFormat,  # noqa: A002 - the name auditors and the CLI use
+        format: RecordFormat,  # noqa: A002 - the name auditors and the CLI use
         request_id: UUID | None,
         selected: AuditFilter,
     ) -> int:
@@ -332,10 +338,24 @@ class AuditDesk:
         """Stream a history or the global log to a file (see ``ServiceDesk.export``)."""
         if not callable(getattr(fp, "write", None)) or getattr(fp, "closed", False) is True:
             refuse("export", "fp", f"must be a file open for writing, not {shown(fp)}")
+        if format not in get_args(ExportFormat):
+            refuse_format(format, "export")
         request_id: UUID | None = None
         if request is not None:
             request_id = self._stores.resolve(request)
             if not self._writer.has(request_id):
                 raise RequestNotFoundError(describe(request))
         with translated():
-            return self._trail.export(fp, format=format, request_id=request_id, selected=selected)
+            if format in MINING_FORMATS:
+                stores = self._stores
+                log = MiningLog(stores.views, stores.audit, stores.queues)
+                if request_id is not None:
+                    selected = replace(selected, request_id=request_id)
+                write = log.write_xes if format == "xes" else log.write_ocel
+                return write(fp, selected)
+            return self._trail.export(
+                fp,
+                format="csv" if format == "csv" else "jsonl",
+                request_id=request_id,
+                selected=selected,
+            )

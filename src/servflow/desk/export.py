@@ -1,14 +1,15 @@
 """Exports for auditors' tools: JSON Lines or CSV with stable field names, and reading them back.
 
 The export fields are a contract with auditors' tools: add new ones at the end, never rename.
+The process-mining formats (XES, OCEL 2.0) are written by ``servflow.desk.mining``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import IO, Any, Literal, get_args
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any, Literal, NoReturn, get_args
 
 import orjson
 
@@ -21,12 +22,16 @@ from servflow.projections.audit import (
 __all__ = [
     "AUDIT_EXPORT_FIELDS",
     "HISTORY_EXPORT_FIELDS",
+    "MINING_FORMATS",
     "ExportFormat",
+    "RecordFormat",
     "as_row",
     "audit_record",
     "customer_of",
+    "emitter",
     "history_record",
     "read_export",
+    "refuse_format",
     "write_export",
 ]
 
@@ -45,8 +50,13 @@ AUDIT_EXPORT_FIELDS: tuple[str, ...] = (
 )
 #: Columns of an export of one request's history (``desk.export(fp, request=...)``), in order.
 HISTORY_EXPORT_FIELDS: tuple[str, ...] = (*AUDIT_EXPORT_FIELDS, "changes")
-#: The export formats: JSON Lines (one JSON object a line) or CSV (RFC 4180, with a header).
-ExportFormat = Literal["jsonl", "csv"]
+#: The formats of rows: JSON Lines (one JSON object a line) or CSV (RFC 4180, with a header).
+RecordFormat = Literal["jsonl", "csv"]
+#: The export formats: the rows' (``jsonl``, ``csv``) or, for process-mining tools, XES
+#: (IEEE 1849 XML, one trace per request) and OCEL 2.0 JSON (object-centric).
+ExportFormat = Literal["jsonl", "csv", "xes", "ocel"]
+#: The export formats ``servflow.desk.mining`` writes.
+MINING_FORMATS: frozenset[str] = frozenset({"xes", "ocel"})
 
 _BATCH = 1000
 _JSON_COLUMNS = frozenset({"data", "changes"})
@@ -97,11 +107,22 @@ def _is_binary(fp: IO[Any]) -> bool:
     return "b" in str(getattr(fp, "mode", ""))
 
 
+def emitter(fp: IO[bytes] | IO[str]) -> Callable[[str], None]:
+    """A function writing text to ``fp``, encoded as UTF-8 if it is a binary file."""
+    binary = _is_binary(fp)
+
+    def emit(text: str) -> None:
+        if text:
+            fp.write(text.encode() if binary else text)  # type: ignore[arg-type]
+
+    return emit
+
+
 def write_export(
     fp: IO[bytes] | IO[str],
     records: Iterable[Mapping[str, object]],
     *,
-    format: ExportFormat,  # noqa: A002 - the name auditors and the CLI use
+    format: RecordFormat,  # noqa: A002 - the name auditors and the CLI use
     fields: Sequence[str],
 ) -> int:
     """Stream records to a binary or text file as JSON Lines or CSV; returns the rows written.
@@ -110,15 +131,9 @@ def write_export(
     JSON Lines keeps ``data`` and ``changes`` as nested JSON; CSV holds them as JSON text.
     Times are ISO 8601 in UTC (``...Z``).
     """
-    if format not in get_args(ExportFormat):
-        msg = f"refused 'export': format must be 'jsonl' or 'csv', not {shown(format)}"
-        raise ValidationFailedError(msg, command="export", errors=(("format", "unknown"),))
-    binary = _is_binary(fp)
-
-    def emit(text: str) -> None:
-        if text:
-            fp.write(text.encode() if binary else text)  # type: ignore[arg-type]
-
+    if format not in get_args(RecordFormat):
+        refuse_format(format, "export")
+    emit = emitter(fp)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if format == "csv":
@@ -139,6 +154,13 @@ def write_export(
     return written
 
 
+def refuse_format(format: object, command: str) -> NoReturn:  # noqa: A002 - the option's name
+    """Refuse an export format that is not one of ``ExportFormat``."""
+    known = ", ".join(repr(name) for name in get_args(ExportFormat))
+    msg = f"refused '{command}': format must be one of {known}, not {shown(format)}"
+    raise ValidationFailedError(msg, command=command, errors=(("format", "unknown"),))
+
+
 def _csv_cell(name: str, value: object) -> str:
     if name in _JSON_COLUMNS:
         return orjson.dumps(value).decode()
@@ -153,9 +175,10 @@ def read_export(
     """Read an export back, row by row: ``HistoryEntry`` for a request's, ``AuditRow`` for the log.
 
     It is how tests (and auditors' scripts) check that an export says exactly what the desk
-    said; a request history export is told apart by its ``changes`` field.
+    said; a request history export is told apart by its ``changes`` field. It reads the rows'
+    formats, ``jsonl`` and ``csv``; process-mining tools read ``xes`` and ``ocel``.
     """
-    if format not in get_args(ExportFormat):
+    if format not in get_args(RecordFormat):
         msg = f"refused 'read_export': format must be 'jsonl' or 'csv', not {shown(format)}"
         raise ValidationFailedError(msg, command="read_export", errors=(("format", "unknown"),))
     if format == "jsonl":

@@ -448,9 +448,11 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
     ) -> int:
         """Stream one request's history, or the global log, to a file for auditors' tools.
 
-        ``fp`` is a binary or text file; ``format`` is ``jsonl`` or ``csv``; the criteria are
-        ``audit_log``'s. Field names are fixed (``servflow.AUDIT_EXPORT_FIELDS``, plus
-        ``changes`` for one request). Returns the rows written; memory stays constant.
+        ``fp`` is a binary or text file; ``format`` is ``jsonl`` or ``csv`` (field names are
+        fixed: ``servflow.AUDIT_EXPORT_FIELDS``, plus ``changes`` for one request), or for
+        process-mining tools ``xes`` (IEEE 1849 XML, one trace per request) or ``ocel``
+        (OCEL 2.0 JSON: requests, customers, teams and agents as objects); the criteria are
+        ``audit_log``'s. Returns the rows (events) written; memory stays constant.
         """
         selected = audit_filter(
             actor=actor,

@@ -342,6 +342,48 @@ class AuditProjection(Projection):
             next_after_position=rows[-1].position if more and rows else None,
         )
 
+    def opened(
+        self,
+        tx: Tx,
+        *,
+        after: int,
+        limit: int,
+        request_id: UUID | None = None,
+        customer: str | None = None,
+    ) -> list[tuple[int, UUID]]:
+        """Positions and ids of requests opened after ``after``, in the order they were opened.
+
+        A keyset range of the ``Opened`` rows (the event type index): how an export walks
+        requests one batch at a time, whatever the size of the log.
+        """
+        where = ["event_type = ?", "position > ?"]
+        params: list[object] = ["Opened", after]
+        if request_id is not None:
+            where.append("request_id = ?")
+            params.append(str(request_id))
+        if customer is not None:
+            where.append("customer_id = ?")
+            params.append(customer)
+        records = tx.rows(
+            f"SELECT position, request_id FROM {self.t(self.table)} "  # noqa: S608
+            f"WHERE {' AND '.join(where)} ORDER BY position LIMIT ?",
+            [*params, limit],
+        )
+        return [(int(position), UUID(str(key))) for position, key in records]
+
+    def rows_of(self, tx: Tx, request_ids: Sequence[UUID]) -> list[AuditRow]:
+        """Every row of these requests, in log order (so each request's in version order)."""
+        found: list[AuditRow] = []
+        for start in range(0, len(request_ids), 500):
+            chunk = [str(key) for key in request_ids[start : start + 500]]
+            records = tx.rows(
+                f"SELECT {', '.join(_COLUMNS)} FROM {self.t(self.table)} "  # noqa: S608
+                f"WHERE request_id IN ({', '.join('?' * len(chunk))}) ORDER BY position",
+                chunk,
+            )
+            found.extend(_rows(records, self.keyring))
+        return found
+
 
 #: Audit-log names of the event types that may hold personal fields.
 _PERSONAL_TYPES = frozenset(

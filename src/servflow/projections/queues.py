@@ -443,6 +443,28 @@ class QueueProjection(MeasuredProjection[_Row]):
             has_more=has_more,
         )
 
+    def rows_of(self, tx: Tx, request_ids: Sequence[UUID]) -> dict[UUID, QueueRow]:
+        """The rows of these requests, by request id (missing ones are simply absent)."""
+        found: dict[UUID, QueueRow] = {}
+        for start in range(0, len(request_ids), 500):
+            chunk = [id_text(key) for key in request_ids[start : start + 500]]
+            records = tx.rows(
+                f"SELECT {', '.join(_VIEW_COLUMNS)} FROM {self.t(self.table)} "  # noqa: S608
+                f"WHERE request_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((row.request_id, row) for row in _views(records))
+        return found
+
+    def customers(self, tx: Tx, *, after: str, limit: int) -> list[str]:
+        """Ids of the customers with requests, in order, after ``after`` (a keyset page)."""
+        records = tx.rows(
+            f"SELECT DISTINCT customer_id FROM {self.t(self.table)} "  # noqa: S608
+            "WHERE customer_id > ? ORDER BY customer_id LIMIT ?",
+            [after, limit],
+        )
+        return [str(record[0]) for record in records]
+
     def as_of_candidates_sql(self, at: datetime, *, closed: bool) -> tuple[str, list[object]]:
         """A SELECT of the ids of the requests a queue as of ``at`` may hold, by these rows.
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from servflow.desk.importing.mapping import ImportMapping, actor_name, load_mapping
+from servflow.desk.importing.mapping import MAX_PATH, ImportMapping, actor_name, load_mapping
 from servflow.desk.importing.sources import SourceRow, read_rows
 from servflow.domain.base import refuse
 from servflow.domain.external import ExternalRef
@@ -718,6 +718,9 @@ def run_import(
     chosen = _mapping_of(mapping)
     if not isinstance(source, str | Path):
         refuse("import_events", "source", "must be the path of a CSV or XES file")
+    for name, path in (("source", source), ("report", report)):
+        if isinstance(path, str | Path) and len(str(path)) > MAX_PATH:
+            refuse("import_events", name, f"is too long a path ({len(str(path)):,} characters)")
     if not isinstance(dry_run, bool):
         refuse("import_events", "dry_run", "must be True or False")
     stores = desk._stores  # noqa: SLF001 - the desk's own service

@@ -29,7 +29,7 @@ from servflow.domain.values import MAX_NAME, Actor, Channel, Kind, Priority, Sta
 from servflow.errors import MAX_SHOWN, ConfigurationError, shown
 from servflow.settings import read_settings
 
-__all__ = ["STEPS", "ImportMapping", "Step", "actor_name", "load_mapping"]
+__all__ = ["MAX_PATH", "STEPS", "ImportMapping", "Step", "actor_name", "load_mapping"]
 
 #: What a source state may become. ``queue``: back to the row's team's queue (reopened first
 #: if done); ``assign``: the row's team and resource take it (resumed first if on hold);
@@ -184,6 +184,8 @@ class ImportMapping(_Part):
         return self.priority.get(value.strip(), self.defaults.priority)
 
 
+#: The longest path of a file an import reads or writes (the system's own limit is 4,096).
+MAX_PATH = 1000
 #: The most problems a refused mapping's message lists.
 _LISTED = 10
 
@@ -211,6 +213,9 @@ class _Probe(dict[str, str]):
 
 def load_mapping(path: str | Path) -> ImportMapping:
     """An import mapping from a ``.toml``, ``.json`` or ``.yaml`` file (``ConfigurationError``)."""
+    if len(str(path)) > MAX_PATH:
+        msg = f"import mapping file {shown(str(path))}: the path is too long"
+        raise ConfigurationError(msg)
     file = Path(path)
     data = read_settings(file, "import mapping")
     if not isinstance(data, Mapping):

@@ -146,6 +146,8 @@ class Outbox:
         self._views = desk._stores.views  # noqa: SLF001 - the desk's own service
         self._ready = False
         self._lock = threading.Lock()
+        #: Calendar zones by policy version (a version never changes).
+        self._zones: dict[tuple[str, int] | None, ZoneInfo] = {}
 
     def _t(self, table: str) -> str:
         return self._views.dialect.table(table)
@@ -384,6 +386,14 @@ class Outbox:
                 (claimed.key, attempt, micros(at), outcome, error),
             )
 
+    def _zone(self, clock: Clock | None) -> ZoneInfo:
+        """The zone of the calendar measuring ``clock``, looked up once per policy version."""
+        key = None if clock is None else (clock.policy, clock.policy_version)
+        zone = self._zones.get(key)
+        if zone is None:
+            zone = self._zones[key] = _zone_of(self._desk, clock)
+        return zone
+
     def _render(self, claimed: _Claimed, at: datetime, templates: Templates) -> OutboundMessage:
         desk = self._desk
         request = desk.get(UUID(claimed.request_id))
@@ -400,7 +410,7 @@ class Outbox:
         except ServflowError:
             status = None
         resolution = None if status is None else status.resolution
-        zone = _zone_of(desk, resolution)
+        zone = self._zone(resolution)
         due = None
         if resolution is not None and resolution.state not in _STOPPED:
             due = resolution.due

@@ -97,7 +97,9 @@ def outbox_entries(
 def requeue_dead(desk: ServiceDesk, keys: Sequence[str] | None) -> int:
     """Check the arguments of ``ServiceDesk.retry_dead``, then requeue."""
     if keys is not None:
-        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+        if isinstance(keys, str | bytes) or not isinstance(keys, Sequence | set | frozenset):
+            refuse("retry_dead", "keys", "must be a list of message keys")
+        if not all(isinstance(k, str) for k in keys):
             refuse("retry_dead", "keys", "must be a list of message keys")
         keys = list(keys)
     return _outbox(desk).requeue(keys, desk._clock.now())  # noqa: SLF001
