@@ -43,6 +43,7 @@ from servflow.domain.sla import (
     SlaTracker,
     TimelineEntry,
     TimelineKind,
+    UpdateClock,
     WhatIfFlip,
 )
 from servflow.domain.values import (
@@ -185,6 +186,7 @@ __all__ = [
     "TimelineKind",
     "UnknownAgentError",
     "UnknownTeamError",
+    "UpdateClock",
     "ValidationFailedError",
     "VerifyReport",
     "Visibility",

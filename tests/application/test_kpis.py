@@ -137,6 +137,7 @@ def test_kpis_of_a_known_history(desk: ServiceDesk, clock: FakeClock) -> None:
         by_channel={Channel.PHONE: 2, Channel.WEB: 2, Channel.EMAIL: 1, Channel.CHAT: 1},
         first_response=zeros(met=3, missed=1, breached=1, cancelled=1),
         resolution=zeros(met=3, breached=2, cancelled=1),
+        update=zeros(),  # no rule of this policy sets an update target
         first_response_compliance=0.6,
         sla_compliance=0.6,
         first_response_time=1.5 * H,

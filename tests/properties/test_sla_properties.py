@@ -11,6 +11,10 @@
   a breached clock never recovers, whatever reclassifications and reopenings follow; and its
   answers equal the retroactive ones (``False``) until a reclassification comes after the
   clock breached, after which it stays breached or missed, having counted the same time.
+- The update clock (drawn: policies with and without update targets, one rule without) keeps
+  the same invariants per cycle: ``elapsed + paused`` is the business time since its cycle
+  started; its cycles' verdicts never change (the counts of cycles met and breached only grow
+  with the instant, under ``breach_is_final``); and it agrees with the timeline.
 - The SLA projection's rows equal a tracker folded directly from the request's events, and a
   rebuild gives the same rows.
 """
@@ -29,7 +33,7 @@ from conftest import FakeClock
 from lifecycle_model import allows
 from servflow import ServflowError, ServiceDesk, Status, TimelineKind
 from servflow.domain.calendar import Calendar
-from servflow.domain.clocks import SECOND
+from servflow.domain.clocks import RESPONSES, SECOND, UpdateClock
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second
@@ -101,16 +105,26 @@ steps = st.lists(
 )
 
 
-def make_policy(calendar: Calendar, warn_at: float, final: bool = True) -> SlaPolicy:  # noqa: FBT001, FBT002 - built by st.builds
+def make_policy(
+    calendar: Calendar,
+    warn_at: float,
+    final: bool = True,  # noqa: FBT001, FBT002 - built by st.builds
+    updates: bool = False,  # noqa: FBT001, FBT002
+) -> SlaPolicy:
+    """The policy of these properties; ``updates`` sets update targets (not for low)."""
+
+    def update(target: str) -> str | None:
+        return target if updates else None
+
     return SlaPolicy(
         name="prop",
         calendar=calendar,
         rules=(
-            SlaRule(priority="urgent", first_response="1h", resolution="4h"),
-            SlaRule(priority="high", first_response="2h30m", resolution="9h"),
+            SlaRule(priority="urgent", first_response="1h", resolution="4h", update=update("1h")),
+            SlaRule(priority="high", first_response="2h30m", resolution="9h", update=update("3h")),
             SlaRule(priority="low", first_response="16h", resolution="40h"),
         ),
-        default=SlaRule(first_response="4h", resolution="16h"),
+        default=SlaRule(first_response="4h", resolution="16h", update=update("2h")),
         warn_at=warn_at,
         deemed_acceptance_after="8h",
         holds=PAUSING_HOLDS,
@@ -122,6 +136,7 @@ policies = st.builds(
     make_policy,
     st.sampled_from(CALENDARS),
     st.sampled_from((0.5, 0.8, 0.95, 1.0)),
+    st.booleans(),
     st.booleans(),
 )
 
@@ -163,6 +178,7 @@ RANK = {
     ClockState.MET: 3,
     ClockState.MISSED: 3,
     ClockState.CANCELLED: 3,
+    ClockState.NOT_STARTED: 0,
 }
 
 
@@ -205,7 +221,11 @@ def test_elapsed_plus_remaining_is_the_target_and_paused_completes_the_business_
             assert clock.elapsed >= timedelta(0)
             assert clock.paused >= timedelta(0)
             end = at if clock.state not in STOPPED_STATES else min(at, _stop(tracker, clock))
-            assert clock.elapsed + clock.paused == sla.calendar.between(tracker.opened_at, end)
+            start = tracker.opened_at
+            if isinstance(clock, UpdateClock):
+                # Counted from the start of its current cycle (nothing before the first one).
+                start = clock.cycle_started_at or end
+            assert clock.elapsed + clock.paused == sla.calendar.between(start, end)
             if clock.state in {ClockState.RUNNING, ClockState.WARNING}:
                 assert clock.due is not None
                 assert clock.due >= at
@@ -220,6 +240,42 @@ def _stop(tracker: SlaTracker, clock: object) -> datetime:
     if met_at is not None:
         return met_at  # type: ignore[no-any-return]
     return next(f.at for f in tracker.facts if f.event == "Cancelled")
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    calendar=st.sampled_from(CALENDARS),
+    warn_at=st.sampled_from((0.5, 0.8, 0.95, 1.0)),
+    offsets=st.lists(st.integers(0, 30_000), min_size=2, max_size=10),
+)
+def test_update_cycles_keep_their_verdicts(
+    start: datetime, story: list[Step], calendar: Calendar, warn_at: float, offsets: list[int]
+) -> None:
+    # Over the whole history, at every event and at random instants: the cycle number and the
+    # cycles met only grow, and so do the breached cycles when breaches are final; before the
+    # first response the clock has not started, and a breached state is a counted breach.
+    sla = make_policy(calendar, warn_at, final=True, updates=True)
+    tracker = fold(history(start, story))
+    instants = sorted({*(to_second(start + timedelta(minutes=o)) for o in offsets)})
+    instants = sorted({*instants, *(f.at for f in tracker.facts)})
+    first = next((f.at for f in tracker.facts if f.event in RESPONSES or f.responds), None)
+    seen: list[UpdateClock] = []
+    for at in instants:
+        update = tracker.status(at, sla).update
+        if update is None:
+            continue  # reclassified low: no update target
+        if first is None or at < first:
+            assert update.state in {ClockState.NOT_STARTED, ClockState.CANCELLED}
+            assert update.cycle == 0
+        if update.state is ClockState.BREACHED:
+            assert update.breached_cycles >= 1
+        if seen:
+            last = seen[-1]
+            assert update.cycle >= last.cycle
+            assert update.cycles_met >= last.cycles_met
+            assert update.breached_cycles >= last.breached_cycles
+        seen.append(update)
 
 
 @given(
@@ -263,8 +319,12 @@ def test_past_the_last_event_a_clock_only_moves_forward(
 ) -> None:
     tracker = fold(history(start, story))
     instants = sorted(tracker.last_at + timedelta(minutes=o) for o in offsets)
-    for name in ("first_response", "resolution"):
-        states = [getattr(tracker.status(at, sla), name).state for at in instants]
+    for name in ("first_response", "resolution", "update"):
+        clocks = [getattr(tracker.status(at, sla), name) for at in instants]
+        if None in clocks:
+            assert set(clocks) == {None}  # no update target: none at any instant
+            continue
+        states = [clock.state for clock in clocks]
         ranks = [RANK[s] for s in states]
         assert ranks == sorted(ranks), states
         assert len({s for s in states if RANK[s] == 3}) <= 1  # a stopped clock stays put
@@ -344,12 +404,18 @@ def _kept_from(tracker: SlaTracker, name: str, sla: SlaPolicy) -> datetime | Non
     calendar=st.sampled_from(CALENDARS),
     warn_at=st.sampled_from((0.5, 0.8, 0.95, 1.0)),
     offsets=st.lists(st.integers(0, 30_000), min_size=1, max_size=6),
+    updates=st.booleans(),
 )
 def test_final_and_retroactive_breaches_differ_only_after_a_breached_clock_is_reclassified(
-    start: datetime, story: list[Step], calendar: Calendar, warn_at: float, offsets: list[int]
+    start: datetime,
+    story: list[Step],
+    calendar: Calendar,
+    warn_at: float,
+    offsets: list[int],
+    updates: bool,  # noqa: FBT001 - drawn
 ) -> None:
-    final = make_policy(calendar, warn_at, final=True)
-    retroactive = make_policy(calendar, warn_at, final=False)
+    final = make_policy(calendar, warn_at, final=True, updates=updates)
+    retroactive = make_policy(calendar, warn_at, final=False, updates=updates)
     tracker = fold(history(start, story))
     instants = [to_second(start + timedelta(minutes=o)) for o in offsets]
     instants += [f.at for f in tracker.facts]
@@ -442,6 +508,15 @@ def test_the_sla_projection_rows_equal_a_tracker_folded_directly(
             assert row["resolution_due"] == micros(status.resolution.due)
             assert row["first_response_warn_from"] == micros(status.first_response.warn_from)
             assert row["resolution_warn_from"] == micros(status.resolution.warn_from)
+            update = status.update
+            assert row["update_due"] == (None if update is None else micros(update.due))
+            assert row["update_warn_from"] == (None if update is None else micros(update.warn_from))
+            assert row["update_cycle"] == (0 if update is None else update.cycle)
+            assert (row["update_done"] is None) == (
+                update is not None
+                and update.state not in STOPPED_STATES
+                and update.state is not ClockState.NOT_STARTED
+            )
             deemed = tracker.deemed_acceptance_at(in_force)
             assert row["deemed_acceptance_at"] == micros(deemed)
             # And the desk, reading the events, says the same as the row for "now".

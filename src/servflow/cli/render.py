@@ -64,8 +64,9 @@ STATE_STYLE = {
     ClockState.MISSED: "magenta",
     ClockState.PAUSED: "blue",
     ClockState.CANCELLED: "dim",
+    ClockState.NOT_STARTED: "dim",
 }
-CLOCK_LABEL = {"first_response": "first response", "resolution": "resolution"}
+CLOCK_LABEL = {"first_response": "first response", "resolution": "resolution", "update": "update"}
 
 
 # -- times ---------------------------------------------------------------------------------

@@ -39,7 +39,14 @@ from servflow.cli.render import (
     zone_label,
 )
 from servflow.cli.tables import alerts_table
-from servflow.domain.sla import Clock, ClockState, DueAction, SlaStatus, TimelineEntry
+from servflow.domain.sla import (
+    Clock,
+    ClockState,
+    DueAction,
+    SlaStatus,
+    TimelineEntry,
+    UpdateClock,
+)
 
 __all__ = ["sla_app"]
 
@@ -82,7 +89,10 @@ def sla_show(
     ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Both SLA clocks of a request: state, target, due, elapsed, remaining, paused, policy."""
+    """A request's SLA clocks: state, target, due, elapsed, remaining, paused, policy.
+
+    The update clock is shown too where the rule sets an update target.
+    """
     current = session(ctx)
     when = instant(at)
     desk = current.desk(existing=True)
@@ -138,14 +148,27 @@ def _clocks_table(status: SlaStatus, zone: tzinfo | None) -> Table:
 
 
 def _clock_note(clock: Clock, at: datetime, zone: tzinfo | None) -> Text:
-    """When the clock was met, or why it shows no due instant, or how far that is."""
+    """When the clock was met, or why it shows no due instant, or how far that is.
+
+    The update clock also says which cycle it is in and how many breached.
+    """
     if clock.met_at is not None:
-        return Text(f"met {stamp(clock.met_at, zone)}", style="dim")
-    if clock.state is ClockState.CANCELLED:
-        return Text("stopped", style="dim")
-    if clock.due is None:
-        return Text("paused: due once it resumes", style="dim")
-    return relative(clock.due, at)
+        note = Text(f"met {stamp(clock.met_at, zone)}", style="dim")
+    elif clock.state is ClockState.CANCELLED:
+        note = Text("stopped", style="dim")
+    elif clock.state is ClockState.NOT_STARTED:
+        note = Text("starts at the first response", style="dim")
+    elif clock.due is None:
+        note = Text("paused: due once it resumes", style="dim")
+    else:
+        note = relative(clock.due, at)
+    if isinstance(clock, UpdateClock) and clock.cycle:
+        breached = clock.breached_cycles
+        note.append(
+            f" (cycle {clock.cycle}; {breached} breached)",
+            style="red" if breached else "dim",
+        )
+    return note
 
 
 def _timeline_table(code: str, entries: Sequence[TimelineEntry], zone: tzinfo | None) -> Table:

@@ -85,7 +85,10 @@ def summarise(
     }
     for view in views:
         for clock in desk.sla(view, at=ended).clocks:
-            outcomes[clock.name][clock.state.value] += 1
+            counts = outcomes.setdefault(
+                clock.name, dict.fromkeys((state.value for state in ClockState), 0)
+            )
+            counts[clock.state.value] += 1
     adopted = desk.policies()
     actions = Counter(action.action for action in due)
     statuses = Counter(v.status for v in views)

@@ -547,11 +547,13 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
     # -- SLA ------------------------------------------------------------------------------
 
     def sla(self, ref: Ref, *, at: datetime | None = None) -> SlaStatus:
-        """Both SLA clocks of a request as of ``at`` (default now), from its events up to then.
+        """The SLA clocks of a request as of ``at`` (default now), from its events up to then.
 
         Each clock says its state, target, due instant, business time elapsed, remaining and
         paused, and the policy and calendar versions that measured it (those in force at the
-        request's opening), so the same question gets the same answer at any later date.
+        request's opening), so the same question gets the same answer at any later date. The
+        update clock (``SlaStatus.update``) is there where the rule in force sets an update
+        target, with its current cycle and its cycles met and breached.
         """
         return self._sla.status(ref, at)
 
@@ -598,6 +600,8 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         include_imported: bool = False,
     ) -> list[SlaAlert]:
         """Clocks past their due instant as of ``at`` (default now) and not met, earliest first.
+
+        The update clock is listed too (clock ``update``) while its current cycle is past due.
 
         Read from the SLA projection (an indexed range read), so ``at`` should be at or after the
         requests' latest events; for an earlier instant ask ``sla(ref, at=...)``. Requests

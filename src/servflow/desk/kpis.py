@@ -80,10 +80,21 @@ class Kpis(BaseModel):
     """First-response clocks per state as of ``at``."""
     resolution: dict[ClockState, int]
     """Resolution clocks per state as of ``at``."""
+    update: dict[ClockState, int]
+    """Update clocks per state as of ``at``, of the requests whose rule sets an update target
+    (every :class:`ClockState`, zero included)."""
     first_response_compliance: float | None
     """met / (met + missed + breached) of the first-response clocks."""
     sla_compliance: float | None
     """met / (met + missed + breached) of the resolution clocks."""
+    update_compliance: float | None = None
+    """Update cycles on time / (on time + breached): a cycle is on time when an update (or the
+    completion) came by its due instant, breached when it went past it (ended late, or still
+    running past it as of ``at``). None when no cycle is decided yet."""
+    update_cycles_met: int = 0
+    """Update cycles ended on time by an update or the completion."""
+    update_breached_cycles: int = 0
+    """Update cycles that went past their due instant, each counted once."""
     first_response_time: timedelta | None
     """Median wall time from opening to the first response (the clock's ``met_at``)."""
     mean_first_response_time: timedelta | None
@@ -182,6 +193,8 @@ def compute_kpis(  # noqa: C901, PLR0912, PLR0915 - one pass that adds up every 
     channels: Counter[Channel] = Counter()
     first: Counter[ClockState] = Counter()
     resolution: Counter[ClockState] = Counter()
+    update: Counter[ClockState] = Counter()
+    cycles_met = cycles_breached = 0
     response_times: list[timedelta] = []
     resolution_times: list[timedelta] = []
     scores: list[int] = []
@@ -205,6 +218,10 @@ def compute_kpis(  # noqa: C901, PLR0912, PLR0915 - one pass that adds up every 
         sla = measured()
         first[sla.first_response.state] += 1
         resolution[sla.resolution.state] += 1
+        if sla.update is not None:
+            update[sla.update.state] += 1
+            cycles_met += sla.update.cycles_met
+            cycles_breached += sla.update.breached_cycles
         if sla.first_response.met_at is not None:
             response_times.append(sla.first_response.met_at - to_second(request.opened_at))
         if request.status in (Status.COMPLETED, Status.CLOSED) and request.completed_at:
@@ -247,8 +264,12 @@ def compute_kpis(  # noqa: C901, PLR0912, PLR0915 - one pass that adds up every 
         by_channel=_ordered(channels, Channel),
         first_response={state: first[state] for state in ClockState},
         resolution={state: resolution[state] for state in ClockState},
+        update={state: update[state] for state in ClockState},
         first_response_compliance=compliance(first),
         sla_compliance=compliance(resolution),
+        update_compliance=_share(cycles_met, cycles_met + cycles_breached),
+        update_cycles_met=cycles_met,
+        update_breached_cycles=cycles_breached,
         first_response_time=_median(response_times),
         mean_first_response_time=_mean(response_times),
         resolution_time=_median(resolution_times),

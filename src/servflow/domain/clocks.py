@@ -30,6 +30,7 @@ __all__ = [
     "RESPONSES",
     "SECOND",
     "STOPPED_STATES",
+    "UPDATES",
     "ZERO",
     "Clock",
     "ClockFacts",
@@ -40,9 +41,11 @@ __all__ = [
     "Span",
     "TimelineEntry",
     "TimelineKind",
+    "UpdateClock",
     "add_business",
     "aware",
     "counted_segments",
+    "cycle_segments",
     "reach",
     "stop_kind",
     "to_second",
@@ -51,16 +54,26 @@ __all__ = [
     "whole_seconds",
 ]
 
-#: Which clock: the time to the first response, or the time to resolution.
-ClockName = Literal["first_response", "resolution"]
+#: Which clock: the time to the first response, the time to resolution, or the time between
+#: two customer-visible updates (only where the rule in force sets an update target).
+ClockName = Literal["first_response", "resolution", "update"]
+#: The clocks every request has (the update clock only where its rule sets a target).
 CLOCK_NAMES: tuple[ClockName, ClockName] = ("first_response", "resolution")
 
 SECOND = timedelta(seconds=1)
 ZERO = timedelta(0)
-LABELS: dict[str, str] = {"first_response": "First response", "resolution": "Resolution"}
+LABELS: dict[str, str] = {
+    "first_response": "First response",
+    "resolution": "Resolution",
+    "update": "Update",
+}
 #: The events whose first occurrence meets the first-response clock (a ``NoteAdded`` is kept
 #: only when the customer sees it).
 RESPONSES = frozenset({"Probed", "ActionTaken", "ProgressReported", "Completed", "NoteAdded"})
+#: The customer-visible updates: each ends the update clock's cycle and starts the next (a
+#: completion that is no transfer stops the clock instead). A ``NoteAdded`` is kept only when
+#: the customer sees it and the desk wrote it.
+UPDATES = frozenset({"ProgressReported", "NoteAdded", "WaitingOnCustomer", "Completed"})
 #: The events the tracker keeps, whoever records them.
 KEPT = frozenset(
     {
@@ -136,6 +149,9 @@ class ClockState(StrEnum):
     not past its due instant."""
     CANCELLED = "cancelled"
     """Stopped by a cancellation before it was met: neither met nor breached."""
+    NOT_STARTED = "not_started"
+    """The update clock before the first response, which starts it (no other clock is ever
+    in this state)."""
 
 
 #: States in which a clock no longer changes with time.
@@ -172,8 +188,36 @@ class Clock(BaseModel):
     calendar_version: int
 
 
+class UpdateClock(Clock):
+    """The update clock as of an instant: the state of its current cycle, and its cycles so far.
+
+    It runs in cycles: the first starts at the first response, and each customer-visible update
+    (a progress report, a customer-visible note, a hold on the customer, a transfer) ends one
+    and starts the next; a completion stops it, a reopening starts a new cycle. Every field of
+    :class:`Clock` describes the current cycle (the last one once the clock stopped): ``due`` is
+    ``target`` of business time after ``cycle_started_at`` (pauses left out), ``elapsed`` and
+    ``paused`` are counted from there. ``cycles_met`` and ``breached_cycles`` count the cycles
+    with a verdict: ended by an update or the completion at or before their due instant, or
+    gone past it (ended late, or the current one breached as of the instant).
+    """
+
+    name: Literal["update"] = "update"
+    #: The current (or last) cycle, counted from 1 at the first response; 0 before it.
+    cycle: int
+    #: When the current (or last) cycle started; None before the first response.
+    cycle_started_at: AwareDatetime | None
+    #: Cycles ended by an update or the completion at or before their due instant.
+    cycles_met: int
+    #: Cycles that went past their due instant: ended late, or running past it as of now.
+    breached_cycles: int
+
+
 class SlaStatus(BaseModel):
-    """Both SLA clocks of a request as of the instant ``at``."""
+    """The SLA clocks of a request as of the instant ``at``.
+
+    ``update`` is None when the rule in force sets no update target (the request has no update
+    clock then).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -182,11 +226,14 @@ class SlaStatus(BaseModel):
     at: AwareDatetime
     first_response: Clock
     resolution: Clock
+    update: UpdateClock | None = None
 
     @property
-    def clocks(self) -> tuple[Clock, Clock]:
-        """The two clocks, first response first."""
-        return (self.first_response, self.resolution)
+    def clocks(self) -> tuple[Clock, ...]:
+        """The clocks, first response first, then resolution, then update when it applies."""
+        if self.update is None:
+            return (self.first_response, self.resolution)
+        return (self.first_response, self.resolution, self.update)
 
 
 class TimelineKind(StrEnum):
@@ -196,6 +243,9 @@ class TimelineKind(StrEnum):
     TARGET_CHANGED = "target_changed"
     TARGET_KEPT = "target_kept"
     """A reclassification left a breached clock's target as it was (``breach_is_final``)."""
+    RESTARTED = "restarted"
+    """The update clock ended a cycle and started the next (a customer-visible update, or a
+    reopening)."""
     PAUSED = "paused"
     RESUMED = "resumed"
     WARNED = "warned"
@@ -279,6 +329,18 @@ def counted_segments(
     if cursor is not None:
         segments.append((cursor, None))
     return segments
+
+
+def cycle_segments(
+    start: datetime, exclusions: Sequence[Span]
+) -> list[tuple[datetime, datetime | None]]:
+    """The intervals during which a clock that started at ``start`` counts (pauses left out)."""
+    clipped = [
+        Span(max(span.start, start), span.end)
+        for span in exclusions
+        if span.end is None or span.end > start
+    ]
+    return counted_segments(start, clipped)
 
 
 def track_pause(exclusions: list[Span], fact: SlaFact) -> None:

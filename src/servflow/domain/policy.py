@@ -70,11 +70,13 @@ def _positive(value: timedelta) -> timedelta:
 
 
 class SlaRule(BaseModel):
-    """A pair of business-time targets for the requests a rule selects (``None`` selects any).
+    """The business-time targets for the requests a rule selects (``None`` selects any).
 
     ``priority``, ``kind`` and ``tier`` are compared with ``==``, so string-valued enums match
     their values. Durations accept timedeltas, seconds, ISO 8601 ("PT4H") and "4h" / "30m" /
-    "2d" / "1h30m".
+    "2d" / "1h30m". ``update`` (optional) is the longest the customer may go without hearing
+    from the desk once it first responded: the update clock, which restarts at every
+    customer-visible update; without it the requests the rule selects have no update clock.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -85,16 +87,18 @@ class SlaRule(BaseModel):
     first_response: timedelta
     resolution: timedelta
     name: Label | None = None
+    #: Since servflow 0.2: rules stored before have none (their requests have no update clock).
+    update: timedelta | None = None
 
-    @field_validator("first_response", "resolution", mode="before")
+    @field_validator("first_response", "resolution", "update", mode="before")
     @classmethod
     def _read_short_duration(cls, value: object) -> object:
         return _short_duration(value)
 
-    @field_validator("first_response", "resolution")
+    @field_validator("first_response", "resolution", "update")
     @classmethod
-    def _positive_target(cls, value: timedelta) -> timedelta:
-        return _positive(value)
+    def _positive_target(cls, value: timedelta | None) -> timedelta | None:
+        return None if value is None else _positive(value)
 
     def matches(self, *, priority: str | None, kind: str | None, tier: str | None) -> bool:
         """Tell whether this rule selects a request with this classification and customer tier."""
@@ -142,6 +146,8 @@ _DEFAULT_RULE = SlaRule(
 #: ``SlaPolicy.targets_for`` answers, by policy object and classification.
 _TARGETS: dict[tuple[int, str | None, str | None, str | None], tuple[SlaPolicy, SlaRule]] = {}
 _MAX_TARGETS = 4096
+#: ``SlaPolicy.measures_updates`` answers, by policy object (asked for every status measured).
+_UPDATES: dict[int, tuple[SlaPolicy, bool]] = {}
 
 
 class SlaPolicy(BaseModel):
@@ -260,6 +266,18 @@ class SlaPolicy(BaseModel):
     def hold_pauses(self, reason: str) -> bool | None:
         """Whether a hold for ``reason`` pauses the SLA clocks; None if the catalogue lacks it."""
         return self.holds.get(reason)
+
+    @property
+    def measures_updates(self) -> bool:
+        """Whether any of its rules (or its default) sets an update target."""
+        found = _UPDATES.get(id(self))
+        if found is not None and found[0] is self:
+            return found[1]
+        answer = self.default.update is not None or any(r.update is not None for r in self.rules)
+        if len(_UPDATES) >= _MAX_TARGETS:
+            _UPDATES.clear()
+        _UPDATES[id(self)] = (self, answer)
+        return answer
 
     def targets_for(self, *, priority: str | None, kind: str | None, tier: str | None) -> SlaRule:
         """Pick the targets for a request: the first matching rule, else the default."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Self
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
@@ -48,6 +48,7 @@ from servflow.domain.clocks import (
     KEPT,
     RESPONSES,
     STOPPED_STATES,
+    UPDATES,
     ZERO,
     Clock,
     ClockFacts,
@@ -58,9 +59,11 @@ from servflow.domain.clocks import (
     Span,
     TimelineEntry,
     TimelineKind,
+    UpdateClock,
     add_business,
     aware,
     counted_segments,
+    cycle_segments,
     reach,
     stop_kind,
     to_second,
@@ -68,9 +71,9 @@ from servflow.domain.clocks import (
     warn_amount,
     whole_seconds,
 )
-from servflow.domain.policy import SlaPolicy
+from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
-from servflow.domain.timeline import event_entries, time_entries
+from servflow.domain.timeline import event_entries, time_entries, update_entries
 from servflow.domain.values import Actor, Outcome, Visibility
 from servflow.errors import ConfigurationError, ValidationFailedError
 
@@ -92,6 +95,7 @@ __all__ = [
     "SlaTracker",
     "TimelineEntry",
     "TimelineKind",
+    "UpdateClock",
     "WhatIfFlip",
     "compare",
     "policy_at",
@@ -100,6 +104,10 @@ __all__ = [
     "to_second",
     "upcast_policy",
 ]
+
+
+#: Responses that are no customer-visible update: after the first one they tell no clock anything.
+_RESPONSES_ONLY = RESPONSES - UPDATES
 
 
 def _kept_as(event: object, name: str, *, by_customer: bool) -> str | None:
@@ -158,8 +166,8 @@ class SlaTracker(BaseModel):
         if kept is None:
             return tracker
         name = kept
-        if name in RESPONSES and name != "Completed" and tracker.responded:
-            return tracker  # only the first response matters
+        if name in _RESPONSES_ONLY and tracker.responded:
+            return tracker  # only the first response matters (the others are no update)
         # Occurrence times never go backwards within a request (the aggregate refuses it);
         # clamping keeps the facts ordered even for a log written without that guard.
         at = max(to_second(event.occurred_at), tracker.facts[-1].at)
@@ -290,6 +298,7 @@ class SlaTracker(BaseModel):
             at=when,
             first_response=self._clock("first_response", facts, when, policy),
             resolution=self._clock("resolution", facts, when, policy),
+            update=self._update_clock(facts, when, policy),
         )
 
     def _upto(self, when: datetime) -> tuple[SlaFact, ...]:
@@ -415,36 +424,164 @@ class SlaTracker(BaseModel):
             calendar_version=calendar.version,
         )
 
+    def _update_clock(  # noqa: C901 - the states of a cycle, as ``_clock`` tells the others'
+        self, facts: Sequence[SlaFact], at: datetime, policy: SlaPolicy
+    ) -> UpdateClock | None:
+        """The update clock as of ``at`` from a prefix of the facts; None if it does not apply."""
+        if not policy.measures_updates:
+            return None  # the whole cost of the update clock for a policy without one
+        scan = self._update_scan(facts, policy)
+        rule, start, stop, how, breached = scan.rule, scan.start, scan.stop, scan.how, scan.breached
+        if rule.update is None:
+            return None  # the rule in force (for the current cycle) sets no update target
+        target = whole_seconds(rule.update)
+        calendar = policy.calendar
+        elapsed = paused = ZERO
+        warn_from = due = None
+        is_paused = False
+        if start is not None:
+            horizon = at if stop is None else min(at, stop)
+            segments = cycle_segments(start, scan.exclusions)
+            for begin, end in segments:
+                if begin >= horizon:
+                    break
+                elapsed += calendar.between(begin, horizon if end is None else min(end, horizon))
+            paused = calendar.between(start, horizon) - elapsed
+            warn_from, due = reach(
+                calendar, segments, (warn_amount(target, policy.warn_at), target)
+            )
+            is_paused = stop is None and bool(segments) and segments[-1][1] is not None
+        if start is None:
+            state = ClockState.CANCELLED if how == "cancelled" else ClockState.NOT_STARTED
+        elif how == "met":
+            state = ClockState.MISSED if scan.late else ClockState.MET
+        elif how == "cancelled":
+            state = ClockState.CANCELLED
+        elif due is not None and at > due:
+            state = ClockState.BREACHED
+            breached += 1  # the current cycle, breached as of ``at``
+        elif is_paused:
+            state = ClockState.PAUSED
+        elif elapsed >= warn_amount(target, policy.warn_at):
+            state = ClockState.WARNING
+        else:
+            state = ClockState.RUNNING
+        return UpdateClock(
+            state=state,
+            target=target,
+            due=due,
+            warn_from=warn_from,
+            elapsed=elapsed,
+            remaining=target - elapsed,
+            paused=paused,
+            is_paused=is_paused,
+            met_at=stop if how == "met" else None,
+            rule=rule.name,
+            policy=policy.name,
+            policy_version=policy.version,
+            calendar_version=calendar.version,
+            cycle=scan.cycle,
+            cycle_started_at=start,
+            cycles_met=scan.met,
+            breached_cycles=breached,
+        )
+
+    def _update_scan(self, facts: Sequence[SlaFact], policy: SlaPolicy) -> _Cycles:  # noqa: C901, PLR0912 - one walk, in cycles
+        """Walk a prefix of the facts once for the update clock: its cycles and how it stopped.
+
+        One walk: the first response starts cycle 1; each customer-visible update ends the
+        cycle (with its verdict, under the target it ran under) and starts the next; a
+        completion (no transfer) ends the last one and stops the clock, a reopening starts a new
+        cycle, a cancellation stops it. Reclassifying re-times the running cycle from its start,
+        unless it already breached and ``breach_is_final`` keeps its target.
+        """
+        latest = policy.default  # the latest classification's rule
+        rule = latest  # the rule of the current cycle (kept while it breached under it)
+        exclusions: list[Span] = []
+        start: datetime | None = None
+        stop: datetime | None = None
+        how: Literal["met", "cancelled"] | None = None  # how it stopped
+        late = False  # the cycle that ended at ``stop`` went past its due instant
+        cycle = met = breached = 0
+        for fact in facts:
+            if fact.event == "Classified":
+                latest = policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
+                # A breach is final: a cycle past due under ``rule`` keeps it until it ends.
+                keep = (
+                    start is not None
+                    and latest is not rule
+                    and policy.breach_is_final
+                    and _cycle_late(rule, start, exclusions, fact.at, policy)
+                )
+                if stop is None and not keep:
+                    rule = latest
+            track_pause(exclusions, fact)
+            if stop is not None:
+                if fact.event == "Reopened" and how == "met":
+                    start, stop, how, rule = fact.at, None, None, latest
+                    cycle += 1
+                continue
+            if start is None:
+                if fact.event == "Cancelled":
+                    stop, how = fact.at, "cancelled"
+                if not (fact.event in RESPONSES or fact.responds):
+                    continue
+                start, cycle = fact.at, 1
+                if not _completes(fact):
+                    continue  # a completion as the first response starts and stops it at once
+            elif fact.event not in UPDATES and fact.event != "Cancelled":
+                continue
+            # The current cycle ends here, with a verdict if it ran under a target.
+            late = _cycle_late(rule, start, exclusions, fact.at, policy)
+            if late:
+                breached += 1
+            elif fact.event != "Cancelled" and rule.update is not None:
+                met += 1
+            if fact.event == "Cancelled":
+                stop, how = fact.at, "cancelled"
+            elif _completes(fact):
+                stop, how = fact.at, "met"
+            else:
+                start, rule = fact.at, latest
+                cycle += 1
+        return _Cycles(rule, tuple(exclusions), start, stop, how, late, cycle, met, breached)
+
     # -- explanations -------------------------------------------------------------------------
 
     def timeline(self, policy: SlaPolicy, until: datetime | None = None) -> list[TimelineEntry]:
-        """Explain both clocks: started, paused, resumed, target changed, warned, breached, met.
+        """Explain the clocks: started, paused, resumed, target changed, warned, breached, met.
 
-        Events after ``until`` are left out. Without ``until`` the timeline ends at the last
-        event, since only a caller knows what time it is now; with it, the warnings and breaches
-        that time alone brought about by ``until`` are included.
+        The update clock (where the rule sets an update target) also says when it restarted,
+        and every cycle that breached has its breached entry. Events after ``until`` are left
+        out. Without ``until`` the timeline ends at the last event, since only a caller knows
+        what time it is now; with it, the warnings and breaches that time alone brought about by
+        ``until`` are included.
         """
         limit = None if until is None else aware(until, "until", "sla_timeline")
         zone = ZoneInfo(policy.calendar.timezone)
         entries: list[TimelineEntry] = []
-        previous: tuple[Clock, Clock] | None = None
+        previous: tuple[Clock, ...] | None = None
         previous_at = self.opened_at
+        update_before: UpdateClock | None = None
         for index, fact in enumerate(self.facts):
             if limit is not None and fact.at > limit:
                 break
             prefix = self.facts[:index]
+            upto = self.facts[: index + 1]
             if previous is not None:
                 entries += time_entries(previous, previous_at, fact.at, zone)
                 before: tuple[Clock, Clock] | None = (
                     self._clock("first_response", prefix, fact.at, policy),
                     self._clock("resolution", prefix, fact.at, policy),
                 )
+                update_before = self._update_clock(prefix, fact.at, policy)
             else:
                 before = None
             after = (
-                self._clock("first_response", self.facts[: index + 1], fact.at, policy),
-                self._clock("resolution", self.facts[: index + 1], fact.at, policy),
+                self._clock("first_response", upto, fact.at, policy),
+                self._clock("resolution", upto, fact.at, policy),
             )
+            update_after = self._update_clock(upto, fact.at, policy)
             picked = (
                 policy.targets_for(priority=fact.priority, kind=fact.kind, tier=self.tier)
                 if fact.event == "Classified"
@@ -453,10 +590,46 @@ class SlaTracker(BaseModel):
             for position, clock in enumerate(after):
                 prior = None if before is None else before[position]
                 entries += event_entries(fact, prior, clock, policy, zone, picked)
-            previous, previous_at = after, fact.at
+            entries += update_entries(fact, update_before, update_after, policy, zone, picked)
+            previous = after if update_after is None else (*after, update_after)
+            previous_at = fact.at
         if previous is not None and limit is not None and limit > previous_at:
             entries += time_entries(previous, previous_at, limit, zone)
         return entries
+
+
+class _Cycles(NamedTuple):
+    """What a prefix of the facts says about the update clock."""
+
+    #: The rule of the current (or last) cycle.
+    rule: SlaRule
+    exclusions: tuple[Span, ...]
+    #: When the current (or last) cycle started; None before the first response.
+    start: datetime | None
+    stop: datetime | None
+    how: Literal["met", "cancelled"] | None
+    #: The cycle that ended at ``stop`` went past its due instant.
+    late: bool
+    cycle: int
+    #: Ended cycles with a verdict: on time, and late.
+    met: int
+    breached: int
+
+
+def _completes(fact: SlaFact) -> bool:
+    """Whether ``fact`` is a completion that stops the clocks (a transfer does not)."""
+    return fact.event == "Completed" and fact.outcome != Outcome.TRANSFERRED
+
+
+def _cycle_late(
+    rule: SlaRule, start: datetime, exclusions: Sequence[Span], end: datetime, policy: SlaPolicy
+) -> bool:
+    """Whether an update cycle that started at ``start`` under ``rule`` is past due at ``end``."""
+    if rule.update is None:
+        return False
+    target = whole_seconds(rule.update)
+    due = reach(policy.calendar, cycle_segments(start, exclusions), (target, target))[0]
+    return due is not None and end > due
 
 
 # -- versioned policies -------------------------------------------------------------------------
@@ -724,7 +897,13 @@ def compare(
     before = tracker.status(at, current)
     after = tracker.status(at, candidate)
     flips: list[WhatIfFlip] = []
-    for old, new in zip(before.clocks, after.clocks, strict=True):
+    pairs: list[tuple[Clock, Clock]] = [
+        (before.first_response, after.first_response),
+        (before.resolution, after.resolution),
+    ]
+    if before.update is not None and after.update is not None:
+        pairs.append((before.update, after.update))
+    for old, new in pairs:
         if old.state is new.state and old.due == new.due:
             continue
         delta = None if old.due is None or new.due is None else new.due - old.due

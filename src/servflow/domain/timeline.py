@@ -18,15 +18,19 @@ from servflow.domain.clocks import (
     SlaFact,
     TimelineEntry,
     TimelineKind,
+    UpdateClock,
     whole_seconds,
 )
 from servflow.domain.policy import SlaPolicy, SlaRule
 
-__all__ = ["event_entries", "human", "kept_target", "show", "time_entries"]
+__all__ = ["event_entries", "human", "kept_target", "show", "time_entries", "update_entries"]
+
+#: What a clock waits for, in a breach's explanation.
+_AWAITED = {"first_response": "response", "resolution": "resolution", "update": "update"}
 
 
 def time_entries(
-    clocks: tuple[Clock, Clock], start: datetime, end: datetime, zone: ZoneInfo
+    clocks: tuple[Clock, ...], start: datetime, end: datetime, zone: ZoneInfo
 ) -> list[TimelineEntry]:
     """Warnings and breaches that time alone brings about in ``(start, end]``."""
     entries: list[TimelineEntry] = []
@@ -69,8 +73,7 @@ def time_entries(
                     due=clock.due,
                     message=(
                         f"{label} clock breached: its {human(clock.target)} target was used up "
-                        f"at {show(clock.due, zone)} with no "
-                        f"{'response' if clock.name == 'first_response' else 'resolution'}"
+                        f"at {show(clock.due, zone)} with no {_AWAITED[clock.name]}"
                     ),
                 )
             )
@@ -117,7 +120,12 @@ def event_entries(
 
 
 def changes_of(
-    fact: SlaFact, before: Clock, after: Clock, label: str, zone: ZoneInfo
+    fact: SlaFact,
+    before: Clock,
+    after: Clock,
+    label: str,
+    zone: ZoneInfo,
+    origin: str = "the opening",
 ) -> list[tuple[TimelineKind, str]]:
     """The timeline notes for an event that changed a running (or reopened) clock."""
     due = show(after.due, zone)
@@ -134,7 +142,7 @@ def changes_of(
     if not stopped and after.target != before.target:
         text = (
             f"{label} target changed from {human(before.target)} to {human(after.target)} "
-            f"({rule_of(after)}), counted from the opening; due {due}"
+            f"({rule_of(after)}), counted from {origin}; due {due}"
         )
         notes.append((TimelineKind.TARGET_CHANGED, text))
     if not before.is_paused and after.is_paused:
@@ -183,16 +191,108 @@ def kept_target(
     """The note for a reclassification a breached clock did not follow (``breach_is_final``)."""
     if picked is None or after.state in STOPPED_STATES:
         return []
-    wanted = picked.first_response if after.name == "first_response" else picked.resolution
-    if whole_seconds(wanted) == after.target:
+    wanted = {
+        "first_response": picked.first_response,
+        "resolution": picked.resolution,
+        "update": picked.update,
+    }[after.name]
+    if wanted is not None and whole_seconds(wanted) == after.target:
         return []
     name = f"rule {picked.name!r}" if picked.name else "an unnamed rule"
+    to = "no update target" if wanted is None else human(whole_seconds(wanted))
     text = (
         f"{label} target kept at {human(after.target)} ({rule_of(after)}): the clock breached "
         f"under it (due {show(before.due, zone)}) before this reclassification to "
-        f"{human(whole_seconds(wanted))} ({name}); a breach is final"
+        f"{to} ({name}); a breach is final"
     )
     return [(TimelineKind.TARGET_KEPT, text)]
+
+
+def update_entries(
+    fact: SlaFact,
+    before: UpdateClock | None,
+    after: UpdateClock | None,
+    policy: SlaPolicy,
+    zone: ZoneInfo,
+    picked: SlaRule | None = None,
+) -> list[TimelineEntry]:
+    """What one event did to the update clock: started, restarted (a new cycle), paused, ..."""
+    label = LABELS["update"]
+    if after is None and before is not None and before.cycle:
+        name = f"rule {picked.name!r}" if picked is not None and picked.name else "the new rule"
+        text = f"{label} clock withdrawn: {name} sets no update target"
+        return [_entry(fact, TimelineKind.TARGET_CHANGED, before.state, None, text)]
+    if after is None or after.cycle == 0:
+        return []  # no update target, or not started yet (the first response starts it)
+    due = show(after.due, zone)
+    notes: list[tuple[TimelineKind, str]] = []
+    if before is None and fact.event == "Classified":
+        text = (
+            f"{label} clock applies: {rule_of(after)} sets a target of {human(after.target)}; "
+            f"cycle {after.cycle}, started {show(after.cycle_started_at, zone)}, due {due}"
+        )
+        notes.append((TimelineKind.TARGET_CHANGED, text))
+    elif before is None or before.cycle == 0:
+        started = (
+            f"{label} clock started by {fact.event}, the first response: the customer must hear "
+            f"from the desk within {human(after.target)} of business time ({rule_of(after)}; "
+            f"policy {policy.name} v{policy.version}); cycle 1 due {due}"
+        )
+        notes.append((TimelineKind.STARTED, started))
+        if after.is_paused:
+            notes.append((TimelineKind.PAUSED, f"{label} clock paused: waiting on the customer"))
+        if after.state is ClockState.MET:
+            text = f"{label} met by {fact.event} at {show(fact.at, zone)}: it started and stopped"
+            notes.append((TimelineKind.MET, text))
+    elif after.cycle > before.cycle:
+        notes += _restarted(fact, before, after, label, zone)
+    else:
+        notes += changes_of(fact, before, after, label, zone, f"the start of cycle {after.cycle}")
+        notes += kept_target(before, after, picked, label, zone)
+    return [_entry(fact, kind, after.state, after.due, message) for kind, message in notes]
+
+
+def _restarted(
+    fact: SlaFact, before: UpdateClock, after: UpdateClock, label: str, zone: ZoneInfo
+) -> list[tuple[TimelineKind, str]]:
+    """The notes for an event that ended an update cycle and started the next."""
+    notes: list[tuple[TimelineKind, str]] = []
+    due = show(after.due, zone)
+    if before.state in STOPPED_STATES:
+        why = "the request was reopened"
+    elif before.state is ClockState.BREACHED:
+        why = (
+            f"{fact.event} ended cycle {before.cycle}, which had breached (due "
+            f"{show(before.due, zone)})"
+        )
+    else:
+        why = f"{fact.event} ended cycle {before.cycle} on time, {human(before.remaining)} to spare"
+    text = (
+        f"{label} clock restarted: {why}; cycle {after.cycle}, target "
+        f"{human(after.target)}, due {due}"
+    )
+    notes.append((TimelineKind.RESTARTED, text))
+    if after.is_paused:
+        why = "waiting on the customer" if fact.event == "WaitingOnCustomer" else "on hold"
+        notes.append((TimelineKind.PAUSED, f"{label} clock paused: {why}"))
+    return notes
+
+
+def _entry(
+    fact: SlaFact, kind: TimelineKind, state: ClockState, due: datetime | None, message: str
+) -> TimelineEntry:
+    """An entry of the update clock's timeline, caused by ``fact``."""
+    return TimelineEntry(
+        clock="update",
+        kind=kind,
+        at=fact.at,
+        cause=f"{fact.event} v{fact.version}",
+        event_type=fact.event,
+        event_version=fact.version,
+        state=state,
+        due=due,
+        message=message,
+    )
 
 
 def rule_of(clock: Clock) -> str:

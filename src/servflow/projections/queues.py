@@ -80,6 +80,7 @@ class _Row:
     follow_up_at: int | None
     first_response_due: int | None
     resolution_due: int | None
+    update_due: int | None
     due_sort: int
     quarantined: int
     external_ref: str | None
@@ -115,6 +116,9 @@ class QueueRow(Value):
     follow_up_at: datetime | None
     first_response_due: datetime | None
     resolution_due: datetime | None
+    #: The due instant of the update clock's current (or last) cycle: when the customer must
+    #: next hear from the desk. None without an update target and before the first response.
+    update_due: datetime | None = None
     #: The reason of the hold the request is on (``customer`` for a wait on the customer).
     hold_reason: str | None = None
     #: One of the request's stored events could not be read: the row shows the request as
@@ -155,7 +159,8 @@ class QueueProjection(MeasuredProjection[_Row]):
     # v5: ``hold_reason``, the reason of the hold a request is on (the on_hold queue by reason),
     #     and ``external_ref`` and ``external_source``.
     # v6: ``imported``, set by ``HistoryImported`` (live queues may leave such requests out).
-    version: ClassVar[int] = 6
+    # v7: ``update_due``, the due instant of the update clock's current cycle.
+    version: ClassVar[int] = 7
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -169,7 +174,8 @@ class QueueProjection(MeasuredProjection[_Row]):
             "priority_rank INTEGER NOT NULL, category TEXT, team TEXT, agent TEXT, outcome TEXT, "
             "hold_reason TEXT, "
             "opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, follow_up_at BIGINT, "
-            "first_response_due BIGINT, resolution_due BIGINT, due_sort BIGINT NOT NULL, "
+            "first_response_due BIGINT, resolution_due BIGINT, update_due BIGINT, "
+            "due_sort BIGINT NOT NULL, "
             "quarantined INTEGER NOT NULL DEFAULT 0, external_ref TEXT, external_source TEXT, "
             "imported INTEGER NOT NULL DEFAULT 0, sla_policy TEXT, sla_tracker TEXT)"
         )
@@ -269,11 +275,13 @@ class QueueProjection(MeasuredProjection[_Row]):
         due = micros(resolution.due)
         # Only a resolution clock still running orders the work; met or cancelled ones sort last.
         live = due is not None and resolution.state not in STOPPED_STATES
+        update = status.update
         return _evolve(
             row,
             {
                 "first_response_due": micros(status.first_response.due),
                 "resolution_due": due,
+                "update_due": None if update is None else micros(update.due),
                 "due_sort": due if live and due is not None else _NO_DUE,
                 "sla_policy": f"{policy.name} v{policy.version}",
             },
@@ -310,6 +318,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             follow_up_at=None,
             first_response_due=None,
             resolution_due=None,
+            update_due=None,
             due_sort=_NO_DUE,
             quarantined=0,
             external_ref=event.external_ref,
@@ -672,7 +681,14 @@ def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[obje
 
 
 _ROW_FIELDS = tuple(QueueRow.model_fields)
-_INSTANTS = ("opened_at", "updated_at", "follow_up_at", "first_response_due", "resolution_due")
+_INSTANTS = (
+    "opened_at",
+    "updated_at",
+    "follow_up_at",
+    "first_response_due",
+    "resolution_due",
+    "update_due",
+)
 
 
 def _views(records: Sequence[Sequence[Any]]) -> list[QueueRow]:

@@ -318,9 +318,19 @@ class _SlaRow:
     resolution_warn_from: int | None
     resolution_done: str | None
     resolution_window: int | None
+    #: The update clock's current cycle (``update_done`` NULL while one runs: running, warning,
+    #: breached or paused); ``update_done`` says ``none`` where the rule sets no update target,
+    #: ``not_started`` before the first response, else met, missed or cancelled.
+    update_due: int | None
+    update_warn_from: int | None
+    update_done: str | None
+    update_window: int | None
+    #: The update clock's current cycle (1 from the first response; 0 before it, or none).
+    update_cycle: int
     paused: int
     first_response_breached_while_paused: int
     resolution_breached_while_paused: int
+    update_breached_while_paused: int
     awaiting_acceptance: int
     completed_at: int | None
     deemed_acceptance_at: int | None
@@ -365,7 +375,9 @@ class SlaDueRow(Value):
     follow_up_due: bool
 
 
-_CLOCKS: tuple[ClockName, ...] = ("first_response", "resolution")
+_CLOCKS: tuple[ClockName, ...] = ("first_response", "resolution", "update")
+#: ``update_done`` of a request whose rule sets no update target.
+_NO_UPDATE_CLOCK = "none"
 _ALERT_COLUMNS = (
     "request_id, ticket_code, team, agent, priority, policy_name, policy_version, paused"
 )
@@ -377,7 +389,8 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
     name: ClassVar[str] = "sla"
     #: 2: partial indexes of the running clocks, for ``breaches`` and ``at_risk``.
     #: 3: ``imported``, so that listings can leave imported history out.
-    version: ClassVar[int] = 3
+    #: 4: the update clock (``update_*``), listed by ``breaches`` and ``at_risk`` too.
+    version: ClassVar[int] = 4
     table: ClassVar[str] = "sf_sla"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_SlaRow))
 
@@ -390,9 +403,12 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             "calendar_version INTEGER, first_response_due BIGINT, "
             "first_response_warn_from BIGINT, first_response_done TEXT, "
             "first_response_window BIGINT, resolution_due BIGINT, resolution_warn_from BIGINT, "
-            "resolution_done TEXT, resolution_window BIGINT, paused INTEGER NOT NULL, "
+            "resolution_done TEXT, resolution_window BIGINT, update_due BIGINT, "
+            "update_warn_from BIGINT, update_done TEXT, update_window BIGINT, "
+            "update_cycle INTEGER NOT NULL, paused INTEGER NOT NULL, "
             "first_response_breached_while_paused INTEGER NOT NULL, "
             "resolution_breached_while_paused INTEGER NOT NULL, "
+            "update_breached_while_paused INTEGER NOT NULL, "
             "awaiting_acceptance INTEGER NOT NULL, completed_at BIGINT, "
             "deemed_acceptance_at BIGINT, follow_up_at BIGINT, follow_up_due INTEGER NOT NULL, "
             "imported INTEGER NOT NULL, tracker TEXT NOT NULL)"
@@ -448,9 +464,15 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
                 resolution_warn_from=None,
                 resolution_done=None,
                 resolution_window=None,
+                update_due=None,
+                update_warn_from=None,
+                update_done=_NO_UPDATE_CLOCK,
+                update_window=None,
+                update_cycle=0,
                 paused=0,
                 first_response_breached_while_paused=0,
                 resolution_breached_while_paused=0,
+                update_breached_while_paused=0,
                 awaiting_acceptance=0,
                 completed_at=None,
                 deemed_acceptance_at=None,
@@ -478,7 +500,7 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
     def measure(self, row: _SlaRow, policy: SlaPolicy) -> _SlaRow:  # noqa: D102
         tracker = row.tracker
         status = self.status_of(tracker, policy)
-        first, resolution = status.first_response, status.resolution
+        first, resolution, update = status.first_response, status.resolution, status.update
         follow_up = tracker.follow_up_at
         return _evolve(
             row,
@@ -494,9 +516,21 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
                 "resolution_warn_from": micros(resolution.warn_from),
                 "resolution_done": _done(resolution),
                 "resolution_window": _window(resolution),
-                "paused": int(first.is_paused or resolution.is_paused),
+                "update_due": None if update is None else micros(update.due),
+                "update_warn_from": None if update is None else micros(update.warn_from),
+                "update_done": _NO_UPDATE_CLOCK if update is None else _update_done(update),
+                "update_window": None if update is None else _window(update),
+                "update_cycle": 0 if update is None else update.cycle,
+                "paused": int(
+                    first.is_paused
+                    or resolution.is_paused
+                    or (update is not None and update.is_paused)
+                ),
                 "first_response_breached_while_paused": _breached_while_paused(first),
                 "resolution_breached_while_paused": _breached_while_paused(resolution),
+                "update_breached_while_paused": 0
+                if update is None
+                else _breached_while_paused(update),
                 "awaiting_acceptance": int(tracker.awaiting_acceptance),
                 "completed_at": micros(tracker.completed_at),
                 "deemed_acceptance_at": micros(tracker.deemed_acceptance_at(policy)),
@@ -633,6 +667,13 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
 def _done(clock: Clock) -> str | None:
     return clock.state.value if clock.state in STOPPED_STATES else None
+
+
+def _update_done(clock: Clock) -> str | None:
+    """NULL while a cycle runs (it may be listed); else why not: stopped, or not started."""
+    if clock.state in STOPPED_STATES or clock.state is ClockState.NOT_STARTED:
+        return clock.state.value
+    return None
 
 
 def _window(clock: Clock) -> int | None:
