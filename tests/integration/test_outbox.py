@@ -20,10 +20,13 @@ from hypothesis import strategies as st
 import servflow.desk.outbox
 from conftest import DeskFactory, FakeClock
 from servflow import (
+    Calendar,
     DeliveryError,
     OutboundMessage,
     RetryPolicy,
     ServiceDesk,
+    SlaPolicy,
+    SlaRule,
     ValidationFailedError,
 )
 from servflow.projections.outbox import MESSAGE_KINDS
@@ -341,3 +344,38 @@ def test_a_receiver_s_retry_after_is_honoured(make_desk: DeskFactory, clock: Fak
     assert desk.dispatch(Busy(), retry=retry).retried == 1
     [entry] = desk.outbox(status="pending")
     assert entry.next_attempt_at == clock.now + timedelta(minutes=10)
+
+
+def test_a_progress_report_is_owed_once_a_cycle_when_the_update_clock_warns(
+    make_desk: DeskFactory, clock: FakeClock
+) -> None:
+    # 24x7, normal requests: an update at least every 4h (warning from 3h12m, 80%). Probed at
+    # 09:00 (the first response starts cycle 1, due 13:00, warning from 12:12). At 12:30 a
+    # progress report is owed; a second run owes nothing more for the cycle. The agent reports
+    # at 12:45 (cycle 2, due 16:45, warning from 15:57): at 16:00 one more is owed, and at
+    # 17:00, the cycle breached, still that one.
+    policy = SlaPolicy(
+        name="keep-in-touch",
+        calendar=Calendar.always_open(),
+        rules=(SlaRule(name="normal", priority="normal", first_response="4h",
+                       resolution="5d", update="4h"),),
+    )  # fmt: skip
+    desk = make_desk(sla=policy)
+    inbox = Inbox()
+    code = opened(desk)
+    worked(desk, code)
+    desk.probe(code, questions=["Since when?"], findings="Since Friday", actor=AGENT)
+    clock.advance(hours=3, minutes=30)
+    desk.dispatch(inbox)
+    desk.dispatch(inbox)
+    assert inbox.kinds == ["receipt", "progress"]
+    assert "still working on your request" in inbox.got[-1].body
+    assert not inbox.got[-1].personal
+    clock.advance(minutes=15)
+    desk.report_progress(code, message="Waiting for the bank", actor=AGENT)
+    clock.advance(hours=3, minutes=15)
+    desk.dispatch(inbox)
+    clock.advance(hours=1)
+    desk.dispatch(inbox)
+    assert inbox.kinds == ["receipt", "progress", "progress"]
+    assert inbox.duplicates == 0

@@ -64,6 +64,10 @@ _COLLECT_BATCH = 5000
 _CLAIM_BATCH = 50
 _MAX_ERROR = 500
 _STOPPED = frozenset({ClockState.MET, ClockState.MISSED, ClockState.CANCELLED})
+#: The messages time makes owed, by the SLA clock whose state says so: bad news when the
+#: resolution clock is at risk or breached; a progress report when the update clock warns (the
+#: customer is about to go longer than the policy allows without news) or is overdue.
+_TIMED = {"resolution": "bad_news", "update": "progress"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +228,7 @@ class Outbox:
                 (ClockState.BREACHED, self._desk._stores.sla.breaches(tx, at, imported=False)),  # noqa: SLF001
             ):
                 for alert in alerts:
-                    if alert.clock != "resolution":
+                    if alert.clock not in _TIMED:
                         continue
                     request = id_text(alert.request_id)
                     due = micros(alert.due) or 0
@@ -234,9 +238,13 @@ class Outbox:
                     data = orjson.dumps(
                         {"state": state.value, "due": alert.due.isoformat()}
                     ).decode()
-                    key = message_key(request, f"bad_news-{state.value}", due)
+                    kind = _TIMED[alert.clock]
+                    # Bad news once as the clock warns and once as it breaches; a progress
+                    # report once per cycle of the update clock (the cycle's due names it).
+                    label = kind if kind == "progress" else f"{kind}-{state.value}"
+                    key = message_key(request, label, due)
                     status = "expired" if owed < oldest else "pending"
-                    new = self._add(tx, key, request, "bad_news", (owed, 0), data, status)
+                    new = self._add(tx, key, request, kind, (owed, 0), data, status)
                     added += new
                     expired += new and status == "expired"
         return added, expired
