@@ -20,6 +20,7 @@ compute (decode, fold, measure) side by side. An in-memory store is rebuilt in t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -27,10 +28,10 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO
 
-from servflow.desk.stores import OpenedWith, Stores
+from servflow.desk.stores import OpenedWith, Stores, opening_lock
 from servflow.errors import StoreError
 from servflow.projections.runner import Progress, ProgressCallback
 
@@ -166,17 +167,38 @@ class _Pass:
         self._stderr.close()
 
 
+@contextlib.contextmanager
+def _opening(env: dict[str, str]) -> Iterator[None]:
+    """Open a PostgreSQL store as desks do: one process at a time (its catalogue races)."""
+    if "POSTGRES_DBNAME" not in env:
+        yield
+        return
+    from psycopg.conninfo import make_conninfo  # noqa: PLC0415 - optional extra
+
+    dsn = make_conninfo(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env.get("POSTGRES_HOST", "127.0.0.1"),
+        port=env.get("POSTGRES_PORT", "5432"),
+        user=env.get("POSTGRES_USER", "postgres"),
+        password=env.get("POSTGRES_PASSWORD", ""),
+    )
+    with opening_lock(dsn, env.get("POSTGRES_SCHEMA") or "public"):
+        yield
+
+
 def _main() -> None:
     """A group's pass: how to open the store on standard input, JSON lines on standard output."""
     try:
         spec = json.loads(sys.stdin.read())
         key = spec["audit_key"]
-        stores = Stores(
-            spec["env"],
-            projections="external",
-            audit_key=bytes.fromhex(key) if key else None,
-            indexes=False,
-        )
+        env: dict[str, str] = spec["env"]
+        with _opening(env):
+            stores = Stores(
+                env,
+                projections="external",
+                audit_key=bytes.fromhex(key) if key else None,
+                indexes=False,
+            )
         try:
 
             def tick(progress: Progress) -> None:
