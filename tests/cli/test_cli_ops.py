@@ -424,7 +424,7 @@ def test_projections_status_is_the_desks_own_and_shows_the_lag(
         }
         for s in expected
     ]
-    assert {row["name"] for row in rows} == {"queues", "sla", "audit", "outbox"}
+    assert {row["name"] for row in rows} == {"queues", "sla", "audit"}
     assert all(row["lag"] == 3 for row in rows)
     out = ok(run("projections", "status"))
     assert "queues" in out
@@ -441,7 +441,7 @@ def test_rebuild_then_status_shows_no_lag_and_the_same_answers(
     assert all(row["lag"] == 3 for row in data(run("projections", "status", "--json")))
     events = head(db)
     result = data(run("projections", "rebuild", "--json"))
-    assert result["projections"] == ["queues", "sla", "audit", "outbox"]
+    assert result["projections"] == ["queues", "sla", "audit"]
     assert result["events"] == events
     rows = data(run("projections", "status", "--json"))
     assert all(row["lag"] == 0 and row["position"] == events for row in rows)

@@ -275,7 +275,7 @@ def test_desks_opened_together_on_a_fresh_schema_all_open() -> None:
     try:
         with ThreadPoolExecutor(max_workers=6) as pool:
             statuses = list(pool.map(lambda _: open_one(), range(6)))
-        assert statuses == [4] * 6  # queues, sla, audit, outbox
+        assert statuses == [3] * 6
     finally:
         drop_schema(schema)
 

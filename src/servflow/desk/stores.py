@@ -42,7 +42,6 @@ from servflow.persistence.store import (
 )
 from servflow.persistence.views import ViewStore
 from servflow.projections.audit import AuditProjection
-from servflow.projections.outbox import OutboxProjection
 from servflow.projections.queues import QueueProjection
 from servflow.projections.runner import Projector
 from servflow.projections.sla import SlaProjection
@@ -156,13 +155,9 @@ class Stores:
         self.queues = QueueProjection()
         self.sla = SlaProjection()
         self.audit = AuditProjection()
-        self.outbox = OutboxProjection()
         with translated():
             self.projector = Projector(
-                self.store,
-                [self.queues, self.sla, self.audit, self.outbox],
-                self.views,
-                indexes=indexes,
+                self.store, [self.queues, self.sla, self.audit], self.views, indexes=indexes
             )
         if self.keyring is not None:
             # The audit view holds personal fields sealed, as the envelopes of the events the

@@ -1,31 +1,25 @@
-"""The outbox read model: the messages each request's events make owed to its customer.
+"""What the outbox owes: the messages each request's events make owed to its customer.
 
 The source documents ask that the customer hear, for every request: that it was received (with
 its ticket code and the expected resolution), that it was completed, that it was closed after
 their confirmation, and when it was reopened or cancelled; and bad news too. Each fact of the log
-that calls for such a message adds one row here, keyed by ``<request id>:<kind>:<position>``, so a
-rebuild gives every message the same key again and a delivery already made is not made twice.
+that calls for such a message owes one, keyed by ``<request id>:<kind>:<position>``, so the same
+log always owes the same messages under the same keys, and a delivery made is not made twice.
 
-The rows hold no personal text (the dispatcher reads what a template needs from the request
-itself, when it renders the message), so an erasable store keeps no customer's words here.
-What time brings (a resolution clock at risk or breached) is not an event: the dispatcher adds
-those messages from the SLA view when their moment comes (``servflow.desk.outbox``).
+The outbox keeps no view of its own: the audit view already holds one row per event, indexed
+by event type and position, so what became owed since a position is a range read there
+(``owed``), and the write path pays nothing for the outbox. What time brings (a resolution clock
+at risk or breached, an update clock warning) is not an event: the dispatcher takes those from
+the SLA view when their moment comes (``servflow.desk.outbox``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import ClassVar
+from collections.abc import Mapping
 
-import orjson
-
-from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Outcome
-from servflow.persistence.sql import Tx, id_text, micros
-from servflow.projections.base import Projection
 
-__all__ = ["MESSAGE_KINDS", "OutboxProjection", "message_key"]
+__all__ = ["MESSAGE_KINDS", "OWING_EVENTS", "message_key", "owed"]
 
 #: Every kind of message the outbox owes, in the order of a request's life.
 MESSAGE_KINDS = (
@@ -38,7 +32,8 @@ MESSAGE_KINDS = (
     "cancellation",
 )
 
-_COLUMNS = ("key", "request_id", "kind", "position", "owed_at", "data")
+#: The event types (as the audit view names them) that may owe a message.
+OWING_EVENTS = ("Opened", "Completed", "CustomerAccepted", "Closed", "Reopened", "Cancelled")
 
 
 def message_key(request_id: str, kind: str, position: int | str) -> str:
@@ -46,67 +41,29 @@ def message_key(request_id: str, kind: str, position: int | str) -> str:
     return f"{request_id}:{kind}:{position}"
 
 
-def _owed(event: object) -> tuple[str, dict[str, object]] | None:  # noqa: PLR0911 - one per kind
-    """The kind of message an event makes owed, with the facts it needs (None: none)."""
-    if isinstance(event, ServiceRequest.Opened):
+def owed(  # noqa: PLR0911 - one return per kind
+    event_type: str, data: Mapping[str, object]
+) -> tuple[str, dict[str, object]] | None:
+    """The kind of message an event owes, with the facts it needs (None: none).
+
+    ``data`` is the event's fields as the audit view holds them; only facts that are not
+    personal are read (an erasable store seals the others).
+    """
+    if event_type == "Opened":
         return "receipt", {}
-    if isinstance(event, ServiceRequest.Completed):
-        if event.outcome is Outcome.TRANSFERRED:
+    if event_type == "Completed":
+        if data.get("outcome") == Outcome.TRANSFERRED.value:
             return None  # between teams: the customer's request goes on
         return "completion", {
-            "outcome": event.outcome.value,
-            "follow_up_at": None if event.follow_up_at is None else event.follow_up_at.isoformat(),
+            "outcome": data.get("outcome"),
+            "follow_up_at": data.get("follow_up_at"),
         }
-    if isinstance(event, ServiceRequest.CustomerAccepted):
-        return "closure", {"deemed": event.deemed, "by": "acceptance"}
-    if isinstance(event, ServiceRequest.Closed):
+    if event_type == "CustomerAccepted":
+        return "closure", {"deemed": bool(data.get("deemed", False)), "by": "acceptance"}
+    if event_type == "Closed":
         return "closure", {"deemed": False, "by": "desk"}
-    if isinstance(event, ServiceRequest.Reopened):
+    if event_type == "Reopened":
         return "reopening", {}
-    if isinstance(event, ServiceRequest.Cancelled):
+    if event_type == "Cancelled":
         return "cancellation", {}
     return None
-
-
-class OutboxProjection(Projection):
-    """One row per message a request's events make owed to its customer."""
-
-    name: ClassVar[str] = "outbox"
-    version: ClassVar[int] = 1
-    table: ClassVar[str] = "sf_outbox"
-
-    def tables(self) -> Sequence[str]:  # noqa: D102
-        return (self.table,)
-
-    def create(self, tx: Tx) -> None:  # noqa: D102
-        tx.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.t(self.table)} ("
-            "key TEXT PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, "
-            "position BIGINT NOT NULL, owed_at BIGINT NOT NULL, data TEXT NOT NULL)"
-        )
-
-    def indexes(self) -> Sequence[str]:  # noqa: D102
-        index = f'"ix_{self.table}_position"'
-        return (f"CREATE INDEX IF NOT EXISTS {index} ON {self.t(self.table)} (position)",)
-
-    def apply(self, events: Sequence[tuple[int, object]], tx: Tx) -> None:  # noqa: D102
-        rows: list[tuple[object, ...]] = []
-        for position, event in events:
-            owed = _owed(event)
-            if owed is None:
-                continue
-            kind, data = owed
-            assert isinstance(event, ServiceRequest.Event)  # noqa: S101 - _owed says so
-            request = id_text(event.originator_id)
-            occurred: datetime = event.occurred_at
-            rows.append(
-                (
-                    message_key(request, kind, position),
-                    request,
-                    kind,
-                    position,
-                    micros(occurred),
-                    orjson.dumps(data).decode(),
-                )
-            )
-        tx.insert_many(self.t(self.table), _COLUMNS, rows)

@@ -49,7 +49,8 @@ from servflow.errors import (
     shown,
 )
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
-from servflow.projections.outbox import OutboxProjection, message_key
+from servflow.projections.outbox import OWING_EVENTS, message_key
+from servflow.projections.outbox import owed as owed_by
 
 if TYPE_CHECKING:
     from servflow.desk.facade import ServiceDesk
@@ -202,22 +203,31 @@ class Outbox:
             self._ensure(tx)
             found = tx.query(f"SELECT position FROM {self._t(_CURSOR)} WHERE name = 'outbox'")  # noqa: S608
             after = int(found[0]["position"]) if found else 0
-            projection = self._t(OutboxProjection.table)
+            audit = self._desk._stores.audit  # noqa: SLF001 - the desk's own view
+            kinds = ", ".join("?" * len(OWING_EVENTS))
             while True:
                 rows = tx.rows(
-                    f"SELECT key, request_id, kind, position, owed_at, data FROM {projection} "  # noqa: S608
-                    "WHERE position > ? ORDER BY position LIMIT ?",
-                    (after, _COLLECT_BATCH),
+                    f"SELECT position, request_id, event_type, occurred_at, data "  # noqa: S608
+                    f"FROM {audit.t(audit.table)} WHERE position > ? "
+                    f"AND event_type IN ({kinds}) ORDER BY position LIMIT ?",
+                    (after, *OWING_EVENTS, _COLLECT_BATCH),
                 )
                 if not rows:
                     break
-                for key, request_id, kind, position, owed_at, data in rows:
-                    status = "expired" if int(owed_at) < oldest else "pending"
-                    when = (int(owed_at), int(position))
-                    new = self._add(tx, key, request_id, kind, when, data, status)
+                for position, request_id, event_type, occurred_at, data in rows:
+                    after = max(after, int(position))
+                    found_owed = owed_by(str(event_type), orjson.loads(data))
+                    if found_owed is None:
+                        continue
+                    kind, facts = found_owed
+                    key = message_key(str(request_id), kind, int(position))
+                    status = "expired" if int(occurred_at) < oldest else "pending"
+                    when = (int(occurred_at), int(position))
+                    new = self._add(
+                        tx, key, str(request_id), kind, when, orjson.dumps(facts).decode(), status
+                    )
                     added += new
                     expired += new and status == "expired"
-                    after = max(after, int(position))
             tx.execute(
                 f"INSERT INTO {self._t(_CURSOR)} (name, position) VALUES ('outbox', ?) "  # noqa: S608
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
