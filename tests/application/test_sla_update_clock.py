@@ -19,7 +19,7 @@ breached at 14:30:01), and an update exactly at the due instant is on time.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -37,20 +37,7 @@ from servflow import (
     TimelineKind,
     UpdateClock,
 )
-
-H = timedelta(hours=1)
-M = timedelta(minutes=1)
-
-#: Each rule about a reclassification under both settings: breaches final, and re-timed.
-BOTH = pytest.mark.parametrize("final", [True, False], ids=["final", "retroactive"])
-
-
-def at(text: str) -> datetime:
-    """An instant in the week of 2026-03-02 (a Monday), UTC: ``at("Mon 13:00")``."""
-    day, clock = text.split()
-    days = ("Mon", "Tue", "Wed", "Thu", "Fri").index(day)
-    hours, minutes, seconds = (int(part) for part in f"{clock}:0".split(":")[:3])
-    return datetime(2026, 3, 2 + days, hours, minutes, seconds, tzinfo=UTC)
+from sla_week import BOTH, H, M, at, go, probe, urgent
 
 
 def policy(*, final: bool = True, version: int = 1) -> SlaPolicy:
@@ -72,28 +59,6 @@ def policy(*, final: bool = True, version: int = 1) -> SlaPolicy:
         holds={"change_window": True, "vendor": False},
         breach_is_final=final,
     )
-
-
-def urgent(desk: ServiceDesk) -> Request:
-    """Opened Mon 09:00, urgent, assigned: first response due 10:00, resolution due 17:00."""
-    request = desk.open(
-        customer="acme",
-        channel="phone",
-        kind="complaint",
-        stage="post_sale",
-        symptom="The line drops every evening",
-        actor="agent:ana",
-    )
-    desk.classify(request, priority="urgent", actor="agent:lead")
-    return desk.assign(request, team="network", agent="ana", actor="agent:lead")
-
-
-def go(clock: FakeClock, text: str) -> None:
-    clock.now = at(text)
-
-
-def probe(desk: ServiceDesk, request: Request) -> None:
-    desk.probe(request, questions=["Since when?"], findings="since Friday", actor="agent:ana")
 
 
 def progress(desk: ServiceDesk, request: Request) -> None:
