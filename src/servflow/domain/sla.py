@@ -399,14 +399,8 @@ class SlaTracker(BaseModel):
             state = ClockState.MET if due is None or scan.stop <= due else ClockState.MISSED
         elif scan.stop_kind == "cancelled":
             state = ClockState.CANCELLED
-        elif due is not None and at > due:
-            state = ClockState.BREACHED
-        elif is_paused:
-            state = ClockState.PAUSED
-        elif elapsed >= warn:
-            state = ClockState.WARNING
         else:
-            state = ClockState.RUNNING
+            state = running_state(at=at, due=due, is_paused=is_paused, elapsed=elapsed, warn=warn)
         return Clock(
             name=name,
             state=state,
@@ -424,7 +418,7 @@ class SlaTracker(BaseModel):
             calendar_version=calendar.version,
         )
 
-    def _update_clock(  # noqa: C901 - the states of a cycle, as ``_clock`` tells the others'
+    def _update_clock(
         self, facts: Sequence[SlaFact], at: datetime, policy: SlaPolicy
     ) -> UpdateClock | None:
         """The update clock as of ``at`` from a prefix of the facts; None if it does not apply."""
@@ -457,15 +451,10 @@ class SlaTracker(BaseModel):
             state = ClockState.MISSED if scan.late else ClockState.MET
         elif how == "cancelled":
             state = ClockState.CANCELLED
-        elif due is not None and at > due:
-            state = ClockState.BREACHED
-            breached += 1  # the current cycle, breached as of ``at``
-        elif is_paused:
-            state = ClockState.PAUSED
-        elif elapsed >= warn_amount(target, policy.warn_at):
-            state = ClockState.WARNING
         else:
-            state = ClockState.RUNNING
+            warn = warn_amount(target, policy.warn_at)
+            state = running_state(at=at, due=due, is_paused=is_paused, elapsed=elapsed, warn=warn)
+            breached += state is ClockState.BREACHED  # the current cycle, breached as of ``at``
         return UpdateClock(
             state=state,
             target=target,
@@ -941,3 +930,20 @@ class DueAction(BaseModel):
     action: DueActionKind
     #: When the moment came (the event's ``occurred_at``), not when it was recorded.
     occurred_at: AwareDatetime
+
+
+def running_state(
+    *, at: datetime, due: datetime | None, is_paused: bool, elapsed: timedelta, warn: timedelta
+) -> ClockState:
+    """The state of a clock that has not stopped, as of ``at``.
+
+    Breached once ``at`` is past the due instant (also while paused), else paused, else in its
+    warning window once the time counted reaches ``warn``, else running.
+    """
+    if due is not None and at > due:
+        return ClockState.BREACHED
+    if is_paused:
+        return ClockState.PAUSED
+    if elapsed >= warn:
+        return ClockState.WARNING
+    return ClockState.RUNNING
