@@ -118,6 +118,21 @@ def test_a_correction_re_times_running_clocks_and_keeps_verdicts(
     assert before[c.ticket_code].resolution.due == at("Thu 10:00")
     assert [x.ticket_code for x in desk.breaches()] == [a.ticket_code, c.ticket_code]
 
+    # Before adopting it, a what-if lists B's verdict among those the correction would flip
+    # (missed -> met), and C's due moving by a day (Thu 10:00 -> Fri 10:00).
+    flips = {
+        (f.ticket_code, f.clock): (f.before, f.after, f.due_delta)
+        for f in desk.sla_whatif(
+            policy=madrid(version=2), period=(at("Mon 00:00"), at("Fri 00:00"))
+        )
+    }
+    assert flips[b.ticket_code, "resolution"][:2] == (ClockState.MISSED, ClockState.MET)
+    assert flips[c.ticket_code, "resolution"] == (
+        ClockState.BREACHED,
+        ClockState.WARNING,
+        timedelta(days=1),
+    )
+
     clock.now = at("Thu 15:00") + 30 * S
     correction = desk.adopt_policy(
         madrid(version=2), actor="agent:admin", effective_from=at("Mon 09:30")
