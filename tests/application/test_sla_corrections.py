@@ -18,6 +18,7 @@ correction) has it. The policy's one rule: first response 4h, resolution 24h, ``
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 
 import pytest
 
@@ -33,6 +34,8 @@ from servflow import (
     SlaRule,
     ValidationFailedError,
 )
+from servflow.domain.request import Moment, ServiceRequest
+from servflow.domain.sla import SINCE_EVER, PolicyAdoption, SlaTracker, clock_policies
 
 S = timedelta(seconds=1)
 
@@ -228,3 +231,70 @@ def test_what_a_correction_may_not_do(make_desk: DeskFactory, clock: FakeClock) 
         madrid(version=2), actor="agent:admin", effective_from=first.effective_from
     )
     assert corrected.effective_from == first.effective_from
+
+
+def test_history_recorded_after_a_correction_is_measured_by_it_whatever_its_dates() -> None:
+    # Request D happened like B (opened Mon 10:00, probed Mon 11:00, resolved Thu 11:00) but was
+    # recorded after the correction (imported on Thu 15:10): the desk never reported anything on
+    # it under v1, so all its clocks follow v2, and its resolution (due Fri 10:00) is met. The
+    # same history recorded as it happened keeps v1 for the clocks stopped before the correction.
+    imported = at("Thu 15:10")
+    v1 = PolicyAdoption(
+        policy=madrid(version=1),
+        effective_from=SINCE_EVER,
+        adopted_by="system",
+        adopted_at=at("Mon 08:00"),
+        sequence=2,
+    )
+    v2 = PolicyAdoption(
+        policy=madrid(version=2),
+        effective_from=at("Mon 09:30"),
+        adopted_by="agent:admin",
+        adopted_at=at("Thu 15:00"),
+        sequence=3,
+    )
+
+    def tracker(*, late: bool) -> SlaTracker:
+        def moment(when: str) -> Moment:
+            return Moment(recorded_at=imported if late else at(when), occurred_at=at(when))
+
+        request = ServiceRequest.open(
+            ticket_code="SR-000004",
+            customer="acme",
+            channel="phone",
+            kind="complaint",
+            stage="post_sale",
+            symptom="s",
+            synthesis=None,
+            actor="agent:ana",
+            at=moment("Mon 10:00"),
+        )
+        request.classify(
+            priority="normal", kind=None, category=None, actor="agent:lead", at=moment("Mon 10:00")
+        )
+        request.assign(team="network", agent="ana", actor="agent:lead", at=moment("Mon 10:00"))
+        request.probe(
+            questions=["?"], findings="f", diagnosis=None, actor="agent:ana", at=moment("Mon 11:00")
+        )
+        request.complete(
+            outcome="resolved",
+            resolution="fixed",
+            follow_up_at=None,
+            to_team=None,
+            actor="agent:ana",
+            at=moment("Thu 11:00"),
+        )
+        found = reduce(SlaTracker.fold, request.collect_events(), None)
+        assert found is not None
+        return found
+
+    late = tracker(late=True)
+    policies = clock_policies([v1, v2], late)
+    assert policies.single
+    assert policies.resolution.version == 2
+    resolution = late.status(at("Fri 12:00"), policies.resolution).resolution
+    assert (resolution.state, resolution.due) == (ClockState.MET, at("Fri 10:00"))
+
+    on_time = tracker(late=False)
+    kept = clock_policies([v1, v2], on_time)
+    assert (kept.first_response.version, kept.resolution.version) == (1, 1)

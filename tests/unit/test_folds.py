@@ -360,7 +360,15 @@ def test_an_opening_starts_a_tracker_at_the_second_it_happened() -> None:
         tier="premium",
         kind="complaint",
         opened_at=START + timedelta(seconds=30),
-        facts=(SlaFact(event="Opened", version=1, at=START + timedelta(seconds=30)),),
+        facts=(
+            SlaFact(
+                event="Opened",
+                version=1,
+                at=START + timedelta(seconds=30),
+                # Recorded an hour after it happened: kept, to the second (corrections use it).
+                recorded=START + H + timedelta(seconds=30),
+            ),
+        ),
     )
     # Nothing before an opening, and one opening per request.
     assert SlaTracker.fold(None, object()) is None

@@ -129,6 +129,12 @@ def _kept_as(event: object, name: str, *, by_customer: bool) -> str | None:
     return name if name in KEPT or by_customer else None
 
 
+def _recorded(event: ServiceRequest.Event, at: datetime) -> datetime | None:
+    """The second ``event`` was recorded in, where that is after ``at`` (else None)."""
+    recorded = to_second(event.timestamp)
+    return recorded if recorded > at else None
+
+
 class SlaTracker(BaseModel):
     """The SLA-relevant facts of one request, folded from its events in log order.
 
@@ -163,7 +169,14 @@ class SlaTracker(BaseModel):
                 tier=event.customer.tier.value,
                 kind=event.kind.value,
                 opened_at=opened,
-                facts=(SlaFact(event=name, version=event.originator_version, at=opened),),
+                facts=(
+                    SlaFact(
+                        event=name,
+                        version=event.originator_version,
+                        at=opened,
+                        recorded=_recorded(event, opened),
+                    ),
+                ),
             )
         by_customer = event.actor.startswith("customer:") or isinstance(
             event, ServiceRequest.CustomerMessaged
@@ -195,6 +208,7 @@ class SlaTracker(BaseModel):
             version=event.originator_version,
             at=at,
             by_customer=by_customer,
+            recorded=_recorded(event, at),
             **fields,
         )
         return tracker._with_facts((*tracker.facts, fact))  # noqa: SLF001 - its own class
@@ -771,6 +785,11 @@ class ClockPolicies(NamedTuple):
 _JUST_BEFORE = timedelta(microseconds=1)
 
 
+def _recorded_at(fact: SlaFact) -> datetime:
+    """When the desk knew of ``fact``: when it was recorded (to the second)."""
+    return fact.at if fact.recorded is None else fact.recorded
+
+
 def _stopped(
     tracker: SlaTracker,
     at: datetime,
@@ -804,14 +823,19 @@ def clock_policies(adoptions: Sequence[PolicyAdoption], tracker: SlaTracker) -> 
         # To the second, as the clocks are: what happened in the adoption's own second counts
         # as after it (a request opened then follows it, a clock stopped then is re-timed).
         recorded = to_second(adoption.adopted_at)
-        if recorded <= opened:
-            policies = ClockPolicies.of(chosen)
+        if _recorded_at(tracker.facts[0]) >= recorded:
+            policies = ClockPolicies.of(chosen)  # the desk did not know the request yet
             continue
         before = recorded - _JUST_BEFORE
+        known = tracker
+        if any(fact.recorded is not None for fact in tracker.facts):
+            # What the desk knew then: facts recorded later (imported history) do not count.
+            facts = tuple(f for f in tracker.facts if _recorded_at(f) < recorded)
+            known = tracker._with_facts(facts)  # noqa: SLF001 - same module, a valid prefix set
         statuses: dict[int, SlaStatus] = {}
         policies = ClockPolicies(
             *(
-                old if old is chosen or _stopped(tracker, before, old, name, statuses) else chosen
+                old if old is chosen or _stopped(known, before, old, name, statuses) else chosen
                 for name, old in zip(ClockPolicies._fields, policies, strict=True)
             )
         )

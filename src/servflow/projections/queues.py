@@ -159,7 +159,9 @@ class QueueProjection(MeasuredProjection[_Row]):
     #     and ``external_ref`` and ``external_source``.
     # v6: ``imported``, set by ``HistoryImported`` (live queues may leave such requests out).
     # v7: ``update_due``, the due instant of the update clock's current cycle.
-    version: ClassVar[int] = 7
+    # v8: trackers keep when a fact was recorded, where after it happened (corrections re-time
+    #     clocks by what the desk knew when they were adopted).
+    version: ClassVar[int] = 8
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 

@@ -408,7 +408,8 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
     #: 2: partial indexes of the running clocks, for ``breaches`` and ``at_risk``.
     #: 3: ``imported``, so that listings can leave imported history out.
     #: 4: the update clock (``update_*``), listed by ``breaches`` and ``at_risk`` too.
-    version: ClassVar[int] = 4
+    #: 5: trackers keep when a fact was recorded, where after it happened (for corrections).
+    version: ClassVar[int] = 5
     table: ClassVar[str] = "sf_sla"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_SlaRow))
 
