@@ -420,10 +420,10 @@ def test_an_adoption_cannot_be_back_dated_but_can_be_scheduled(
     desk: ServiceDesk, clock: FakeClock
 ) -> None:
     desk.adopt_policy(office_policy(version=1), actor="agent:admin")
+    # Only a correction (a higher version of an adopted policy) may be back-dated.
+    other = office_policy(version=2).model_copy(update={"name": "other"})
     with pytest.raises(ValidationFailedError, match="past"):
-        desk.adopt_policy(
-            office_policy(version=2), actor="agent:admin", effective_from=clock.now - H
-        )
+        desk.adopt_policy(other, actor="agent:admin", effective_from=clock.now - H)
     adoption = desk.adopt_policy(
         office_policy(version=2), actor="agent:admin", effective_from=clock.now + 24 * H
     )

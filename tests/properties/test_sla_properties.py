@@ -29,7 +29,7 @@ from functools import reduce
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FakeClock
+from conftest import FakeClock, view_rows
 from lifecycle_model import allows
 from servflow import ServflowError, ServiceDesk, Status, TimelineKind
 from servflow.domain.calendar import Calendar
@@ -527,3 +527,71 @@ def test_the_sla_projection_rows_equal_a_tracker_folded_directly(
         desk.rebuild_projections(["sla"])
         with desk._stores.projector.views.transaction(commit=False) as tx:
             assert desk._stores.sla.rows(tx) == before
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    story=desk_steps,
+    sla=policies,
+    switch=st.integers(1, 30),
+    calendar=st.sampled_from(CALENDARS),
+    back=st.integers(0, 3_000),
+    offsets=st.lists(st.integers(0, 3_000), max_size=3),
+)
+def test_known_before_a_correction_answers_what_the_desk_answered_then(
+    story: list[DeskStep],
+    sla: SlaPolicy,
+    switch: int,
+    calendar: Calendar,
+    back: int,
+    offsets: list[int],
+) -> None:
+    clock = FakeClock()
+    start = clock.now
+    with ServiceDesk(clock=clock, sla=sla) as desk:
+        tickets = drive(desk, clock, story[:switch])
+        known = clock.now
+        instants = [known] + [start + timedelta(minutes=o) for o in offsets]
+        answered = {
+            (ticket, at): desk.sla(ticket, at=at)
+            for ticket in tickets
+            for at in instants
+            if at >= desk.get(ticket).opened_at
+        }
+        # A correction, effective from a random past instant (or a future one: an adoption).
+        clock.advance(seconds=1)
+        corrected = sla.model_copy(update={"version": 2, "warn_at": 0.5, "calendar": calendar})
+        desk.adopt_policy(
+            corrected,
+            actor="agent:admin",
+            effective_from=min(start + timedelta(minutes=back), clock.now),
+        )
+        clock.advance(seconds=1)
+        tickets = drive(desk, clock, story[switch:]) + tickets
+        # What the desk knew before the correction, it still answers.
+        for (ticket, at), answer in answered.items():
+            assert desk.sla(ticket, at=at, known_at=known) == answer
+        # Verdicts reached before the correction keep their version.
+        for ticket in tickets:
+            if (ticket, known) not in answered:
+                continue
+            now = desk.sla(ticket, at=max(clock.now, known))
+            for old, new in zip(answered[ticket, known].clocks, now.clocks, strict=False):
+                if old.state in STOPPED_STATES:
+                    assert new.policy_version == old.policy_version
+        # The views follow the desk's answers, and equal a rebuild.
+        with desk._stores.projector.views.transaction(commit=False) as tx:
+            rows = {r["ticket_code"]: r for r in desk._stores.sla.rows(tx)}
+        for ticket, row in rows.items():
+            last = desk.sla(ticket).at
+            answer = desk.sla(ticket, at=max(clock.now, last))
+            assert row["resolution_due"] == micros(answer.resolution.due)
+            assert row["first_response_due"] == micros(answer.first_response.due)
+            assert row["policy_version"] == answer.resolution.policy_version
+        followed = view_rows(desk)
+        desk.rebuild_projections()
+        assert view_rows(desk) == followed

@@ -304,6 +304,7 @@ def _sensible(
         "count": st.booleans(),
         "occurred_at": before,
         "at": before,
+        "known_at": before,
         "as_of": before,
         "until": before,
         "since": before,

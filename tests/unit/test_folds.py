@@ -26,7 +26,7 @@ from servflow import Status
 from servflow.domain.calendar import Calendar
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest, request_id_for
-from servflow.domain.sla import SlaFact, SlaPolicyBook, SlaTracker
+from servflow.domain.sla import ClockPolicies, SlaFact, SlaPolicyBook, SlaTracker
 from servflow.domain.values import Priority
 from servflow.persistence.sql import micros
 from servflow.projections import audit, queues
@@ -304,7 +304,7 @@ def test_events_the_queue_does_not_use_leave_the_row_or_move_only_its_clocks() -
 def test_the_queue_orders_by_the_running_resolution_clock_and_puts_stopped_ones_last() -> None:
     story = Story()
     queue = QueueProjection()
-    opened = queue.measure(last_row(queue.fold, story.events), POLICY)
+    opened = queue.measure(last_row(queue.fold, story.events), ClockPolicies.of(POLICY))
     assert (opened.first_response_due, opened.resolution_due) == (
         micros(START + 4 * H),
         micros(START + 16 * H),
@@ -312,7 +312,7 @@ def test_the_queue_orders_by_the_running_resolution_clock_and_puts_stopped_ones_
     assert opened.due_sort == opened.resolution_due
     assert opened.sla_policy == "round-the-clock v3"
     story.classify(10, "urgent")  # targets follow the latest classification, from the opening
-    urgent = queue.measure(last_row(queue.fold, story.events), POLICY)
+    urgent = queue.measure(last_row(queue.fold, story.events), ClockPolicies.of(POLICY))
     assert (urgent.first_response_due, urgent.resolution_due, urgent.due_sort) == (
         micros(START + H),
         micros(START + 4 * H),
@@ -320,14 +320,14 @@ def test_the_queue_orders_by_the_running_resolution_clock_and_puts_stopped_ones_
     )
     story.assign(20)
     story.complete(30)
-    done = queue.measure(last_row(queue.fold, story.events), POLICY)
+    done = queue.measure(last_row(queue.fold, story.events), ClockPolicies.of(POLICY))
     assert done.resolution_due == micros(START + 4 * H)  # met, and no longer what orders work
     assert done.due_sort == NO_DUE
     story.reopen(40)
-    again = queue.measure(last_row(queue.fold, story.events), POLICY)
+    again = queue.measure(last_row(queue.fold, story.events), ClockPolicies.of(POLICY))
     assert again.due_sort == again.resolution_due is not None  # running again
     story.cancel(50)
-    cancelled = queue.measure(last_row(queue.fold, story.events), POLICY)
+    cancelled = queue.measure(last_row(queue.fold, story.events), ClockPolicies.of(POLICY))
     assert cancelled.due_sort == NO_DUE
 
 
@@ -337,7 +337,7 @@ def test_a_queue_row_reads_back_as_it_was_written() -> None:
     story.assign(2)
     story.wait(3)
     queue = QueueProjection()
-    row = queue.measure(last_row(queue.fold, story.events), POLICY)
+    row = queue.measure(last_row(queue.fold, story.events), ClockPolicies.of(POLICY))
     values = queue.to_values(row)
     assert len(values) == len(queue.columns)
     assert queue.from_record(dict(zip(queue.columns, values, strict=True))) == row
@@ -360,7 +360,15 @@ def test_an_opening_starts_a_tracker_at_the_second_it_happened() -> None:
         tier="premium",
         kind="complaint",
         opened_at=START + timedelta(seconds=30),
-        facts=(SlaFact(event="Opened", version=1, at=START + timedelta(seconds=30)),),
+        facts=(
+            SlaFact(
+                event="Opened",
+                version=1,
+                at=START + timedelta(seconds=30),
+                # Recorded an hour after it happened: kept, to the second (corrections use it).
+                recorded=START + H + timedelta(seconds=30),
+            ),
+        ),
     )
     # Nothing before an opening, and one opening per request.
     assert SlaTracker.fold(None, object()) is None
@@ -467,7 +475,7 @@ def test_the_sla_row_keeps_who_works_on_the_request_and_its_priority() -> None:
 
 def measured(story: Story) -> Any:
     sla = SlaProjection()
-    return sla.measure(last_row(sla.fold, story.events), POLICY)
+    return sla.measure(last_row(sla.fold, story.events), ClockPolicies.of(POLICY))
 
 
 def test_the_due_rows_of_running_clocks() -> None:

@@ -84,6 +84,18 @@ def sla_show(
     ticket: Ticket,
     *,
     at: At = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--known-at",
+            metavar="ISO-8601",
+            help=(
+                "Answer with what the desk had recorded by this instant, with a UTC offset "
+                "(default: everything; reproduces what was reported before a correction)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     timeline: Annotated[
         bool, typer.Option("--timeline", help="Also explain how each clock got there.")
     ] = False,
@@ -96,8 +108,9 @@ def sla_show(
     current = session(ctx)
     when = instant(at)
     desk = current.desk(existing=True)
-    status = desk.sla(ticket, at=when)
-    entries = desk.sla_timeline(ticket, until=when) if timeline else None
+    known = None if known_at is None else instant(known_at, "--known-at")
+    status = desk.sla(ticket, at=when, known_at=known)
+    entries = desk.sla_timeline(ticket, until=when, known_at=known) if timeline else None
     if as_json:
         data = status.model_dump(mode="json")
         if entries is not None:

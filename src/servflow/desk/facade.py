@@ -546,24 +546,33 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
 
     # -- SLA ------------------------------------------------------------------------------
 
-    def sla(self, ref: Ref, *, at: datetime | None = None) -> SlaStatus:
+    def sla(
+        self, ref: Ref, *, at: datetime | None = None, known_at: datetime | None = None
+    ) -> SlaStatus:
         """The SLA clocks of a request as of ``at`` (default now), from its events up to then.
 
         Each clock says its state, target, due instant, business time elapsed, remaining and
         paused, and the policy and calendar versions that measured it (those in force at the
-        request's opening), so the same question gets the same answer at any later date. The
-        update clock (``SlaStatus.update``) is there where the rule in force sets an update
-        target, with its current cycle and its cycles met and breached.
-        """
-        return self._sla.status(ref, at)
+        request's opening, or a correction adopted while the clock still ran), so the same
+        question gets the same answer at any later date. The update clock
+        (``SlaStatus.update``) is there where the rule in force sets an update target, with its
+        current cycle and its cycles met and breached.
 
-    def sla_timeline(self, ref: Ref, *, until: datetime | None = None) -> list[TimelineEntry]:
+        Answers are bitemporal: ``known_at`` (default now) answers with what the desk had
+        recorded by then (events and policy adoptions), so what it reported before a correction
+        can be reproduced; ``known_at`` may be before ``at``.
+        """
+        return self._sla.status(ref, at, known_at)
+
+    def sla_timeline(
+        self, ref: Ref, *, until: datetime | None = None, known_at: datetime | None = None
+    ) -> list[TimelineEntry]:
         """Why a clock stands where it does: started, paused, resumed, warned, breached, met.
 
         Each entry names the event (type and version) that caused it, or ``time``; entries
-        run up to ``until`` (default now).
+        run up to ``until`` (default now), as known at ``known_at`` (default now, see ``sla``).
         """
-        return self._sla.timeline(ref, until)
+        return self._sla.timeline(ref, until, known_at)
 
     def sla_whatif(
         self,
@@ -630,9 +639,14 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
 
         By default it takes effect from the next whole second (the very first adoption, made
         before any request was opened, measures every request, imported history included).
-        It cannot be back-dated: what-ifs (``sla_whatif``) show a correction's effect on the past
-        without rewriting it. Re-adopting the latest policy records nothing; the same name and
-        version with other content, or an older version, is a ``ConfigurationError``.
+        Only a **correction** may be back-dated: a higher version of an adopted policy, effective
+        from a past instant no earlier than that policy was first in force. It re-times, from
+        their opening, the clocks still running (or paused) when it is recorded of the requests
+        opened from ``effective_from`` on; clocks stopped before keep their version and verdict
+        (``sla(..., known_at=...)`` still answers what was reported before it). Any other past
+        ``effective_from`` is a ``ValidationFailedError`` (``sla_whatif`` shows a candidate's
+        effect without adopting it). Re-adopting the latest policy records nothing; the same
+        name and version with other content, or an older version, is a ``ConfigurationError``.
         """
         return self._sla.adopt(policy, actor=actor, effective_from=effective_from)
 

@@ -35,9 +35,13 @@ from servflow.domain.sla import (
     SlaTracker,
     TimelineEntry,
     WhatIfFlip,
+    clock_policies,
     compare,
+    known_by,
     policy_at,
     same_policy,
+    status_under,
+    timeline_under,
     to_second,
 )
 from servflow.domain.values import Outcome
@@ -72,23 +76,35 @@ class SlaDesk:
 
     # -- clocks -------------------------------------------------------------------------
 
-    def status(self, ref: Ref, at: datetime | None) -> SlaStatus:
-        """Both clocks of a request as of ``at`` (see ``ServiceDesk.sla``)."""
+    def status(self, ref: Ref, at: datetime | None, known_at: datetime | None) -> SlaStatus:
+        """Both clocks of a request as of ``at``, as known at ``known_at`` (``ServiceDesk.sla``)."""
         request_id = self._stores.resolve(ref)
         when = self._clock.instant(at, "at", "sla", request_id)
-        tracker = self._tracker(request_id, ref)
+        known = self._known(known_at, "sla", request_id)
+        tracker = self._tracker(request_id, ref, known)
         if to_second(when) < tracker.opened_at:
             raise RequestNotFoundError(
                 describe(ref), detail=f"it was opened after {when.isoformat()}"
             )
-        return tracker.status(when, policy_at(self.adoptions(), tracker.opened_at))
+        adoptions = self.adoptions()
+        policies = clock_policies(
+            adoptions if known is None else known_by(adoptions, known), tracker
+        )
+        return status_under(policies, lambda policy: tracker.status(when, policy))
 
-    def timeline(self, ref: Ref, until: datetime | None) -> list[TimelineEntry]:
+    def timeline(
+        self, ref: Ref, until: datetime | None, known_at: datetime | None
+    ) -> list[TimelineEntry]:
         """Why the clocks stand where they do (see ``ServiceDesk.sla_timeline``)."""
         request_id = self._stores.resolve(ref)
         when = self._clock.instant(until, "until", "sla_timeline", request_id)
-        tracker = self._tracker(request_id, ref)
-        return tracker.timeline(policy_at(self.adoptions(), tracker.opened_at), until=when)
+        known = self._known(known_at, "sla_timeline", request_id)
+        tracker = self._tracker(request_id, ref, known)
+        adoptions = self.adoptions()
+        policies = clock_policies(
+            adoptions if known is None else known_by(adoptions, known), tracker
+        )
+        return timeline_under(tracker, policies, when)
 
     def whatif(
         self, policy: SlaPolicy, period: tuple[datetime, datetime], at: datetime | None
@@ -134,12 +150,26 @@ class SlaDesk:
                 return self._stores.sla.breaches(tx, when, limit=limit, imported=imported)
             return self._stores.sla.at_risk(tx, when, limit=limit, imported=imported)
 
-    def _tracker(self, request_id: UUID, ref: Ref) -> SlaTracker:
+    def _known_adoptions(self, known_at: datetime | None) -> list[PolicyAdoption]:
+        adoptions = self.adoptions()
+        return adoptions if known_at is None else known_by(adoptions, known_at)
+
+    def _known(self, known_at: datetime | None, command: str, request_id: UUID) -> datetime | None:
+        """``known_at`` checked; None (everything recorded) when not given."""
+        if known_at is None:
+            return None
+        return self._clock.instant(known_at, "known_at", command, request_id)
+
+    def _tracker(self, request_id: UUID, ref: Ref, known_at: datetime | None = None) -> SlaTracker:
+        """The request's tracker from the events recorded at or before ``known_at``."""
         tracker: SlaTracker | None = None
         for event in self._writer.events(request_id, ref):
+            if known_at is not None and event.timestamp > known_at:
+                break
             tracker = SlaTracker.fold(tracker, event)
-        if tracker is None:  # pragma: no cover - an Opened event always starts one
-            raise RequestNotFoundError(describe(ref))
+        if tracker is None:
+            when = "" if known_at is None else f" at {known_at.isoformat()}"
+            raise RequestNotFoundError(describe(ref), detail=f"it was not recorded yet{when}")
         return tracker
 
     # -- due events -----------------------------------------------------------------------
@@ -178,7 +208,7 @@ class SlaDesk:
             tracker = reduce(SlaTracker.fold, events, None)
             if request is None or tracker is None:  # pragma: no cover - Opened starts both
                 return None, []
-            policy = policy_at(adoptions, tracker.opened_at)
+            policy = clock_policies(adoptions, tracker).resolution
             done: list[DueAction] = []
             for instant, action in _planned_due(request, tracker, policy, when):
                 if request.status is not Status.COMPLETED:
@@ -216,7 +246,7 @@ class SlaDesk:
             latest = book.latest if book is not None else None
             if latest is not None and same_policy(latest.policy, policy):
                 return None, latest
-            effective = self._effective_from(book, effective_from, now)
+            effective = self._effective_from(book, policy, effective_from, now)
             moment = Moment(recorded_at=now, occurred_at=now)
             if book is None:
                 book = SlaPolicyBook.start(actor=actor, at=moment)
@@ -260,7 +290,11 @@ class SlaDesk:
         return [] if book is None else list(book.adoptions)
 
     def _effective_from(
-        self, book: SlaPolicyBook | None, requested: datetime | None, now: datetime
+        self,
+        book: SlaPolicyBook | None,
+        policy: SlaPolicy,
+        requested: datetime | None,
+        now: datetime,
     ) -> datetime:
         # From the next whole second: a request opened (recorded) before the adoption, even in
         # the same second, keeps the policy it was opened under.
@@ -269,6 +303,12 @@ class SlaDesk:
             first = book is None or not book.adoptions
             return SINCE_EVER if first and not self._has_requests() else earliest
         when = self._clock.instant(requested, "effective_from", "adopt_policy")
+        whole = to_second(when)
+        whole = whole if whole == when else whole + _SECOND
+        if when < now and book is not None:
+            corrected = [a for a in book.adoptions if a.policy.name == policy.name]
+            if corrected:
+                return _correction_from(corrected, policy, whole)
         if when < now:
             msg = (
                 f"refused 'adopt_policy': effective_from {when.isoformat()} is in the past; "
@@ -278,8 +318,7 @@ class SlaDesk:
             raise ValidationFailedError(
                 msg, command="adopt_policy", errors=(("effective_from", "in the past"),)
             )
-        whole = to_second(when)
-        return max(earliest, whole if whole == when else whole + _SECOND)
+        return max(earliest, whole)
 
     def _has_requests(self) -> bool:
         with translated():
@@ -287,6 +326,30 @@ class SlaDesk:
                 start=1, limit=1, topics=(get_topic(ServiceRequest.Opened),)
             )
         return bool(found)
+
+
+def _correction_from(
+    corrected: Sequence[PolicyAdoption], policy: SlaPolicy, effective_from: datetime
+) -> datetime:
+    """``effective_from`` of a correction of the adopted versions ``corrected``, or refused.
+
+    A correction is a higher version of an adopted policy (``SlaPolicyBook.check`` refuses a
+    lower one); it reaches back no further than the first adoption of that policy, since the
+    requests opened before were never measured by it.
+    """
+    first = min(a.effective_from for a in corrected)
+    if effective_from < first:
+        msg = (
+            f"refused 'adopt_policy': effective_from {effective_from.isoformat()} is before "
+            f"{policy.name!r} was first in force ({first.isoformat()}); a correction reaches "
+            "only the requests the policy it corrects measured"
+        )
+        raise ValidationFailedError(
+            msg,
+            command="adopt_policy",
+            errors=(("effective_from", "before the corrected policy was in force"),),
+        )
+    return effective_from
 
 
 def _mutate(request: ServiceRequest | None, event: ServiceRequest.Event) -> ServiceRequest | None:

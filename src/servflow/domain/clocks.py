@@ -293,6 +293,10 @@ class SlaFact(BaseModel):
     #: For ``WaitingOnCustomer``: whether asking the customer met the first response (recorded
     #: in the event: holds recorded before servflow 0.2 did not).
     responds: bool = False
+    #: When the event was recorded, to the second, where that was after it happened (imported
+    #: history, a back-dated ``occurred_at``); None when the two agree. A correction re-times a
+    #: clock by what the desk had recorded when it was adopted.
+    recorded: AwareDatetime | None = None
 
 
 class Span(NamedTuple):

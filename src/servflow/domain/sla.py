@@ -34,7 +34,7 @@ Rules (``docs/explanation/sla.md`` tells them with a worked example):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Self
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -85,6 +85,7 @@ __all__ = [
     "STOPPED_STATES",
     "Clock",
     "ClockName",
+    "ClockPolicies",
     "ClockState",
     "DueAction",
     "DueActionKind",
@@ -97,10 +98,15 @@ __all__ = [
     "TimelineKind",
     "UpdateClock",
     "WhatIfFlip",
+    "clock_policies",
     "compare",
+    "is_correction",
+    "known_by",
     "policy_at",
     "policy_in_force",
     "same_policy",
+    "status_under",
+    "timeline_under",
     "to_second",
     "upcast_policy",
 ]
@@ -121,6 +127,12 @@ def _kept_as(event: object, name: str, *, by_customer: bool) -> str | None:
             return None
         return "CustomerMessaged" if by_customer else name
     return name if name in KEPT or by_customer else None
+
+
+def _recorded(event: ServiceRequest.Event, at: datetime) -> datetime | None:
+    """The second ``event`` was recorded in, where that is after ``at`` (else None)."""
+    recorded = to_second(event.timestamp)
+    return recorded if recorded > at else None
 
 
 class SlaTracker(BaseModel):
@@ -157,7 +169,14 @@ class SlaTracker(BaseModel):
                 tier=event.customer.tier.value,
                 kind=event.kind.value,
                 opened_at=opened,
-                facts=(SlaFact(event=name, version=event.originator_version, at=opened),),
+                facts=(
+                    SlaFact(
+                        event=name,
+                        version=event.originator_version,
+                        at=opened,
+                        recorded=_recorded(event, opened),
+                    ),
+                ),
             )
         by_customer = event.actor.startswith("customer:") or isinstance(
             event, ServiceRequest.CustomerMessaged
@@ -189,6 +208,7 @@ class SlaTracker(BaseModel):
             version=event.originator_version,
             at=at,
             by_customer=by_customer,
+            recorded=_recorded(event, at),
             **fields,
         )
         return tracker._with_facts((*tracker.facts, fact))  # noqa: SLF001 - its own class
@@ -674,17 +694,49 @@ def upcast_policy(policy: object) -> None:
         policy.setdefault("breach_is_final", False)
 
 
+def is_correction(adoption: PolicyAdoption) -> bool:
+    """Whether ``adoption`` was effective from before it was recorded (a correction).
+
+    Only a correction can reach requests opened before it was recorded; an ordinary adoption is
+    effective from (at least) the second after it was recorded.
+    """
+    return adoption.effective_from <= adoption.adopted_at
+
+
+def known_by(adoptions: Sequence[PolicyAdoption], known_at: datetime) -> list[PolicyAdoption]:
+    """The adoptions recorded at or before ``known_at``: what the desk knew then."""
+    return [a for a in adoptions if a.adopted_at <= known_at]
+
+
+def _superseded(
+    adoption: PolicyAdoption, later: Sequence[PolicyAdoption], instant: datetime
+) -> bool:
+    """Whether a correction recorded after ``adoption`` replaces it for a request opened then."""
+    return any(
+        is_correction(other)
+        and other.policy.name == adoption.policy.name
+        and other.policy.version > adoption.policy.version
+        and other.effective_from <= instant
+        for other in later
+    )
+
+
 def policy_in_force(
     adoptions: Sequence[PolicyAdoption], instant: datetime
 ) -> PolicyAdoption | None:
     """The adoption in force at ``instant``: the one effective latest at or before it.
 
-    ``None`` when none was in force yet: the built-in ``DEFAULT_POLICY`` applies then.
+    A correction (see ``is_correction``) replaces the versions of its policy recorded before it,
+    for the instants from its ``effective_from`` on. ``None`` when none was in force yet: the
+    built-in ``DEFAULT_POLICY`` applies then.
     """
     chosen: PolicyAdoption | None = None
-    for adoption in adoptions:
-        if adoption.effective_from <= instant and (
-            chosen is None or adoption.effective_from >= chosen.effective_from
+    corrections = any(is_correction(a) for a in adoptions)
+    for index, adoption in enumerate(adoptions):
+        if (
+            adoption.effective_from <= instant
+            and (chosen is None or adoption.effective_from >= chosen.effective_from)
+            and not (corrections and _superseded(adoption, adoptions[index + 1 :], instant))
         ):
             chosen = adoption
     return chosen
@@ -694,6 +746,122 @@ def policy_at(adoptions: Sequence[PolicyAdoption], instant: datetime) -> SlaPoli
     """The policy that measures a request opened at ``instant``."""
     adoption = policy_in_force(adoptions, instant)
     return DEFAULT_POLICY if adoption is None else adoption.policy
+
+
+class ClockPolicies(NamedTuple):
+    """The policy version that measures each clock of one request.
+
+    One version measures them all, unless a correction came while some had stopped: those
+    keep the version they stopped under (verdicts are final), the others follow the correction.
+    The resolution clock's version also decides deemed acceptance, and names the request's.
+    """
+
+    first_response: SlaPolicy
+    resolution: SlaPolicy
+    update: SlaPolicy
+
+    @classmethod
+    def of(cls, policy: SlaPolicy) -> ClockPolicies:
+        """One policy for every clock."""
+        return cls(policy, policy, policy)
+
+    @property
+    def single(self) -> bool:
+        """Whether one policy measures every clock."""
+        return self.first_response is self.resolution and self.update is self.resolution
+
+
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+def _recorded_at(fact: SlaFact) -> datetime:
+    """When the desk knew of ``fact``: when it was recorded (to the second)."""
+    return fact.at if fact.recorded is None else fact.recorded
+
+
+def _stopped(
+    tracker: SlaTracker,
+    at: datetime,
+    policy: SlaPolicy,
+    name: str,
+    statuses: dict[int, SlaStatus],
+) -> bool:
+    """Whether clock ``name`` had stopped by ``at`` under ``policy`` (statuses kept by policy)."""
+    status = statuses.get(id(policy))
+    if status is None:
+        status = statuses[id(policy)] = tracker.status(at, policy)
+    clock: Clock | None = getattr(status, name)
+    return clock is not None and clock.state in STOPPED_STATES
+
+
+def clock_policies(adoptions: Sequence[PolicyAdoption], tracker: SlaTracker) -> ClockPolicies:
+    """The version measuring each clock of ``tracker``'s request, given the adoptions (in order).
+
+    Adoptions are taken in the order they were recorded. Each one that changes the policy in
+    force at the request's opening re-times every clock not yet stopped (met, missed,
+    cancelled) at the instant it was recorded; a stopped clock keeps its version.
+    """
+    opened = tracker.opened_at
+    if not any(is_correction(a) and a.adopted_at >= opened for a in adoptions):
+        return ClockPolicies.of(policy_at(adoptions, opened))
+    policies = ClockPolicies.of(DEFAULT_POLICY)
+    for count, adoption in enumerate(adoptions, 1):
+        chosen = policy_at(adoptions[:count], opened)
+        if all(p is chosen for p in policies):
+            continue
+        # To the second, as the clocks are: what happened in the adoption's own second counts
+        # as after it (a request opened then follows it, a clock stopped then is re-timed).
+        recorded = to_second(adoption.adopted_at)
+        if _recorded_at(tracker.facts[0]) >= recorded:
+            policies = ClockPolicies.of(chosen)  # the desk did not know the request yet
+            continue
+        before = recorded - _JUST_BEFORE
+        known = tracker
+        if any(fact.recorded is not None for fact in tracker.facts):
+            # What the desk knew then: facts recorded later (imported history) do not count.
+            facts = tuple(f for f in tracker.facts if _recorded_at(f) < recorded)
+            known = tracker._with_facts(facts)  # noqa: SLF001 - same module, a valid prefix set
+        statuses: dict[int, SlaStatus] = {}
+        policies = ClockPolicies(
+            *(
+                old if old is chosen or _stopped(known, before, old, name, statuses) else chosen
+                for name, old in zip(ClockPolicies._fields, policies, strict=True)
+            )
+        )
+    return policies
+
+
+def status_under(
+    policies: ClockPolicies,
+    status: Callable[[SlaPolicy], SlaStatus],
+) -> SlaStatus:
+    """The request's status with each clock measured under its own version (``status(policy)``)."""
+    whole = status(policies.resolution)
+    if policies.single:
+        return whole
+    return whole.model_copy(
+        update={
+            "first_response": status(policies.first_response).first_response,
+            "update": status(policies.update).update,
+        }
+    )
+
+
+def timeline_under(
+    tracker: SlaTracker, policies: ClockPolicies, until: datetime | None
+) -> list[TimelineEntry]:
+    """The timeline with each clock's entries under its own version."""
+    if policies.single:
+        return tracker.timeline(policies.resolution, until=until)
+    entries: list[tuple[int, int, TimelineEntry]] = []
+    for rank, (name, policy) in enumerate(zip(ClockPolicies._fields, policies, strict=True)):
+        entries += [
+            (index, rank, entry)
+            for index, entry in enumerate(tracker.timeline(policy, until=until))
+            if entry.clock == name
+        ]
+    entries.sort(key=lambda item: (item[2].at, item[1], item[0]))
+    return [entry for _, _, entry in entries]
 
 
 def same_policy(adopted: SlaPolicy, given: SlaPolicy) -> bool:

@@ -20,9 +20,8 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from servflow.domain.lifecycle import OPEN_STATUSES, Status, status_after
-from servflow.domain.policy import SlaPolicy
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
-from servflow.domain.sla import STOPPED_STATES, SlaTracker
+from servflow.domain.sla import STOPPED_STATES, ClockPolicies, SlaTracker
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
 from servflow.persistence.quarantine import Unreadable
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
@@ -160,7 +159,9 @@ class QueueProjection(MeasuredProjection[_Row]):
     #     and ``external_ref`` and ``external_source``.
     # v6: ``imported``, set by ``HistoryImported`` (live queues may leave such requests out).
     # v7: ``update_due``, the due instant of the update clock's current cycle.
-    version: ClassVar[int] = 7
+    # v8: trackers keep when a fact was recorded, where after it happened (corrections re-time
+    #     clocks by what the desk knew when they were adopted).
+    version: ClassVar[int] = 8
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -266,11 +267,12 @@ class QueueProjection(MeasuredProjection[_Row]):
         changes["sla_tracker"] = tracker
         return _evolve(row, changes)
 
-    def measure(self, row: _Row, policy: SlaPolicy) -> _Row:  # noqa: D102
+    def measure(self, row: _Row, policies: ClockPolicies) -> _Row:  # noqa: D102
         tracker = row.sla_tracker
         if tracker is None:
             return row
-        status = self.status_of(tracker, policy)
+        policy = policies.resolution
+        status = self.status_under(tracker, policies)
         resolution = status.resolution
         due = micros(resolution.due)
         # Only a resolution clock still running orders the work; met or cancelled ones sort last.
@@ -286,6 +288,9 @@ class QueueProjection(MeasuredProjection[_Row]):
                 "sla_policy": f"{policy.name} v{policy.version}",
             },
         )
+
+    def tracker_of(self, row: _Row) -> SlaTracker | None:  # noqa: D102
+        return row.sla_tracker
 
     def opened(self, row: _Row) -> datetime:  # noqa: D102
         if row.sla_tracker is not None:

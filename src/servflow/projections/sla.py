@@ -31,12 +31,15 @@ from servflow.domain.sla import (
     STOPPED_STATES,
     Clock,
     ClockName,
+    ClockPolicies,
     ClockState,
     PolicyAdoption,
     SlaPolicyBook,
     SlaStatus,
     SlaTracker,
+    clock_policies,
     policy_at,
+    status_under,
     to_second,
 )
 from servflow.domain.values import Outcome, Priority, Value
@@ -86,8 +89,12 @@ class MeasuredProjection(RowProjection[RowT]):
         self._batch = threading.local()
 
     @abstractmethod
-    def measure(self, row: RowT, policy: SlaPolicy) -> RowT:
-        """The row with its SLA columns computed under ``policy``."""
+    def measure(self, row: RowT, policies: ClockPolicies) -> RowT:
+        """The row with its SLA columns computed, each clock under its version."""
+
+    @abstractmethod
+    def tracker_of(self, row: RowT) -> SlaTracker | None:
+        """The row's SLA tracker, if it keeps one."""
 
     @abstractmethod
     def opened(self, row: RowT) -> datetime:
@@ -238,7 +245,17 @@ class MeasuredProjection(RowProjection[RowT]):
 
     def prepared(self, rows: Sequence[RowT]) -> list[RowT]:  # noqa: D102
         adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
-        return [self.measure(row, policy_at(adoptions, self.opened(row))) for row in rows]
+        return [self.measure(row, self._policies(adoptions, row)) for row in rows]
+
+    def _policies(self, adoptions: Sequence[PolicyAdoption], row: RowT) -> ClockPolicies:
+        tracker = self.tracker_of(row)
+        if tracker is None:
+            return ClockPolicies.of(policy_at(adoptions, self.opened(row)))
+        return clock_policies(adoptions, tracker)
+
+    def status_under(self, tracker: SlaTracker, policies: ClockPolicies) -> SlaStatus:
+        """The tracker's status as of its last fact, each clock under its version."""
+        return status_under(policies, lambda policy: self.status_of(tracker, policy))
 
     # -- a rebuild's rows kept across batches (see ``RowProjection.stage``) ------------------
 
@@ -285,8 +302,9 @@ class MeasuredProjection(RowProjection[RowT]):
             (position, micros(adoption.effective_from), adoption.model_dump_json()),
         )
         self._batch.adoptions.append(adoption)
-        # The desk never back-dates an adoption past a recorded opening, so this finds nothing
-        # unless writers' clocks disagree; then the rows follow the log's own answer.
+        # A correction (effective from before it was recorded) re-times the clocks still
+        # running of the requests opened from its ``effective_from`` on (``clock_policies``);
+        # an ordinary adoption finds nothing here unless writers' clocks disagree.
         key = self.columns[0]
         keys = [
             str(r[key])
@@ -390,7 +408,8 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
     #: 2: partial indexes of the running clocks, for ``breaches`` and ``at_risk``.
     #: 3: ``imported``, so that listings can leave imported history out.
     #: 4: the update clock (``update_*``), listed by ``breaches`` and ``at_risk`` too.
-    version: ClassVar[int] = 4
+    #: 5: trackers keep when a fact was recorded, where after it happened (for corrections).
+    version: ClassVar[int] = 5
     table: ClassVar[str] = "sf_sla"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_SlaRow))
 
@@ -497,9 +516,10 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
         changes["tracker"] = tracker
         return _evolve(row, changes)
 
-    def measure(self, row: _SlaRow, policy: SlaPolicy) -> _SlaRow:  # noqa: D102
+    def measure(self, row: _SlaRow, policies: ClockPolicies) -> _SlaRow:  # noqa: D102
         tracker = row.tracker
-        status = self.status_of(tracker, policy)
+        policy = policies.resolution
+        status = self.status_under(tracker, policies)
         first, resolution, update = status.first_response, status.resolution, status.update
         follow_up = tracker.follow_up_at
         return _evolve(
@@ -541,6 +561,9 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
 
     def opened(self, row: _SlaRow) -> datetime:  # noqa: D102
         return row.tracker.opened_at
+
+    def tracker_of(self, row: _SlaRow) -> SlaTracker:  # noqa: D102
+        return row.tracker
 
     # -- rows in and out ------------------------------------------------------------------
 
