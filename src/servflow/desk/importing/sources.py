@@ -15,11 +15,8 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
+from typing import IO, TYPE_CHECKING, cast
+from xml.etree.ElementTree import ParseError
 
 from servflow.desk.importing.mapping import ImportMapping
 from servflow.errors import ImportSourceError
@@ -121,12 +118,20 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+
 def _xes_rows(path: Path, stream: IO[bytes]) -> Iterator[SourceRow]:  # noqa: C901 - a branch per XES element
     """XES events with their trace's attributes (and the log's global defaults) under them.
 
     A trace's attribute is there under its key and as ``case:<key>`` (``case:concept:name`` is
     the case id, where ``concept:name`` is the event's activity).
     """
+    # Loaded here: reading XES is rare, and ``import servflow`` should stay quick.
+    from defusedxml import DefusedXmlException  # noqa: PLC0415
+    from defusedxml.ElementTree import iterparse  # noqa: PLC0415
+
     defaults: dict[str, dict[str, str]] = {"trace": {}, "event": {}}
     trace: dict[str, str] = {}
     stack: list[str] = []

@@ -13,8 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from servflow.errors import ConfigurationError
 
 __all__ = ["Templates", "local"]
@@ -34,6 +32,8 @@ class Templates:
     """The message templates: the company's folder first, then servflow's own."""
 
     def __init__(self, folder: str | Path | None = None, *, language: str = "en") -> None:
+        import jinja2  # noqa: PLC0415 - only a dispatch needs it (``import servflow`` stays quick)
+
         loaders: list[jinja2.BaseLoader] = []
         if folder is not None:
             path = Path(folder)
@@ -64,6 +64,8 @@ class Templates:
         self, kind: str, language: str | None, values: Mapping[str, object]
     ) -> tuple[str, str, str]:
         """The subject, body and language of a message of ``kind`` for a reader of ``language``."""
+        import jinja2  # noqa: PLC0415 - loaded by ``__init__`` already
+
         chosen = self.language_of(language) or self.language
         try:
             template = self._env.get_template(f"{chosen}/{kind}.txt")
