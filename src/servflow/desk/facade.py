@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Self, overload
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Self, overload
 from uuid import UUID
 
 from servflow.desk import checks, rebuild
@@ -25,10 +24,8 @@ from servflow.desk.directories import Directories, check_ad_hoc
 from servflow.desk.directory_commands import DirectoryCommands
 from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
-from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProgress, run_import
+from servflow.desk.integrations import Integrations
 from servflow.desk.kpis import KpiDesk, Kpis
-from servflow.desk.outbox import DeliveryStatus, DispatchReport, OutboxEntry, RetryPolicy, Sender
-from servflow.desk.outbox.run import outbox_entries, requeue_dead, run_dispatch
 from servflow.desk.reads import QueueQuestion, Reader
 from servflow.desk.rebuild import MAX_WORKERS
 from servflow.desk.sla import SlaDesk
@@ -67,7 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["ProjectionMode", "Ref", "ServiceDesk", "TimeSource"]
 
 
-class ServiceDesk(RequestCommands, DirectoryCommands):
+class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
     """An event-sourced service desk: open, work and close service requests, and read them back.
 
     The commands (``open``, ``classify``, ... ``correct_nonconformity``) come from
@@ -465,84 +462,6 @@ class ServiceDesk(RequestCommands, DirectoryCommands):
         )
         self._stores.refresh_keys()
         return self._audit.export(fp, format=format, request=request, selected=selected)
-
-    def import_events(
-        self,
-        source: str | Path,
-        mapping: ImportMapping | Mapping[str, Any] | str | Path,
-        *,
-        report: str | Path | IO[str] | None = None,
-        dry_run: bool = False,
-        progress: ImportProgress | None = None,
-        views_progress: ProgressCallback | None = None,
-    ) -> ImportOutcome:
-        """Import another system's history from a CSV or XES file, through a mapping.
-
-        ``mapping`` is an ``ImportMapping``, its data, or the path of its TOML, JSON or YAML
-        file (``docs/how-to/migrate.md``). Each case becomes a request named
-        ``ext:<source>:<case>``, written in one transaction with a mark of the rows it took,
-        so a second run appends nothing and an interrupted one resumes. Rows that cannot be
-        used are counted by reason and written to ``report`` (JSON lines), never dropped in
-        silence. ``dry_run`` counts without writing. The views are left behind while rows are
-        written and catch up at the end (``views_progress``); ``progress(done, total)`` is
-        called as rows are taken.
-        """
-        return run_import(
-            self,
-            source,
-            mapping,
-            report=report,
-            dry_run=dry_run,
-            progress=progress,
-            views_progress=views_progress,
-        )
-
-    # -- the outbox ---------------------------------------------------------------------------
-
-    def dispatch(
-        self,
-        sender: Sender,
-        *,
-        at: datetime | None = None,
-        limit: int | None = None,
-        retry: RetryPolicy | None = None,
-        expire_after: timedelta = timedelta(days=7),
-        templates: str | Path | None = None,
-        language: str = "en",
-        lease: timedelta = timedelta(minutes=5),
-    ) -> DispatchReport:
-        """Hand the messages owed to customers by ``at`` (default now) to ``sender``.
-
-        Receipt, completion, closure, reopening and cancellation come from the log; bad news
-        (a resolution clock at risk or breached) from the SLA view as of ``at``. Each message
-        is rendered from a Jinja2 template in the customer's language (``templates``: a folder
-        of the company's own, looked in first; ``language``: when servflow has none in theirs),
-        delivered at least once (its ``key`` lets a sender drop a duplicate), retried with
-        growing pauses (``retry``), and kept among the dead letters when it cannot be
-        delivered. Messages owed more than ``expire_after`` before ``at`` are not sent.
-        ``docs/how-to/outbox.md``.
-        """
-        return run_dispatch(
-            self,
-            sender,
-            at=at,
-            limit=limit,
-            retry=retry,
-            expire_after=expire_after,
-            templates=templates,
-            language=language,
-            lease=lease,
-        )
-
-    def outbox(
-        self, *, status: DeliveryStatus | None = None, limit: int = 50, offset: int = 0
-    ) -> list[OutboxEntry]:
-        """The messages the outbox took in, or those of one ``status`` (pending, dead...)."""
-        return outbox_entries(self, status=status, limit=limit, offset=offset)
-
-    def retry_dead(self, keys: Sequence[str] | None = None) -> int:
-        """Send dead letters (these keys, or all of them) back to be tried again; how many."""
-        return requeue_dead(self, keys)
 
     # -- SLA ------------------------------------------------------------------------------
 
