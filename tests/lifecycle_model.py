@@ -107,6 +107,8 @@ COMMANDS: tuple[str, ...] = tuple(ALLOWED)
 #: completion awaits the customer.
 SYSTEM_ALLOWED: Mapping[str, frozenset[Status]] = {
     "mark_follow_up_due": frozenset({COMPLETED}),
+    # An automation rule's firing: recorded in any status, changing none.
+    "automate": frozenset(Status),
 }
 
 

@@ -7,6 +7,7 @@ Requests are aggregates whose events are the only source of truth; every other a
 
 import servflow.settings  # noqa: F401 - installs the settings-file reader behind from_file
 from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
+from servflow.desk.automation import AutomationReport, RuleFiring, RuleProblem
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProblem, load_mapping
 from servflow.desk.kpis import Kpis
@@ -17,6 +18,14 @@ from servflow.desk.outbox import (
     OutboxEntry,
     RetryPolicy,
     Sender,
+)
+from servflow.domain.automation import (
+    AutomationRule,
+    AutomationRules,
+    NonConformityAction,
+    RuleActions,
+    RuleCondition,
+    RuleFilter,
 )
 from servflow.domain.calendar import Calendar
 from servflow.domain.directory import (
@@ -106,6 +115,9 @@ __all__ = [
     "AuditKeyMismatchError",
     "AuditPage",
     "AuditRow",
+    "AutomationReport",
+    "AutomationRule",
+    "AutomationRules",
     "Calendar",
     "ChainBreak",
     "Change",
@@ -140,6 +152,7 @@ __all__ = [
     "Kind",
     "Kpis",
     "NonConformity",
+    "NonConformityAction",
     "NonConformityNotFoundError",
     "NotInDirectoryError",
     "Note",
@@ -162,6 +175,11 @@ __all__ = [
     "RequestNotFoundError",
     "RetryPolicy",
     "Roles",
+    "RuleActions",
+    "RuleCondition",
+    "RuleFilter",
+    "RuleFiring",
+    "RuleProblem",
     "Sender",
     "ServflowError",
     "ServiceDesk",

@@ -8,6 +8,7 @@ plain objects with ``send``; the shipped senders are tested against real servers
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import servflow.desk.outbox
-from conftest import DeskFactory, FakeClock
+from conftest import POSTGRES_DSN, DeskFactory, FakeClock, drop_schema, require_postgres
 from servflow import (
     Calendar,
     DeliveryError,
@@ -259,7 +260,9 @@ def failure_plans(draw: st.DrawFn) -> tuple[int, list[float]]:
     return seed, rates
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(
+    "kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 @settings(
     max_examples=25,
     deadline=None,
@@ -271,13 +274,22 @@ def test_a_sender_failing_at_random_ends_with_every_message_delivered_or_dead_no
 ) -> None:
     seed, rates = plan
     now = [datetime(2026, 3, 2, 9, tzinfo=UTC)]
+    schema = None
     if kind == "memory":
         desk = ServiceDesk(clock=lambda: now[0])
-    else:
+    elif kind == "sqlite":
         path = tmp_path_factory.mktemp("outbox") / "desk.db"
         desk = ServiceDesk.sqlite(str(path), clock=lambda: now[0])
-    with desk:
-        _run_plan(desk, seed, rates, now)
+    else:
+        require_postgres()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        desk = ServiceDesk.postgres(POSTGRES_DSN, schema=schema, clock=lambda: now[0])
+    try:
+        with desk:
+            _run_plan(desk, seed, rates, now)
+    finally:
+        if schema is not None:
+            drop_schema(schema)
 
 
 def _run_plan(desk: ServiceDesk, seed: int, rates: list[float], now: list[datetime]) -> None:

@@ -52,6 +52,9 @@ NEW_SINCE_0_1: frozenset[str] = frozenset(
         # Imports' marks: stored in tests/fixtures/stored-import.jsonl, read back (and their
         # file re-imported) by tests/integration/test_import_fixture.py.
         "servflow.domain.request:ServiceRequest.HistoryImported",
+        # Automation rules' firings: stored in tests/fixtures/stored-automation.jsonl, read
+        # back by tests/integration/test_automation_fixture.py.
+        "servflow.domain.request:ServiceRequest.AutomationFired",
         # External references and directories: stored in tests/fixtures/stored-directories.jsonl,
         # read back by tests/integration/test_directories_fixture.py.
         "servflow.domain.external:ExternalReference.Claimed",

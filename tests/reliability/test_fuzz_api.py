@@ -75,6 +75,7 @@ COMMANDS = frozenset(
         "import_events",
         "dispatch",
         "retry_dead",
+        "automate",
     }
 )
 #: Queries, and the projections' upkeep (which records no event).
@@ -347,6 +348,22 @@ def _sensible(
         "templates": st.sampled_from([None, "no-such-folder"]),
         "lease": st.sampled_from([timedelta(seconds=1), timedelta(days=2)]),
         "keys": st.sampled_from([None, [], ["nope"], "one-key"]),
+        "rules": st.sampled_from(
+            [
+                [
+                    {
+                        "name": "escalate",
+                        "when": {"sla": "breached"},
+                        "then": {"reassign": "billing", "raise_priority": "urgent"},
+                    }
+                ],
+                [{"name": "held", "when": {"held_for": "1m"}, "then": {"notify": "ana"}}],
+                [{"name": "Bad", "when": {}, "then": {}}],
+                "rules.toml",
+                None,
+            ]
+        ),
+        "due_every": st.sampled_from([None, 0.01, -1.0]),
     }
 
 

@@ -185,6 +185,15 @@ def every_event() -> Iterator[ServiceRequest.Event]:
     main.note(text="Called back", visibility="internal", actor="agent:b", at=t.next())
     main.customer_message(text="Thanks, all good", actor="customer:acme", at=t.next())
     main.mark_imported(source="bpi", rows=3, digest="ab" * 32, actor="integration:bpi", at=t.next())
+    main.automation_fired(
+        rule="escalate-breaches",
+        key="sla:breached:resolution:1",
+        condition="resolution clock breached, due 2026-03-04T01:00:00+00:00",
+        actions=["notify:supervisors", "reassign:l2"],
+        skipped=["raise_priority:urgent: already urgent"],
+        actor="system",
+        at=t.next(),
+    )
     yield from requests_events(main)
 
     deemed = opened("SR-000002")

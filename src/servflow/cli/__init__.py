@@ -21,6 +21,7 @@ import typer
 
 from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session
 from servflow.cli.audit import audit_app, export
+from servflow.cli.automation import automation_app
 from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
 from servflow.cli.directory import agent_app, team_app
@@ -65,6 +66,7 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(projections_app, name="projections")
 app.command("import")(import_history)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(automation_app, name="automation")
 # `servflow export`: the same command as `servflow audit export`, where exports are looked for.
 app.command("export")(export)
 app.command("demo")(demo)

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from servflow.cli._common import AsJson, console, desk_on, emit_json, guarded, s
 from servflow.cli.render import events_progress
 from servflow.desk import ServiceDesk
 from servflow.desk.rebuild import MAX_WORKERS
+from servflow.domain.automation import AutomationRules
 from servflow.errors import ValidationFailedError
 from servflow.projections.runner import Progress as ProjectionProgress
 from servflow.projections.runner import ProjectionStatus
@@ -275,6 +277,18 @@ def projections_follow(
             max=3600,
         ),
     ] = 0.5,
+    due_every: Annotated[
+        float | None,
+        typer.Option(
+            help="Also record what time brings (sla run-due) at most every this many seconds.",
+            min=1,
+            max=86_400,
+        ),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(help="With --due-every, also run these automation rules."),
+    ] = None,
     db: LocalDb = None,
     schema: LocalSchema = None,
     quiet: Quiet = False,
@@ -282,8 +296,10 @@ def projections_follow(
     """Keep the projections up to date until Ctrl-C or SIGTERM (then exit 0).
 
     Catches up first, then applies new events as they are recorded. Stopped and restarted, it
-    resumes from the positions it recorded: nothing is lost or applied twice.
+    resumes from the positions it recorded: nothing is lost or applied twice. With
+    --due-every (and --rules), it also records the time-based events and runs the rules.
     """
+    loaded = None if rules is None else AutomationRules.from_file(rules)
     desk = _projections_desk(ctx, db, schema, existing=False)
     stop = threading.Event()
 
@@ -301,7 +317,13 @@ def projections_follow(
     try:
         if not quiet:
             _note(f"following the log; stop with Ctrl-C (polling every {poll:g} s)")
-        desk.follow(stop, poll_interval=poll, progress=None if quiet else report)
+        desk.follow(
+            stop,
+            poll_interval=poll,
+            progress=None if quiet else report,
+            due_every=due_every,
+            rules=loaded,
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

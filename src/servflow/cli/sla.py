@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +29,7 @@ from servflow.cli._common import (
     say,
     session,
 )
+from servflow.cli.automation import load_rules, report_firings
 from servflow.cli.render import (
     CLOCK_LABEL,
     STATE_STYLE,
@@ -263,20 +265,38 @@ def _alerts(
 
 @sla_app.command("run-due")
 @guarded
-def sla_run_due(ctx: typer.Context, *, at: At = None, as_json: AsJson = False) -> None:
-    """Record the deemed acceptances and follow-ups whose moment has come, as system."""
+def sla_run_due(
+    ctx: typer.Context,
+    *,
+    at: At = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(help="Also run these automation rules (a .toml, .json or .yaml file)."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record the deemed acceptances and follow-ups whose moment has come, as system.
+
+    With --rules, also run the automation rules (each fires once per condition).
+    """
     current = session(ctx)
     when = instant(at)
-    actions = current.desk(existing=True).run_due(at=when)
+    loaded = None if rules is None else load_rules(rules)
+    desk = current.desk(existing=True)
+    actions = desk.run_due(at=when)
+    report = None if loaded is None else desk.automate(loaded, at=when)
     if as_json:
-        emit_json([action.model_dump(mode="json") for action in actions])
+        due = [action.model_dump(mode="json") for action in actions]
+        emit_json(due if report is None else {"due": due, "rules": report.model_dump(mode="json")})
         return
     if not actions:
         say(f"Nothing was due as of {local_time(when, current.zone)}.")
-        return
-    events = f"{len(actions)} time-based event{'s' if len(actions) != 1 else ''}"
-    say(f"Recorded {events} as of {local_time(when, current.zone)}:")
-    console().print(_due_table(actions, when, current.zone))
+    else:
+        events = f"{len(actions)} time-based event{'s' if len(actions) != 1 else ''}"
+        say(f"Recorded {events} as of {local_time(when, current.zone)}:")
+        console().print(_due_table(actions, when, current.zone))
+    if report is not None:
+        report_firings(report, current.zone)
 
 
 _DUE_LABEL = {"deemed_acceptance": "deemed acceptance", "follow_up_due": "follow-up due"}

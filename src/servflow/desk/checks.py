@@ -10,13 +10,16 @@ take, an offset past 64 bits). Instants are checked by ``desk.clock``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from servflow.domain.automation import AutomationRule, AutomationRules
 from servflow.domain.base import refuse
+from servflow.domain.calendar import validate_settings
 from servflow.domain.values import MAX_NAME, storable
-from servflow.errors import shown
+from servflow.errors import OccurrenceOutOfOrderError, shown
 
 __all__ = [
     "MAX_INTEGER",
@@ -25,9 +28,11 @@ __all__ = [
     "member",
     "members",
     "names",
+    "not_after_now",
     "number",
     "page",
     "refuse",
+    "rules",
     "text_filter",
     "whole",
 ]
@@ -119,3 +124,25 @@ def members(enum: type[_E], value: object, name: str, command: str) -> tuple[_E,
     else:
         refuse(command, name, f"must be a value or a list of values, not {shown(value)}")
     return tuple(dict.fromkeys(member(enum, v, name, command) for v in values))
+
+
+def rules(value: object, name: str, command: str) -> AutomationRules:
+    """Automation rules: a set, or a sequence of rules or their data (``ConfigurationError``)."""
+    if isinstance(value, AutomationRules):
+        return value
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        refuse(command, name, f"must be AutomationRules or a list of rules, not {shown(value)}")
+    items = [r.model_dump() if isinstance(r, AutomationRule) else r for r in value]
+    if not all(isinstance(item, Mapping) for item in items):
+        refuse(command, name, "each rule must be an AutomationRule or a mapping of its settings")
+    return validate_settings(AutomationRules, {"rules": items}, what="automation rule")
+
+
+def not_after_now(when: datetime, now: datetime, command: str) -> None:
+    """Refuse an instant after the desk's clock: nothing is recorded before it happens."""
+    if when > now:
+        msg = (
+            f"refused {command!r}: at {when.isoformat()} is after the desk's clock "
+            f"({now.isoformat()}); events cannot be recorded before they happen"
+        )
+        raise OccurrenceOutOfOrderError(msg, command=command)

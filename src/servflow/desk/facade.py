@@ -9,10 +9,13 @@ with optimistic concurrency: a refused command appends nothing, and the loser of
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Self, overload
+from typing import IO, TYPE_CHECKING, Any, Self, overload
 from uuid import UUID
 
 from servflow.desk import checks, rebuild
@@ -40,6 +43,7 @@ from servflow.desk.stores import (
 )
 from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
+from servflow.domain.automation import AutomationRule, AutomationRules
 from servflow.domain.erasure import Forgetting
 from servflow.domain.history import HistoryEntry
 from servflow.domain.lifecycle import Status
@@ -48,7 +52,7 @@ from servflow.domain.roles import Roles
 from servflow.domain.sla import DueAction, PolicyAdoption, SlaStatus, TimelineEntry, WhatIfFlip
 from servflow.domain.values import Kind, Priority, Tier
 from servflow.domain.view import Request
-from servflow.errors import ConfigurationError, ValidationFailedError, shown
+from servflow.errors import ConfigurationError, ServflowError, ValidationFailedError, shown
 from servflow.persistence.chain import Head, VerifyReport
 from servflow.persistence.quarantine import QuarantinedEvent
 from servflow.persistence.store import translated
@@ -62,6 +66,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["ProjectionMode", "Ref", "ServiceDesk", "TimeSource"]
+
+_log = logging.getLogger("servflow")
 
 
 class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
@@ -676,14 +682,52 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
         *,
         poll_interval: float = 0.5,
         progress: ProgressCallback | None = None,
+        due_every: float | None = None,
+        rules: AutomationRules | Sequence[AutomationRule | Mapping[str, Any]] | None = None,
     ) -> None:
-        """Keep the projections up to date until ``stop`` is set (for a follower process)."""
+        """Keep the projections up to date until ``stop`` is set (for a follower process).
+
+        With ``due_every`` (seconds), the follower also records what time brings
+        (``run_due``) and runs ``rules`` (``automate``) once caught up, at most that often; a
+        refusal or a store failure there is logged (logger ``servflow``) and tried again at
+        the next turn, the follower goes on.
+        """
         if not isinstance(stop, threading.Event):
             checks.refuse("follow", "stop", f"must be a threading.Event, not {shown(stop)}")
         interval = checks.number(poll_interval, "poll_interval", "follow", low=0, high=3600)
         callback(progress, "progress", "follow")
+        every = (
+            None
+            if due_every is None
+            else checks.number(due_every, "due_every", "follow", low=0, high=86_400)
+        )
+        checked = None if rules is None else checks.rules(rules, "rules", "follow")
+        if checked is not None and every is None:
+            checks.refuse("follow", "rules", "run by the follower only with due_every (seconds)")
+        after = None if every is None else self._due_turn(every, checked)
         with translated():
-            self._stores.projector.follow(stop, poll_interval=interval, progress=progress)
+            self._stores.projector.follow(
+                stop, poll_interval=interval, progress=progress, after=after
+            )
+
+    def _due_turn(self, every: float, rules: AutomationRules | None) -> Callable[[], None]:
+        """The follower's turn at time-based work: ``run_due`` and the rules, every ``every`` s."""
+        last = [-math.inf]
+
+        def turn() -> None:
+            if time.monotonic() - last[0] < every:
+                return
+            last[0] = time.monotonic()
+            try:
+                self.run_due()
+                if rules is not None:
+                    report = self.automate(rules)
+                    for problem in report.problems:
+                        _log.warning("servflow: rule %s refused: %s", problem.rule, problem.message)
+            except ServflowError as error:
+                _log.warning("servflow: the follower's due work failed (%s); trying again", error)
+
+        return turn
 
 
 def _check_settings(audit_key: object, env: object) -> None:

@@ -1,9 +1,10 @@
-"""The desk's exchanges with other systems: history imported, messages owed to customers sent.
+"""The desk's work beyond one command: history imported, messages owed sent, rules run.
 
 ``ServiceDesk`` is ``RequestCommands``, ``DirectoryCommands`` and these, plus its queries. Each
 method checks its arguments and hands the work to its own module: ``servflow.desk.importing``
-(another helpdesk's history, through a mapping) and ``servflow.desk.outbox`` (the messages the
-log owes each customer, and their delivery).
+(another helpdesk's history, through a mapping), ``servflow.desk.outbox`` (the messages the
+log owes each customer, and their delivery) and ``servflow.desk.automation`` (automation
+rules, run once per condition).
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from servflow.desk import checks
+from servflow.desk.automation import AutomationReport, run_rules
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProgress, run_import
 from servflow.desk.outbox import DeliveryStatus, DispatchReport, OutboxEntry, RetryPolicy, Sender
 from servflow.desk.outbox.run import outbox_entries, requeue_dead, run_dispatch
+from servflow.domain.automation import AutomationRule, AutomationRules
+from servflow.persistence.store import translated
 from servflow.projections.runner import ProgressCallback
 
 if TYPE_CHECKING:
@@ -25,7 +30,7 @@ __all__ = ["Integrations"]
 
 
 class Integrations:
-    """Importing another system's history, and the outbox: a part of ``ServiceDesk``."""
+    """Importing history, the outbox and automation rules: a part of ``ServiceDesk``."""
 
     def import_events(
         self,
@@ -104,6 +109,31 @@ class Integrations:
     def retry_dead(self, keys: Sequence[str] | None = None) -> int:
         """Send dead letters (these keys, or all of them) back to be tried again; how many."""
         return requeue_dead(self._desk(), keys)
+
+    def automate(
+        self,
+        rules: AutomationRules | Sequence[AutomationRule | Mapping[str, Any]],
+        *,
+        at: datetime | None = None,
+    ) -> AutomationReport:
+        """Run automation rules as of ``at`` (default now): each fires once per condition.
+
+        A rule whose condition holds for a request (an SLA clock at risk, breached or missed;
+        a hold longer than a duration; a reopening) and whose filters it passes records, by
+        ``system`` and in one transaction, ``AutomationFired`` (the rule, the condition and its
+        key) and the events of its actions (reassign, raise the priority, log a
+        non-conformity; a team to notify is owed a ``team_alert`` by the outbox). The same
+        occurrence of a condition never fires a rule twice, whatever runs it and however
+        often (``run_due`` with rules, a follower, two processes at once). A refused action
+        (an unknown team, roles that do not let ``system`` act) records nothing and is
+        reported in ``problems``. ``docs/how-to/automation.md``.
+        """
+        desk = self._desk()
+        checked = checks.rules(rules, "rules", "automate")
+        when = desk._clock.instant(at, "at", "automate")  # noqa: SLF001 - the desk's own clock
+        checks.not_after_now(when, desk._clock.now(), "automate")  # noqa: SLF001
+        with translated():
+            return run_rules(desk, checked, when)
 
     def _desk(self) -> ServiceDesk:
         """The desk this is a part of (the mixin is only ever a ServiceDesk)."""

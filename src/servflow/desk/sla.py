@@ -15,7 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
-from servflow.desk.checks import refuse, whole
+from servflow.desk.checks import not_after_now, refuse, whole
 from servflow.desk.clock import DeskClock
 from servflow.desk.stores import Stores
 from servflow.desk.tickets import Ref, describe
@@ -48,7 +48,6 @@ from servflow.domain.values import Outcome
 from servflow.errors import (
     ConfigurationError,
     CorruptEventError,
-    OccurrenceOutOfOrderError,
     RequestNotFoundError,
     StoreError,
     ValidationFailedError,
@@ -178,12 +177,7 @@ class SlaDesk:
         """Record the time-based events due by ``at`` (see ``ServiceDesk.run_due``)."""
         now = self._clock.now()
         when = self._clock.instant(at, "at", "run_due")
-        if when > now:
-            msg = (
-                f"refused 'run_due': at {when.isoformat()} is after the desk's clock "
-                f"({now.isoformat()}); events cannot be recorded before they happen"
-            )
-            raise OccurrenceOutOfOrderError(msg, command="run_due")
+        not_after_now(when, now, "run_due")
         with self._stores.reading() as tx:
             candidates = self._stores.sla.due_actions(tx, when)
         adoptions = self.adoptions()

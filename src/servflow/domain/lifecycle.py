@@ -99,6 +99,7 @@ class Command(StrEnum):
     NOTE = "note"
     CUSTOMER_MESSAGE = "customer_message"
     IMPORT = "import"
+    AUTOMATE = "automate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ LIFECYCLE: Mapping[Command, Transition] = MappingProxyType(
         Command.NOTE: Transition("NoteAdded", frozenset(Status)),
         Command.CUSTOMER_MESSAGE: Transition("CustomerMessaged", frozenset(Status)),
         Command.IMPORT: Transition("HistoryImported", frozenset(Status)),
+        Command.AUTOMATE: Transition("AutomationFired", frozenset(Status), system=True),
     }
 )
 

@@ -20,7 +20,7 @@ from servflow.domain.calendar import Calendar, settings_from_file, validate_sett
 from servflow.domain.values import Label
 from servflow.errors import shown
 
-__all__ = ["DEFAULT_HOLDS", "MAX_DURATION", "SlaPolicy", "SlaRule"]
+__all__ = ["DEFAULT_HOLDS", "MAX_DURATION", "SlaPolicy", "SlaRule", "short_duration"]
 
 _SHORT_DURATION = re.compile(r"(-?)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _SHORT_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -29,7 +29,7 @@ _SECONDS = re.compile(r"-?\d+(?:\.\d+)?")
 _PYDANTIC_DURATION = re.compile(r"-?P.*|.*:.*", re.IGNORECASE)
 
 
-def _short_duration(value: object) -> object:
+def short_duration(value: object) -> object:
     """Read "4h", "30m", "2d", "1h30m"-style durations; leave the forms pydantic reads to it."""
     if not isinstance(value, str):
         return value
@@ -93,7 +93,7 @@ class SlaRule(BaseModel):
     @field_validator("first_response", "resolution", "update", mode="before")
     @classmethod
     def _read_short_duration(cls, value: object) -> object:
-        return _short_duration(value)
+        return short_duration(value)
 
     @field_validator("first_response", "resolution", "update")
     @classmethod
@@ -209,7 +209,7 @@ class SlaPolicy(BaseModel):
             return timedelta(0)
         if value is False or (isinstance(value, str) and value.strip().lower() == "forever"):
             return None
-        return _short_duration(value)
+        return short_duration(value)
 
     @field_validator("reopen_window")
     @classmethod
@@ -224,7 +224,7 @@ class SlaPolicy(BaseModel):
         # TOML has no null: ``false`` or "never" switch deemed acceptance off there.
         if value is False or (isinstance(value, str) and value.strip().lower() == "never"):
             return None
-        return _short_duration(value)
+        return short_duration(value)
 
     @field_validator("deemed_acceptance_after")
     @classmethod

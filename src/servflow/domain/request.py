@@ -12,7 +12,7 @@ the status an event leads to comes from the same table (``status_after``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 
@@ -51,6 +51,7 @@ from servflow.domain.values import (
     Customer,
     Instant,
     Kind,
+    Label,
     Money,
     Outcome,
     Priority,
@@ -489,6 +490,25 @@ class ServiceRequest(RecordsAndNotes, EventSourced, RequestState):
             request.imported_rows = self.rows
             request.imported_digest = self.digest
 
+    class AutomationFired(Event):
+        """An automation rule's condition held for the request, and the rule acted (``system``).
+
+        Recorded before the events of its actions, in their transaction: ``rule`` names the
+        rule, ``condition`` says what held (``resolution clock breached, due 2026-03-05T10:00Z``)
+        and ``key`` which occurrence of it (a rule fires once per key); ``actions`` are those
+        taken (``reassign:l2``, ``raise_priority:urgent``, ``notify:supervisors``,
+        ``nonconformity:major``), ``skipped`` those that did not apply, with why.
+        """
+
+        rule: Label = Field(min_length=1)
+        key: ShortText
+        condition: Text
+        actions: tuple[ShortText, ...] = Field(default=(), max_length=MAX_ITEMS)
+        skipped: tuple[Text, ...] = Field(default=(), max_length=MAX_ITEMS)
+
+        def apply_to(self, request: ServiceRequest) -> None:  # noqa: D102
+            request.automations = request.automations | {f"{self.rule}|{self.key}"}
+
     # -- commands ---------------------------------------------------------------------------
 
     @classmethod
@@ -793,6 +813,38 @@ class ServiceRequest(RecordsAndNotes, EventSourced, RequestState):
             actor=actor,
             follow_up_at=self.follow_up_at,
         )
+
+    def automation_fired(
+        self,
+        *,
+        rule: str,
+        key: str,
+        condition: str,
+        actions: Sequence[str],
+        skipped: Sequence[str],
+        actor: str,
+        at: Moment,
+    ) -> None:
+        """Record that ``rule`` fired for the condition ``key`` (``system`` only, once per key)."""
+        self._require(Command.AUTOMATE, at)
+        if actor != "system":
+            self._refuse(Command.AUTOMATE, "actor", "only 'system' records an automation")
+        if self.has_fired(rule, key):
+            self._refuse_transition(Command.AUTOMATE, f"rule {rule!r} already fired for {key!r}")
+        self._record(
+            Command.AUTOMATE,
+            at,
+            actor=actor,
+            rule=rule,
+            key=key,
+            condition=condition,
+            actions=tuple(actions),
+            skipped=tuple(skipped),
+        )
+
+    def has_fired(self, rule: str, key: str) -> bool:
+        """Whether ``rule`` already fired for the condition ``key`` on this request."""
+        return f"{rule}|{key}" in self.automations
 
     def cancel(self, *, reason: str, actor: str, at: Moment) -> None:
         """Withdraw the request (or mark it a duplicate); its clocks stop."""

@@ -86,7 +86,8 @@ class Roles(BaseModel):
         about, accept, reopen and withdraw (cancel) their own requests; auditors
         document and correct non-conformities (control and improvement, source 000) and
         nothing else; ``system`` records what time brings (deemed acceptance, follow-ups
-        coming due, closures).
+        coming due, closures) and what automation rules do (reassign, raise the priority,
+        log a non-conformity, each after the rule's ``AutomationFired``).
         """
         customer = frozenset(
             {
@@ -107,7 +108,16 @@ class Roles(BaseModel):
                 ActorKind.CUSTOMER: customer,
                 ActorKind.AUDITOR: control,
                 ActorKind.SYSTEM: frozenset(
-                    {Command.MARK_FOLLOW_UP_DUE, Command.ACCEPT, Command.CLOSE}
+                    {
+                        Command.MARK_FOLLOW_UP_DUE,
+                        Command.ACCEPT,
+                        Command.CLOSE,
+                        # Automation rules: the firing, and the actions a rule may take.
+                        Command.AUTOMATE,
+                        Command.ASSIGN,
+                        Command.CLASSIFY,
+                        Command.LOG_NONCONFORMITY,
+                    }
                 ),
             }
         )

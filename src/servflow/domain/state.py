@@ -169,6 +169,8 @@ class RequestState:
     imported_rows: int = 0
     #: The digest of those rows, as the importer computed it (None: nothing imported).
     imported_digest: str | None = None
+    #: ``<rule>|<condition key>`` of every automation rule that fired (``AutomationFired``).
+    automations: frozenset[str] = frozenset()
     waiting_reason: str | None = None
     hold_reason: str | None = None
     hold_note: str | None = None

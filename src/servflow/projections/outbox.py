@@ -2,9 +2,10 @@
 
 The source documents ask that the customer hear, for every request: that it was received (with
 its ticket code and the expected resolution), that it was completed, that it was closed after
-their confirmation, and when it was reopened or cancelled; and bad news too. Each fact of the log
-that calls for such a message owes one, keyed by ``<request id>:<kind>:<position>``, so the same
-log always owes the same messages under the same keys, and a delivery made is not made twice.
+their confirmation, and when it was reopened or cancelled; and bad news too (an automation rule
+that notifies a team owes the team a ``team_alert``). Each fact of the log that calls for such a
+message owes one, keyed by ``<request id>:<kind>:<position>``, so the same log always owes the
+same messages under the same keys, and a delivery made is not made twice.
 
 The outbox keeps no view of its own: the audit view already holds one row per event, indexed
 by event type and position, so what became owed since a position is a range read there
@@ -30,10 +31,19 @@ MESSAGE_KINDS = (
     "closure",
     "reopening",
     "cancellation",
+    "team_alert",
 )
 
 #: The event types (as the audit view names them) that may owe a message.
-OWING_EVENTS = ("Opened", "Completed", "CustomerAccepted", "Closed", "Reopened", "Cancelled")
+OWING_EVENTS = (
+    "Opened",
+    "Completed",
+    "CustomerAccepted",
+    "Closed",
+    "Reopened",
+    "Cancelled",
+    "AutomationFired",
+)
 
 
 def message_key(request_id: str, kind: str, position: int | str) -> str:
@@ -66,4 +76,19 @@ def owed(  # noqa: PLR0911 - one return per kind
         return "reopening", {}
     if event_type == "Cancelled":
         return "cancellation", {}
+    if event_type == "AutomationFired":
+        # Not the customer's: an automation rule told a team (``notify:<team>``).
+        actions = data.get("actions")
+        notified = [
+            str(a).removeprefix("notify:")
+            for a in (actions if isinstance(actions, list) else [])
+            if str(a).startswith("notify:")
+        ]
+        if not notified:
+            return None
+        return "team_alert", {
+            "team": notified[0],
+            "rule": data.get("rule"),
+            "condition": data.get("condition"),
+        }
     return None

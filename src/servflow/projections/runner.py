@@ -614,8 +614,11 @@ class Projector:
         *,
         poll_interval: float = 0.5,
         progress: ProgressCallback | None = None,
+        after: Callable[[], None] | None = None,
     ) -> None:
         """Keep catching up until ``stop`` is set; wakes on PostgreSQL NOTIFY, else polls.
+
+        ``after`` is called after each catch-up (the desk's time-based work, its rules).
 
         A catch-up that fails for a passing reason is logged and tried again after a pause
         that grows with each failure in a row (up to ``_MAX_RETRY_PAUSE``): SQLite's "database
@@ -641,6 +644,8 @@ class Projector:
                     stop.wait(pause)
                     continue
                 failures = 0
+                if after is not None:
+                    after()
                 if listener is not None:
                     listener(poll_interval)
                 else:

@@ -634,6 +634,23 @@ class SlaProjection(MeasuredProjection[_SlaRow]):
             found += [(r, clock) for r in records]
         return _alerts(found, ClockState.WARNING, limit)
 
+    def missed(self, tx: Tx, *, imported: bool = True) -> list[SlaAlert]:
+        """Clocks stopped after their due instant (``missed``), earliest due first.
+
+        The update clock's row is its last cycle's. ``imported=False`` leaves out requests
+        holding imported history.
+        """
+        live = "" if imported else " AND imported = 0"
+        found: list[tuple[Mapping[str, Any], ClockName]] = []
+        for clock in _CLOCKS:
+            records = tx.query(
+                f"SELECT {_ALERT_COLUMNS}, {clock}_due AS due, {clock}_warn_from AS warn_from "  # noqa: S608
+                f"FROM {self.t(self.table)} WHERE {clock}_done = 'missed' "
+                f"AND {clock}_due IS NOT NULL{live} ORDER BY {clock}_due, ticket_code",
+            )
+            found += [(r, clock) for r in records]
+        return _alerts(found, ClockState.MISSED, None)
+
     def due_actions(self, tx: Tx, at: datetime) -> list[SlaDueRow]:
         """Requests awaiting acceptance whose deemed acceptance or follow-up came by ``at``."""
         when = micros(to_second(at))

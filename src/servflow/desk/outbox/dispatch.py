@@ -170,6 +170,8 @@ class Outbox:
     def _ensure(self, tx: Tx) -> None:
         if self._ready:
             return
+        # Two desks creating them at once would collide in PostgreSQL's catalogue: one waits.
+        self._views.lock(tx)
         tx.execute(
             f"CREATE TABLE IF NOT EXISTS {self._t(_DELIVERY)} ("
             "key TEXT PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, "
@@ -464,7 +466,11 @@ class Outbox:
             "state": data.get("state"),
             "due": local(datetime.fromisoformat(data["due"]), zone) if "due" in data else None,
         }
-        language = customer.language if customer is not None else None
+        team = data.get("team") if claimed.kind == "team_alert" else None
+        if team is not None:
+            values |= {"team": team, "rule": data.get("rule"), "condition": data.get("condition")}
+        # A team's alert is written in the desk's language, not the customer's.
+        language = customer.language if customer is not None and team is None else None
         subject, body, written_in = templates.render(claimed.kind, language, values)
         return OutboundMessage(
             key=claimed.key,
@@ -472,8 +478,9 @@ class Outbox:
             request_id=request.id,
             ticket_code=request.ticket_code,
             customer_id=request.customer.id,
-            to=() if customer is None else customer.contacts,
+            to=() if customer is None or team is not None else customer.contacts,
             language=written_in,
+            team=team,
             personal=claimed.kind == "bad_news",
             subject=subject,
             body=body,

@@ -20,11 +20,15 @@ __all__ = ["OutboundMessage", "Sender"]
 
 
 class OutboundMessage(Value):
-    """A message owed to a customer about a request, rendered for them, ready to send."""
+    """A message owed to a customer about a request, rendered for them, ready to send.
+
+    A ``team_alert`` (an automation rule's ``notify``) is for a team of the desk instead:
+    ``team`` names it, ``to`` is empty (route it by team), ``customer_id`` is the request's.
+    """
 
     #: The idempotency key: ``<request id>:<kind>:<log position>`` (the same after a rebuild).
     key: str = Field(min_length=1, max_length=200)
-    #: receipt, progress, bad_news, completion, closure, reopening, cancellation.
+    #: receipt, progress, bad_news, completion, closure, reopening, cancellation; team_alert.
     kind: str
     request_id: UUID
     ticket_code: str
@@ -41,6 +45,8 @@ class OutboundMessage(Value):
     owed_at: AwareDatetime
     #: Which delivery attempt this is, from 1.
     attempt: int = Field(1, ge=1)
+    #: The team a ``team_alert`` is for (None for the customer's messages).
+    team: str | None = None
 
 
 @runtime_checkable
