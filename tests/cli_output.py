@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,11 +36,21 @@ def ok(result: Result) -> str:
 
 
 def refused(result: Result, code: str, exit_code: int = 1) -> str:
-    """The one line a refused command prints, after checking its form and exit code."""
+    """The one line a refused command prints, after checking its form and exit code.
+
+    With ``--json`` that line is ``{"error": {"code", "message", "hint"}}``; it is returned as
+    the plain form, ``error[<code>]: <message> (hint: <hint>)``.
+    """
     assert result.exit_code == exit_code, result.output
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error[{code}]: "), lines[0]
     assert "Traceback" not in result.output
+    if lines[0].startswith("{"):
+        error = json.loads(lines[0])["error"]
+        assert set(error) == {"code", "message", "hint"}, error
+        assert error["code"] == code, lines[0]
+        return f"error[{code}]: {error['message']} (hint: {error['hint']})"
+    assert lines[0].startswith(f"error[{code}]: "), lines[0]
+    assert "(hint: " in lines[0], lines[0]
     return lines[0]

@@ -2,8 +2,8 @@
 
 PostgreSQL tests use the server named by ``SERVFLOW_TEST_POSTGRES`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``), each in a schema of its own that is dropped
-afterwards. Without a server they skip with the reason, unless ``SERVFLOW_REQUIRE_POSTGRES=1``
-(as in CI), where they fail instead.
+afterwards. Without a server, or without that database on it, they skip saying which, unless
+``SERVFLOW_REQUIRE_POSTGRES=1`` (as in CI), where they fail instead.
 """
 
 from __future__ import annotations
@@ -57,21 +57,34 @@ class FakeClock:
         return self.now
 
 
-def postgres_available() -> str | None:
-    """None when the test server answers, else why not."""
+def postgres_available(dsn: str = POSTGRES_DSN) -> str | None:
+    """None when the test database answers, else why not: no server, or no such database."""
     try:
         import psycopg  # noqa: PLC0415 - optional extra
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: PLC0415
     except ImportError:
         return "psycopg is not installed (pip install 'servflow[postgres]')"
     try:
-        with psycopg.connect(POSTGRES_DSN, connect_timeout=3):
+        with psycopg.connect(dsn, connect_timeout=3):
             return None
     except psycopg.Error as error:
-        return f"no PostgreSQL server at {POSTGRES_DSN}: {error}"
+        refusal = " ".join(str(error).split())
+    # The server may answer while the database the tests use is missing: say which.
+    database = str(conninfo_to_dict(dsn).get("dbname") or "postgres")
+    try:
+        with psycopg.connect(make_conninfo(dsn, dbname="postgres"), connect_timeout=3):
+            pass
+    except psycopg.Error:
+        # Down, unreachable, or refusing this user: libpq's own words say which.
+        return f"cannot connect to PostgreSQL at {dsn}: {refusal}"
+    return (
+        f"the PostgreSQL server at {dsn} answers, but its database {database!r} does not "
+        f"(create it: createdb -h HOST -U USER {database}, as README says): {refusal}"
+    )
 
 
 def require_postgres() -> None:
-    """Skip (or, in CI, fail) when no PostgreSQL server is reachable."""
+    """Skip (or, in CI, fail) when the test database cannot be reached, saying why."""
     reason = postgres_available()
     if reason is None:
         return

@@ -314,7 +314,6 @@ def test_export_writes_ocel_to_standard_output_with_filters(run: Run, db: Path) 
 def test_refusals_are_one_line_with_a_code(run: Run) -> None:
     refused(run("audit", "history", "SR-000404"), "request_not_found")
     refused(run("audit", "log", "--since", "yesterday"), "validation_failed")
-    refused(run("audit", "log", "--since", "2026-03-02T09:00"), "validation_failed")
     refused(run("audit", "log", "--type", "opened"), "validation_failed")
     refused(run("audit", "export", "--request", "SR-000404"), "request_not_found")
     assert run("audit", "export", "--format", "xml").exit_code == 2

@@ -83,8 +83,10 @@ def test_known_at_shows_what_was_reported_before_the_correction(db: Path) -> Non
     assert "breached" in table.stdout
 
 
-def test_a_known_at_without_an_offset_is_refused_without_a_traceback(db: Path) -> None:
-    result = run(db, "sla", "SR-1", "--known-at", "2026-03-02T13:30:00")
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    assert "--known-at" in result.output
+def test_a_known_at_without_an_offset_is_read_in_the_tz_zone(db: Path) -> None:
+    naive = KNOWN.removesuffix("+00:00")
+    old = data(run(db, "sla", "SR-1", "--at", AT, "--known-at", naive, "--json"))
+    assert old == data(run(db, "sla", "SR-1", "--at", AT, "--known-at", KNOWN, "--json"))
+    madrid = ["--tz", "Europe/Madrid", "sla", "SR-1", "--at", AT, "--json"]
+    # 14:30 in Madrid (UTC+1 in March) is KNOWN, 13:30 UTC.
+    assert data(run(db, *madrid, "--known-at", "2026-03-02T14:30")) == old

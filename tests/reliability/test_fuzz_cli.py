@@ -3,8 +3,8 @@
 Bad dates (naive, out of range, overflowing when turned into UTC), numbers past 64 bits, NUL
 bytes, huge values, files that are not SQLite databases, directories, malformed DSNs, unknown
 options. A refusal by servflow is one line ``error[<code>]: ...`` on stderr and exit code 1
-(``internal_error``, the guard's last resort, counts as a failure here); a usage error is
-Typer's, exit code 2. A handful also run in a real process (``python -m servflow.cli``).
+(``internal_error``, the guard's last resort, counts as a failure here); a usage error is one
+line too, ``error[usage_error]: ...``, with Typer's exit code 2. A handful also run in a real process (``python -m servflow.cli``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ CASES: list[Case] = [
     case("--at before year 1 in UTC", VALIDATION, "sla breaches --at 0001-01-01T00:00+14:00"),
     case("--at in year 9999", VALIDATION, "sla run-due --at 9999-12-31T23:59:59+00:00"),
     case("--at not a date", VALIDATION, "sla at-risk --at tomorrow"),
-    case("--at without an offset", VALIDATION, f"audit as-of {T} --at 2026-03-02T10:00"),
+    case(
+        "--at a local time that happens twice",
+        VALIDATION,
+        f"--tz Europe/Madrid audit as-of {T} --at 2026-10-25T02:30",
+    ),
     case("--at with a NUL", VALIDATION, "audit queue --at", "2026-03-02T10:00Z\x00"),
     case(
         "--occurred-at overflowing",
@@ -60,7 +64,11 @@ CASES: list[Case] = [
         VALIDATION,
         f"request complete {T} --outcome follow_up --resolution r --follow-up-at {OVER}",
     ),
-    case("--since without an offset", VALIDATION, "audit log --since 2026-01-01"),
+    case(
+        "--since a local time that never happens",
+        VALIDATION,
+        "audit log --since 2026-03-29T02:30 --tz Europe/Madrid",
+    ),
     case("--offset past 64 bits", VALIDATION, f"queue --offset {2**63}"),
     case("--after past 64 bits", VALIDATION, f"audit log --after {2**64}"),
     case("--limit past its range", USAGE, f"queue --limit {2**63}"),
@@ -152,12 +160,13 @@ def _run(arguments: list[str]) -> Result:
 def _check(code: str, exit_code: int, stdout: str, stderr: str) -> None:
     output = stdout + stderr
     assert "Traceback" not in output, output[-2000:]
+    lines = stderr.strip().splitlines()
     if code == USAGE:
         assert exit_code == 2, output[-2000:]
-        assert "Usage:" in output or "Error" in output or "Invalid" in output
+        assert len(lines) == 1, stderr[-2000:]
+        assert lines[0].startswith("error[usage_error]: "), lines[0][:500]
         return
     assert exit_code == 1, output[-2000:]
-    lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr[-2000:]
     assert lines[0].startswith(f"error[{code}]: "), lines[0][:500]
     assert len(lines[0]) < 1000, f"{len(lines[0]):,} characters"

@@ -3,12 +3,13 @@
 An adapter over :class:`servflow.ServiceDesk`: each sub-command is one desk command or query
 on the store named by ``--db`` (an SQLite file by default, or a PostgreSQL DSN). Output is
 Rich tables for people and ``--json`` for scripts. Every :class:`servflow.ServflowError`
-becomes one line on stderr, ``error[<code>]: <message>``, and exit code 1; usage errors
-(unknown option, bad choice) keep Typer's exit code 2. Nothing here prints a traceback for
-an error servflow raises on purpose.
+becomes one line on stderr, ``error[<code>]: <message> (hint: ...)``, and exit code 1; usage
+errors (unknown option, bad choice) are one line too, ``error[usage_error]: ...``, with Typer's
+exit code 2; with ``--json`` each is a JSON object. Nothing here prints a traceback.
 
-This module assembles the app from one module per command group and reads the global options;
-``_common`` holds what the groups share (the session, the desk factory, the error guard).
+This module assembles the app from one module per command group and reads the global options,
+which ``_root`` lets a command line give before or after the sub-command; ``_common`` holds
+what the groups share (the session, the desk factory, the error guard).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session
+from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session, guarded
+from servflow.cli._root import RootGroup
 from servflow.cli.audit import audit_app, export
 from servflow.cli.automation import automation_app
 from servflow.cli.customers import customer_app
@@ -31,6 +33,7 @@ from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
 from servflow.cli.requests import request_app
 from servflow.cli.sla import sla_app
+from servflow.desk.stores import postgres_schema
 from servflow.errors import shown
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
 ]
 
 app = typer.Typer(
+    cls=RootGroup,
     name="servflow",
     help="An event-sourced service desk: open, work and close customer service requests.",
     no_args_is_help=True,
@@ -91,6 +95,7 @@ def _version(value: bool) -> None:  # noqa: FBT001 - Typer passes the flag posit
 
 
 @app.callback()
+@guarded
 def _root(
     ctx: typer.Context,
     *,
@@ -99,7 +104,10 @@ def _root(
         typer.Option(
             "--db",
             envvar="SERVFLOW_DB",
-            help="SQLite file, or a postgresql:// DSN to share one store between machines.",
+            help=(
+                "SQLite file, or a PostgreSQL connection string (postgresql://... or "
+                "host=... dbname=...) to share one store between machines."
+            ),
         ),
     ] = DEFAULT_DB,
     actor: Annotated[
@@ -115,7 +123,10 @@ def _root(
         typer.Option(
             "--schema",
             envvar="SERVFLOW_SCHEMA",
-            help="PostgreSQL schema for servflow's tables (created if missing; not for SQLite).",
+            help=(
+                "PostgreSQL schema for servflow's tables (created by the first command that "
+                "records; a lower-case identifier; not for SQLite)."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -124,10 +135,20 @@ def _root(
         typer.Option(
             "--tz",
             envvar="SERVFLOW_TZ",
-            help="Time zone to show times in (default: this machine's).",
+            help=(
+                "Time zone (IANA name) to show times in and to read date-times given without a "
+                "UTC offset in (default: this machine's zone)."
+            ),
             show_default=False,
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON: the command's result (where it has --json) and any error.",
+        ),
+    ] = False,
     _: Annotated[
         bool,
         typer.Option(
@@ -135,14 +156,19 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """servflow: an event-sourced service desk on an SQLite file or PostgreSQL."""
+    """servflow: an event-sourced service desk on an SQLite file or PostgreSQL.
+
+    The global options may come before or after the command.
+    """
+    del as_json  # errors read it from the command line (RootGroup); results from the command's
     source = ctx.get_parameter_source("db")
     session = Session(
         db=db,
         actor=actor,
         zone=_zone(tz),
         db_on_command_line=source is not None and source.name == "COMMANDLINE",
-        schema=schema,
+        # A bad name is refused here, before any command reaches a database with it.
+        schema=postgres_schema(schema),
     )
     ctx.obj = session
     ctx.call_on_close(session.close)

@@ -32,16 +32,16 @@ from servflow.cli._common import (
     AsJson,
     AsOf,
     CustomerId,
+    Offset,
     Priorities,
     Team,
     Ticket,
     console,
     emit_json,
     guarded,
-    parse_when,
     session,
 )
-from servflow.cli.render import brief, events_progress, stamp
+from servflow.cli.render import brief, events_progress, local_time, stamp, zone_label
 from servflow.desk import ServiceDesk
 from servflow.desk.export import ExportFormat
 from servflow.domain.history import HistoryEntry
@@ -68,9 +68,9 @@ def _desk(ctx: typer.Context) -> ServiceDesk:
     return session(ctx).desk(existing=True)
 
 
-def _instant(value: str | None, option: str) -> datetime | None:
-    """``--since``, ``--until`` or ``--at`` as an aware datetime."""
-    return parse_when(value, option, examples=_EXAMPLES)
+def _instant(ctx: typer.Context, value: str | None, option: str) -> datetime | None:
+    """``--since``, ``--until`` or ``--at`` as an aware datetime (without an offset, in --tz)."""
+    return session(ctx).when(value, option, examples=_EXAMPLES)
 
 
 # -- reusable option types -----------------------------------------------------------------
@@ -84,11 +84,19 @@ EventType = Annotated[
 ]
 Since = Annotated[
     str | None,
-    typer.Option(metavar="ISO-8601", help="From this instant (inclusive).", show_default=False),
+    typer.Option(
+        metavar="ISO-8601",
+        help="From this instant (inclusive); a date or a time without a UTC offset is in --tz.",
+        show_default=False,
+    ),
 ]
 Until = Annotated[
     str | None,
-    typer.Option(metavar="ISO-8601", help="Up to this instant (exclusive).", show_default=False),
+    typer.Option(
+        metavar="ISO-8601",
+        help="Up to this instant (exclusive); a date or a time without a UTC offset is in --tz.",
+        show_default=False,
+    ),
 ]
 
 
@@ -122,10 +130,11 @@ def history(ctx: typer.Context, ticket: Ticket, *, as_json: AsJson = False) -> N
 def _history_table(entries: Sequence[HistoryEntry], zone: tzinfo | None) -> Table:
     """Events as rows; the time recorded shows under the time it happened when they differ."""
     code = entries[0].ticket_code if entries else ""
-    table = Table(title=f"History of {code}", title_justify="left")
+    label = zone_label(zone, entries[0].occurred_at if entries else None)
+    table = Table(title=f"History of {code} (times in {label})", title_justify="left")
     table.add_column("pos", justify="right", no_wrap=True, min_width=3)
     table.add_column("v", justify="right", no_wrap=True, min_width=1)
-    table.add_column("occurred", no_wrap=True, min_width=19)
+    table.add_column(f"occurred ({label})", no_wrap=True, min_width=19)
     table.add_column("actor", overflow="fold", max_width=16)
     table.add_column("event", overflow="fold", max_width=18)
     table.add_column("changes", min_width=16, ratio=1)
@@ -177,8 +186,8 @@ def log(  # noqa: PLR0913 - one option per criterion
         request=request,
         event_type=event_type,
         customer=customer,
-        since=_instant(since, "--since"),
-        until=_instant(until, "--until"),
+        since=_instant(ctx, since, "--since"),
+        until=_instant(ctx, until, "--until"),
         by=by.value,
         limit=limit,
         after_position=after,
@@ -199,12 +208,13 @@ def log(  # noqa: PLR0913 - one option per criterion
 
 def _log_table(rows: Sequence[AuditRow], zone: tzinfo | None) -> Table:
     """Events as rows (the time each was recorded is in ``--json`` and exports)."""
+    label = zone_label(zone, rows[0].occurred_at if rows else None)
     table = Table(title=f"Audit log ({len(rows)} events)", title_justify="left")
     table.add_column("pos", justify="right", no_wrap=True, min_width=3)
     table.add_column("ticket", no_wrap=True, min_width=9)
     table.add_column("v", justify="right", no_wrap=True, min_width=1)
     table.add_column("event", overflow="fold", min_width=8)
-    table.add_column("occurred", no_wrap=True, min_width=19)
+    table.add_column(f"occurred ({label})", no_wrap=True, min_width=19)
     table.add_column("actor", overflow="fold", min_width=8)
     table.add_column("customer", overflow="fold", min_width=8)
     for row in rows:
@@ -239,12 +249,14 @@ def as_of(
     if (at is None) == (version is None):
         msg = "give exactly one of --at and --version"
         raise typer.BadParameter(msg, param_hint="'--at' / '--version'")
-    request = _desk(ctx).get(ticket, as_of=_instant(at, "--at"), version=version)
+    moment = _instant(ctx, at, "--at")
+    request = _desk(ctx).get(ticket, as_of=moment, version=version)
     if as_json:
         emit_json(request.model_dump(mode="json"))
         return
     zone = session(ctx).zone
-    when = f"at {at}" if at is not None else f"at version {version}"
+    label = zone_label(zone, moment or request.updated_at)
+    when = f"as of {local_time(moment, zone)}" if moment is not None else f"at version {version}"
     table = Table(title=f"{request.ticket_code} {when}", title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -260,8 +272,8 @@ def as_of(
         ("actions", str(len(request.actions))),
         ("outcome", request.outcome.value if request.outcome else "—"),
         ("non-conformities", str(len(request.nonconformities))),
-        ("opened", stamp(request.opened_at, zone, seconds=True)),
-        ("last event", stamp(request.updated_at, zone, seconds=True)),
+        (f"opened ({label})", stamp(request.opened_at, zone, seconds=True)),
+        (f"last event ({label})", stamp(request.updated_at, zone, seconds=True)),
     ):
         table.add_row(name, value)
     console().print(table)
@@ -269,7 +281,7 @@ def as_of(
 
 @audit_app.command("queue")
 @guarded
-def queue(
+def queue(  # noqa: PLR0913 - one option per filter, and the page
     ctx: typer.Context,
     *,
     at: Annotated[
@@ -284,10 +296,11 @@ def queue(
     priority: Priorities = None,
     customer: CustomerId = None,
     limit: Annotated[int, typer.Option(help="Rows to show.", min=1, max=10_000)] = 50,
+    offset: Offset = 0,
     as_json: AsJson = False,
 ) -> None:
     """A work queue as it stood at a past instant, folded from the log."""
-    when = _instant(at, "--at")
+    when = _instant(ctx, at, "--at")
     assert when is not None  # noqa: S101 - --at is required
     page = _desk(ctx).queue_as_of(
         when,
@@ -298,6 +311,7 @@ def queue(
         priority=priority or (),
         customer=customer,
         limit=limit,
+        offset=offset,
     )
     if as_json:
         emit_json(
@@ -305,12 +319,15 @@ def queue(
                 "at": when.isoformat(),
                 "total": page.total,
                 "rows": page.model_dump(mode="json")["rows"],
+                "next_offset": page.next_offset,
             }
         )
         return
     zone = session(ctx).zone
+    label = zone_label(zone, when)
     table = Table(
-        title=f"Queue at {when.isoformat()} ({page.total} requests)", title_justify="left"
+        title=f"Queue as of {local_time(when, zone)} ({page.total} requests; times in {label})",
+        title_justify="left",
     )
     for name in ("ticket", "status", "priority", "team", "agent", "customer", "opened", "due"):
         table.add_column(name)
@@ -325,7 +342,10 @@ def queue(
             stamp(row.opened_at, zone, seconds=True),
             stamp(row.resolution_due, zone, seconds=True),
         )
-    console().print(table)
+    shown = console()
+    shown.print(table)
+    if page.next_offset is not None:
+        shown.print(Text(f"More: add --offset {page.next_offset}", style="dim"))
 
 
 # -- verify --------------------------------------------------------------------------------
@@ -481,8 +501,8 @@ def export(  # noqa: PLR0913 - one option per criterion
         "actor": actor,
         "event_type": event_type,
         "customer": customer,
-        "since": _instant(since, "--since"),
-        "until": _instant(until, "--until"),
+        "since": _instant(ctx, since, "--since"),
+        "until": _instant(ctx, until, "--until"),
         "by": by.value,
     }
     with _open_output(output) as fp:

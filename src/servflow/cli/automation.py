@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from servflow.cli._common import AsJson, At, console, emit_json, guarded, instant, say, session
+from servflow.cli._common import AsJson, At, console, emit_json, guarded, say, session
 from servflow.cli.render import local_time, stamp, zone_label
 from servflow.desk.automation import AutomationReport
 from servflow.domain.automation import AutomationRule, AutomationRules
@@ -95,7 +95,7 @@ def run(
     """Run the rules as of now (or --at), as system: each fires once per condition."""
     current = session(ctx)
     rules = load_rules(rules_file)
-    report = current.desk(existing=True).automate(rules, at=instant(at))
+    report = current.desk(existing=True).automate(rules, at=current.instant(at))
     if as_json:
         emit_json(report.model_dump(mode="json"))
         return

@@ -14,7 +14,17 @@ from typing import Annotated
 
 import typer
 
-from servflow.cli._common import AsJson, console, emit_json, guarded, parse_when, say, session
+from servflow.cli._common import (
+    AsJson,
+    Limit,
+    Offset,
+    console,
+    emit_json,
+    guarded,
+    page_of,
+    say,
+    session,
+)
 from servflow.cli.tables import customers_table
 from servflow.domain.values import Tier
 
@@ -30,7 +40,7 @@ OccurredAt = Annotated[
     typer.Option(
         "--occurred-at",
         metavar="ISO-8601",
-        help="When it happened, with a UTC offset (default: now).",
+        help="When it happened (default: now; without a UTC offset, in --tz).",
         show_default=False,
     ),
 ]
@@ -61,7 +71,7 @@ def add(
         language=language,
         contacts=contact or [],
         actor=current.actor,
-        occurred_at=parse_when(occurred_at, "--occurred-at"),
+        occurred_at=current.when(occurred_at, "--occurred-at"),
     )
     if as_json:
         emit_json(entry.model_dump(mode="json"))
@@ -91,14 +101,17 @@ def list_customers(
     ctx: typer.Context,
     *,
     inactive: Annotated[bool, typer.Option("--inactive", help="Include deactivated ones.")] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
     as_json: AsJson = False,
 ) -> None:
-    """Every registered customer, in the order registered."""
+    """Every registered customer, in the order registered, a page at a time."""
     entries = session(ctx).desk(existing=True).customers(include_inactive=inactive)
+    shown, info = page_of(entries, limit, offset, noun="customer")
     if as_json:
-        emit_json([e.model_dump(mode="json") for e in entries])
+        emit_json([e.model_dump(mode="json") for e in shown])
     else:
-        console().print(customers_table(entries, title=f"{len(entries)} customer(s)"))
+        console().print(customers_table(shown, title=info))
 
 
 @customer_app.command("forget")
@@ -121,7 +134,7 @@ def forget(
         typer.Option(
             "--occurred-at",
             metavar="ISO-8601",
-            help="When it happened, with a UTC offset (default: now).",
+            help="When it happened (default: now; without a UTC offset, in --tz).",
             show_default=False,
         ),
     ] = None,
@@ -133,7 +146,7 @@ def forget(
     done = desk.forget_customer(
         customer_id,
         actor=actor or current.actor,
-        occurred_at=parse_when(occurred_at, "--occurred-at"),
+        occurred_at=current.when(occurred_at, "--occurred-at"),
     )
     if as_json:
         emit_json(done.model_dump(mode="json"))

@@ -21,7 +21,16 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from servflow.cli._common import AsJson, console, desk_on, emit_json, guarded, is_dsn, session
+from servflow.cli._common import (
+    AsJson,
+    console,
+    desk_on,
+    emit_json,
+    guarded,
+    is_dsn,
+    session,
+    table_width,
+)
 from servflow.cli.render import (
     CLOCK_LABEL,
     business,
@@ -198,7 +207,7 @@ def _print_demo(
         console.print(Rule(f"The story of {summary.featured}: transferred, then reopened"))
         console.print(request_view(desk.get(summary.featured), shown))
         history = desk.history(summary.featured)
-        console.print(history_table(history, shown, width=console.width))
+        console.print(history_table(history, shown, width=table_width(console)))
     console.print(Rule("Try next"))
     example = breaches[0].ticket_code if breaches else summary.featured
     for line in _try_next(desk, summary, path, sla_example=example):

@@ -11,7 +11,17 @@ from typing import Annotated
 
 import typer
 
-from servflow.cli._common import AsJson, console, emit_json, guarded, parse_when, say, session
+from servflow.cli._common import (
+    AsJson,
+    Limit,
+    Offset,
+    console,
+    emit_json,
+    guarded,
+    page_of,
+    say,
+    session,
+)
 from servflow.cli.tables import agents_table, teams_table
 
 __all__ = ["agent_app", "team_app"]
@@ -24,7 +34,7 @@ OccurredAt = Annotated[
     typer.Option(
         "--occurred-at",
         metavar="ISO-8601",
-        help="When it happened, with a UTC offset (default: now).",
+        help="When it happened (default: now; without a UTC offset, in --tz).",
         show_default=False,
     ),
 ]
@@ -51,7 +61,7 @@ def add_team(
         name=name,
         members=member or [],
         actor=current.actor,
-        occurred_at=parse_when(occurred_at, "--occurred-at"),
+        occurred_at=current.when(occurred_at, "--occurred-at"),
     )
     if as_json:
         emit_json(entry.model_dump(mode="json"))
@@ -61,13 +71,21 @@ def add_team(
 
 @team_app.command("list")
 @guarded
-def list_teams(ctx: typer.Context, *, inactive: Inactive = False, as_json: AsJson = False) -> None:
-    """Every registered team, in the order registered."""
+def list_teams(
+    ctx: typer.Context,
+    *,
+    inactive: Inactive = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Every registered team, in the order registered, a page at a time."""
     entries = session(ctx).desk(existing=True).teams(include_inactive=inactive)
+    shown, info = page_of(entries, limit, offset, noun="team")
     if as_json:
-        emit_json([e.model_dump(mode="json") for e in entries])
+        emit_json([e.model_dump(mode="json") for e in shown])
     else:
-        console().print(teams_table(entries, title=f"{len(entries)} team(s)"))
+        console().print(teams_table(shown, title=info))
 
 
 @agent_app.command("add")
@@ -90,7 +108,7 @@ def add_agent(
         name=name,
         teams=team or [],
         actor=current.actor,
-        occurred_at=parse_when(occurred_at, "--occurred-at"),
+        occurred_at=current.when(occurred_at, "--occurred-at"),
     )
     if as_json:
         emit_json(entry.model_dump(mode="json"))
@@ -100,10 +118,18 @@ def add_agent(
 
 @agent_app.command("list")
 @guarded
-def list_agents(ctx: typer.Context, *, inactive: Inactive = False, as_json: AsJson = False) -> None:
-    """Every registered agent, in the order registered."""
+def list_agents(
+    ctx: typer.Context,
+    *,
+    inactive: Inactive = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Every registered agent, in the order registered, a page at a time."""
     entries = session(ctx).desk(existing=True).agents(include_inactive=inactive)
+    shown, info = page_of(entries, limit, offset, noun="agent")
     if as_json:
-        emit_json([e.model_dump(mode="json") for e in entries])
+        emit_json([e.model_dump(mode="json") for e in shown])
     else:
-        console().print(agents_table(entries, title=f"{len(entries)} agent(s)"))
+        console().print(agents_table(shown, title=info))

@@ -10,13 +10,15 @@ back to be tried again. Secrets come from the environment, never from the comman
 from __future__ import annotations
 
 import os
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from servflow.cli._common import AsJson, Limit, console, emit_json, guarded, say, session
+from servflow.cli._common import AsJson, Limit, Offset, console, emit_json, guarded, say, session
+from servflow.cli.render import stamp, zone_label
 from servflow.desk.outbox import OutboxEntry, Sender
 from servflow.errors import ConfigurationError, ValidationFailedError
 from servflow.senders import JsonlSender, SmtpSender, WebhookSender
@@ -108,11 +110,12 @@ def run(
     )
 
 
-def _show(entries: list[OutboxEntry], title: str, *, as_json: bool) -> None:
+def _show(entries: list[OutboxEntry], title: str, zone: tzinfo | None, *, as_json: bool) -> None:
     if as_json:
         emit_json([entry.model_dump(mode="json") for entry in entries])
         return
-    table = Table(title=title)
+    label = zone_label(zone, entries[0].owed_at if entries else None)
+    table = Table(title=f"{title} (times in {label})")
     for column in (
         "key",
         "kind",
@@ -130,8 +133,8 @@ def _show(entries: list[OutboxEntry], title: str, *, as_json: bool) -> None:
             entry.kind,
             entry.status,
             str(entry.attempts),
-            f"{entry.owed_at:%Y-%m-%d %H:%M}",
-            "" if when is None else f"{when:%Y-%m-%d %H:%M}",
+            stamp(entry.owed_at, zone),
+            "" if when is None else stamp(when, zone),
             entry.last_error or "",
         )
     console().print(table)
@@ -140,19 +143,29 @@ def _show(entries: list[OutboxEntry], title: str, *, as_json: bool) -> None:
 @outbox_app.command("list")
 @guarded
 def list_entries(
-    ctx: typer.Context, *, status: Status = None, limit: Limit = 50, as_json: AsJson = False
+    ctx: typer.Context,
+    *,
+    status: Status = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    as_json: AsJson = False,
 ) -> None:
     """The outbox's messages (of one status), oldest owed first."""
-    entries = session(ctx).desk(existing=True).outbox(status=status, limit=limit)  # type: ignore[arg-type]
-    _show(entries, f"Outbox{'' if status is None else f' ({status})'}", as_json=as_json)
+    current = session(ctx)
+    entries = current.desk(existing=True).outbox(status=status, limit=limit, offset=offset)  # type: ignore[arg-type]
+    title = f"Outbox{'' if status is None else f' ({status})'}"
+    _show(entries, title, current.zone, as_json=as_json)
 
 
 @outbox_app.command("dead")
 @guarded
-def dead(ctx: typer.Context, *, limit: Limit = 50, as_json: AsJson = False) -> None:
+def dead(
+    ctx: typer.Context, *, limit: Limit = 50, offset: Offset = 0, as_json: AsJson = False
+) -> None:
     """The dead letters: messages that could not be delivered."""
-    entries = session(ctx).desk(existing=True).outbox(status="dead", limit=limit)
-    _show(entries, "Dead letters", as_json=as_json)
+    current = session(ctx)
+    entries = current.desk(existing=True).outbox(status="dead", limit=limit, offset=offset)
+    _show(entries, "Dead letters", current.zone, as_json=as_json)
 
 
 @outbox_app.command("retry")

@@ -21,10 +21,22 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from servflow.cli._common import AsJson, console, desk_on, emit_json, guarded, say, session
+from servflow.cli._common import (
+    AsJson,
+    Limit,
+    Offset,
+    console,
+    desk_on,
+    emit_json,
+    guarded,
+    page_of,
+    say,
+    session,
+)
 from servflow.cli.render import events_progress
 from servflow.desk import ServiceDesk
 from servflow.desk.rebuild import MAX_WORKERS
+from servflow.desk.stores import postgres_schema
 from servflow.domain.automation import AutomationRules
 from servflow.errors import ValidationFailedError
 from servflow.projections.runner import Progress as ProjectionProgress
@@ -81,7 +93,9 @@ def _projections_desk(
 ) -> ServiceDesk:
     """The command's own ``--db``/``--schema``, else the global ones (or their variables)."""
     current = session(ctx)
-    desk = open_desk(db or current.db, schema=schema or current.schema, existing=existing)
+    # The command's own --schema is checked as the global one is, before any store is opened.
+    chosen = postgres_schema(schema) if schema else current.schema
+    desk = open_desk(db or current.db, schema=chosen, existing=existing)
     ctx.call_on_close(desk.close)
     return desk
 
@@ -162,6 +176,8 @@ def projections_quarantine(
     *,
     db: LocalDb = None,
     schema: LocalSchema = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
     as_json: AsJson = False,
 ) -> None:
     """The stored events the projections skipped because they could not be read, and why.
@@ -171,19 +187,20 @@ def projections_quarantine(
     """
     desk = _projections_desk(ctx, db, schema, existing=True)
     records = desk.quarantine()
+    shown, info = page_of(records, limit, offset, noun="quarantined event")
     if as_json:
-        emit_json([record.model_dump(mode="json") for record in records])
+        emit_json([record.model_dump(mode="json") for record in shown])
     elif not records:
         say("No quarantined events: every stored event the projections read was readable.")
     else:
-        table = Table(title="Quarantined events", title_justify="left")
+        table = Table(title=f"Quarantined events: {info}", title_justify="left")
         table.add_column("position", justify="right")
         table.add_column("request")
         table.add_column("version", justify="right")
         table.add_column("kind")
         table.add_column("reason")
         table.add_column("skipped by")
-        for record in records:
+        for record in shown:
             table.add_row(
                 f"{record.position:,}",
                 str(record.request_id),

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from itertools import islice
 from typing import Annotated, Any
 
 import typer
@@ -19,13 +22,14 @@ from servflow.cli._common import (
     At,
     CustomerId,
     Limit,
+    Offset,
     Priorities,
     Team,
     console,
     emit_json,
     guarded,
-    instant,
     session,
+    table_width,
 )
 from servflow.cli.render import (
     local_time,
@@ -36,6 +40,7 @@ from servflow.cli.render import (
     zone_label,
 )
 from servflow.cli.tables import requests_table
+from servflow.desk.checks import page as page_checks
 from servflow.domain.request import Status
 from servflow.domain.values import Kind, Tier
 from servflow.domain.view import Request
@@ -58,24 +63,49 @@ def list_requests(
     open_only: Annotated[
         bool, typer.Option("--open", help="Only requests still open (not closed or cancelled).")
     ] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
     as_json: AsJson = False,
 ) -> None:
-    """List requests with their status, priority, kind, team, agent and customer."""
+    """List requests with their status, priority, kind, team, agent and customer.
+
+    In the order they were opened, a page at a time (--limit, then --offset for the next).
+    """
+    page_checks(limit, offset, "requests")
     current = session(ctx)
     desk = current.desk(existing=True)
     wanted = set(status or ())
-    views = [
-        view
-        for view in (desk.get(request_id) for request_id in desk.request_ids())
-        if (not wanted or view.status in wanted)
-        and (team is None or view.team == team)
-        and (not open_only or view.is_open)
-    ]
+    ids = desk.request_ids()
+    # One more than the page says whether there is a next one (islice stops at sys.maxsize).
+    end = min(offset + limit + 1, sys.maxsize)
+    if wanted or team is not None or open_only:
+        matching = (
+            view
+            for view in map(desk.get, ids)
+            if (not wanted or view.status in wanted)
+            and (team is None or view.team == team)
+            and (not open_only or view.is_open)
+        )
+        page = list(islice(matching, offset, end))
+    else:  # no filter: only the page's requests are read
+        page = [desk.get(request_id) for request_id in islice(ids, offset, end)]
+    views, more = page[:limit], len(page) > limit
     if as_json:
         emit_json([_row(view) for view in views])
         return
+    shown = console()
     title = f"{len(views)} request{'s' if len(views) != 1 else ''}"
-    console().print(requests_table(views, current.zone, title=title))
+    shown.print(requests_table(views, current.zone, title=title))
+    if offset or more:
+        shown.print(Text(_list_info(views, offset, more=more), style="dim"), soft_wrap=True)
+
+
+def _list_info(views: Sequence[Request], offset: int, *, more: bool) -> str:
+    """Which requests the page shows, and how to ask for the next."""
+    if not views:
+        return f"No requests past the first {offset}."
+    info = f"Showing {offset + 1} to {offset + len(views)}"
+    return info + (f" · next page: --offset {offset + len(views)}." if more else ".")
 
 
 def _row(view: Request) -> dict[str, Any]:
@@ -145,12 +175,12 @@ def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
     ] = True,
     at: At = None,
     limit: Limit = 50,
-    offset: Annotated[int, typer.Option(help="Skip this many rows (the next page).", min=0)] = 0,
+    offset: Offset = 0,
     as_json: AsJson = False,
 ) -> None:
     """A work queue: open requests in work order (resolution due, priority, opening time)."""
     current = session(ctx)
-    when = instant(at)
+    when = current.instant(at)
     page = current.desk(existing=True).queue(
         special,
         team=team,
@@ -176,7 +206,7 @@ def queue(  # noqa: PLR0913 - one option per filter of ServiceDesk.queue
         )
         return
     shown = console()
-    shown.print(_queue_table(page, special, when, current.zone, width=shown.width))
+    shown.print(_queue_table(page, special, when, current.zone, width=table_width(shown)))
     shown.print(Text(_page_info(page), style="dim"), soft_wrap=True)
     if any(row.quarantined for row in page.rows):
         shown.print(
@@ -195,10 +225,13 @@ def _queue_table(
     when: datetime,
     zone: tzinfo | None,
     *,
-    width: int = 120,
+    width: int | None = 120,
 ) -> Table:
-    """The page as a table; below 110 columns the kind and the customer are left to --json."""
-    wide = width >= 110  # noqa: PLR2004 - nine columns need about this much
+    """The page as a table; below 110 columns the kind and the customer are left to --json.
+
+    ``width`` None (output to a pipe): every column.
+    """
+    wide = width is None or width >= 110  # noqa: PLR2004 - nine columns need about this much
     name = special.value.replace("_", " ") if special else "open requests"
     table = Table(title=f"Queue: {name} as of {local_time(when, zone)}", title_justify="left")
     table.add_column("ticket", no_wrap=True)

@@ -19,9 +19,9 @@ from servflow.cli._common import (
     console,
     emit_json,
     guarded,
-    parse_when,
     say,
     session,
+    table_width,
 )
 from servflow.cli.tables import history_table, request_view
 from servflow.desk import ServiceDesk
@@ -50,7 +50,9 @@ OccurredAt = Annotated[
     typer.Option(
         "--occurred-at",
         metavar="ISO-8601",
-        help="When it happened, with a UTC offset (default: now). For importing history.",
+        help=(
+            "When it happened (default: now; without a UTC offset, in --tz). For importing history."
+        ),
         show_default=False,
     ),
 ]
@@ -67,7 +69,7 @@ def _recorder(ctx: typer.Context, occurred_at: str | None) -> tuple[ServiceDesk,
     """The desk to record on, and ``--actor`` and ``--occurred-at`` to record with."""
     current = session(ctx)
     desk = current.desk()
-    return desk, {"actor": current.actor, "occurred_at": parse_when(occurred_at, "--occurred-at")}
+    return desk, {"actor": current.actor, "occurred_at": current.when(occurred_at, "--occurred-at")}
 
 
 def _report(request: Request, as_json: bool, message: str) -> None:  # noqa: FBT001
@@ -382,9 +384,9 @@ def complete(
         resolution=resolution,
         to_team=to_team,
         # Read before --occurred-at: when both are wrong, the refusal names --follow-up-at.
-        follow_up_at=parse_when(follow_up_at, "--follow-up-at"),
+        follow_up_at=current.when(follow_up_at, "--follow-up-at"),
         actor=current.actor,
-        occurred_at=parse_when(occurred_at, "--occurred-at"),
+        occurred_at=current.when(occurred_at, "--occurred-at"),
     )
     if request.status is Status.TRANSFERRED:
         message = f"{request.ticket_code} transferred to {request.team} · status transferred"
@@ -578,7 +580,7 @@ def show(
     """Show a request: status, people, STAR probes and actions, outcome, non-conformities."""
     current = session(ctx)
     request = current.desk(existing=True).get(
-        ticket, as_of=parse_when(as_of, "--as-of"), version=version
+        ticket, as_of=current.when(as_of, "--as-of"), version=version
     )
     if as_json:
         emit_json(request.model_dump(mode="json"))
@@ -596,4 +598,4 @@ def history(ctx: typer.Context, ticket: Ticket, *, as_json: AsJson = False) -> N
         emit_json([entry.model_dump(mode="json") for entry in entries])
         return
     shown = console()
-    shown.print(history_table(entries, current.zone, width=shown.width))
+    shown.print(history_table(entries, current.zone, width=table_width(shown)))

@@ -25,7 +25,6 @@ from servflow.cli._common import (
     console,
     emit_json,
     guarded,
-    instant,
     say,
     session,
 )
@@ -92,8 +91,9 @@ def sla_show(
             "--known-at",
             metavar="ISO-8601",
             help=(
-                "Answer with what the desk had recorded by this instant, with a UTC offset "
-                "(default: everything; reproduces what was reported before a correction)."
+                "Answer with what the desk had recorded by this instant (default: "
+                "everything; reproduces what was reported before a correction); without a UTC "
+                "offset, in --tz."
             ),
             show_default=False,
         ),
@@ -108,9 +108,9 @@ def sla_show(
     The update clock is shown too where the rule sets an update target.
     """
     current = session(ctx)
-    when = instant(at)
+    when = current.instant(at)
     desk = current.desk(existing=True)
-    known = None if known_at is None else instant(known_at, "--known-at")
+    known = None if known_at is None else current.instant(known_at, "--known-at")
     status = desk.sla(ticket, at=when, known_at=known)
     entries = desk.sla_timeline(ticket, until=when, known_at=known) if timeline else None
     if as_json:
@@ -141,7 +141,7 @@ def _clocks_table(status: SlaStatus, zone: tzinfo | None) -> Table:
     table.add_column("state", no_wrap=True)
     table.add_column("target", justify="right")
     table.add_column(f"due ({zone_label(zone, status.at)})")
-    table.add_column("")
+    table.add_column("note")
     table.add_column("elapsed", justify="right")
     table.add_column("remaining", justify="right")
     table.add_column("paused", justify="right")
@@ -252,7 +252,7 @@ def _alerts(
 ) -> None:
     """The breached clocks, or those at risk, as ``--json`` or a table under a heading."""
     current = session(ctx)
-    when = instant(at)
+    when = current.instant(at)
     desk = current.desk(existing=True)
     listing = desk.breaches if breached else desk.at_risk
     alerts = listing(at=when, limit=limit, include_imported=imported)
@@ -280,7 +280,7 @@ def sla_run_due(
     With --rules, also run the automation rules (each fires once per condition).
     """
     current = session(ctx)
-    when = instant(at)
+    when = current.instant(at)
     loaded = None if rules is None else load_rules(rules)
     desk = current.desk(existing=True)
     actions = desk.run_due(at=when)

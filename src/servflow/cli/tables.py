@@ -195,17 +195,20 @@ def _nonconformities_table(request: Request, zone: tzinfo | None) -> Table:
 
 
 def history_table(
-    entries: Sequence[HistoryEntry], zone: tzinfo | None, *, width: int = 120
+    entries: Sequence[HistoryEntry], zone: tzinfo | None, *, width: int | None = 120
 ) -> Table:
-    """Events as rows; the changes column gets whatever width the others leave."""
+    """Events as rows; the changes column gets whatever width the others leave.
+
+    ``width`` None (output to a pipe): as wide as the changes need.
+    """
     code = entries[0].ticket_code if entries else ""
     label = zone_label(zone, entries[0].occurred_at if entries else None)
-    wide = width >= 120  # noqa: PLR2004 - below this, dates and times take two lines
+    wide = width is None or width >= 120  # noqa: PLR2004 - below, dates and times take two lines
     time_width = 16 if wide else 10
     actor = min(max((len(e.actor) for e in entries), default=5), 24 if wide else 14)
     event = min(max((len(e.event_type) for e in entries), default=5), 22 if wide else 12)
     # Each of the 6 columns costs 3 characters of padding and border, plus the outer edge.
-    changes = max(30, width - (2 + 2 * time_width + actor + event) - 19)
+    changes = None if width is None else max(30, width - (2 + 2 * time_width + actor + event) - 19)
     table = Table(title=f"History of {code} (times in {label})", title_justify="left")
     table.add_column("v", width=2, justify="right")
     table.add_column("occurred", width=time_width)
@@ -290,7 +293,7 @@ def alerts_table(
     table.add_column("ticket", no_wrap=True)
     table.add_column("clock")
     table.add_column(f"due ({zone_label(zone, at)})")
-    table.add_column("")
+    table.add_column("time left")
     table.add_column("priority")
     table.add_column("team / agent")
     if len(policies) > 1:
