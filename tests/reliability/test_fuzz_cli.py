@@ -4,7 +4,8 @@ Bad dates (naive, out of range, overflowing when turned into UTC), numbers past 
 bytes, huge values, files that are not SQLite databases, directories, malformed DSNs, unknown
 options. A refusal by servflow is one line ``error[<code>]: ...`` on stderr and exit code 1
 (``internal_error``, the guard's last resort, counts as a failure here); a usage error is one
-line too, ``error[usage_error]: ...``, with Typer's exit code 2. A handful also run in a real process (``python -m servflow.cli``).
+line too, ``error[usage_error]: ...``, with Typer's exit code 2. A handful also run in a real
+process (``python -m servflow.cli``).
 """
 
 from __future__ import annotations
