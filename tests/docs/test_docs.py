@@ -4,8 +4,8 @@
   in one namespace per page, in a temporary directory. Blocks marked ```python skip do not;
   a page with a block naming a ``postgresql://`` server skips unless that server answers.
 - Every ``servflow`` line of a how-to guide's ```bash blocks runs through Typer's test runner
-  after the Python blocks before it (except lines naming a PostgreSQL server, which would
-  write to its default schema).
+  after the Python blocks before it (except lines whose ``--db`` names a PostgreSQL server,
+  which would write to its default schema).
 - The lifecycle table, the event catalogue and the error reference match the code exactly.
 - ``mkdocs build --strict`` succeeds.
 """
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 import re
 import shlex
@@ -29,6 +30,7 @@ import servflow.errors
 from conftest import require_postgres
 from servflow import TRANSITIONS, ServiceRequest, Status
 from servflow.cli import app
+from servflow.cli._common import is_dsn
 from servflow.desk.checks import MAX_PAGE
 from servflow.domain.lifecycle import changes_of_status
 from servflow.domain.policy import MAX_DURATION
@@ -82,7 +84,8 @@ def shell_commands(code: str) -> Iterator[list[str]]:
     """The ``servflow`` command lines of a shell block, continuation lines joined."""
     for line in code.replace("\\\n", " ").splitlines():
         words = shlex.split(line, comments=True)
-        if words and words[0] == "servflow" and "postgresql://" not in line:
+        servers = [is_dsn(word) for before, word in itertools.pairwise(words) if before == "--db"]
+        if words and words[0] == "servflow" and not any(servers):
             yield words[1:]
 
 

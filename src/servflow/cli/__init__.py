@@ -8,7 +8,7 @@ errors (unknown option, bad choice) are one line too, ``error[usage_error]: ...`
 exit code 2; with ``--json`` each is a JSON object. Nothing here prints a traceback.
 
 This module assembles the app from one module per command group and reads the global options,
-which ``_root`` lets a command line give before or after the sub-command; ``_common`` holds
+which ``_group`` lets a command line give before or after the sub-command; ``_common`` holds
 what the groups share (the session, the desk factory, the error guard).
 """
 
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session, guarded
-from servflow.cli._root import RootGroup
+from servflow.cli._group import RootGroup
 from servflow.cli.audit import audit_app, export
 from servflow.cli.automation import automation_app
 from servflow.cli.customers import customer_app
@@ -53,7 +53,10 @@ __all__ = [
 app = typer.Typer(
     cls=RootGroup,
     name="servflow",
-    help="An event-sourced service desk: open, work and close customer service requests.",
+    help=(
+        "An event-sourced service desk: open, work and close customer service requests. "
+        "The global options may come before or after the command."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

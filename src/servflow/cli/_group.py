@@ -41,7 +41,7 @@ class RootGroup(TyperGroup):
 
     def __init__(self, **attrs: Any) -> None:  # noqa: ANN401 - TyperGroup's keyword arguments
         super().__init__(**attrs)
-        _polish(self, typer.Context(self, info_name=self.name))
+        _polish(self)
 
     def make_context(
         self,
@@ -59,7 +59,16 @@ class RootGroup(TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # noqa: ANN401 - click's
         """Parse with the global options moved in front of the sub-command."""
-        return super().parse_args(ctx, hoisted(self, args))
+        args, path = hoisted(self, args)
+        # Only the commands on the line can show their help (and, past a group that the line
+        # does not resolve, as in ``sla TICKET``, its commands): --help shows no <bool> there.
+        last = path[-1]
+        if isinstance(last, TyperGroup) and last is not self:
+            path += list(last.commands.values())
+        for command in path:
+            context = ctx if command is self else typer.Context(command, info_name=command.name)
+            _polish_help(command, context)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:  # noqa: ANN401 - click's Context and result
         """Run the sub-command; its usage errors are one line too."""
@@ -70,18 +79,20 @@ class RootGroup(TyperGroup):
 # -- global options anywhere ---------------------------------------------------------------
 
 
-def hoisted(root: TyperGroup, args: Sequence[str]) -> list[str]:
+def hoisted(root: TyperGroup, args: Sequence[str]) -> tuple[list[str], list[Any]]:
     """``args`` with the root's options found after the sub-command moved in front of it.
 
     An option the sub-command (or, where that is not known yet, any command under the group
     reached) declares itself stays where it is, with its value. The root's ``--json`` given
-    before a sub-command that has ``--json`` moves to that sub-command.
+    before a sub-command that has ``--json`` moves to that sub-command. Also the commands the
+    line names, from the root down.
     """
     args = list(args)
     globals_ = _global_options(root)
     front_end = _root_part(root, args)
     front, rest = args[:front_end], args[front_end:]
     command: Any = root  # a click command: the root, then the sub-command reached
+    path = [command]
     kept: list[str] = []
     moved: list[str] = []
     at = 0
@@ -103,6 +114,7 @@ def hoisted(root: TyperGroup, args: Sequence[str]) -> list[str]:
             moved += rest[at : at + width]
         elif isinstance(command, TyperGroup) and token in command.commands:
             command, width = command.commands[token], 1
+            path.append(command)
             kept.append(token)
         else:
             width = 1
@@ -112,12 +124,12 @@ def hoisted(root: TyperGroup, args: Sequence[str]) -> list[str]:
         front.remove(_JSON)
         end = kept.index(_END) if _END in kept else len(kept)
         kept.insert(end, _JSON)
-    return front + moved + kept
+    return front + moved + kept, path
 
 
 def _root_part(root: TyperGroup, args: Sequence[str]) -> int:
     """Where the root's own options end and the sub-command begins."""
-    own = _options(root)
+    own = _options(root, descend=False)
     at = 0
     while at < len(args) and args[at].startswith("-") and args[at] != _END:
         name, inline = _split(args[at])
@@ -219,19 +231,23 @@ class _Argument(TyperArgument):
         return [name + ("..." if self.nargs != 1 else "")]
 
 
-def _polish(command: Any, ctx: typer.Context) -> None:  # noqa: ANN401 - a click command
+def _polish(command: Any) -> None:  # noqa: ANN401 - a click command
     """Tidy the help of ``command`` and of every command under it.
 
     No type after a flag, and arguments named in usage lines as Click names them (Typer writes
-    ``<bool>`` and ``{TICKET}``).
+    ``<bool>`` and ``{TICKET}``). ``--help`` itself is made only when asked for: ``_polish_help``.
     """
     for param in command.params:
         if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
             param.metavar = ""  # a flag takes no value: nothing to show after it
         elif type(param) is TyperArgument:
             param.__class__ = _Argument  # the same argument; only its usage piece differs
+    for sub in getattr(command, "commands", {}).values():
+        _polish(sub)
+
+
+def _polish_help(command: Any, ctx: Any) -> None:  # noqa: ANN401 - click's command and Context
+    """``--help`` of ``command`` (made when first asked for) shows no type: it takes no value."""
     help_option = command.get_help_option(ctx)
     if isinstance(help_option, TyperOption) and help_option.metavar is None:
         help_option.metavar = ""
-    for name, sub in getattr(command, "commands", {}).items():
-        _polish(sub, typer.Context(sub, parent=ctx, info_name=name))
