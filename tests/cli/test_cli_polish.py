@@ -10,8 +10,10 @@ input.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -606,6 +608,28 @@ def bad_inputs(folder: Path) -> dict[str, list[str]]:
     }
 
 
+class TookTooLong(BaseException):
+    """A command of the walk ran on instead of refusing its bad input (a BaseException: no
+    guard of servflow's turns it into a refusal)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Stop a command that runs on (a server, a follower) rather than hang the suite."""
+
+    def stop(signum: int, frame: object) -> None:
+        del signum, frame
+        raise TookTooLong
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.mark.parametrize("bad", ["not a database", "a bad DSN", "a bad schema"])
 @pytest.mark.parametrize("path", every_command(), ids=" ".join)
 def test_every_command_refuses_bad_input_in_one_line(
@@ -616,7 +640,8 @@ def test_every_command_refuses_bad_input_in_one_line(
     monkeypatch.chdir(tmp_path)
     command = dict(commands(typer.main.get_command(app)))[path]
     words = [*path, *filled(command), *bad_inputs(tmp_path)[bad]]  # global options after
-    result = invoke(words)
+    with deadline(30):
+        result = invoke(words)
     assert result.exit_code != 0, (words, result.output)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, (words, result.stderr)
