@@ -84,9 +84,14 @@ def _zone(name: str | None) -> tzinfo | None:
 
 def _version(value: bool) -> None:  # noqa: FBT001 - Typer passes the flag positionally
     if value:
-        from servflow import __version__  # noqa: PLC0415 - only when asked
+        # The installed package's metadata: no need to import the engine to say its version.
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
-        typer.echo(f"servflow {__version__}")
+        try:
+            installed = version("servflow")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
+            from servflow import __version__ as installed  # noqa: PLC0415
+        typer.echo(f"servflow {installed}")
         raise typer.Exit
 
 
