@@ -26,6 +26,7 @@ from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
 from servflow.cli.directory import agent_app, team_app
 from servflow.cli.importing import import_history
+from servflow.cli.kpis import kpis, nonconformities
 from servflow.cli.outbox import outbox_app
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
@@ -67,6 +68,8 @@ app.add_typer(projections_app, name="projections")
 app.command("import")(import_history)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(automation_app, name="automation")
+app.command("kpis")(kpis)
+app.command("nonconformities")(nonconformities)
 # `servflow export`: the same command as `servflow audit export`, where exports are looked for.
 app.command("export")(export)
 app.command("demo")(demo)
