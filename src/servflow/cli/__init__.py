@@ -30,6 +30,7 @@ from servflow.cli.outbox import outbox_app
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
 from servflow.cli.requests import request_app
+from servflow.cli.serve import api_key_app, serve
 from servflow.cli.sla import sla_app
 from servflow.errors import shown
 
@@ -67,6 +68,8 @@ app.add_typer(projections_app, name="projections")
 app.command("import")(import_history)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(automation_app, name="automation")
+app.command("serve")(serve)
+app.add_typer(api_key_app, name="api-key")
 # `servflow export`: the same command as `servflow audit export`, where exports are looked for.
 app.command("export")(export)
 app.command("demo")(demo)
