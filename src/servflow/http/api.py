@@ -30,6 +30,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from servflow.desk import ServiceDesk
+from servflow.desk.kpis import Kpis
 from servflow.domain.history import HistoryEntry
 from servflow.domain.lifecycle import Status
 from servflow.domain.policy import SlaPolicy
@@ -53,6 +54,7 @@ from servflow.errors import RequestNotFoundError, ValidationFailedError
 from servflow.http.auth import Authenticate, HttpRole, Principal
 from servflow.http.events import events_router
 from servflow.http.problems import Forbidden, documented
+from servflow.persistence.chain import VerifyReport
 from servflow.projections.audit import AuditRow
 from servflow.projections.queues import QueueRow
 from servflow.projections.sla import SlaAlert
@@ -597,12 +599,10 @@ def router(desk: ServiceDesk, auth: Authenticate) -> APIRouter:  # noqa: C901, P
         at: AwareDatetime | None = None,
         team: Annotated[str | None, Query(max_length=200)] = None,
         kind: Kind | None = None,
-    ) -> dict[str, Any]:
+    ) -> Kpis:
         """The desk's KPIs for the period [since, until)."""
         allow(caller, desk_readers, "read KPIs")
-        found = desk.kpis(since=since, until=until, at=at, team=team, kind=kind)
-        dumped: dict[str, Any] = found.model_dump(mode="json")
-        return dumped
+        return desk.kpis(since=since, until=until, at=at, team=team, kind=kind)
 
     @api.get("/policies", tags=["queries"], responses=documented())
     def policies(caller: Caller) -> list[PolicyAdoption]:
@@ -639,11 +639,10 @@ def router(desk: ServiceDesk, auth: Authenticate) -> APIRouter:  # noqa: C901, P
         )
 
     @api.get("/audit/verify", tags=["audit"], responses=documented())
-    def verify(caller: Caller) -> dict[str, Any]:
+    def verify(caller: Caller) -> VerifyReport:
         """Check the whole log's hash chain (tamper evidence)."""
         allow(caller, desk_readers, "verify the log")
-        report: dict[str, Any] = desk.verify().model_dump(mode="json")
-        return report
+        return desk.verify()
 
     @api.get(
         "/audit/export",
