@@ -37,7 +37,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("SERVFLOW_ARTIFACTS") or ROOT / ".artifacts")
 #: The desk's stream looks at an SQLite log this often (seconds; PostgreSQL is woken by NOTIFY).
-POLL = 0.2
+POLL = 0.2  # the event stream's poll on SQLite (the default, 0.25 s, would do too)
 
 
 @contextmanager
@@ -65,16 +65,15 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """An SQLite desk behind a real server: its URL, and an agent's API key."""
     if not CHROMIUM.exists():
-        pytest.skip(f"no {CHROMIUM}: apt-get install chromium (CI installs it; never a download)")
-    monkeypatch.setattr("servflow.http.events._WAIT", POLL)
+        pytest.fail(f"no {CHROMIUM}: apt-get install chromium (CI installs it; never a download)")
     desk = ServiceDesk.sqlite(str(tmp_path / "desk.db"))
     keys = ApiKeys()
     key = keys.issue("agent:ana", "agent")
     try:
-        with serving(create_app(desk, auth=keys)) as base:
+        with serving(create_app(desk, auth=keys, poll_interval=POLL)) as base:
             yield base, key
     finally:
         desk.close()

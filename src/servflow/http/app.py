@@ -11,6 +11,7 @@ from starlette.staticfiles import StaticFiles
 from servflow.desk import ServiceDesk
 from servflow.http.api import router
 from servflow.http.auth import Authenticate
+from servflow.http.events import POLL_INTERVAL
 from servflow.http.problems import install
 
 __all__ = ["CONSOLE", "create_app"]
@@ -19,12 +20,19 @@ __all__ = ["CONSOLE", "create_app"]
 CONSOLE = Path(__file__).with_name("console")
 
 
-def create_app(desk: ServiceDesk, *, auth: Authenticate, title: str = "servflow") -> FastAPI:
+def create_app(
+    desk: ServiceDesk,
+    *,
+    auth: Authenticate,
+    title: str = "servflow",
+    poll_interval: float = POLL_INTERVAL,
+) -> FastAPI:
     """A FastAPI app serving ``desk``: the API at ``/api``, the console at ``/console/``.
 
     Each API call's caller is named by ``auth``; the console's files are public (it asks for
-    an API key and sends it with each call). The desk stays the caller's: close it when the
-    app stops.
+    an API key and sends it with each call). ``poll_interval`` (seconds): how often the event
+    stream looks at the log on a store without notifications. The desk stays the caller's:
+    close it when the app stops.
     """
     app = FastAPI(
         title=title,
@@ -34,7 +42,7 @@ def create_app(desk: ServiceDesk, *, auth: Authenticate, title: str = "servflow"
         redoc_url=None,
     )
     install(app)
-    app.include_router(router(desk, auth), prefix="/api")
+    app.include_router(router(desk, auth, poll_interval=poll_interval), prefix="/api")
 
     @app.get("/console", include_in_schema=False)
     def console() -> RedirectResponse:

@@ -26,11 +26,16 @@ __all__ = ["events_router"]
 
 #: Rows read from the audit view at a time.
 _BATCH = 200
-#: The longest a stream waits before it looks at the log again (seconds).
-_WAIT = 1.0
+#: How long a stream waits before it looks at the log again, by default (seconds). On
+#: PostgreSQL a ``NOTIFY`` wakes it at once; elsewhere this is the poll interval.
+POLL_INTERVAL = 0.25
 
 
-def events_router(desk: ServiceDesk, principal: Any) -> APIRouter:  # noqa: ANN401 - a dependency
+def events_router(
+    desk: ServiceDesk,
+    principal: Any,  # noqa: ANN401 - a FastAPI dependency
+    poll_interval: float = POLL_INTERVAL,
+) -> APIRouter:
     """The ``/events`` route on ``desk``; ``principal`` is the API's caller dependency."""
     api = APIRouter()
 
@@ -80,7 +85,7 @@ def events_router(desk: ServiceDesk, principal: Any) -> APIRouter:  # noqa: ANN4
                             "data": orjson.dumps(row.model_dump(mode="json")).decode(),
                         }
                     if page.next_after_position is None:
-                        await anyio.to_thread.run_sync(wait, _WAIT)
+                        await anyio.to_thread.run_sync(wait, poll_interval)
             finally:
                 await anyio.to_thread.run_sync(wait, -1.0)
 
