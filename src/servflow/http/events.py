@@ -82,7 +82,11 @@ def events_router(desk: ServiceDesk, principal: Any) -> APIRouter:  # noqa: ANN4
                     if page.next_after_position is None:
                         await anyio.to_thread.run_sync(wait, _WAIT)
             finally:
-                await anyio.to_thread.run_sync(wait, -1.0)
+                # Shielded: a client that hangs up cancels the stream, and an await in a
+                # cancelled scope would raise at once, leaving PostgreSQL's LISTEN connection
+                # open until the garbage collector found it.
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(wait, -1.0)
 
         return EventSourceResponse(stream(), ping=15)
 
