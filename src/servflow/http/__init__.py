@@ -3,14 +3,16 @@
 ``create_app(desk, auth=...)`` is a whole ASGI app: the API under ``/api`` (OpenAPI schema at
 ``/api/openapi.json``), live events at ``/api/events`` (Server-Sent Events) and the reference
 console at ``/console``. ``router(desk, auth)`` is the API alone, for a company's own FastAPI
-app. ``auth`` says who calls: ``ApiKeys`` for tests and small deployments, or the company's own
-authentication (``docs/how-to/http.md``).
+app (with ``install_problems(app)``, which answers errors as problem details). ``auth`` says
+who calls: ``ApiKeys`` for tests and small deployments, or the company's own authentication
+(``docs/how-to/http.md``).
 """
 
 from servflow.http.api import router
 from servflow.http.app import create_app
 from servflow.http.auth import ApiKeys, Authenticate, HttpRole, Principal, Unauthenticated
 from servflow.http.problems import STATUS, Problem
+from servflow.http.problems import install as install_problems
 
 __all__ = [
     "STATUS",
@@ -21,5 +23,6 @@ __all__ = [
     "Problem",
     "Unauthenticated",
     "create_app",
+    "install_problems",
     "router",
 ]

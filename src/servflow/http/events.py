@@ -87,7 +87,11 @@ def events_router(
                     if page.next_after_position is None:
                         await anyio.to_thread.run_sync(wait, poll_interval)
             finally:
-                await anyio.to_thread.run_sync(wait, -1.0)
+                # Shielded: a client that hangs up cancels the stream, and an await in a
+                # cancelled scope would raise at once, leaving PostgreSQL's LISTEN connection
+                # open until the garbage collector found it.
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(wait, -1.0)
 
         return EventSourceResponse(stream(), ping=15)
 

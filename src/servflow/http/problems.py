@@ -14,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 
 from servflow.errors import ServflowError
 from servflow.http.auth import Unauthenticated
@@ -125,6 +127,16 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response("validation_failed", f"refused: {detail}", errors=found)
 
 
+async def _http_error(request: Request, error: Exception) -> Response:
+    """A body FastAPI cannot parse (not JSON) is a ``validation_failed`` problem too."""
+    assert isinstance(error, HTTPException)  # noqa: S101 - registered for it
+    if error.status_code == 400:  # noqa: PLR2004 - FastAPI's "error parsing the body"
+        return problem_response(
+            "validation_failed", f"refused: body: {error.detail}", errors=[("body", "not JSON")]
+        )
+    return await http_exception_handler(request, error)
+
+
 async def _unauthenticated(request: Request, error: Exception) -> JSONResponse:
     del request
     return problem_response("unauthenticated", str(error), headers={"WWW-Authenticate": "Bearer"})
@@ -139,6 +151,7 @@ def install(app: Any) -> None:  # noqa: ANN401 - a FastAPI app or router's app
     """Answer servflow's errors, validation failures and auth failures as problems."""
     app.add_exception_handler(ServflowError, _servflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
 

@@ -37,7 +37,7 @@ from servflow.http.auth import HttpRole
 from servflow.http.bodies import AuditPageOut, QueuePageOut
 from servflow.http.problems import documented
 from servflow.persistence.chain import VerifyReport
-from servflow.projections.audit import AuditRow
+from servflow.projections.audit import AuditPage, AuditRow
 from servflow.projections.sla import SlaAlert
 
 __all__ = ["add_queries"]
@@ -207,7 +207,7 @@ def add_queries(api: APIRouter, access: Access, Caller: Any) -> None:  # noqa: A
         "/audit/export",
         tags=["audit"],
         responses={
-            **documented(),
+            **documented("request_not_found"),
             200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
         },
         response_class=StreamingResponse,
@@ -221,21 +221,25 @@ def add_queries(api: APIRouter, access: Access, Caller: Any) -> None:  # noqa: A
     ) -> StreamingResponse:
         """The audit trail as JSON Lines or CSV, streamed a page at a time."""
         allow(caller, desk_readers, "export the log")
-        if request is not None:
-            desk.resolve(request)  # an unknown request is a 404 before the stream starts
+
+        def page_after(after: int) -> AuditPage:
+            return desk.audit_log(
+                request=request, since=since, until=until, limit=MAX_LIMIT, after_position=after
+            )
+
+        # The first page is read before the answer starts: an unknown request (404) or a bad
+        # filter (422) is a problem, not a stream broken off after its 200.
+        first = page_after(0)
 
         def rows() -> Iterator[bytes]:
-            after = 0
+            page = first
             header = format == "csv"
             while True:
-                page = desk.audit_log(
-                    request=request, since=since, until=until, limit=MAX_LIMIT, after_position=after
-                )
                 yield _export_chunk(page.rows, format, header=header)
                 header = False
                 if page.next_after_position is None:
                     return
-                after = page.next_after_position
+                page = page_after(page.next_after_position)
 
         media = "text/csv" if format == "csv" else "application/x-ndjson"
         return StreamingResponse(rows(), media_type=media)
