@@ -10,7 +10,7 @@ from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
 from servflow.desk.automation import AutomationReport, RuleFiring, RuleProblem
 from servflow.desk.export import AUDIT_EXPORT_FIELDS, HISTORY_EXPORT_FIELDS, ExportFormat
 from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProblem, load_mapping
-from servflow.desk.kpis import Kpis
+from servflow.desk.kpis import GroupBy, KpiGroup, KpiGroups, Kpis
 from servflow.desk.mining import XES_LIFECYCLE
 from servflow.desk.outbox import (
     DispatchReport,
@@ -19,6 +19,7 @@ from servflow.desk.outbox import (
     RetryPolicy,
     Sender,
 )
+from servflow.desk.register import NonConformityEntry, NonConformityRegister, NonConformityStatus
 from servflow.domain.automation import (
     AutomationRule,
     AutomationRules,
@@ -142,6 +143,7 @@ __all__ = [
     "ExternalRef",
     "ExternalReference",
     "Forgetting",
+    "GroupBy",
     "Head",
     "HistoryEntry",
     "ImportMapping",
@@ -151,10 +153,15 @@ __all__ = [
     "InvalidTransitionError",
     "JsonlSender",
     "Kind",
+    "KpiGroup",
+    "KpiGroups",
     "Kpis",
     "NonConformity",
     "NonConformityAction",
+    "NonConformityEntry",
     "NonConformityNotFoundError",
+    "NonConformityRegister",
+    "NonConformityStatus",
     "NotInDirectoryError",
     "Note",
     "OccurrenceOutOfOrderError",

@@ -5,6 +5,7 @@ Every test runs on memory, SQLite and PostgreSQL, through FastAPI's ``TestClient
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -290,3 +291,27 @@ def test_as_of_sla_timeline_breaches_kpis_and_export(client: Client, clock: Fake
     assert len(export.text.splitlines()) == 2
     csv = client.http.get("/api/audit/export?format=csv", headers=client.headers["auditor"])
     assert csv.text.splitlines()[0].startswith("position,request_id")
+
+
+def test_kpis_grouped_and_the_register_over_http(client: Client, clock: FakeClock) -> None:
+    first, second = opened(client), opened(client)
+    for code, team in ((first, "billing"), (second, "network")):
+        client.post("agent", f"/requests/{code}/classify", {"priority": "normal"})
+        assert client.post("agent", f"/requests/{code}/assign", {"team": team}).status_code == 200
+    client.post(
+        "agent",
+        f"/requests/{second}/nonconformities",
+        {"description": "Late", "severity": "major", "category": "sla"},
+    )
+    since, until = clock.now - timedelta(days=1), clock.now + timedelta(days=1)
+    grouped = client.get(
+        "auditor", "/kpis/groups", since=since.isoformat(), until=until.isoformat(),
+        group_by="team",
+    ).json()  # fmt: skip
+    assert [g["key"] for g in grouped["groups"]] == [{"team": "billing"}, {"team": "network"}]
+    assert grouped["total"]["requests"] == 2
+    register = client.get("auditor", "/nonconformities").json()
+    [entry] = register["entries"]
+    assert (entry["ticket_code"], entry["severity"], entry["status"]) == (second, "major", "open")
+    assert register["by_category"] == {"sla": 1}
+    assert client.get("acme", "/nonconformities").status_code == 403

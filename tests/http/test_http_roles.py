@@ -69,6 +69,8 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("GET", "/api/sla/breaches"):                            (200, 200, 403, 403, 200, 401),
     ("GET", "/api/sla/at-risk"):                             (200, 200, 403, 403, 200, 401),
     ("GET", "/api/kpis"):                                    (200, 200, 403, 403, 200, 401),
+    ("GET", "/api/kpis/groups"):                             (200, 200, 403, 403, 200, 401),
+    ("GET", "/api/nonconformities"):                         (200, 200, 403, 403, 200, 401),
     ("GET", "/api/audit/log"):                               (200, 200, 403, 403, 200, 401),
     ("GET", "/api/audit/verify"):                            (200, 200, 403, 403, 200, 401),
     ("GET", "/api/audit/export"):                            (200, 200, 403, 403, 200, 401),
@@ -144,6 +146,15 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/kpis"): Call(
         state=None, params={"since": "2026-01-01T00:00:00Z", "until": "2026-12-31T00:00:00Z"}
     ),
+    ("GET", "/api/kpis/groups"): Call(
+        state=None,
+        params={
+            "since": "2026-01-01T00:00:00Z",
+            "until": "2026-12-31T00:00:00Z",
+            "group_by": "team",
+        },
+    ),
+    ("GET", "/api/nonconformities"): Call(state=None),
     ("GET", "/api/audit/log"): Call(state=None),
     ("GET", "/api/audit/verify"): Call(state=None),
     ("GET", "/api/audit/export"): Call(state=None),

@@ -19,11 +19,12 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from servflow.desk.kpis import Kpis
+from servflow.desk.kpis import GroupBy, KpiGroups, Kpis
+from servflow.desk.register import NonConformityRegister, NonConformityStatus
 from servflow.domain.history import HistoryEntry
 from servflow.domain.lifecycle import Status
 from servflow.domain.sla import PolicyAdoption, SlaStatus, TimelineEntry
-from servflow.domain.values import Kind, Priority, Tier
+from servflow.domain.values import Kind, Priority, Severity, Tier
 from servflow.domain.view import Request as RequestView
 from servflow.http.access import (
     DESK_ROLES,
@@ -162,6 +163,35 @@ def add_queries(api: APIRouter, access: Access, Caller: Any) -> None:  # noqa: A
         """The desk's KPIs for the period [since, until)."""
         allow(caller, desk_readers, "read KPIs")
         return desk.kpis(since=since, until=until, at=at, team=team, kind=kind)
+
+    @api.get("/kpis/groups", tags=["queries"], responses=documented())
+    def kpi_groups(
+        caller: Caller,
+        since: AwareDatetime,
+        until: AwareDatetime,
+        group_by: Annotated[list[GroupBy], Query(min_length=1, max_length=10)],
+        at: AwareDatetime | None = None,
+        team: Annotated[str | None, Query(max_length=200)] = None,
+        kind: Kind | None = None,
+    ) -> KpiGroups:
+        """The KPIs grouped (team, agent, kind, ..., week, month): the total and each group."""
+        allow(caller, desk_readers, "read KPIs")
+        return desk.kpis(since=since, until=until, at=at, team=team, kind=kind, group_by=group_by)
+
+    @api.get("/nonconformities", tags=["queries"], responses=documented())
+    def nonconformities(
+        caller: Caller,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
+        status: NonConformityStatus | None = None,
+        severity: Severity | None = None,
+        category: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> NonConformityRegister:
+        """The register of non-conformities detected in [since, until), with their correction."""
+        allow(caller, desk_readers, "read the non-conformity register")
+        return desk.nonconformities(
+            since=since, until=until, status=status, severity=severity, category=category
+        )
 
     @api.get("/policies", tags=["queries"], responses=documented())
     def policies(caller: Caller) -> list[PolicyAdoption]:
