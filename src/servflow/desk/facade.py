@@ -9,6 +9,7 @@ with optimistic concurrency: a refused command appends nothing, and the loser of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -269,6 +270,19 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
         if as_of is not None:
             return Request.of(self._audit.as_of(self._stores.resolve(ref), as_of, ref))
         return self._reads.get(ref, version)
+
+    @contextlib.contextmanager
+    def expecting(self, ref: Ref, version: int) -> Iterator[None]:
+        """Within: commands on ``ref`` are refused unless it is still at ``version``.
+
+        For a UI that must not overwrite a newer state (HTTP ``If-Match``): a command run in
+        the block raises ``StaleVersionError`` and records nothing when another writer recorded
+        an event since the caller read ``version``. Per thread; blocks may nest.
+        """
+        request_id = self._stores.resolve(ref)
+        checks.whole(version, "version", "expecting", low=1)
+        with self._writer.expecting(request_id, version):
+            yield
 
     def history(self, ref: Ref) -> list[HistoryEntry]:
         """Every event of a request in order: position in the log, who, when, what changed.
@@ -767,6 +781,25 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
             self._stores.projector.follow(
                 stop, poll_interval=interval, progress=progress, after=after
             )
+
+    def event_waiter(self) -> Callable[[float], None]:
+        """A function that waits up to N seconds for new events to be recorded, then returns.
+
+        On PostgreSQL it wakes on the log's ``NOTIFY`` (one connection, held until it is called
+        with a negative timeout); elsewhere it sleeps N seconds (poll then). For readers that
+        follow the log live (the HTTP adapter's event stream): a return means "look again", not
+        "something is there".
+        """
+        with translated():
+            listener = self._stores.projector.listener()
+        if listener is not None:
+            return listener
+
+        def sleep(timeout: float) -> None:
+            if timeout > 0:
+                time.sleep(timeout)
+
+        return sleep
 
     def _due_turn(self, every: float, rules: AutomationRules | None) -> Callable[[], None]:
         """The follower's turn at time-based work: ``run_due`` and the rules, every ``every`` s."""
