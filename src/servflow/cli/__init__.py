@@ -30,6 +30,7 @@ from servflow.cli.kpis import kpis, nonconformities
 from servflow.cli.outbox import outbox_app
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
+from servflow.cli.report import report
 from servflow.cli.requests import request_app
 from servflow.cli.sla import sla_app
 from servflow.errors import shown
@@ -70,6 +71,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(automation_app, name="automation")
 app.command("kpis")(kpis)
 app.command("nonconformities")(nonconformities)
+app.command("report")(report)
 # `servflow export`: the same command as `servflow audit export`, where exports are looked for.
 app.command("export")(export)
 app.command("demo")(demo)
