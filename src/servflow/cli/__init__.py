@@ -30,6 +30,7 @@ from servflow.cli.kpis import kpis, nonconformities
 from servflow.cli.outbox import outbox_app
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
+from servflow.cli.report import report
 from servflow.cli.requests import request_app
 from servflow.cli.serve import api_key_app, serve
 from servflow.cli.sla import sla_app
@@ -73,6 +74,7 @@ app.command("kpis")(kpis)
 app.command("nonconformities")(nonconformities)
 app.command("serve")(serve)
 app.add_typer(api_key_app, name="api-key")
+app.command("report")(report)
 # `servflow export`: the same command as `servflow audit export`, where exports are looked for.
 app.command("export")(export)
 app.command("demo")(demo)
