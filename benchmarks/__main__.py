@@ -32,6 +32,7 @@ from benchmarks.common import (
 )
 from benchmarks.concurrency import bench_concurrency
 from benchmarks.growth import bench_growth
+from benchmarks.http import bench_http
 from benchmarks.importing import bench_import
 from benchmarks.memory import bench_memory
 from benchmarks.outbox import bench_outbox
@@ -49,6 +50,7 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "memory": bench_memory,
     "import": bench_import,
     "outbox": bench_outbox,
+    "http": bench_http,
 }
 
 

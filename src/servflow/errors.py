@@ -25,6 +25,7 @@ __all__ = [
     "OccurrenceOutOfOrderError",
     "RequestNotFoundError",
     "ServflowError",
+    "StaleVersionError",
     "StoreError",
     "ValidationFailedError",
     "shown",
@@ -330,6 +331,29 @@ class ConcurrencyConflictError(ServflowError, RuntimeError):
         self.request_id = request_id
         self.ticket_code = ticket_code
         self.command = command
+
+
+class StaleVersionError(ServflowError, RuntimeError):
+    """The request is no longer at the version the caller last saw; nothing was recorded.
+
+    Raised by a command run within ``ServiceDesk.expecting(ref, version)`` (an HTTP ``If-Match``)
+    when another writer recorded an event since: read the request again and decide anew.
+    """
+
+    code: ClassVar[str] = "stale_version"
+
+    def __init__(
+        self, *, request_id: UUID, ticket_code: str, command: str, expected: int, actual: int
+    ) -> None:
+        super().__init__(
+            f"{ticket_code} ({request_id}) is at version {actual}, not {expected}: refused "
+            f"'{command}', nothing was recorded; read it again and retry if it still makes sense"
+        )
+        self.request_id = request_id
+        self.ticket_code = ticket_code
+        self.command = command
+        self.expected = expected
+        self.actual = actual
 
 
 class ConfigurationError(ServflowError, ValueError):

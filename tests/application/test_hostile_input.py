@@ -112,10 +112,20 @@ QUERIES: dict[str, Callable[[ServiceDesk, Request], object]] = {
     "at_risk at year 1 +12:00": lambda d, _: d.at_risk(
         at=datetime.min.replace(tzinfo=timezone(timedelta(hours=12)))
     ),
-    "kpis team list": lambda d, _: d.kpis(
+    "kpis team list": lambda d, _: d.kpis(  # type: ignore[call-overload]
         since=datetime(2026, 1, 1, tzinfo=UTC),
         until=datetime(2026, 12, 1, tzinfo=UTC),
-        team=["x"],  # type: ignore[arg-type]
+        team=["x"],
+    ),
+    "kpis group_by unknown": lambda d, _: d.kpis(
+        since=datetime(2026, 1, 1, tzinfo=UTC),
+        until=datetime(2026, 12, 1, tzinfo=UTC),
+        group_by=["weather"],
+    ),
+    "kpis group_by int": lambda d, _: d.kpis(  # type: ignore[call-overload]
+        since=datetime(2026, 1, 1, tzinfo=UTC),
+        until=datetime(2026, 12, 1, tzinfo=UTC),
+        group_by=7,
     ),
     "get version text": lambda d, r: d.get(r, version="1"),  # type: ignore[arg-type]
     "complete follow_up_at text": lambda d, r: d.complete(

@@ -127,6 +127,13 @@ def test_kpis_of_a_known_history(desk: ServiceDesk, clock: FakeClock) -> None:
         team=None,
         kind=None,
         requests=6,
+        # R1, R2, R3 completed (R5's transfer is no completion); the same three closed.
+        completed=3,
+        closed=3,
+        cancelled=1,
+        # R5 and R6 still open at T0 + 200 h, opened 196 h and 195 h before: 7-30 days old.
+        backlog=2,
+        backlog_age={"<1d": 0, "1-3d": 0, "3-7d": 0, "7-30d": 2, ">30d": 0},
         by_status={
             Status.ASSIGNED: 1,
             Status.TRANSFERRED: 1,
@@ -140,14 +147,26 @@ def test_kpis_of_a_known_history(desk: ServiceDesk, clock: FakeClock) -> None:
         update=zeros(),  # no rule of this policy sets an update target
         first_response_compliance=0.6,
         sla_compliance=0.6,
+        # First responses after 1 h (R1), 2 h (R2), 10 h (R3), 1 h (R5's transfer).
         first_response_time=1.5 * H,
         mean_first_response_time=3.5 * H,
+        p90_first_response_time=10 * H,  # nearest rank: the 4th of 4
+        business_first_response_time=1.5 * H,  # every hour counts (24x7), no pause
+        # Resolutions after 3 h (R1), 7 h (R2, the final completion), 11 h (R3).
         resolution_time=7 * H,
         mean_resolution_time=7 * H,
+        p90_resolution_time=11 * H,  # nearest rank: the 3rd of 3
+        # Business time on the resolution clocks: R2's hour awaiting acceptance before its
+        # reopening does not count (3 h, 6 h, 11 h).
+        business_resolution_time=6 * H,
         first_contact_resolution=2 / 3,
         reopen_rate=1 / 3,
+        transfer_rate=1 / 6,  # R5
+        hold_time_by_reason={},
         mean_satisfaction=4.0,
         satisfaction_count=2,
+        satisfaction_distribution={1: 0, 2: 0, 3: 1, 4: 0, 5: 1},
+        satisfaction_response_rate=2 / 3,  # two scores; R3's deemed acceptance has none
         deemed_acceptances=1,
         effort_minutes=105,
         cost=Decimal("35.00"),
@@ -268,3 +287,60 @@ def test_kpis_count_requests_by_the_exact_instant_they_were_opened(
     assert desk.kpis(since=t0 + 501 * ms, until=t0 + 1500 * ms).requests == 0
     assert desk.kpis(since=t0 + 500 * ms, until=t0 + 1501 * ms).requests == 2
     assert desk.kpis(since=t0 + 700 * ms, until=t0 + 1600 * ms).requests == 1
+
+
+def test_kpis_grouped_by_team_and_week(desk: ServiceDesk, clock: FakeClock) -> None:
+    t0 = build(desk, clock)
+
+    grouped = desk.kpis(since=t0, until=t0 + 24 * H, group_by=["team"])
+
+    assert grouped.total == desk.kpis(since=t0, until=t0 + 24 * H)
+    assert [group.key for group in grouped.groups] == [{"team": "a"}, {"team": "b"}]
+    team_a, team_b = (group.kpis for group in grouped.groups)
+    # Team a as of T0 + 200 h: R1, R2, R4 (R5 went to b with its transfer).
+    assert (team_a.requests, team_a.closed, team_a.cancelled, team_a.backlog) == (3, 2, 1, 0)
+    assert team_a.mean_satisfaction == 4.0
+    assert team_a.nonconformities == 2
+    # Team b: R3 (deemed accepted), R5 (transferred in), R6 (never answered).
+    assert (team_b.requests, team_b.closed, team_b.backlog) == (3, 1, 2)
+    assert team_b.transfer_rate == 1 / 3
+    assert team_b.deemed_acceptances == 1
+    assert team_b.satisfaction_response_rate == 0.0
+    # The groups add up to the total.
+    assert team_a.requests + team_b.requests == grouped.total.requests
+    assert team_a.effort_minutes + team_b.effort_minutes == grouped.total.effort_minutes
+
+    by_week_and_kind = desk.kpis(since=t0, until=t0 + 24 * H, group_by=["week", "kind"])
+    assert [(g.key["week"], g.key["kind"], g.kpis.requests) for g in by_week_and_kind.groups] == [
+        ("2026-W10", "complaint", 2),
+        ("2026-W10", "information", 3),
+        ("2026-W10", "quote", 1),
+    ]
+    assert desk.kpis(since=t0, until=t0 + 24 * H, group_by="month").groups[0].key == {
+        "month": "2026-03"
+    }
+    unassigned = desk.kpis(since=t0, until=t0 + 24 * H, group_by=["agent"])
+    assert [g.key["agent"] for g in unassigned.groups] == ["(none)"]
+    with pytest.raises(ValidationFailedError, match="group_by"):
+        desk.kpis(since=t0, until=t0 + H, group_by=["weather"])
+
+
+def test_hold_time_by_reason(desk: ServiceDesk, clock: FakeClock) -> None:
+    t0 = clock.now
+    clock.now = t0 + 10 * H
+    who = "agent:ana"
+    request = desk.open(
+        customer="acme", channel="web", kind="claim", stage="sale", symptom="x", actor=who,
+        occurred_at=t0,
+    )  # fmt: skip
+    desk.classify(request, priority="normal", actor=who, occurred_at=t0)
+    desk.assign(request, team="a", actor=who, occurred_at=t0)
+    desk.hold(request, reason="vendor", actor=who, occurred_at=t0 + H)
+    desk.hold(request, reason="change_window", actor=who, occurred_at=t0 + 3 * H)  # switched
+    desk.resume(request, actor=who, occurred_at=t0 + 4 * H)
+    desk.wait_on_customer(request, reason="serial?", actor=who, occurred_at=t0 + 5 * H)
+    # Still waiting on the customer at T0 + 10 h.
+    kpis = desk.kpis(since=t0, until=t0 + H)
+    assert kpis.hold_time_by_reason == {"change_window": H, "customer": 5 * H, "vendor": 2 * H}
+    earlier = desk.kpis(since=t0, until=t0 + H, at=t0 + 2 * H)
+    assert earlier.hold_time_by_reason == {"vendor": H}

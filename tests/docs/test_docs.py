@@ -242,4 +242,12 @@ def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "site" / "reference" / "api" / "index.html").is_file()
+    # Built for reading from the file system too (the offline plugin): page.html, not page/.
+    assert (tmp_path / "site" / "reference" / "api.html").is_file()
+
+
+def test_no_page_tells_to_install_from_a_package_index_nothing_publishes_to_yet() -> None:
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"pip install servflow(\s|$)", text), page

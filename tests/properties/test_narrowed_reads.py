@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeClock
-from servflow import Kpis, QueuePage, RequestNotFoundError, ServiceDesk, SlaStatus
+from servflow import HistoryEntry, Kpis, QueuePage, RequestNotFoundError, ServiceDesk, SlaStatus
 from servflow.desk.kpis import compute_kpis
 from strategies import START, Step, histories, run_history
 
@@ -52,16 +52,43 @@ def reference(desk: ServiceDesk, question: Question) -> Kpis:
     """The KPIs added up from each request of the store, read one by one (the old way)."""
     since, until, at, team, kind = _instants(question)
 
-    def cohort(start: datetime, end: datetime) -> Iterator[tuple[Any, Callable[[], SlaStatus]]]:
+    def cohort(
+        start: datetime, end: datetime
+    ) -> Iterator[tuple[Any, Callable[[], SlaStatus], dict[str, timedelta]]]:
         del start, end  # every request is read; ``compute_kpis`` keeps the period's
         for request_id in desk.request_ids():
             try:
                 request = desk.get(request_id, as_of=at)
             except RequestNotFoundError:
                 continue  # opened after ``at``
-            yield request, functools.partial(desk.sla, request_id, at=at)
+            holds = hold_times(desk.history(request_id), at)
+            yield request, functools.partial(desk.sla, request_id, at=at), holds
 
     return compute_kpis(cohort, since=since, until=until, at=at, team=team, kind=kind)
+
+
+def hold_times(history: list[HistoryEntry], at: datetime) -> dict[str, timedelta]:
+    """Time on hold by ``at`` per reason, from the history's status changes (the reference)."""
+    holds: dict[str, timedelta] = {}
+    current: tuple[str, datetime] | None = None
+    for entry in history:
+        if entry.occurred_at > at:
+            break
+        status = next((c.after for c in entry.changes if c.field == "status"), None)
+        starts = entry.event_type in {"Held", "WaitingOnCustomer"}
+        if current is not None and (
+            starts or status not in {None, "on_hold", "waiting_on_customer"}
+        ):
+            reason, since = current
+            holds[reason] = holds.get(reason, timedelta(0)) + entry.occurred_at - since
+            current = None
+        if starts:
+            reason = "customer" if entry.event_type == "WaitingOnCustomer" else entry.data["reason"]
+            current = (str(reason), entry.occurred_at)
+    if current is not None:
+        reason, since = current
+        holds[reason] = holds.get(reason, timedelta(0)) + at - since
+    return holds
 
 
 def _instants(question: Question) -> tuple[datetime, datetime, datetime, str | None, str | None]:

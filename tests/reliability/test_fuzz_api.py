@@ -30,7 +30,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeClock
-from servflow import Customer, RetryPolicy, ServflowError, ServiceDesk, SlaPolicy, SlaRule
+from servflow import (
+    Customer,
+    RetryPolicy,
+    ServflowError,
+    ServiceDesk,
+    SlaPolicy,
+    SlaRule,
+    ValidationFailedError,
+)
 from servflow.errors import MAX_MESSAGE
 
 DeskFactory = Callable[..., ServiceDesk]
@@ -109,11 +117,14 @@ QUERIES = frozenset(
         "teams",
         "agents",
         "outbox",
+        "nonconformities",
     }
 )
-#: Public methods that are neither: the constructors (``test_fuzz_cli`` opens hostile stores)
-#: and ``close`` (it also releases the desk; a request's closure is covered by the lifecycle tests).
-NOT_FUZZED = frozenset({"sqlite", "postgres", "close"})
+#: Public methods that are neither: the constructors (``test_fuzz_cli`` opens hostile stores),
+#: ``close`` (it also releases the desk; a request's closure is covered by the lifecycle tests),
+#: and what returns a tool rather than an answer: ``expecting`` (a context manager: its
+#: arguments are checked on entry, below) and ``event_waiter`` (tests/http).
+NOT_FUZZED = frozenset({"sqlite", "postgres", "close", "expecting", "event_waiter"})
 
 _TEXTS = (
     "",
@@ -364,6 +375,9 @@ def _sensible(
             ]
         ),
         "due_every": st.sampled_from([None, 0.01, -1.0]),
+        "group_by": st.sampled_from(
+            [None, "team", ["week", "kind"], ["weather"], [], 7, ["month", "month"]]
+        ),
     }
 
 
@@ -480,3 +494,17 @@ def test_the_fuzzer_knows_every_public_method_and_its_parameters() -> None:
         for name in COMMANDS | QUERIES:
             for parameter in inspect.signature(getattr(desk, name)).parameters:
                 assert parameter in sensible, f"{name}({parameter}=...) has no sensible values"
+
+
+@pytest.mark.parametrize(
+    "version", [0, -1, "7", 2**63, None, 1.5], ids=["0", "-1", "text", "2**63", "None", "float"]
+)
+def test_expecting_refuses_a_bad_version_on_entry(version: object) -> None:
+    with ServiceDesk() as desk:
+        request = desk.open(
+            customer="acme", channel="web", kind="claim", stage="sale", symptom="x",
+            actor="agent:ana",
+        )  # fmt: skip
+        with pytest.raises(ValidationFailedError), desk.expecting(request, version):  # type: ignore[arg-type]
+            desk.classify(request, priority="low", actor="agent:ana")
+        assert len(desk.history(request)) == 1

@@ -28,10 +28,13 @@ from servflow.cli.customers import customer_app
 from servflow.cli.demo import demo
 from servflow.cli.directory import agent_app, team_app
 from servflow.cli.importing import import_history
+from servflow.cli.kpis import kpis, nonconformities
 from servflow.cli.outbox import outbox_app
 from servflow.cli.projections import projections_app, run_projections
 from servflow.cli.queues import list_requests, queue
+from servflow.cli.report import report
 from servflow.cli.requests import request_app
+from servflow.cli.serve import api_key_app, serve
 from servflow.cli.sla import sla_app
 from servflow.desk.stores import postgres_schema
 from servflow.errors import shown
@@ -74,6 +77,11 @@ app.add_typer(projections_app, name="projections")
 app.command("import")(import_history)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(automation_app, name="automation")
+app.command("kpis")(kpis)
+app.command("nonconformities")(nonconformities)
+app.command("serve")(serve)
+app.add_typer(api_key_app, name="api-key")
+app.command("report")(report)
 # `servflow export`: the same command as `servflow audit export`, where exports are looked for.
 app.command("export")(export)
 app.command("demo")(demo)
@@ -91,9 +99,14 @@ def _zone(name: str | None) -> tzinfo | None:
 
 def _version(value: bool) -> None:  # noqa: FBT001 - Typer passes the flag positionally
     if value:
-        from servflow import __version__  # noqa: PLC0415 - only when asked
+        # The installed package's metadata: no need to import the engine to say its version.
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
-        typer.echo(f"servflow {__version__}")
+        try:
+            installed = version("servflow")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
+            from servflow import __version__ as installed  # noqa: PLC0415
+        typer.echo(f"servflow {installed}")
         raise typer.Exit
 
 

@@ -9,6 +9,7 @@ with optimistic concurrency: a refused command appends nothing, and the loser of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -28,9 +29,10 @@ from servflow.desk.directory_commands import DirectoryCommands
 from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
 from servflow.desk.integrations import Integrations
-from servflow.desk.kpis import KpiDesk, Kpis
+from servflow.desk.kpis import GroupBy, KpiDesk, KpiGroups, Kpis
 from servflow.desk.reads import QueueQuestion, Reader
 from servflow.desk.rebuild import MAX_WORKERS
+from servflow.desk.register import NonConformityRegister, NonConformityStatus, build_register
 from servflow.desk.sla import SlaDesk
 from servflow.desk.stores import (
     ProjectionMode,
@@ -50,7 +52,7 @@ from servflow.domain.lifecycle import Status
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.roles import Roles
 from servflow.domain.sla import DueAction, PolicyAdoption, SlaStatus, TimelineEntry, WhatIfFlip
-from servflow.domain.values import Kind, Priority, Tier
+from servflow.domain.values import Kind, Priority, Severity, Tier
 from servflow.domain.view import Request
 from servflow.errors import ConfigurationError, ServflowError, ValidationFailedError, shown
 from servflow.persistence.chain import Head, VerifyReport
@@ -268,6 +270,19 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
         if as_of is not None:
             return Request.of(self._audit.as_of(self._stores.resolve(ref), as_of, ref))
         return self._reads.get(ref, version)
+
+    @contextlib.contextmanager
+    def expecting(self, ref: Ref, version: int) -> Iterator[None]:
+        """Within: commands on ``ref`` are refused unless it is still at ``version``.
+
+        For a UI that must not overwrite a newer state (HTTP ``If-Match``): a command run in
+        the block raises ``StaleVersionError`` and records nothing when another writer recorded
+        an event since the caller read ``version``. Per thread; blocks may nest.
+        """
+        request_id = self._stores.resolve(ref)
+        checks.whole(version, "version", "expecting", low=1)
+        with self._writer.expecting(request_id, version):
+            yield
 
     def history(self, ref: Ref) -> list[HistoryEntry]:
         """Every event of a request in order: position in the log, who, when, what changed.
@@ -604,6 +619,7 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
 
     # -- KPIs -----------------------------------------------------------------------------
 
+    @overload
     def kpis(
         self,
         *,
@@ -612,16 +628,72 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
         at: datetime | None = None,
         team: str | None = None,
         kind: Kind | str | None = None,
-    ) -> Kpis:
+        group_by: None = None,
+    ) -> Kpis: ...
+
+    @overload
+    def kpis(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        at: datetime | None = None,
+        team: str | None = None,
+        kind: Kind | str | None = None,
+        group_by: Sequence[GroupBy | str] | GroupBy | str,
+    ) -> KpiGroups: ...
+
+    def kpis(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        at: datetime | None = None,
+        team: str | None = None,
+        kind: Kind | str | None = None,
+        group_by: Sequence[GroupBy | str] | GroupBy | str | None = None,
+    ) -> Kpis | KpiGroups:
         """Metrics for the requests opened in ``[since, until)``, as the log stood at ``at``.
 
         ``at`` defaults to the desk's clock now; only events that happened by then count, so
         the same question gets the same answer at any later date. ``team`` and ``kind`` filter
-        on the request as of ``at``. It reads the requests' events from the log (not a
-        projection), 500 requests per query, each event decoded once. See ``Kpis``.
+        on the request as of ``at``. With ``group_by`` (team, agent, kind, stage, channel,
+        priority, tier, customer, week, month: one or several), the answer is ``KpiGroups``:
+        the total and one ``Kpis`` per key that occurs. It reads the requests' events from the
+        log (not a projection), 500 requests per query, each event decoded once. See ``Kpis``.
         """
         team = self._directories.known_team(team)  # a registered team in any case or blanks
-        return self._kpis.kpis(since=since, until=until, at=at, team=team, kind=kind)
+        if group_by is None:
+            return self._kpis.kpis(since=since, until=until, at=at, team=team, kind=kind)
+        keys = [group_by] if isinstance(group_by, str) else group_by
+        return self._kpis.groups(
+            since=since, until=until, at=at, team=team, kind=kind, group_by=keys
+        )
+
+    def nonconformities(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: NonConformityStatus | str | None = None,
+        severity: Severity | str | None = None,
+        category: str | None = None,
+    ) -> NonConformityRegister:
+        """The non-conformity register: those detected in ``[since, until)`` (default: all).
+
+        Each entry names its request, severity, category, who detected it and when, its root
+        cause and corrective action, and whether (when, by whom, how) it was corrected, with
+        the time to correct; counts per severity and category. ``status`` (open, corrected),
+        ``severity`` and ``category`` filter. Read from the audit view.
+        """
+        return build_register(
+            self.audit_log,
+            since=None if since is None else self._clock.instant(since, "since", "nonconformities"),
+            until=None if until is None else self._clock.instant(until, "until", "nonconformities"),
+            status=status,
+            severity=severity,
+            category=category,
+        )
 
     # -- projections ------------------------------------------------------------------------
 
@@ -709,6 +781,25 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
             self._stores.projector.follow(
                 stop, poll_interval=interval, progress=progress, after=after
             )
+
+    def event_waiter(self) -> Callable[[float], None]:
+        """A function that waits up to N seconds for new events to be recorded, then returns.
+
+        On PostgreSQL it wakes on the log's ``NOTIFY`` (one connection, held until it is called
+        with a negative timeout); elsewhere it sleeps N seconds (poll then). For readers that
+        follow the log live (the HTTP adapter's event stream): a return means "look again", not
+        "something is there".
+        """
+        with translated():
+            listener = self._stores.projector.listener()
+        if listener is not None:
+            return listener
+
+        def sleep(timeout: float) -> None:
+            if timeout > 0:
+                time.sleep(timeout)
+
+        return sleep
 
     def _due_turn(self, every: float, rules: AutomationRules | None) -> Callable[[], None]:
         """The follower's turn at time-based work: ``run_due`` and the rules, every ``every`` s."""

@@ -32,6 +32,7 @@ from servflow.errors import (
     ConcurrencyConflictError,
     DuplicateExternalRefError,
     RequestNotFoundError,
+    StaleVersionError,
 )
 from servflow.persistence.sql import stored_bytes
 from servflow.persistence.store import store_error, translated
@@ -79,8 +80,42 @@ class Writer:
         request_id = self._stores.resolve(ref)
         self._stores.refresh_keys()
         request = self._checkout(request_id, ref)
+        self._check_expected(request, command)
         self.check_roles(actor, command, request)
         return _Change(self, request, command, self._clock.moment(occurred_at, command, request))
+
+    @contextmanager
+    def expecting(self, request_id: UUID, version: int) -> Iterator[None]:
+        """Within: commands on ``request_id`` are refused unless it is still at ``version``.
+
+        Checked on the request as loaded for the command; the save then refuses any event
+        another writer recorded meanwhile (``ConcurrencyConflictError``), so what is recorded
+        is always recorded on top of ``version``.
+        """
+        expected: dict[UUID, int] = getattr(self._local, "expected", None) or {}
+        previous = expected.get(request_id)
+        self._local.expected = {**expected, request_id: version}
+        try:
+            yield
+        finally:
+            restored = dict(self._local.expected)
+            if previous is None:
+                restored.pop(request_id, None)
+            else:
+                restored[request_id] = previous
+            self._local.expected = restored
+
+    def _check_expected(self, request: ServiceRequest, command: Command) -> None:
+        expected: dict[UUID, int] | None = getattr(self._local, "expected", None)
+        version = None if not expected else expected.get(request.id)
+        if version is not None and request.version != version:
+            raise StaleVersionError(
+                request_id=request.id,
+                ticket_code=request.ticket_code,
+                command=command,
+                expected=version,
+                actual=request.version,
+            )
 
     @contextmanager
     def gathering(self, *, save: bool = True) -> Iterator[None]:

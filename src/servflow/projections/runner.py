@@ -626,7 +626,7 @@ class Projector:
         or lost connection (the library's ``OperationalError`` and ``InterfaceError``). Its
         transaction rolled back, so nothing is applied twice. Other failures are raised.
         """
-        listener = self._listener()
+        listener = self.listener()
         failures = 0
         try:
             while not stop.is_set():
@@ -655,8 +655,12 @@ class Projector:
                 with contextlib.suppress(Exception):
                     listener(-1)
 
-    def _listener(self) -> Callable[[float], None] | None:
-        """A function that waits up to N seconds for a NOTIFY on the events' channel."""
+    def listener(self) -> Callable[[float], None] | None:
+        """A function that waits up to N seconds for a NOTIFY on the events' channel.
+
+        None on a store without notifications (SQLite, memory): poll there. Call the function
+        with a negative timeout to close its connection.
+        """
         if self.views.dialect.name != "postgres":
             return None
         import psycopg  # noqa: PLC0415 - optional extra

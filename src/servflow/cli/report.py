@@ -1,0 +1,55 @@
+"""``servflow report``: the period's charts and tables as one HTML file that opens offline.
+
+``servflow report --since 2026-03-01T00:00Z --until 2026-04-01T00:00Z --out report.html`` writes
+what ``servflow.desk.report.render_report`` draws; times show in ``--tz`` (default: this
+machine's zone).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from servflow.cli._common import At, guarded, instant, parse_when, say, session
+from servflow.cli.kpis import Since, Until
+from servflow.desk.report import gather, render_figures
+from servflow.errors import ValidationFailedError
+
+__all__ = ["report"]
+
+
+@guarded
+def report(
+    ctx: typer.Context,
+    *,
+    since: Since = None,
+    until: Until = None,
+    at: At = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="The HTML file to write (replaced if it exists).", dir_okay=False
+        ),
+    ] = Path("report.html"),
+    title: Annotated[str, typer.Option(help="The page's title.")] = "Service desk report",
+) -> None:
+    """Charts and tables of the requests opened in [--since, --until), as one HTML file."""
+    start = parse_when(since, "--since")
+    end = parse_when(until, "--until")
+    if start is None or end is None:
+        missing = [name for name, value in (("--since", start), ("--until", end)) if value is None]
+        msg = f"say the period: {' and '.join(missing)} (ISO-8601 with a UTC offset)"
+        raise ValidationFailedError(msg, errors=tuple((name, "missing") for name in missing))
+    current = session(ctx)
+    zone = current.zone or datetime.now().astimezone().tzinfo
+    figures = gather(current.desk(existing=True), since=start, until=end, at=instant(at), zone=zone)
+    page = render_figures(figures, title=title)
+    out.write_text(page, encoding="utf-8")
+    total = figures.total
+    say(
+        f"Wrote {out} ({len(page.encode()):,} bytes): {total.requests:,} requests, "
+        f"{len(figures.teams)} teams, {len(figures.register.entries)} non-conformities."
+    )
