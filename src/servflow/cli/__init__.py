@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session, guarded
+from servflow.cli._common import DEFAULT_ACTOR, DEFAULT_DB, Session, guarded, refuse_unusable_db
 from servflow.cli._group import RootGroup
 from servflow.cli.audit import audit_app, export
 from servflow.cli.automation import automation_app
@@ -186,6 +186,7 @@ def _root(
         # A bad name is refused here, before any command reaches a database with it.
         schema=postgres_schema(schema),
     )
+    refuse_unusable_db(db)
     ctx.obj = session
     ctx.call_on_close(session.close)
 

@@ -7,7 +7,9 @@ Also the one parser of date-times given on the command line, the two ways of pri
 from __future__ import annotations
 
 import binascii
+import contextlib
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -59,6 +61,7 @@ __all__ = [
     "is_dsn",
     "page_of",
     "parse_when",
+    "refuse_unusable_db",
     "report_error",
     "say",
     "session",
@@ -207,6 +210,41 @@ def desk_on(
         )
         raise StoreError(msg)
     return ServiceDesk.sqlite(db, **opening)
+
+
+def refuse_unusable_db(db: str) -> None:
+    """Refuse a ``--db`` that can name no store, before any command runs.
+
+    A PostgreSQL connection string that does not parse (its password masked), or a file that
+    exists and is no SQLite database (``cp README.md notadb.db``): every command, even one that
+    would not open the store, answers with the one line that says so.
+    """
+    if "\x00" in db:
+        return  # refused where the store opens, as a path no file can have
+    if is_dsn(db):
+        if importlib.util.find_spec("psycopg") is not None:  # else the store says what to install
+            postgres_env(db, pool_size=1, cipher_key=None, compress=False)
+        return
+    path = Path(db)
+    if not path.is_file():
+        return  # missing or a directory: the command that needs a store says so
+    import sqlite3  # noqa: PLC0415 - only for a file given as --db
+
+    # Read through SQLite, never with open(): closing another descriptor of a database file
+    # would drop the POSIX locks a connection of this process holds on it.
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db_file:
+            db_file.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as error:
+        if "not a database" not in str(error):
+            return  # locked, unreadable...: the command that opens it says why
+        msg = (
+            f"{shown(db)} is not a servflow database (file is not a database): give --db the "
+            "SQLite file servflow made, or a new file name"
+        )
+        raise StoreError(msg) from None
 
 
 def _require_postgres_store(dsn: str, schema: str | None) -> None:

@@ -20,12 +20,10 @@ from servflow.cli._common import (
     console,
     emit_json,
     guarded,
-    instant,
-    parse_when,
     say,
     session,
 )
-from servflow.cli.render import stamp
+from servflow.cli.render import local_time, stamp
 from servflow.desk.kpis import GroupBy, Kpis
 from servflow.desk.register import NonConformityStatus
 from servflow.domain.values import Kind, Severity
@@ -35,11 +33,15 @@ __all__ = ["kpis", "nonconformities"]
 
 Since = Annotated[
     str | None,
-    typer.Option(metavar="ISO-8601", help="Start of the period (inclusive), with a UTC offset."),
+    typer.Option(
+        metavar="ISO-8601", help="Start of the period (inclusive); without a UTC offset, in --tz."
+    ),
 ]
 Until = Annotated[
     str | None,
-    typer.Option(metavar="ISO-8601", help="End of the period (exclusive), with a UTC offset."),
+    typer.Option(
+        metavar="ISO-8601", help="End of the period (exclusive); without a UTC offset, in --tz."
+    ),
 ]
 
 
@@ -82,14 +84,15 @@ def kpis(
     as_json: AsJson = False,
 ) -> None:
     """KPIs of the requests opened in [--since, --until), as the log stood at --at."""
-    start = parse_when(since, "--since")
-    end = parse_when(until, "--until")
+    current = session(ctx)
+    start = current.when(since, "--since")
+    end = current.when(until, "--until")
     if start is None or end is None:
         missing = [name for name, value in (("--since", start), ("--until", end)) if value is None]
-        msg = f"say the period: {' and '.join(missing)} (ISO-8601 with a UTC offset)"
+        msg = f"say the period: {' and '.join(missing)} (ISO 8601; without a UTC offset, in --tz)"
         raise ValidationFailedError(msg, errors=tuple((name, "missing") for name in missing))
-    desk = session(ctx).desk(existing=True)
-    when = instant(at)
+    desk = current.desk(existing=True)
+    when = current.instant(at)
     grouped = desk.kpis(
         since=start, until=end, at=when, team=team, kind=kind, group_by=group_by or []
     )
@@ -98,9 +101,8 @@ def kpis(
             grouped.model_dump(mode="json") if group_by else grouped.total.model_dump(mode="json")
         )
         return
-    table = Table(
-        title=f"KPIs of the requests opened from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
-    )
+    period = f"{local_time(start, current.zone)} to {local_time(end, current.zone)}"
+    table = Table(title=f"KPIs of the requests opened from {period}")
     for column in ("group", "opened", "completed", "backlog", "first response on time",
                    "resolved on time", "resolution (median)", "resolution (p90)", "reopened",
                    "satisfaction"):  # fmt: skip
@@ -127,8 +129,8 @@ def nonconformities(
     """The register of non-conformities: each, its correction, counts per severity."""
     current = session(ctx)
     register = current.desk(existing=True).nonconformities(
-        since=parse_when(since, "--since"),
-        until=parse_when(until, "--until"),
+        since=current.when(since, "--since"),
+        until=current.when(until, "--until"),
         status=status,
         severity=severity,
         category=category,

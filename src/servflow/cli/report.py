@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from servflow.cli._common import At, guarded, instant, parse_when, say, session
+from servflow.cli._common import At, guarded, say, session
 from servflow.cli.kpis import Since, Until
 from servflow.desk.report import gather, render_figures
 from servflow.errors import ValidationFailedError
@@ -37,15 +37,16 @@ def report(
     title: Annotated[str, typer.Option(help="The page's title.")] = "Service desk report",
 ) -> None:
     """Charts and tables of the requests opened in [--since, --until), as one HTML file."""
-    start = parse_when(since, "--since")
-    end = parse_when(until, "--until")
+    current = session(ctx)
+    start = current.when(since, "--since")
+    end = current.when(until, "--until")
     if start is None or end is None:
         missing = [name for name, value in (("--since", start), ("--until", end)) if value is None]
-        msg = f"say the period: {' and '.join(missing)} (ISO-8601 with a UTC offset)"
+        msg = f"say the period: {' and '.join(missing)} (ISO 8601; without a UTC offset, in --tz)"
         raise ValidationFailedError(msg, errors=tuple((name, "missing") for name in missing))
-    current = session(ctx)
     zone = current.zone or datetime.now().astimezone().tzinfo
-    figures = gather(current.desk(existing=True), since=start, until=end, at=instant(at), zone=zone)
+    when = current.instant(at)
+    figures = gather(current.desk(existing=True), since=start, until=end, at=when, zone=zone)
     page = render_figures(figures, title=title)
     out.write_text(page, encoding="utf-8")
     total = figures.total
