@@ -8,10 +8,6 @@ Requests are aggregates whose events are the only source of truth; every other a
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-# The settings-file reader behind ``from_file`` (calendars, policies, rules, mappings): small,
-# and needed before any of the domain's ``from_file`` is called, whatever was imported.
-import servflow.settings  # noqa: F401
-
 if TYPE_CHECKING:
     from servflow.desk import ProjectionMode, Ref, ServiceDesk, TimeSource
     from servflow.desk.automation import AutomationReport, RuleFiring, RuleProblem

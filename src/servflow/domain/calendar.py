@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from importlib import import_module
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple, Self, TypeVar
@@ -498,9 +499,10 @@ def install_settings_reader(reader: SettingsReader) -> None:
 
 def settings_from_file(model: type[_Model], path: str | Path, *, what: str) -> _Model:
     """Validate as ``model`` the data the installed reader reads from ``path``."""
-    if not _readers:  # pragma: no cover - importing servflow installs it
-        msg = f"cannot read {what} file {path}: import servflow.settings first"
-        raise ConfigurationError(msg)
+    if not _readers:
+        # The reader is servflow.settings' (reading files is not the domain's job): loaded on
+        # first use, so that importing servflow costs nothing until a file is read.
+        import_module("servflow.settings")
     source = Path(path)
     return validate_settings(model, _readers[0](source, what), what=what, source=source)
 
