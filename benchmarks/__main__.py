@@ -39,6 +39,7 @@ from benchmarks.outbox import bench_outbox
 from benchmarks.queries import bench_queries
 from benchmarks.rebuild import bench_rebuild
 from benchmarks.report import machine, markdown, report, write_json
+from benchmarks.startup import bench_startup
 from benchmarks.writes import bench_writes
 
 SECTIONS: dict[str, Callable[[Run], None]] = {
@@ -51,6 +52,7 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "import": bench_import,
     "outbox": bench_outbox,
     "http": bench_http,
+    "startup": bench_startup,
 }
 
 

@@ -36,7 +36,7 @@ from servflow.cli.report import report
 from servflow.cli.requests import request_app
 from servflow.cli.serve import api_key_app, serve
 from servflow.cli.sla import sla_app
-from servflow.desk.stores import postgres_schema
+from servflow.desk.options import postgres_schema
 from servflow.errors import shown
 
 __all__ = [

@@ -20,16 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from servflow.desk import ProjectionMode, ServiceDesk, TimeSource
-from servflow.desk.stores import postgres_env, postgres_schema
-from servflow.domain.policy import SlaPolicy
+from servflow.desk.options import postgres_schema
 from servflow.domain.values import Priority
 from servflow.errors import (
     ConfigurationError,
@@ -38,6 +36,10 @@ from servflow.errors import (
     ValidationFailedError,
     shown,
 )
+
+if TYPE_CHECKING:
+    from servflow.desk import ProjectionMode, ServiceDesk, TimeSource
+    from servflow.domain.policy import SlaPolicy
 
 __all__ = [
     "DEFAULT_ACTOR",
@@ -199,6 +201,8 @@ def desk_on(
         audit_key=_audit_key(),
         erasable=os.environ.get("SERVFLOW_ERASABLE", "").strip().lower() in _TRUE,
     )
+    from servflow.desk import ServiceDesk  # noqa: PLC0415 - the engine, once a command needs it
+
     if is_dsn(db):
         if existing:
             _require_postgres_store(db, schema or None)
@@ -223,6 +227,8 @@ def refuse_unusable_db(db: str) -> None:
         return  # refused where the store opens, as a path no file can have
     if is_dsn(db):
         if importlib.util.find_spec("psycopg") is not None:  # else the store says what to install
+            from servflow.desk.stores import postgres_env  # noqa: PLC0415 - with PostgreSQL only
+
             postgres_env(db, pool_size=1, cipher_key=None, compress=False)
         return
     path = Path(db)
@@ -253,6 +259,8 @@ def _require_postgres_store(dsn: str, schema: str | None) -> None:
     Opening a desk creates its schema and tables; a command that only reads (or needs what a
     store already holds) must not leave an empty store behind a mistyped ``--schema``.
     """
+    from servflow.desk.stores import postgres_env  # noqa: PLC0415 - with PostgreSQL only
+
     # The same refusals as opening: a malformed string (its password masked), a bad schema.
     params = postgres_env(dsn, pool_size=1, cipher_key=None, compress=False)
     name = postgres_schema(schema) or "public"

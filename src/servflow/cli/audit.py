@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated, get_args
+from typing import IO, TYPE_CHECKING, Annotated, get_args
 from uuid import UUID
 
 import typer
@@ -26,7 +26,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from servflow import Head, VerifyReport
 from servflow.cli._common import (
     Agent,
     AsJson,
@@ -42,13 +41,15 @@ from servflow.cli._common import (
     session,
 )
 from servflow.cli.render import brief, events_progress, local_time, stamp, zone_label
-from servflow.desk import ServiceDesk
-from servflow.desk.export import ExportFormat
-from servflow.domain.history import HistoryEntry
-from servflow.domain.request import Status
+from servflow.domain.choices import ExportFormat, SpecialQueue
+from servflow.domain.lifecycle import Status
 from servflow.errors import ServflowError
-from servflow.projections.audit import AuditRow
-from servflow.projections.queues import SpecialQueue
+
+if TYPE_CHECKING:
+    from servflow.desk import ServiceDesk
+    from servflow.domain.history import HistoryEntry
+    from servflow.persistence.chain import Head, VerifyReport
+    from servflow.projections.audit import AuditRow
 
 __all__ = ["audit_app", "export"]
 
@@ -353,6 +354,8 @@ def queue(  # noqa: PLR0913 - one option per filter, and the page
 
 def _read_head(path: Path) -> Head:
     try:
+        from servflow.persistence.chain import Head  # noqa: PLC0415 - with a head file only
+
         return Head.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not a head saved by servflow"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,8 +18,10 @@ from rich.text import Text
 
 from servflow.cli._common import AsJson, At, console, emit_json, guarded, say, session
 from servflow.cli.render import local_time, stamp, zone_label
-from servflow.desk.automation import AutomationReport
-from servflow.domain.automation import AutomationRule, AutomationRules
+
+if TYPE_CHECKING:
+    from servflow.desk.automation import AutomationReport
+    from servflow.domain.automation import AutomationRule, AutomationRules
 
 __all__ = ["RulesFile", "automation_app", "load_rules", "report_firings"]
 
@@ -35,6 +37,8 @@ RulesFile = Annotated[
 
 def load_rules(path: Path) -> AutomationRules:
     """The rules of a file (``ConfigurationError`` naming each bad setting)."""
+    from servflow.domain.automation import AutomationRules  # noqa: PLC0415 - when a file is read
+
     return AutomationRules.from_file(path)
 
 

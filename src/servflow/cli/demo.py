@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import time as dt_time
 from datetime import tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.columns import Columns
@@ -40,13 +40,14 @@ from servflow.cli.render import (
     status_text,
 )
 from servflow.cli.tables import alerts_table, history_table, request_view, requests_table
-from servflow.demo import DEFAULT_START, DemoSummary, SimClock, demo_policy, simulate
-from servflow.desk import ServiceDesk
-from servflow.domain.calendar import Weekday
-from servflow.domain.policy import SlaPolicy, SlaRule
-from servflow.domain.request import Status
-from servflow.domain.sla import DEFAULT_POLICY, ClockState
+from servflow.domain.clocks import ClockState
+from servflow.domain.lifecycle import Status
 from servflow.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from servflow.demo import DemoSummary, SimClock
+    from servflow.desk import ServiceDesk
+    from servflow.domain.policy import SlaPolicy, SlaRule
 
 __all__ = ["demo"]
 
@@ -90,6 +91,8 @@ def demo(
         raise ConfigurationError(msg)
     target = Path(path)
     _make_room(target, force=force)
+    from servflow.demo import DEFAULT_START, SimClock, demo_policy  # noqa: PLC0415 - when run
+
     clock = SimClock(DEFAULT_START)
     shown = console()
     began = time.perf_counter()
@@ -122,6 +125,8 @@ def _make_room(target: Path, *, force: bool) -> None:
 def _simulate_with_progress(
     desk: ServiceDesk, clock: SimClock, requests: int, seed: int, *, show: bool
 ) -> DemoSummary:
+    from servflow.demo import simulate  # noqa: PLC0415 - when run
+
     if not show:
         return simulate(desk, clock=clock, requests=requests, seed=seed)
     with events_progress() as bar:
@@ -217,6 +222,8 @@ def _print_demo(
 def _policy_of(desk: ServiceDesk) -> SlaPolicy:
     """The newest SLA policy the store adopted (the built-in standard if none)."""
     adopted = desk.policies()
+    from servflow.domain.sla import DEFAULT_POLICY  # noqa: PLC0415 - when reporting
+
     return adopted[-1].policy if adopted else DEFAULT_POLICY
 
 
@@ -253,6 +260,8 @@ def _opening_hours(policy: SlaPolicy) -> str:
         return "never"
     days = list(week)
     names = [day.value.capitalize() for day in days]
+    from servflow.domain.calendar import Weekday  # noqa: PLC0415 - when reporting
+
     order = list(Weekday)
     indexes = [order.index(day) for day in days]
     if len(set(week.values())) == 1:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from servflow.cli._common import AsJson, emit_json, guarded, say, session
 from servflow.cli.render import events_progress, rows_progress
-from servflow.desk.importing import ImportOutcome
-from servflow.projections.runner import Progress as ProjectionProgress
+
+if TYPE_CHECKING:
+    from servflow.desk.importing import ImportOutcome
+    from servflow.projections.runner import Progress as ProjectionProgress
 
 __all__ = ["import_history"]
 

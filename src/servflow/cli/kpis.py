@@ -8,7 +8,7 @@ scripts. ``servflow nonconformities`` prints the register of non-conformities.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -24,10 +24,12 @@ from servflow.cli._common import (
     session,
 )
 from servflow.cli.render import local_time, stamp
-from servflow.desk.kpis import GroupBy, Kpis
-from servflow.desk.register import NonConformityStatus
+from servflow.domain.choices import GroupBy, NonConformityStatus
 from servflow.domain.values import Kind, Severity
 from servflow.errors import ValidationFailedError
+
+if TYPE_CHECKING:
+    from servflow.desk.kpis import Kpis
 
 __all__ = ["kpis", "nonconformities"]
 

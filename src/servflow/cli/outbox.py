@@ -12,16 +12,17 @@ from __future__ import annotations
 import os
 from datetime import tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from servflow.cli._common import AsJson, Limit, Offset, console, emit_json, guarded, say, session
 from servflow.cli.render import stamp, zone_label
-from servflow.desk.outbox import OutboxEntry, Sender
 from servflow.errors import ConfigurationError, ValidationFailedError
-from servflow.senders import JsonlSender, SmtpSender, WebhookSender
+
+if TYPE_CHECKING:
+    from servflow.desk.outbox import OutboxEntry, Sender
 
 __all__ = ["outbox_app"]
 
@@ -44,6 +45,8 @@ def _sender(
     *,
     starttls: bool,
 ) -> Sender:
+    from servflow.senders import JsonlSender, SmtpSender, WebhookSender  # noqa: PLC0415 - when sending
+
     given = (("--jsonl", jsonl), ("--webhook", webhook), ("--smtp", smtp))
     if sum(value is not None for _, value in given) != 1:
         problem = "exactly one of --jsonl PATH, --webhook URL, --smtp HOST[:PORT]"

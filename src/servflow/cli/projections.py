@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -34,13 +34,13 @@ from servflow.cli._common import (
     session,
 )
 from servflow.cli.render import events_progress
-from servflow.desk import ServiceDesk
-from servflow.desk.rebuild import MAX_WORKERS
-from servflow.desk.stores import postgres_schema
-from servflow.domain.automation import AutomationRules
+from servflow.desk.options import MAX_WORKERS, postgres_schema
 from servflow.errors import ValidationFailedError
-from servflow.projections.runner import Progress as ProjectionProgress
-from servflow.projections.runner import ProjectionStatus
+
+if TYPE_CHECKING:
+    from servflow.desk import ServiceDesk
+    from servflow.projections.runner import Progress as ProjectionProgress
+    from servflow.projections.runner import ProjectionStatus
 
 __all__ = ["open_desk", "projections_app", "run_projections"]
 
@@ -316,7 +316,9 @@ def projections_follow(
     resumes from the positions it recorded: nothing is lost or applied twice. With
     --due-every (and --rules), it also records the time-based events and runs the rules.
     """
-    loaded = None if rules is None else AutomationRules.from_file(rules)
+    from servflow.cli.automation import load_rules  # noqa: PLC0415 - when a file is given
+
+    loaded = None if rules is None else load_rules(rules)
     desk = _projections_desk(ctx, db, schema, existing=False)
     stop = threading.Event()
 

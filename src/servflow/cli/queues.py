@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from itertools import islice
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -40,11 +40,13 @@ from servflow.cli.render import (
     zone_label,
 )
 from servflow.cli.tables import requests_table
-from servflow.desk.checks import page as page_checks
-from servflow.domain.request import Status
+from servflow.domain.choices import SpecialQueue
+from servflow.domain.lifecycle import Status
 from servflow.domain.values import Kind, Tier
-from servflow.domain.view import Request
-from servflow.projections.queues import QueuePage, SpecialQueue
+
+if TYPE_CHECKING:
+    from servflow.domain.view import Request
+    from servflow.projections.queues import QueuePage
 
 __all__ = ["list_requests", "queue"]
 
@@ -71,6 +73,8 @@ def list_requests(
 
     In the order they were opened, a page at a time (--limit, then --offset for the next).
     """
+    from servflow.desk.checks import page as page_checks  # noqa: PLC0415 - the engine's checks
+
     page_checks(limit, offset, "requests")
     current = session(ctx)
     desk = current.desk(existing=True)

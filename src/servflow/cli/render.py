@@ -20,8 +20,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from servflow.domain.request import Status
-from servflow.domain.sla import ClockState
+from servflow.domain.clocks import ClockState
+from servflow.domain.lifecycle import Status
 from servflow.domain.values import Priority
 
 __all__ = [

@@ -15,7 +15,6 @@ import typer
 
 from servflow.cli._common import At, guarded, say, session
 from servflow.cli.kpis import Since, Until
-from servflow.desk.report import gather, render_figures
 from servflow.errors import ValidationFailedError
 
 __all__ = ["report"]
@@ -46,6 +45,8 @@ def report(
         raise ValidationFailedError(msg, errors=tuple((name, "missing") for name in missing))
     zone = current.zone or datetime.now().astimezone().tzinfo
     when = current.instant(at)
+    from servflow.desk.report import gather, render_figures  # noqa: PLC0415 - when drawing
+
     figures = gather(current.desk(existing=True), since=start, until=end, at=when, zone=zone)
     page = render_figures(figures, title=title)
     out.write_text(page, encoding="utf-8")

@@ -8,7 +8,7 @@ as ``--json``. ``show`` and ``history`` tell where the request stands and how it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 
@@ -24,8 +24,7 @@ from servflow.cli._common import (
     table_width,
 )
 from servflow.cli.tables import history_table, request_view
-from servflow.desk import ServiceDesk
-from servflow.domain.request import NonConformity, Note, Status
+from servflow.domain.lifecycle import Status
 from servflow.domain.values import (
     Channel,
     Kind,
@@ -36,7 +35,11 @@ from servflow.domain.values import (
     Tier,
     Visibility,
 )
-from servflow.domain.view import Request
+
+if TYPE_CHECKING:
+    from servflow.desk import ServiceDesk
+    from servflow.domain.state import NonConformity, Note
+    from servflow.domain.view import Request
 
 __all__ = ["request_app"]
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -40,14 +40,11 @@ from servflow.cli.render import (
     zone_label,
 )
 from servflow.cli.tables import alerts_table
-from servflow.domain.sla import (
-    Clock,
-    ClockState,
-    DueAction,
-    SlaStatus,
-    TimelineEntry,
-    UpdateClock,
-)
+from servflow.domain.clocks import ClockState, UpdateClock
+
+if TYPE_CHECKING:
+    from servflow.domain.clocks import Clock, SlaStatus, TimelineEntry
+    from servflow.domain.sla import DueAction
 
 __all__ = ["sla_app"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.panel import Panel
@@ -24,10 +25,12 @@ from servflow.cli.render import (
     status_text,
     zone_label,
 )
-from servflow.domain.directory import AgentEntry, CustomerEntry, TeamEntry
-from servflow.domain.history import HistoryEntry
-from servflow.domain.view import Request
-from servflow.projections.sla import SlaAlert
+
+if TYPE_CHECKING:
+    from servflow.domain.directory import AgentEntry, CustomerEntry, TeamEntry
+    from servflow.domain.history import HistoryEntry
+    from servflow.domain.view import Request
+    from servflow.projections.sla import SlaAlert
 
 __all__ = [
     "agents_table",

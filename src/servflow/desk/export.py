@@ -13,6 +13,7 @@ from typing import IO, Any, Literal, NoReturn, get_args
 
 import orjson
 
+from servflow.domain.choices import ExportFormat
 from servflow.domain.history import Change, HistoryEntry
 from servflow.errors import ValidationFailedError, shown
 from servflow.projections.audit import (
@@ -52,10 +53,9 @@ AUDIT_EXPORT_FIELDS: tuple[str, ...] = (
 HISTORY_EXPORT_FIELDS: tuple[str, ...] = (*AUDIT_EXPORT_FIELDS, "changes")
 #: The formats of rows: JSON Lines (one JSON object a line) or CSV (RFC 4180, with a header).
 RecordFormat = Literal["jsonl", "csv"]
-#: The export formats: the rows' (``jsonl``, ``csv``) or, for process-mining tools, XES
-#: (IEEE 1849 XML, one trace per request) and OCEL 2.0 JSON (object-centric).
-ExportFormat = Literal["jsonl", "csv", "xes", "ocel"]
-#: The export formats ``servflow.desk.mining`` writes.
+#: The export formats (``ExportFormat``, from ``servflow.domain.choices``): the rows'
+#: (``jsonl``, ``csv``) or, for process-mining tools, XES (IEEE 1849 XML, one trace per
+#: request) and OCEL 2.0 JSON (object-centric). Those ``servflow.desk.mining`` writes:
 MINING_FORMATS: frozenset[str] = frozenset({"xes", "ocel"})
 
 _BATCH = 1000

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
 from eventsourcing.persistence import StoredEvent
@@ -25,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from servflow.desk.checks import member, members, text_filter
 from servflow.desk.clock import checked_instant
+from servflow.domain.choices import GroupBy
 from servflow.domain.lifecycle import OPEN_STATUSES
 from servflow.domain.request import ServiceRequest, Status, total_cost, total_effort
 from servflow.domain.sla import ClockState, SlaTracker, policy_at, to_second
@@ -282,21 +282,6 @@ def compute_groups(
 
 #: A request of the cohort: as of ``at``, a call measuring its clocks, its hold time by reason.
 Member = tuple[ServiceRequest, Callable[[], "SlaStatus"], Mapping[str, timedelta]]
-
-
-class GroupBy(StrEnum):
-    """What KPIs may be grouped by (the request as of ``at``; week and month of its opening)."""
-
-    TEAM = "team"
-    AGENT = "agent"
-    KIND = "kind"
-    STAGE = "stage"
-    CHANNEL = "channel"
-    PRIORITY = "priority"
-    TIER = "tier"
-    CUSTOMER = "customer"
-    WEEK = "week"
-    MONTH = "month"
 
 
 #: The key of a request with no value for a grouping (no team yet, not classified).

@@ -31,6 +31,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import IO
 
+from servflow.desk.options import MAX_WORKERS
 from servflow.desk.stores import OpenedWith, Stores, opening_lock
 from servflow.errors import StoreError
 from servflow.projections.runner import Progress, ProgressCallback
@@ -40,8 +41,6 @@ __all__ = ["MAX_WORKERS", "WEIGHTS", "groups", "rebuild"]
 #: How much of a rebuild's work each projection is, roughly (measured on a time-ordered log:
 #: queues and SLA each about twice the audit trail); unknown ones count as 1.
 WEIGHTS = {"queues": 2.0, "sla": 2.0, "audit": 1.0}
-#: The most processes a rebuild may ask for.
-MAX_WORKERS = 64
 #: How often this process looks at the other passes once its own is done (seconds).
 _POLL = 0.2
 

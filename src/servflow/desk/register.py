@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from servflow.desk.checks import member, text_filter
 from servflow.desk.kpis import median
+from servflow.domain.choices import NonConformityStatus
 from servflow.domain.values import Severity
 from servflow.errors import ValidationFailedError
 
@@ -34,13 +34,6 @@ __all__ = [
 
 _COMMAND = "nonconformities"
 _PAGE = 1_000
-
-
-class NonConformityStatus(StrEnum):
-    """Whether a non-conformity was corrected."""
-
-    OPEN = "open"
-    CORRECTED = "corrected"
 
 
 class NonConformityEntry(BaseModel):

@@ -20,6 +20,7 @@ from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import get_topic
 
 from servflow.desk.audit import AuditTrail
+from servflow.desk.options import postgres_schema
 from servflow.desk.tickets import Ref, resolve
 from servflow.domain.erasure import ErasureLedger
 from servflow.domain.external import ExternalRef, ExternalReference
@@ -424,24 +425,6 @@ def _masked(message: str) -> str:
 
 
 #: A schema servflow can use: a lower-case unquoted PostgreSQL identifier (63 bytes at most).
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-def postgres_schema(schema: object) -> str | None:
-    """``schema`` if it is a lower-case identifier (None: ``public``), else ConfigurationError.
-
-    ``eventsourcing`` names the schema unquoted in places (PostgreSQL folds those to lower
-    case), so a schema with capitals, blanks or quotes would open and then fail every command.
-    """
-    if schema is None or schema == "":
-        return None
-    if not isinstance(schema, str) or not _SCHEMA.fullmatch(schema) or schema.startswith("pg_"):
-        msg = (
-            f"schema {shown(schema)} must be a lower-case PostgreSQL identifier: a letter or _, "
-            "then letters, digits or _, at most 63 in all, not starting with pg_"
-        )
-        raise ConfigurationError(msg)
-    return schema
 
 
 @contextlib.contextmanager

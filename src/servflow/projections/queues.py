@@ -12,13 +12,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import singledispatch
 from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import TypeAdapter
 
+from servflow.domain.choices import SpecialQueue
 from servflow.domain.lifecycle import OPEN_STATUSES, Status, status_after
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockPolicies, SlaTracker
@@ -35,25 +35,6 @@ _NO_DUE = 2**62
 #: Unclassified requests sort after every priority.
 _NO_PRIORITY_RANK = 9
 _OPEN = tuple(s.value for s in Status if s in OPEN_STATUSES)
-
-
-class SpecialQueue(StrEnum):
-    """The named queues of the 001 workflow."""
-
-    TRIAGE = "triage"
-    """Opened, not yet classified."""
-    UNASSIGNED = "unassigned"
-    """Classified (or transferred in) and waiting for someone to take it."""
-    WAITING_ON_CUSTOMER = "waiting_on_customer"
-    """Paused until the customer replies."""
-    ON_HOLD = "on_hold"
-    """On hold for another reason (vendor, implementation...); ``hold_reason=`` narrows it."""
-    AWAITING_ACCEPTANCE = "awaiting_acceptance"
-    """Completed, waiting for the customer's acceptance."""
-    FOLLOW_UPS_DUE = "follow_ups_due"
-    """Completed with a follow-up whose date has come (as of ``at``)."""
-    TRANSFERRED_IN = "transferred_in"
-    """Sent by another department and not yet picked up."""
 
 
 @dataclass(slots=True)
