@@ -131,6 +131,18 @@ class Session:
         """A date-time option's value; one without a UTC offset is read in ``--tz``."""
         return parse_when(value, option, zone=self.zone, examples=examples or _EXAMPLES)
 
+    def period(self, since: str | None, until: str | None) -> tuple[datetime, datetime]:
+        """``--since`` and ``--until``, both required, read as ``when`` does."""
+        start = self.when(since, "--since")
+        end = self.when(until, "--until")
+        if start is None or end is None:
+            missing = [name for name, value in (("--since", start), ("--until", end)) if not value]
+            msg = (
+                f"say the period: {' and '.join(missing)} (ISO 8601; without a UTC offset, in --tz)"
+            )
+            raise ValidationFailedError(msg, errors=tuple((name, "missing") for name in missing))
+        return start, end
+
     def instant(self, value: str | None, option: str = "--at") -> datetime:
         """``--at`` (or another instant) read as ``when`` does, or now."""
         return instant(value, option, zone=self.zone)

@@ -26,7 +26,6 @@ from servflow.cli._common import (
 from servflow.cli.render import local_time, stamp
 from servflow.domain.choices import GroupBy, NonConformityStatus
 from servflow.domain.values import Kind, Severity
-from servflow.errors import ValidationFailedError
 
 if TYPE_CHECKING:
     from servflow.desk.kpis import Kpis
@@ -87,12 +86,7 @@ def kpis(
 ) -> None:
     """KPIs of the requests opened in [--since, --until), as the log stood at --at."""
     current = session(ctx)
-    start = current.when(since, "--since")
-    end = current.when(until, "--until")
-    if start is None or end is None:
-        missing = [name for name, value in (("--since", start), ("--until", end)) if value is None]
-        msg = f"say the period: {' and '.join(missing)} (ISO 8601; without a UTC offset, in --tz)"
-        raise ValidationFailedError(msg, errors=tuple((name, "missing") for name in missing))
+    start, end = current.period(since, until)
     desk = current.desk(existing=True)
     when = current.instant(at)
     grouped = desk.kpis(

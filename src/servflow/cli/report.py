@@ -15,7 +15,6 @@ import typer
 
 from servflow.cli._common import At, guarded, say, session
 from servflow.cli.kpis import Since, Until
-from servflow.errors import ValidationFailedError
 
 __all__ = ["report"]
 
@@ -37,12 +36,7 @@ def report(
 ) -> None:
     """Charts and tables of the requests opened in [--since, --until), as one HTML file."""
     current = session(ctx)
-    start = current.when(since, "--since")
-    end = current.when(until, "--until")
-    if start is None or end is None:
-        missing = [name for name, value in (("--since", start), ("--until", end)) if value is None]
-        msg = f"say the period: {' and '.join(missing)} (ISO 8601; without a UTC offset, in --tz)"
-        raise ValidationFailedError(msg, errors=tuple((name, "missing") for name in missing))
+    start, end = current.period(since, until)
     zone = current.zone or datetime.now().astimezone().tzinfo
     when = current.instant(at)
     from servflow.desk.report import gather, render_figures  # noqa: PLC0415 - when drawing

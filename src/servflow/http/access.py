@@ -80,6 +80,20 @@ class Access:
         response.headers["ETag"] = f'"{request.version}"'
         return self.shown(caller, request)
 
+    def recorded(
+        self,
+        caller: Principal,
+        ref: str,
+        name: str,
+        if_match: str | None,
+        run: Callable[[str], _T],
+        response: Response,
+    ) -> _T:
+        """``command``, then the request's new version as the answer's ``ETag``."""
+        done = self.command(caller, ref, name, if_match, run)
+        response.headers["ETag"] = f'"{self.desk.get(ref).version}"'
+        return done
+
     def command(
         self,
         caller: Principal,

@@ -147,7 +147,7 @@ def add_commands(api: APIRouter, access: Access, Caller: Any, IfMatch: Any) -> N
         ref: str, body: NoteBody, caller: Caller, response: Response, if_match: IfMatch = None
     ) -> Note:
         """Write a note: internal, or a reply the customer sees."""
-        note = command(
+        return access.recorded(
             caller,
             ref,
             "note",
@@ -155,24 +155,22 @@ def add_commands(api: APIRouter, access: Access, Caller: Any, IfMatch: Any) -> N
             lambda rid: desk.note(
                 rid, text=body.text, visibility=body.visibility, actor=caller.actor
             ),
+            response,
         )
-        response.headers["ETag"] = f'"{desk.get(ref).version}"'
-        return note
 
     @api.post("/requests/{ref}/messages", status_code=201, tags=["commands"], responses=responses)
     def add_message(
         ref: str, body: MessageBody, caller: Caller, response: Response, if_match: IfMatch = None
     ) -> Note:
         """Record the customer's message (the customer's own, or on their behalf)."""
-        note = command(
+        return access.recorded(
             caller,
             ref,
             "customer_message",
             if_match,
             lambda rid: desk.customer_message(rid, text=body.text, actor=caller.actor),
+            response,
         )
-        response.headers["ETag"] = f'"{desk.get(ref).version}"'
-        return note
 
     nc_responses = documented(
         "request_not_found",
@@ -196,15 +194,14 @@ def add_commands(api: APIRouter, access: Access, Caller: Any, IfMatch: Any) -> N
         if_match: IfMatch = None,
     ) -> NonConformity:
         """Document a non-conformity (at any time)."""
-        logged = command(
+        return access.recorded(
             caller,
             ref,
             "log_nonconformity",
             if_match,
             lambda rid: desk.log_nonconformity(rid, actor=caller.actor, **body.model_dump()),
+            response,
         )
-        response.headers["ETag"] = f'"{desk.get(ref).version}"'
-        return logged
 
     @api.post(
         "/requests/{ref}/nonconformities/{number}/correct",
@@ -220,7 +217,7 @@ def add_commands(api: APIRouter, access: Access, Caller: Any, IfMatch: Any) -> N
         if_match: IfMatch = None,
     ) -> NonConformity:
         """Record how a non-conformity was corrected."""
-        corrected = command(
+        return access.recorded(
             caller,
             ref,
             "correct_nonconformity",
@@ -228,9 +225,8 @@ def add_commands(api: APIRouter, access: Access, Caller: Any, IfMatch: Any) -> N
             lambda rid: desk.correct_nonconformity(
                 rid, number, correction=body.correction, actor=caller.actor
             ),
+            response,
         )
-        response.headers["ETag"] = f'"{desk.get(ref).version}"'
-        return corrected
 
     @api.post(
         "/policies",
