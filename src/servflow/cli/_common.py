@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.text import Text
 
 from servflow.desk.options import postgres_schema
-from servflow.domain.values import Priority
+from servflow.domain.choices import Priority
 from servflow.errors import (
     ConfigurationError,
     ServflowError,

@@ -20,7 +20,6 @@ from typing import IO, TYPE_CHECKING, Annotated, get_args
 from uuid import UUID
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -353,9 +352,11 @@ def queue(  # noqa: PLR0913 - one option per filter, and the page
 
 
 def _read_head(path: Path) -> Head:
-    try:
-        from servflow.persistence.chain import Head  # noqa: PLC0415 - with a head file only
+    from pydantic import ValidationError  # noqa: PLC0415 - with a head file only
 
+    from servflow.persistence.chain import Head  # noqa: PLC0415
+
+    try:
         return Head.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not a head saved by servflow"

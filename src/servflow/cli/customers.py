@@ -26,7 +26,7 @@ from servflow.cli._common import (
     session,
 )
 from servflow.cli.tables import customers_table
-from servflow.domain.values import Tier
+from servflow.domain.choices import Tier
 
 __all__ = ["customer_app"]
 

@@ -40,7 +40,7 @@ from servflow.cli.render import (
     status_text,
 )
 from servflow.cli.tables import alerts_table, history_table, request_view, requests_table
-from servflow.domain.clocks import ClockState
+from servflow.domain.choices import ClockState
 from servflow.domain.lifecycle import Status
 from servflow.errors import ConfigurationError
 

@@ -24,8 +24,7 @@ from servflow.cli._common import (
     session,
 )
 from servflow.cli.render import local_time, stamp
-from servflow.domain.choices import GroupBy, NonConformityStatus
-from servflow.domain.values import Kind, Severity
+from servflow.domain.choices import GroupBy, Kind, NonConformityStatus, Severity
 
 if TYPE_CHECKING:
     from servflow.desk.kpis import Kpis

@@ -40,9 +40,8 @@ from servflow.cli.render import (
     zone_label,
 )
 from servflow.cli.tables import requests_table
-from servflow.domain.choices import SpecialQueue
+from servflow.domain.choices import Kind, SpecialQueue, Tier
 from servflow.domain.lifecycle import Status
-from servflow.domain.values import Kind, Tier
 
 if TYPE_CHECKING:
     from servflow.domain.view import Request

@@ -20,9 +20,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from servflow.domain.clocks import ClockState
+from servflow.domain.choices import ClockState, Priority
 from servflow.domain.lifecycle import Status
-from servflow.domain.values import Priority
 
 __all__ = [
     "CLOCK_LABEL",

@@ -24,8 +24,7 @@ from servflow.cli._common import (
     table_width,
 )
 from servflow.cli.tables import history_table, request_view
-from servflow.domain.lifecycle import Status
-from servflow.domain.values import (
+from servflow.domain.choices import (
     Channel,
     Kind,
     Outcome,
@@ -35,6 +34,7 @@ from servflow.domain.values import (
     Tier,
     Visibility,
 )
+from servflow.domain.lifecycle import Status
 
 if TYPE_CHECKING:
     from servflow.desk import ServiceDesk

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from servflow.cli._common import guarded, say, session
 from servflow.errors import ConfigurationError
@@ -74,6 +73,8 @@ def add_key(
     except ValueError:
         msg = f"role {role!r}: use agent, supervisor, customer or auditor"
         raise ConfigurationError(msg) from None
+    from pydantic import ValidationError  # noqa: PLC0415 - with the extra, when a key is made
+
     kept = ApiKeys.load(keys)
     try:
         key = kept.issue(actor, chosen)

@@ -40,7 +40,7 @@ from servflow.cli.render import (
     zone_label,
 )
 from servflow.cli.tables import alerts_table
-from servflow.domain.clocks import ClockState, UpdateClock
+from servflow.domain.choices import ClockState
 
 if TYPE_CHECKING:
     from servflow.domain.clocks import Clock, SlaStatus, TimelineEntry
@@ -174,6 +174,8 @@ def _clock_note(clock: Clock, at: datetime, zone: tzinfo | None) -> Text:
         note = Text("paused: due once it resumes", style="dim")
     else:
         note = relative(clock.due, at)
+    from servflow.domain.clocks import UpdateClock  # noqa: PLC0415 - the engine's model
+
     if isinstance(clock, UpdateClock) and clock.cycle:
         breached = clock.breached_cycles
         note.append(

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from servflow.domain.base import refuse
 from servflow.domain.calendar import Calendar
+from servflow.domain.choices import ClockState
 from servflow.domain.policy import SlaRule
 from servflow.domain.values import Outcome, aware_instant
 
@@ -129,29 +130,6 @@ def warn_amount(target: timedelta, warn_at: float) -> timedelta:
     """
     seconds = Decimal(target // SECOND) * Decimal(repr(warn_at))
     return timedelta(seconds=max(1, math.ceil(seconds)))
-
-
-class ClockState(StrEnum):
-    """Where an SLA clock stands as of an instant."""
-
-    RUNNING = "running"
-    """Counting, below the warning threshold."""
-    WARNING = "warning"
-    """Counting, past ``warn_at`` of its target but not past its due instant."""
-    BREACHED = "breached"
-    """Past its due instant and not met (also outside business hours and while paused)."""
-    MET = "met"
-    """Met at or before its due instant."""
-    MISSED = "missed"
-    """Met, but after its due instant."""
-    PAUSED = "paused"
-    """Not counting: on a pausing hold (the customer's, or another the desk made pause), and
-    not past its due instant."""
-    CANCELLED = "cancelled"
-    """Stopped by a cancellation before it was met: neither met nor breached."""
-    NOT_STARTED = "not_started"
-    """The update clock before the first response, which starts it (no other clock is ever
-    in this state)."""
 
 
 #: States in which a clock no longer changes with time.

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import TypeVar
 from uuid import UUID
 
-from servflow.domain.values import Outcome
+from servflow.domain.choices import Outcome
 from servflow.errors import InvalidTransitionError
 
 __all__ = [

@@ -8,11 +8,20 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from servflow.domain.choices import (
+    Channel,
+    Kind,
+    Outcome,
+    Priority,
+    Severity,
+    Stage,
+    Tier,
+    Visibility,
+)
 from servflow.errors import shown
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "Text",
     "Tier",
     "Value",
+    "Visibility",
     "aware_instant",
     "in_range",
     "is_aware",
@@ -75,90 +85,6 @@ class Value(BaseModel):
     """Base of immutable value objects: frozen, unknown fields refused."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Kind(StrEnum):
-    """The kind of need behind a request (source 001, "Necesidades de Servicio")."""
-
-    INFORMATION = "information"
-    QUOTE = "quote"
-    PROPOSAL = "proposal"
-    SERVICE_REQUEST = "service_request"
-    PETITION = "petition"
-    COMPLAINT = "complaint"
-    CLAIM = "claim"
-    SUGGESTION = "suggestion"
-    REPORT = "report"
-    WARRANTY = "warranty"
-
-
-class Stage(StrEnum):
-    """The stage of the customer relationship the request arises in."""
-
-    PRE_SALE = "pre_sale"
-    SALE = "sale"
-    POST_SALE = "post_sale"
-
-
-class Channel(StrEnum):
-    """How the customer reached the company (source 001, "Canales")."""
-
-    FACE_TO_FACE = "face_to_face"
-    PHONE = "phone"
-    WEB = "web"
-    EMAIL = "email"
-    CHAT = "chat"
-    MOBILE_APP = "mobile_app"
-
-
-class Priority(StrEnum):
-    """How urgent the request is; drives SLA targets and queue order."""
-
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-    @property
-    def rank(self) -> int:
-        """0 for the most urgent, so that ascending order puts urgent work first."""
-        return _PRIORITY_RANK[self]
-
-
-_PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
-
-
-class Outcome(StrEnum):
-    """How a STAR contact ended: resolved, sent to another department, or to be followed up."""
-
-    RESOLVED = "resolved"
-    TRANSFERRED = "transferred"
-    FOLLOW_UP = "follow_up"
-
-
-class Visibility(StrEnum):
-    """Who may read a note: the desk only, or the customer too."""
-
-    INTERNAL = "internal"
-    """For the desk: never shown to the customer."""
-    CUSTOMER = "customer"
-    """A reply the customer sees (it counts as a response to them)."""
-
-
-class Severity(StrEnum):
-    """How serious a non-conformity is."""
-
-    MINOR = "minor"
-    MAJOR = "major"
-    CRITICAL = "critical"
-
-
-class Tier(StrEnum):
-    """Customer tier: the most valuable customers get a differentiated service (source 004)."""
-
-    STANDARD = "standard"
-    PREMIUM = "premium"
-    VIP = "vip"
 
 
 #: Kinds of actor an event may be recorded by.
