@@ -42,7 +42,6 @@ from servflow.desk.export import (
     refuse_format,
     write_export,
 )
-from servflow.desk.mining import MiningLog
 from servflow.desk.tickets import Ref, describe
 from servflow.domain.base import EventSourced
 from servflow.domain.history import HistoryEntry, history_of
@@ -348,6 +347,8 @@ class AuditDesk:
         with translated():
             if format in MINING_FORMATS:
                 stores = self._stores
+                from servflow.desk.mining import MiningLog  # noqa: PLC0415 - XES and OCEL only
+
                 log = MiningLog(stores.views, stores.audit, stores.queues)
                 if request_id is not None:
                     selected = replace(selected, request_id=request_id)

@@ -13,13 +13,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from servflow.domain.automation import AutomationRule, AutomationRules
 from servflow.domain.base import refuse
 from servflow.domain.calendar import validate_settings
 from servflow.domain.values import MAX_NAME, storable
 from servflow.errors import OccurrenceOutOfOrderError, shown
+
+if TYPE_CHECKING:
+    from servflow.domain.automation import AutomationRules
 
 __all__ = [
     "MAX_INTEGER",
@@ -128,6 +130,8 @@ def members(enum: type[_E], value: object, name: str, command: str) -> tuple[_E,
 
 def rules(value: object, name: str, command: str) -> AutomationRules:
     """Automation rules: a set, or a sequence of rules or their data (``ConfigurationError``)."""
+    from servflow.domain.automation import AutomationRule, AutomationRules  # noqa: PLC0415
+
     if isinstance(value, AutomationRules):
         return value
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):

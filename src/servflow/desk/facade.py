@@ -45,7 +45,6 @@ from servflow.desk.stores import (
 )
 from servflow.desk.tickets import Ref, Tickets
 from servflow.desk.writer import Writer
-from servflow.domain.automation import AutomationRule, AutomationRules
 from servflow.domain.erasure import Forgetting
 from servflow.domain.history import HistoryEntry
 from servflow.domain.lifecycle import Status
@@ -65,6 +64,8 @@ from servflow.projections.sla import SlaAlert
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from servflow.domain.automation import AutomationRule, AutomationRules
 
 
 __all__ = ["ProjectionMode", "Ref", "ServiceDesk", "TimeSource"]

@@ -15,16 +15,21 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from servflow.desk import checks
-from servflow.desk.automation import AutomationReport, run_rules
-from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProgress, run_import
-from servflow.desk.outbox import DeliveryStatus, DispatchReport, OutboxEntry, RetryPolicy, Sender
-from servflow.desk.outbox.run import outbox_entries, requeue_dead, run_dispatch
-from servflow.domain.automation import AutomationRule, AutomationRules
 from servflow.persistence.store import translated
-from servflow.projections.runner import ProgressCallback
 
 if TYPE_CHECKING:
+    from servflow.desk.automation import AutomationReport
     from servflow.desk.facade import ServiceDesk
+    from servflow.desk.importing import ImportMapping, ImportOutcome, ImportProgress
+    from servflow.desk.outbox import (
+        DeliveryStatus,
+        DispatchReport,
+        OutboxEntry,
+        RetryPolicy,
+        Sender,
+    )
+    from servflow.domain.automation import AutomationRule, AutomationRules
+    from servflow.projections.runner import ProgressCallback
 
 __all__ = ["Integrations"]
 
@@ -53,6 +58,8 @@ class Integrations:
         written and catch up at the end (``views_progress``); ``progress(done, total)`` is
         called as rows are taken.
         """
+        from servflow.desk.importing import run_import  # noqa: PLC0415 - when importing
+
         return run_import(
             self._desk(),
             source,
@@ -88,6 +95,8 @@ class Integrations:
         delivered. Messages owed more than ``expire_after`` before ``at`` are not sent.
         ``docs/how-to/outbox.md``.
         """
+        from servflow.desk.outbox.run import run_dispatch  # noqa: PLC0415 - when dispatching
+
         return run_dispatch(
             self._desk(),
             sender,
@@ -104,10 +113,14 @@ class Integrations:
         self, *, status: DeliveryStatus | None = None, limit: int = 50, offset: int = 0
     ) -> list[OutboxEntry]:
         """The messages the outbox took in, or those of one ``status`` (pending, dead...)."""
+        from servflow.desk.outbox.run import outbox_entries  # noqa: PLC0415
+
         return outbox_entries(self._desk(), status=status, limit=limit, offset=offset)
 
     def retry_dead(self, keys: Sequence[str] | None = None) -> int:
         """Send dead letters (these keys, or all of them) back to be tried again; how many."""
+        from servflow.desk.outbox.run import requeue_dead  # noqa: PLC0415
+
         return requeue_dead(self._desk(), keys)
 
     def automate(
@@ -132,6 +145,8 @@ class Integrations:
         checked = checks.rules(rules, "rules", "automate")
         when = desk._clock.instant(at, "at", "automate")  # noqa: SLF001 - the desk's own clock
         checks.not_after_now(when, desk._clock.now(), "automate")  # noqa: SLF001
+        from servflow.desk.automation import run_rules  # noqa: PLC0415 - when rules run
+
         with translated():
             return run_rules(desk, checked, when)
 
