@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, Self, overload
+from typing import IO, TYPE_CHECKING, Self, overload
 from uuid import UUID
 
 from servflow.desk import checks, rebuild
@@ -28,11 +25,12 @@ from servflow.desk.directories import Directories, check_ad_hoc
 from servflow.desk.directory_commands import DirectoryCommands
 from servflow.desk.erasure import ErasureDesk
 from servflow.desk.export import ExportFormat
+from servflow.desk.figures import Figures
+from servflow.desk.following import Following
 from servflow.desk.integrations import Integrations
-from servflow.desk.kpis import GroupBy, KpiDesk, KpiGroups, Kpis
+from servflow.desk.kpis import KpiDesk
 from servflow.desk.reads import QueueQuestion, Reader
 from servflow.desk.rebuild import MAX_WORKERS
-from servflow.desk.register import NonConformityRegister, NonConformityStatus, build_register
 from servflow.desk.sla import SlaDesk
 from servflow.desk.stores import (
     ProjectionMode,
@@ -51,9 +49,9 @@ from servflow.domain.lifecycle import Status
 from servflow.domain.policy import SlaPolicy
 from servflow.domain.roles import Roles
 from servflow.domain.sla import DueAction, PolicyAdoption, SlaStatus, TimelineEntry, WhatIfFlip
-from servflow.domain.values import Kind, Priority, Severity, Tier
+from servflow.domain.values import Kind, Priority, Tier
 from servflow.domain.view import Request
-from servflow.errors import ConfigurationError, ServflowError, ValidationFailedError, shown
+from servflow.errors import ConfigurationError, ValidationFailedError, shown
 from servflow.persistence.chain import Head, VerifyReport
 from servflow.persistence.quarantine import QuarantinedEvent
 from servflow.persistence.store import translated
@@ -65,15 +63,13 @@ from servflow.projections.sla import SlaAlert
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from servflow.domain.automation import AutomationRule, AutomationRules
-
 
 __all__ = ["ProjectionMode", "Ref", "ServiceDesk", "TimeSource"]
 
 _log = logging.getLogger("servflow")
 
 
-class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
+class ServiceDesk(RequestCommands, DirectoryCommands, Integrations, Figures, Following):
     """An event-sourced service desk: open, work and close service requests, and read them back.
 
     The commands (``open``, ``classify``, ... ``correct_nonconformity``) come from
@@ -618,84 +614,6 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
         """
         return self._erasure.forget(customer_id, actor=actor, occurred_at=occurred_at)
 
-    # -- KPIs -----------------------------------------------------------------------------
-
-    @overload
-    def kpis(
-        self,
-        *,
-        since: datetime,
-        until: datetime,
-        at: datetime | None = None,
-        team: str | None = None,
-        kind: Kind | str | None = None,
-        group_by: None = None,
-    ) -> Kpis: ...
-
-    @overload
-    def kpis(
-        self,
-        *,
-        since: datetime,
-        until: datetime,
-        at: datetime | None = None,
-        team: str | None = None,
-        kind: Kind | str | None = None,
-        group_by: Sequence[GroupBy | str] | GroupBy | str,
-    ) -> KpiGroups: ...
-
-    def kpis(
-        self,
-        *,
-        since: datetime,
-        until: datetime,
-        at: datetime | None = None,
-        team: str | None = None,
-        kind: Kind | str | None = None,
-        group_by: Sequence[GroupBy | str] | GroupBy | str | None = None,
-    ) -> Kpis | KpiGroups:
-        """Metrics for the requests opened in ``[since, until)``, as the log stood at ``at``.
-
-        ``at`` defaults to the desk's clock now; only events that happened by then count, so
-        the same question gets the same answer at any later date. ``team`` and ``kind`` filter
-        on the request as of ``at``. With ``group_by`` (team, agent, kind, stage, channel,
-        priority, tier, customer, week, month: one or several), the answer is ``KpiGroups``:
-        the total and one ``Kpis`` per key that occurs. It reads the requests' events from the
-        log (not a projection), 500 requests per query, each event decoded once. See ``Kpis``.
-        """
-        team = self._directories.known_team(team)  # a registered team in any case or blanks
-        if group_by is None:
-            return self._kpis.kpis(since=since, until=until, at=at, team=team, kind=kind)
-        keys = [group_by] if isinstance(group_by, str) else group_by
-        return self._kpis.groups(
-            since=since, until=until, at=at, team=team, kind=kind, group_by=keys
-        )
-
-    def nonconformities(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        status: NonConformityStatus | str | None = None,
-        severity: Severity | str | None = None,
-        category: str | None = None,
-    ) -> NonConformityRegister:
-        """The non-conformity register: those detected in ``[since, until)`` (default: all).
-
-        Each entry names its request, severity, category, who detected it and when, its root
-        cause and corrective action, and whether (when, by whom, how) it was corrected, with
-        the time to correct; counts per severity and category. ``status`` (open, corrected),
-        ``severity`` and ``category`` filter. Read from the audit view.
-        """
-        return build_register(
-            self.audit_log,
-            since=None if since is None else self._clock.instant(since, "since", "nonconformities"),
-            until=None if until is None else self._clock.instant(until, "until", "nonconformities"),
-            status=status,
-            severity=severity,
-            category=category,
-        )
-
     # -- projections ------------------------------------------------------------------------
 
     def catch_up(self, *, progress: ProgressCallback | None = None) -> int:
@@ -748,78 +666,6 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations):
         """
         with translated():
             return self._stores.projector.quarantine()
-
-    def follow(
-        self,
-        stop: threading.Event,
-        *,
-        poll_interval: float = 0.5,
-        progress: ProgressCallback | None = None,
-        due_every: float | None = None,
-        rules: AutomationRules | Sequence[AutomationRule | Mapping[str, Any]] | None = None,
-    ) -> None:
-        """Keep the projections up to date until ``stop`` is set (for a follower process).
-
-        With ``due_every`` (seconds), the follower also records what time brings
-        (``run_due``) and runs ``rules`` (``automate``) once caught up, at most that often; a
-        refusal or a store failure there is logged (logger ``servflow``) and tried again at
-        the next turn, the follower goes on.
-        """
-        if not isinstance(stop, threading.Event):
-            checks.refuse("follow", "stop", f"must be a threading.Event, not {shown(stop)}")
-        interval = checks.number(poll_interval, "poll_interval", "follow", low=0, high=3600)
-        callback(progress, "progress", "follow")
-        every = (
-            None
-            if due_every is None
-            else checks.number(due_every, "due_every", "follow", low=0, high=86_400)
-        )
-        checked = None if rules is None else checks.rules(rules, "rules", "follow")
-        if checked is not None and every is None:
-            checks.refuse("follow", "rules", "run by the follower only with due_every (seconds)")
-        after = None if every is None else self._due_turn(every, checked)
-        with translated():
-            self._stores.projector.follow(
-                stop, poll_interval=interval, progress=progress, after=after
-            )
-
-    def event_waiter(self) -> Callable[[float], None]:
-        """A function that waits up to N seconds for new events to be recorded, then returns.
-
-        On PostgreSQL it wakes on the log's ``NOTIFY`` (one connection, held until it is called
-        with a negative timeout); elsewhere it sleeps N seconds (poll then). For readers that
-        follow the log live (the HTTP adapter's event stream): a return means "look again", not
-        "something is there".
-        """
-        with translated():
-            listener = self._stores.projector.listener()
-        if listener is not None:
-            return listener
-
-        def sleep(timeout: float) -> None:
-            if timeout > 0:
-                time.sleep(timeout)
-
-        return sleep
-
-    def _due_turn(self, every: float, rules: AutomationRules | None) -> Callable[[], None]:
-        """The follower's turn at time-based work: ``run_due`` and the rules, every ``every`` s."""
-        last = [-math.inf]
-
-        def turn() -> None:
-            if time.monotonic() - last[0] < every:
-                return
-            last[0] = time.monotonic()
-            try:
-                self.run_due()
-                if rules is not None:
-                    report = self.automate(rules)
-                    for problem in report.problems:
-                        _log.warning("servflow: rule %s refused: %s", problem.rule, problem.message)
-            except ServflowError as error:
-                _log.warning("servflow: the follower's due work failed (%s); trying again", error)
-
-        return turn
 
 
 def _check_settings(audit_key: object, env: object) -> None:
