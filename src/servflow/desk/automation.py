@@ -22,15 +22,15 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import reduce
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from pydantic import AwareDatetime
 
+from servflow.desk.writer import project
 from servflow.domain.automation import AutomationRule, AutomationRules, condition_key
 from servflow.domain.clocks import ClockState
-from servflow.domain.lifecycle import OPEN_STATUSES, Command, Status
+from servflow.domain.lifecycle import HELD_STATUSES, OPEN_STATUSES, Command
 from servflow.domain.request import ServiceRequest
 from servflow.domain.values import Priority, Value
 from servflow.errors import ConcurrencyConflictError, CorruptEventError, ServflowError
@@ -45,7 +45,6 @@ __all__ = ["AutomationReport", "RuleFiring", "RuleProblem", "run_rules"]
 _log = logging.getLogger("servflow")
 
 _SEEN = "sf_automation_seen"
-_HELD = (Status.ON_HOLD, Status.WAITING_ON_CUSTOMER)
 _STATES = {
     "warning": ClockState.WARNING,
     "breached": ClockState.BREACHED,
@@ -196,7 +195,7 @@ class _Runner:
         while True:
             page = self._stores.queues.query(
                 tx,
-                status=_HELD,
+                status=tuple(HELD_STATUSES),
                 priority=where.priorities,
                 kind=where.kinds,
                 tier=where.tiers,
@@ -269,7 +268,7 @@ class _Runner:
         for _ in range(_ATTEMPTS):
             self.judged += 1
             events = self._writer.events(candidate.request_id, candidate.request_id)
-            request = reduce(_mutate, events, None)
+            request: ServiceRequest | None = project(None, events)
             if request is None or request.imported_rows:
                 return []
             occurrences = self._occurrences(rule, rules, request, events)
@@ -485,7 +484,8 @@ def _hold_start(
 
     A hold for another reason (a wait on the customer, then the vendor) is another hold.
     """
-    if request.status not in _HELD:
+    reason = request.held_for
+    if reason is None:
         return None
     start = next(
         (
@@ -497,9 +497,4 @@ def _hold_start(
     )
     if start is None:  # pragma: no cover - a held request was put on hold
         return None
-    reason = "customer" if request.status is Status.WAITING_ON_CUSTOMER else request.hold_reason
-    return start.originator_version, start.occurred_at, reason or "hold"
-
-
-def _mutate(request: ServiceRequest | None, event: ServiceRequest.Event) -> ServiceRequest | None:
-    return event.mutate(request)
+    return start.originator_version, start.occurred_at, reason

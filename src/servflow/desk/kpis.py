@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from servflow.desk.checks import member, members, text_filter
 from servflow.desk.clock import checked_instant
 from servflow.domain.choices import GroupBy
-from servflow.domain.lifecycle import OPEN_STATUSES
+from servflow.domain.lifecycle import HELD_STATUSES, OPEN_STATUSES
 from servflow.domain.request import ServiceRequest, Status, total_cost, total_effort
 from servflow.domain.sla import ClockState, SlaTracker, policy_at, to_second
 from servflow.domain.values import Channel, Kind, Outcome
@@ -616,14 +616,14 @@ def _fold_as_of(  # noqa: C901 - one pass over the request's events
             request = event.mutate(request)
             assert request is not None  # noqa: S101 - an event leaves a request
             if held is not None and (
-                request.status not in _HELD
+                request.status not in HELD_STATUSES
                 or isinstance(event, ServiceRequest.Held | ServiceRequest.WaitingOnCustomer)
             ):
                 reason, started = held
                 holds[reason] = holds.get(reason, timedelta(0)) + event.occurred_at - started
                 held = None
-            if held is None and request.status in _HELD:
-                held = (_hold_reason(request), event.occurred_at)
+            if held is None and request.held_for is not None:
+                held = (request.held_for, event.occurred_at)
         else:
             past = True
             if request is None:
@@ -637,15 +637,6 @@ def _fold_as_of(  # noqa: C901 - one pass over the request's events
         reason, started = held
         holds[reason] = holds.get(reason, timedelta(0)) + max(when - started, timedelta(0))
     return request, tracker, holds
-
-
-_HELD = frozenset({Status.ON_HOLD, Status.WAITING_ON_CUSTOMER})
-
-
-def _hold_reason(request: ServiceRequest) -> str:
-    if request.status is Status.WAITING_ON_CUSTOMER:
-        return "customer"
-    return request.hold_reason or "other"
 
 
 def _readable(to_event: Callable[[StoredEvent], object], stored: StoredEvent) -> bool:

@@ -198,7 +198,7 @@ class SlaDesk:
 
         def attempt() -> tuple[ServiceRequest | None, list[DueAction]]:
             events = self._writer.events(request_id, request_id)
-            request = reduce(_mutate, events, None)
+            request: ServiceRequest | None = project(None, events)
             tracker = reduce(SlaTracker.fold, events, None)
             if request is None or tracker is None:  # pragma: no cover - Opened starts both
                 return None, []
@@ -344,10 +344,6 @@ def _correction_from(
             errors=(("effective_from", "before the corrected policy was in force"),),
         )
     return effective_from
-
-
-def _mutate(request: ServiceRequest | None, event: ServiceRequest.Event) -> ServiceRequest | None:
-    return event.mutate(request)
 
 
 def _planned_due(

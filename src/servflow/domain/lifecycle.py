@@ -24,6 +24,7 @@ from servflow.errors import InvalidTransitionError
 
 __all__ = [
     "COMMANDS",
+    "HELD_STATUSES",
     "LIFECYCLE",
     "OPEN_STATUSES",
     "SYSTEM_TRANSITIONS",
@@ -66,7 +67,8 @@ class Status(StrEnum):
 OPEN_STATUSES = frozenset(Status) - {Status.CLOSED, Status.CANCELLED}
 
 #: On hold: on the customer, or for another reason.
-_HELD = frozenset({Status.WAITING_ON_CUSTOMER, Status.ON_HOLD})
+HELD_STATUSES = frozenset({Status.WAITING_ON_CUSTOMER, Status.ON_HOLD})
+_HELD = HELD_STATUSES
 _WORKABLE = frozenset({Status.CLASSIFIED, Status.ASSIGNED, Status.TRANSFERRED}) | _HELD
 #: Completed or closed: reopened from there.
 _DONE = frozenset({Status.COMPLETED, Status.CLOSED})

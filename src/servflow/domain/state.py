@@ -178,3 +178,15 @@ class RequestState:
     reopened_after_closure: int = 0
     reopen_count: int = 0
     transfer_count: int = 0
+
+    @property
+    def held_for(self) -> str | None:
+        """The reason of the hold the request is on (``customer`` for a wait on the customer).
+
+        None when it is not on hold.
+        """
+        if self.status is Status.WAITING_ON_CUSTOMER:
+            return "customer"
+        if self.status is Status.ON_HOLD:
+            return self.hold_reason or "other"
+        return None

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from servflow.desk import ServiceDesk
+from servflow.http.access import entry_for_customer
 from servflow.http.auth import HttpRole, Principal
 from servflow.http.problems import documented
-from servflow.projections.audit import AuditPage, AuditRow
+from servflow.projections.audit import AuditPage
 
 __all__ = ["events_router"]
 
@@ -77,7 +78,9 @@ def events_router(
                     page = await anyio.to_thread.run_sync(read, position)
                     for row in page.rows:
                         position = row.position
-                        if caller.role is HttpRole.CUSTOMER and not _for_customer(row):
+                        if caller.role is HttpRole.CUSTOMER and not entry_for_customer(
+                            row.event_type, row.data
+                        ):
                             continue
                         yield {
                             "id": str(row.position),
@@ -103,7 +106,3 @@ def _start(last_event_id: str | None, after: int | None) -> int | None:
     if last_event_id is not None and last_event_id.strip().isdigit():
         return min(int(last_event_id.strip()), 2**62)
     return after
-
-
-def _for_customer(row: AuditRow) -> bool:
-    return not (row.event_type == "NoteAdded" and row.data.get("visibility") != "customer")
