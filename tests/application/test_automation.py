@@ -9,7 +9,6 @@ due Wed 01:00 (40 h).
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from conftest import (
     require_postgres,
     view_rows,
 )
+from processes import together
 from servflow import (
     ActorKind,
     AutomationRules,
@@ -509,23 +509,7 @@ def test_two_processes_running_the_rules_at_once_fire_each_condition_once(
             )
             desk.classify(request, priority="normal", actor=AGENT, occurred_at=three_days_ago)
             codes.append(request.ticket_code)
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(2)
-        results: Queue[list[str]] = context.Queue()
-        children = [
-            context.Process(target=automate_in_child, args=(kind, target, schema, start, results))
-            for _ in range(2)
-        ]
-        for child in children:
-            child.start()
-        try:
-            batches = [results.get(timeout=120) for _ in children]
-        finally:
-            for child in children:
-                child.join(timeout=60)
-        assert [child.exitcode for child in children] == [0, 0]
-        results.close()
-        results.join_thread()
+        batches = together(automate_in_child, (kind, target, schema), timeout=120)
         # Between them, each request fired once: no problem, no double.
         assert sorted(code for batch in batches for code in batch) == codes
         for code in codes:

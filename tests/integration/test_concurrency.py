@@ -5,7 +5,6 @@ An in-memory store cannot be shared, so these run on SQLite and PostgreSQL only.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
+from processes import together
 from servflow import (
     ConcurrencyConflictError,
     DirectoryConflictError,
@@ -234,26 +234,7 @@ def test_ticket_codes_stay_unique_under_concurrent_writers_in_processes(
 ) -> None:
     parent = shared.open_desk()  # creates the tables before the children race for them
     assert list(parent.request_ids()) == []
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(2)
-    results: Queue[list[str]] = context.Queue()
-    children = [
-        context.Process(
-            target=open_in_child,
-            args=(shared.kind, shared.target, shared.schema, 20, start, results),
-        )
-        for _ in range(2)
-    ]
-    for child in children:
-        child.start()
-    try:
-        batches = [results.get(timeout=60) for _ in children]
-    finally:
-        for child in children:
-            child.join(timeout=60)
-    assert [child.exitcode for child in children] == [0, 0]
-    results.close()
-    results.join_thread()
+    batches = together(open_in_child, (shared.kind, shared.target, shared.schema, 20), timeout=60)
     codes = [code for batch in batches for code in batch]
     assert sorted(codes) == [f"SR-{n:06d}" for n in range(1, 41)]
     assert len(set(parent.request_ids())) == 40
@@ -317,26 +298,9 @@ def test_an_external_ref_is_taken_once_under_concurrent_writers_in_processes(
     """Two processes import the same 15 external refs at once: each is taken exactly once."""
     parent = shared.open_desk()
     refs = [f"INC{n:07d}" for n in range(15)]
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(2)
-    results: Queue[list[tuple[str, str]]] = context.Queue()
-    children = [
-        context.Process(
-            target=claim_refs_in_child,
-            args=(shared.kind, shared.target, shared.schema, refs, start, results),
-        )
-        for _ in range(2)
-    ]
-    for child in children:
-        child.start()
-    try:
-        batches = [results.get(timeout=60) for _ in children]
-    finally:
-        for child in children:
-            child.join(timeout=60)
-    assert [child.exitcode for child in children] == [0, 0]
-    results.close()
-    results.join_thread()
+    batches = together(
+        claim_refs_in_child, (shared.kind, shared.target, shared.schema, refs), timeout=60
+    )
     opened = {ref: code for batch in batches for ref, code in batch if code.startswith("SR-")}
     refused = {ref: why for batch in batches for ref, why in batch if why.startswith("taken")}
     assert sorted(opened) == sorted(refused) == refs  # each ref: one winner, one refusal
