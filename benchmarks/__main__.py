@@ -34,6 +34,7 @@ from benchmarks.concurrency import bench_concurrency
 from benchmarks.growth import bench_growth
 from benchmarks.http import bench_http
 from benchmarks.importing import bench_import
+from benchmarks.kpis import bench_kpis
 from benchmarks.memory import bench_memory
 from benchmarks.outbox import bench_outbox
 from benchmarks.queries import bench_queries
@@ -53,6 +54,7 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "outbox": bench_outbox,
     "http": bench_http,
     "startup": bench_startup,
+    "kpis": bench_kpis,
 }
 
 

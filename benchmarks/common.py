@@ -75,6 +75,9 @@ class Sizes:
     memory_requests: int
     #: Import: every n-th case of the BPI 2013 log (1: the whole log, 7,554 cases).
     import_every: int = 1
+    #: KPIs: requests in the year the KPI view answers for, and how many the exact fold reads.
+    kpi_year: int = 1_000_000
+    kpi_fold: int = 100_000
 
     @property
     def rebuild_main(self) -> int:
@@ -130,6 +133,8 @@ MEDIUM = Sizes(
     rebuild_workers=DEFAULT_WORKERS,
     memory_requests=30_000,
     import_every=3,
+    kpi_year=100_000,
+    kpi_fold=10_000,
 )
 
 QUICK = Sizes(
@@ -151,6 +156,8 @@ QUICK = Sizes(
     rebuild_workers=DEFAULT_WORKERS,
     memory_requests=2_000,
     import_every=25,
+    kpi_year=3_000,
+    kpi_fold=1_000,
 )
 
 

@@ -352,6 +352,7 @@ def _sensible(
         ),
         "report": st.sampled_from([None, io.StringIO]).map(lambda make: make and make()),
         "dry_run": st.booleans(),
+        "exact": st.booleans(),
         "views_progress": st.just(lambda *_: None),
         "sender": st.sampled_from([_Sink(), _Failing(), object()]),
         "retry": st.sampled_from([None, RetryPolicy(max_attempts=2), "often"]),

@@ -288,8 +288,11 @@ def test_events_the_queue_does_not_use_leave_the_row_or_move_only_its_clocks() -
     story.assign(2)
     queue = QueueProjection()
     row = last_row(queue.fold, story.events)
-    # An auditor's non-conformity: neither the queue nor the SLA tracker uses it.
-    assert queue.fold(row, story.nonconformity(3)) is row
+    # An auditor's non-conformity: the queue shows nothing of it, the KPIs count it.
+    logged = queue.fold(row, story.nonconformity(3))
+    assert logged is not None
+    assert (logged.ncs, logged.sla_tracker) == (1, row.sla_tracker)
+    assert (logged.status, logged.updated_at) == (row.status, row.updated_at)
     assert queue.fold(row, object()) is row
     # A probe is the first response: the tracker moves, what the queue shows does not.
     probed = queue.fold(row, story.probe(4))

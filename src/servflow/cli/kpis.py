@@ -81,15 +81,34 @@ def kpis(
         list[GroupBy] | None,
         typer.Option("--group-by", help="Group by team, agent, kind, ..., week or month (repeat)."),
     ] = None,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Fold every request from the log (exact medians; slower) even where the "
+            "KPI view answers.",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """KPIs of the requests opened in [--since, --until), as the log stood at --at."""
+    """KPIs of the requests opened in [--since, --until), as the log stood at --at (or now).
+
+    Now, the KPI view answers groupings by one of team, agent, kind, stage, channel,
+    priority or tier (with or without week or month) from stored tallies, its medians
+    from bins (within 0.5%); --at, other groupings and --exact fold the log.
+    """
     current = session(ctx)
     start, end = current.period(since, until)
     desk = current.desk(existing=True)
-    when = current.instant(at)
+    when = None if at is None else current.instant(at)
     grouped = desk.kpis(
-        since=start, until=end, at=when, team=team, kind=kind, group_by=group_by or []
+        since=start,
+        until=end,
+        at=when,
+        team=team,
+        kind=kind,
+        group_by=group_by or [],
+        exact=exact,
     )
     if as_json:
         emit_json(

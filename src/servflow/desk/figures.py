@@ -41,6 +41,7 @@ class Figures:
         team: str | None = None,
         kind: Kind | str | None = None,
         group_by: None = None,
+        exact: bool = False,
     ) -> Kpis: ...
 
     @overload
@@ -53,6 +54,7 @@ class Figures:
         team: str | None = None,
         kind: Kind | str | None = None,
         group_by: Sequence[GroupBy | str] | GroupBy | str,
+        exact: bool = False,
     ) -> KpiGroups: ...
 
     def kpis(
@@ -64,6 +66,7 @@ class Figures:
         team: str | None = None,
         kind: Kind | str | None = None,
         group_by: Sequence[GroupBy | str] | GroupBy | str | None = None,
+        exact: bool = False,
     ) -> Kpis | KpiGroups:
         """Metrics for the requests opened in ``[since, until)``, as the log stood at ``at``.
 
@@ -71,15 +74,25 @@ class Figures:
         the same question gets the same answer at any later date. ``team`` and ``kind`` filter
         on the request as of ``at``. With ``group_by`` (team, agent, kind, stage, channel,
         priority, tier, customer, week, month: one or several), the answer is ``KpiGroups``:
-        the total and one ``Kpis`` per key that occurs. It reads the requests' events from the
-        log (not a projection), 500 requests per query, each event decoded once. See ``Kpis``.
+        the total and one ``Kpis`` per key that occurs. See ``Kpis``.
+
+        Asked as of now (``at`` not given), the KPI view answers the groupings it keeps (at
+        most one of team, agent, kind, stage, channel, priority, tier, with or without week or
+        month; a team or kind filter on that grouping alone): it adds up stored tallies of the
+        settled requests and folds only the requests still moving from the log, so a year of
+        100,000 requests takes about half a second; its medians and percentiles are read
+        from bins (within 0.5%; ``Kpis.exact_quantiles`` says which). Any other question, or
+        ``exact=True``, folds every request of the period from the log (500 per query, each
+        event decoded once; about 0.4 ms a request).
         """
         team = self._directories.known_team(team)  # a registered team in any case or blanks
         if group_by is None:
-            return self._kpis.kpis(since=since, until=until, at=at, team=team, kind=kind)
+            return self._kpis.kpis(
+                since=since, until=until, at=at, team=team, kind=kind, exact=exact
+            )
         keys = [group_by] if isinstance(group_by, str) else group_by
         return self._kpis.groups(
-            since=since, until=until, at=at, team=team, kind=kind, group_by=keys
+            since=since, until=until, at=at, team=team, kind=kind, group_by=keys, exact=exact
         )
 
     def nonconformities(

@@ -159,10 +159,11 @@ def add_queries(api: APIRouter, access: Access, Caller: Any) -> None:  # noqa: A
         at: AwareDatetime | None = None,
         team: Annotated[str | None, Query(max_length=200)] = None,
         kind: Kind | None = None,
+        exact: Annotated[bool, Query()] = False,  # noqa: FBT002 - a query parameter
     ) -> Kpis:
-        """The desk's KPIs for the period [since, until)."""
+        """The desk's KPIs for the period [since, until) (``exact``: fold the log, see ``kpis``)."""
         allow(caller, desk_readers, "read KPIs")
-        return desk.kpis(since=since, until=until, at=at, team=team, kind=kind)
+        return desk.kpis(since=since, until=until, at=at, team=team, kind=kind, exact=exact)
 
     @api.get("/kpis/groups", tags=["queries"], responses=documented())
     def kpi_groups(
@@ -173,10 +174,19 @@ def add_queries(api: APIRouter, access: Access, Caller: Any) -> None:  # noqa: A
         at: AwareDatetime | None = None,
         team: Annotated[str | None, Query(max_length=200)] = None,
         kind: Kind | None = None,
+        exact: Annotated[bool, Query()] = False,  # noqa: FBT002 - a query parameter
     ) -> KpiGroups:
         """The KPIs grouped (team, agent, kind, ..., week, month): the total and each group."""
         allow(caller, desk_readers, "read KPIs")
-        return desk.kpis(since=since, until=until, at=at, team=team, kind=kind, group_by=group_by)
+        return desk.kpis(
+            since=since,
+            until=until,
+            at=at,
+            team=team,
+            kind=kind,
+            group_by=group_by,
+            exact=exact,
+        )
 
     @api.get("/nonconformities", tags=["queries"], responses=documented())
     def nonconformities(

@@ -116,6 +116,25 @@ class ViewStore:
         with self._recorder.datastore.transaction(commit=commit) as cursor:
             yield Tx(cursor, self.dialect)
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        """A transaction that reads the views as of one moment, statement after statement.
+
+        SQLite's deferred transactions do so already; on PostgreSQL it is a ``REPEATABLE READ``
+        transaction that only reads (the default isolation gives each statement its own).
+        """
+        self.run_use_hooks()
+        if self.dialect.name != "postgres":
+            with self._recorder.datastore.transaction(commit=False) as cursor:
+                yield Tx(cursor, self.dialect)
+            return
+        with self._reading() as tx:
+            tx.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield tx
+            finally:
+                tx.execute("ROLLBACK")
+
     def lock(self, tx: Tx) -> None:
         """Make other writers of this store's views wait until ``tx`` ends (PostgreSQL).
 

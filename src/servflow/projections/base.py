@@ -356,13 +356,16 @@ class RowProjection(Projection, Generic[RowT]):
                 rows[key] = after
                 changed.add(key)
         stored = [row for key in keys if key in changed and (row := rows[key]) is not None]
-        self.store(tx, stored, loaded)
+        if stored:
+            stored = self.prepared(stored)
+            self._put(tx, stored, loaded)
         self.stored(tx, loaded, stored)
 
     def stored(self, tx: Tx, before: Mapping[str, RowT], after: Sequence[RowT]) -> None:
         """Be told what a batch stored: for tables kept beside the rows, such as totals.
 
-        ``before`` holds the rows as they were (absent for requests new to the view).
+        ``before`` holds the rows as they were (absent for requests new to the view), ``after``
+        the rows as written (prepared).
         """
 
     def load(self, tx: Tx, keys: Sequence[str]) -> dict[str, RowT]:

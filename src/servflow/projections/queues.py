@@ -19,12 +19,20 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from servflow.domain.choices import SpecialQueue
+from servflow.domain.kpis import Tally
 from servflow.domain.lifecycle import OPEN_STATUSES, Status, status_after
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
-from servflow.domain.sla import STOPPED_STATES, ClockPolicies, SlaTracker
+from servflow.domain.sla import (
+    STOPPED_STATES,
+    ClockPolicies,
+    PolicyAdoption,
+    SlaStatus,
+    SlaTracker,
+)
 from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
 from servflow.persistence.quarantine import Unreadable
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
+from servflow.projections import kpis
 from servflow.projections.base import evolver
 from servflow.projections.sla import MeasuredProjection
 
@@ -66,13 +74,35 @@ class _Row:
     external_ref: str | None
     external_source: str | None
     imported: int
+    # What the KPIs need (``servflow.domain.kpis.RequestFacts``), kept as the request's events
+    # set them, and whether the request's figures are settled (see ``projections.kpis``).
+    completed_at: int | None
+    reopen_count: int
+    transfer_count: int
+    actions: int
+    closed_by_desk: int
+    deemed: int
+    satisfaction: int | None
+    reopened_after_closure: int
+    effort: int
+    cost: str
+    ncs: int
+    ncs_corrected: int
+    #: Time on hold so far per reason (JSON, microseconds), and since when the hold under way.
+    holds: str | None
+    held_since: int | None
+    settled: int
     sla_policy: str | None
     sla_tracker: SlaTracker | None
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(_Row))
-#: What a queue page reads: everything but the SLA bookkeeping.
-_VIEW_COLUMNS = tuple(name for name in _FIELDS if not name.startswith("sla_"))
+#: The columns kept for the KPIs only (``projections.kpis``).
+_KPI_COLUMNS = frozenset(_FIELDS[_FIELDS.index("completed_at") : _FIELDS.index("settled") + 1])
+#: What a queue page reads: everything but the SLA and KPI bookkeeping.
+_VIEW_COLUMNS = tuple(
+    name for name in _FIELDS if not name.startswith("sla_") and name not in _KPI_COLUMNS
+)
 
 
 class QueueRow(Value):
@@ -142,7 +172,8 @@ class QueueProjection(MeasuredProjection[_Row]):
     # v7: ``update_due``, the due instant of the update clock's current cycle.
     # v8: trackers keep when a fact was recorded, where after it happened (corrections re-time
     #     clocks by what the desk knew when they were adopted).
-    version: ClassVar[int] = 8
+    # v9: what the KPIs need (``projections.kpis``) and the KPI buckets (``_kpis``).
+    version: ClassVar[int] = 9
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
 
@@ -159,8 +190,16 @@ class QueueProjection(MeasuredProjection[_Row]):
             "first_response_due BIGINT, resolution_due BIGINT, update_due BIGINT, "
             "due_sort BIGINT NOT NULL, "
             "quarantined INTEGER NOT NULL DEFAULT 0, external_ref TEXT, external_source TEXT, "
-            "imported INTEGER NOT NULL DEFAULT 0, sla_policy TEXT, sla_tracker TEXT)"
+            "imported INTEGER NOT NULL DEFAULT 0, "
+            "completed_at BIGINT, reopen_count INTEGER NOT NULL, transfer_count INTEGER NOT NULL, "
+            "actions INTEGER NOT NULL, closed_by_desk INTEGER NOT NULL, deemed INTEGER NOT NULL, "
+            "satisfaction INTEGER, reopened_after_closure INTEGER NOT NULL, "
+            "effort BIGINT NOT NULL, cost TEXT NOT NULL, ncs INTEGER NOT NULL, "
+            "ncs_corrected INTEGER NOT NULL, holds TEXT, held_since BIGINT, "
+            "settled INTEGER NOT NULL, "
+            "sla_policy TEXT, sla_tracker TEXT)"
         )
+        kpis.create(self, tx)
         self.create_policy_table(tx)
         # How many requests each team has in each status ('' for no team): what a counted page
         # of the usual filters adds up instead of counting its rows.
@@ -175,8 +214,13 @@ class QueueProjection(MeasuredProjection[_Row]):
         """The totals per team and status, beside the rows."""
         return f"{self.table}_counts"
 
+    @property
+    def kpis_table(self) -> str:
+        """The KPI buckets: settled requests' tallies per day of opening and group."""
+        return f"{self.table}_kpis"
+
     def tables(self) -> Sequence[str]:  # noqa: D102
-        return (*super().tables(), self.counts_table)
+        return (*super().tables(), self.counts_table, self.kpis_table)
 
     def stored(  # noqa: D102
         self, tx: Tx, before: Mapping[str, _Row], after: Sequence[_Row]
@@ -191,6 +235,7 @@ class QueueProjection(MeasuredProjection[_Row]):
                 deltas[group] = deltas.get(group, 0) - 1
             group = (row.team or "", row.status)
             deltas[group] = deltas.get(group, 0) + 1
+        kpis.stored(self, tx, before, after, self.kpi_status)
         tx.executemany(
             f"INSERT INTO {self.t(self.counts_table)} (team, status, n) VALUES (?, ?, ?) "  # noqa: S608
             "ON CONFLICT (team, status) DO UPDATE SET n = "
@@ -223,7 +268,57 @@ class QueueProjection(MeasuredProjection[_Row]):
             statements.append(
                 f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_{name}" ON {table} ({columns})'
             )
+        # The KPIs' reads: a period's requests still moving, the settled ones of a part day.
+        statements.append(
+            f'CREATE INDEX IF NOT EXISTS "ix_{self.table}_settled" ON {table} (settled, opened_at)'
+        )
         return statements
+
+    # -- what the KPIs read ---------------------------------------------------------------
+
+    def unsettled_sql(self, since: int, until: int) -> tuple[str, list[object]]:
+        """A SELECT of the ids of the requests opened in ``[since, until)`` (us) not settled."""
+        statement = (
+            f"SELECT request_id FROM {self.t(self.table)} "  # noqa: S608
+            "WHERE settled = 0 AND opened_at >= ? AND opened_at < ?"
+        )
+        return statement, [since, until]
+
+    def settled_rows(
+        self, tx: Tx, ranges: Sequence[tuple[int, int]], ids: Sequence[str] = ()
+    ) -> list[_Row]:
+        """The settled rows opened in these ranges (us, end excluded), or of these requests."""
+        names = ", ".join(self.columns)
+        table = self.t(self.table)
+        found: list[_Row] = []
+        for since, until in ranges:
+            found += map(
+                self.from_record,
+                tx.query(
+                    f"SELECT {names} FROM {table} "  # noqa: S608
+                    "WHERE settled = 1 AND opened_at >= ? AND opened_at < ?",
+                    [since, until],
+                ),
+            )
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            found += map(
+                self.from_record,
+                tx.query(
+                    f"SELECT {names} FROM {table} "  # noqa: S608
+                    f"WHERE settled = 1 AND request_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                ),
+            )
+        return found
+
+    def settled_tallies(self, tx: Tx, rows: Sequence[_Row]) -> list[tuple[_Row, Tally]]:
+        """Each settled row with its tally, measured under the view's policies."""
+        self._batch.adoptions = self.adoptions(tx)
+        try:
+            return [(row, kpis.contribution(row, self.kpi_status(row))) for row in rows]
+        finally:
+            self._batch.adoptions = []
 
     # -- the fold -------------------------------------------------------------------------
 
@@ -234,11 +329,16 @@ class QueueProjection(MeasuredProjection[_Row]):
             return self._opened(event)
         changes = _changes(event, row)
         tracker = self.tracker_after(row.sla_tracker, event)
+        facts = kpis.changes(event, row)
         if changes is None:
-            # Events the queue ignores may still move a clock (a first response, say).
-            if tracker is row.sla_tracker:
-                return row
-            return _evolve(row, {"sla_tracker": tracker})
+            # Events the queue ignores may still move a clock (a first response, say), or
+            # what the KPIs count (an action's effort).
+            if facts is None:
+                if tracker is row.sla_tracker:
+                    return row
+                return _evolve(row, {"sla_tracker": tracker})
+            facts["sla_tracker"] = tracker
+            return _evolve(row, facts)
         if isinstance(event, ServiceRequest.Event):
             changes["updated_at"] = micros(event.occurred_at)
         status = str(status_after(event, row.status))  # the lifecycle's one definition
@@ -246,6 +346,11 @@ class QueueProjection(MeasuredProjection[_Row]):
             changes["status"] = status
         changes["is_open"] = int(status in _OPEN)
         changes["sla_tracker"] = tracker
+        if facts is not None:
+            changes.update(facts)
+        held = kpis.hold_changes(event, row, status, changes.get("hold_reason", row.hold_reason))
+        if held is not None:
+            changes.update(held)
         return _evolve(row, changes)
 
     def measure(self, row: _Row, policies: ClockPolicies) -> _Row:  # noqa: D102
@@ -262,6 +367,7 @@ class QueueProjection(MeasuredProjection[_Row]):
         return _evolve(
             row,
             {
+                "settled": int(kpis.is_settled(row, status)),
                 "first_response_due": micros(status.first_response.due),
                 "resolution_due": due,
                 "update_due": None if update is None else micros(update.due),
@@ -272,6 +378,13 @@ class QueueProjection(MeasuredProjection[_Row]):
 
     def tracker_of(self, row: _Row) -> SlaTracker | None:  # noqa: D102
         return row.sla_tracker
+
+    def kpi_status(self, row: kpis.KpiRow) -> SlaStatus:
+        """A settled row's clocks (as of its last event), under the policies of the batch."""
+        assert isinstance(row, _Row)  # noqa: S101 - the rows of this projection
+        assert row.sla_tracker is not None  # noqa: S101 - a settled row was measured
+        adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
+        return self.status_under(row.sla_tracker, self._policies(adoptions, row))
 
     def opened(self, row: _Row) -> datetime:  # noqa: D102
         if row.sla_tracker is not None:
@@ -310,6 +423,21 @@ class QueueProjection(MeasuredProjection[_Row]):
             external_ref=event.external_ref,
             external_source=event.external_source,
             imported=0,
+            completed_at=None,
+            reopen_count=0,
+            transfer_count=0,
+            actions=0,
+            closed_by_desk=0,
+            deemed=0,
+            satisfaction=None,
+            reopened_after_closure=0,
+            effort=0,
+            cost="0",
+            ncs=0,
+            ncs_corrected=0,
+            holds=None,
+            held_since=None,
+            settled=0,
             sla_policy=None,
             sla_tracker=self.tracker_after(None, event),
         )

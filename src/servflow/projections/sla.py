@@ -314,7 +314,10 @@ class MeasuredProjection(RowProjection[RowT]):
             )
         ]
         if keys:
-            self.store(tx, list(self.load(tx, keys).values()))
+            loaded = self.load(tx, keys)
+            rows = self.prepared(list(loaded.values()))
+            self._put(tx, rows, None)
+            self.stored(tx, loaded, rows)  # tables kept beside the rows follow the new measures
 
 
 @dataclass(slots=True)

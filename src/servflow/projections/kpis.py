@@ -1,0 +1,393 @@
+"""The KPI view: per day of opening and group, the tally of the requests whose figures are settled.
+
+Kept beside the queue rows (the queue fold already keeps each request's status, team, agent,
+kind, stage, channel, priority and tier, its SLA tracker measured under its policy, and here
+what else the KPIs need: see ``RequestFacts``). A request is **settled** once closed or
+cancelled with no clock counting: from then on its figures are the same at any later instant,
+so its tally (``Tally.add``) can be added up ahead of the question. The table ``sf_queue_kpis``
+holds, for each UTC day of opening and each grouping (``all``, team, agent, kind, stage,
+channel, priority, tier) and value, the tally of the settled requests (``Tally.state`` as
+JSON, durations in bins). Whenever a batch settles a request, changes a settled one (a late
+non-conformity) or reopens it, the old tally is taken out of its buckets and the new one put in;
+a bucket that empties leaves no row, so following and rebuilding give the same rows.
+
+``ServiceDesk.kpis`` adds up the buckets of the whole days of a period, the settled rows of its
+partial days, and folds the requests still moving from the log (``servflow.desk.kpis``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from decimal import Decimal
+from functools import singledispatch
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from servflow.domain.clocks import ClockState, SlaStatus
+from servflow.domain.kpis import NONE_KEY, RequestFacts, Tally
+from servflow.domain.lifecycle import HELD_STATUSES, Status
+from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
+from servflow.domain.values import Channel, Kind, Outcome
+from servflow.persistence.sql import Tx, from_micros, micros
+
+if TYPE_CHECKING:
+    from servflow.domain.sla import SlaTracker
+
+__all__ = [
+    "DAY",
+    "DIMENSIONS",
+    "KpiRow",
+    "bucket_rows",
+    "changes",
+    "contribution",
+    "create",
+    "hold_changes",
+    "is_settled",
+    "row_facts",
+    "stored",
+]
+
+#: A day in microseconds: a bucket's day is ``opened_at // DAY`` (days since 1970-01-01, UTC).
+DAY = 86_400_000_000
+#: The groupings a bucket is kept for (``all``: every request, its value '').
+DIMENSIONS = ("all", "team", "agent", "kind", "stage", "channel", "priority", "tier")
+_CLOSED = (Status.CLOSED.value, Status.CANCELLED.value)
+_MOVING = frozenset({ClockState.RUNNING, ClockState.WARNING})
+_HELD = frozenset(s.value for s in HELD_STATUSES)
+#: Bucket keys read or written per statement.
+_CHUNK = 300
+
+
+class KpiRow(Protocol):
+    """What a queue row holds for the KPIs."""
+
+    request_id: str
+    status: str
+    kind: str
+    stage: str
+    channel: str
+    priority: str | None
+    team: str | None
+    agent: str | None
+    tier: str
+    customer_id: str
+    outcome: str | None
+    hold_reason: str | None
+    opened_at: int
+    completed_at: int | None
+    reopen_count: int
+    transfer_count: int
+    actions: int
+    closed_by_desk: int
+    deemed: int
+    satisfaction: int | None
+    reopened_after_closure: int
+    effort: int
+    cost: str
+    ncs: int
+    ncs_corrected: int
+    holds: str | None
+    held_since: int | None
+    quarantined: int
+    settled: int
+    sla_tracker: SlaTracker | None
+
+
+def create(projection: Any, tx: Tx) -> None:  # noqa: ANN401 - the queue projection
+    """Create the buckets table beside the queue's rows."""
+    tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {projection.t(projection.kpis_table)} ("
+        "day BIGINT NOT NULL, dim TEXT NOT NULL, value TEXT NOT NULL, n BIGINT NOT NULL, "
+        "tally TEXT NOT NULL, PRIMARY KEY (dim, value, day))"
+    )
+
+
+# -- the facts a request's events set --------------------------------------------------------
+
+
+@singledispatch
+def changes(event: object, row: KpiRow) -> dict[str, Any] | None:
+    """The KPI columns an event changes (None: none), as the request's own appliers do."""
+    del event, row
+    return None
+
+
+@changes.register
+def _(event: ServiceRequest.Assigned, row: KpiRow) -> dict[str, Any] | None:
+    if row.team is not None and row.team != event.team:
+        return {"transfer_count": row.transfer_count + 1}
+    return None
+
+
+@changes.register
+def _(event: ServiceRequest.Unassigned, row: KpiRow) -> dict[str, Any] | None:
+    if event.team is not None and row.team not in {None, event.team}:
+        return {"transfer_count": row.transfer_count + 1}
+    return None
+
+
+@changes.register
+def _(event: ServiceRequest.Completed, row: KpiRow) -> dict[str, Any] | None:
+    if event.outcome is Outcome.TRANSFERRED:
+        return {"transfer_count": row.transfer_count + 1}
+    return {"completed_at": micros(event.occurred_at)}
+
+
+@changes.register
+def _(event: ServiceRequest.ActionTaken, row: KpiRow) -> dict[str, Any] | None:
+    return {
+        "actions": row.actions + 1,
+        "effort": row.effort + event.effort_minutes,
+        "cost": str(Decimal(row.cost) + (event.cost or Decimal(0))),
+    }
+
+
+@changes.register
+def _(event: ServiceRequest.CustomerAccepted, row: KpiRow) -> dict[str, Any] | None:
+    del row
+    return {"satisfaction": event.satisfaction, "deemed": int(event.deemed)}
+
+
+@changes.register
+def _(event: ServiceRequest.Closed, row: KpiRow) -> dict[str, Any] | None:
+    del event, row
+    return {"closed_by_desk": 1}
+
+
+@changes.register
+def _(event: ServiceRequest.Reopened, row: KpiRow) -> dict[str, Any] | None:
+    del event
+    found: dict[str, Any] = {"reopen_count": row.reopen_count + 1, "completed_at": None}
+    if row.status == Status.CLOSED.value:  # only a closure leads there: reopened after it
+        found.update(
+            reopened_after_closure=row.reopened_after_closure + 1,
+            closed_by_desk=0,
+            satisfaction=None,
+            deemed=0,
+        )
+    return found
+
+
+@changes.register
+def _(event: ServiceRequest.NonConformityLogged, row: KpiRow) -> dict[str, Any] | None:
+    del event
+    return {"ncs": row.ncs + 1}
+
+
+@changes.register
+def _(event: ServiceRequest.NonConformityCorrected, row: KpiRow) -> dict[str, Any] | None:
+    del event  # the command refuses a second correction of the same one
+    return {"ncs_corrected": row.ncs_corrected + 1}
+
+
+def _held_for(status: str, hold_reason: str | None) -> str | None:
+    """``RequestState.held_for`` of a row: the reason of the hold it is on, if any."""
+    if status == Status.WAITING_ON_CUSTOMER.value:
+        return CUSTOMER_HOLD
+    if status == Status.ON_HOLD.value:
+        return hold_reason or "other"
+    return None
+
+
+def hold_changes(
+    event: object, row: KpiRow, status: str, hold_reason: str | None
+) -> dict[str, Any] | None:
+    """The time on hold an event ends or starts (the desk's fold of holds, row by row).
+
+    ``status`` and ``hold_reason`` are the row's after the event. A hold ends when the request
+    leaves the held statuses or switches hold (``Held``, ``WaitingOnCustomer``); its time goes
+    to the reason it had, which stays the same while it lasts.
+    """
+    if not isinstance(event, ServiceRequest.Event):
+        return None
+    found: dict[str, Any] = {}
+    held_since = row.held_since
+    now = micros(event.occurred_at) or 0
+    if held_since is not None and (
+        status not in _HELD
+        or isinstance(event, ServiceRequest.Held | ServiceRequest.WaitingOnCustomer)
+    ):
+        reason = _held_for(row.status, row.hold_reason) or "other"
+        holds: dict[str, int] = orjson.loads(row.holds) if row.holds else {}
+        holds[reason] = holds.get(reason, 0) + now - held_since
+        found["holds"] = orjson.dumps(holds, option=orjson.OPT_SORT_KEYS).decode()
+        found["held_since"] = held_since = None
+    if held_since is None and _held_for(status, hold_reason) is not None:
+        found["held_since"] = now
+    return found or None
+
+
+def is_settled(row: KpiRow, status: SlaStatus) -> bool:
+    """Whether the request's figures can no longer change with time alone."""
+    return (
+        row.status in _CLOSED
+        and not row.quarantined
+        and not any(clock.state in _MOVING for clock in status.clocks)
+    )
+
+
+# -- tallies and buckets ------------------------------------------------------------------
+
+
+def row_facts(row: KpiRow) -> RequestFacts:
+    """The request's facts as the row keeps them."""
+    opened = from_micros(row.opened_at)
+    assert opened is not None  # noqa: S101 - opened_at is NOT NULL
+    return RequestFacts(
+        opened_at=opened,
+        status=Status(row.status),
+        kind=Kind(row.kind),
+        channel=Channel(row.channel),
+        outcome=None if row.outcome is None else Outcome(row.outcome),
+        completed_at=from_micros(row.completed_at),
+        reopen_count=row.reopen_count,
+        transfer_count=row.transfer_count,
+        actions=row.actions,
+        closed_by_desk=bool(row.closed_by_desk),
+        deemed_acceptance=bool(row.deemed),
+        satisfaction=row.satisfaction,
+        reopened_after_closure=row.reopened_after_closure,
+        effort_minutes=row.effort,
+        cost=Decimal(row.cost),
+        nonconformities=row.ncs,
+        corrected=row.ncs_corrected,
+    )
+
+
+def row_holds(row: KpiRow) -> dict[str, timedelta]:
+    """The time on hold per reason of a request with no hold under way."""
+    held: dict[str, int] = orjson.loads(row.holds) if row.holds else {}
+    return {reason: timedelta(microseconds=us) for reason, us in held.items()}
+
+
+def contribution(row: KpiRow, status: SlaStatus, *, exact: bool = False) -> Tally:
+    """A settled request's tally (its figures at any instant from its last event on)."""
+    tally = Tally(exact=exact)
+    facts = row_facts(row)
+    tally.add(facts, status, row_holds(row), facts.opened_at)
+    return tally
+
+
+def group_values(row: KpiRow) -> dict[str, str]:
+    """The row's value for each grouping (``(none)`` where it has none)."""
+    return {
+        "all": "",
+        "team": row.team or NONE_KEY,
+        "agent": row.agent or NONE_KEY,
+        "kind": row.kind,
+        "stage": row.stage,
+        "channel": row.channel,
+        "priority": row.priority or NONE_KEY,
+        "tier": row.tier,
+    }
+
+
+def stored(
+    projection: Any,  # noqa: ANN401 - the queue projection
+    tx: Tx,
+    before: Mapping[str, KpiRow],
+    after: Sequence[KpiRow],
+    status_of: Any,  # noqa: ANN401 - row -> SlaStatus
+) -> None:
+    """Move the tallies of the requests a batch settled, changed while settled, or reopened."""
+    deltas: dict[tuple[int, str, str], Tally] = {}
+
+    def put(row: KpiRow, tally: Tally, sign: int) -> None:
+        day = row.opened_at // DAY
+        for dim, value in group_values(row).items():
+            delta = deltas.get((day, dim, value))
+            if delta is None:
+                delta = deltas[(day, dim, value)] = Tally(exact=False)
+            delta.merge(tally, sign)
+
+    for row in after:
+        old = before.get(row.request_id)
+        was = old is not None and old.settled
+        if not was and not row.settled:
+            continue
+        new = contribution(row, status_of(row)) if row.settled else None
+        if old is not None and was:
+            previous = contribution(old, status_of(old))
+            if (
+                new is not None
+                and group_values(old) == group_values(row)
+                and old.opened_at == row.opened_at
+                and previous.state() == new.state()
+            ):
+                continue  # a note on a closed request, say: its figures stay
+            put(old, previous, -1)
+        if new is not None:
+            put(row, new, 1)
+    if deltas:
+        _apply(projection, tx, deltas)
+
+
+def _apply(projection: Any, tx: Tx, deltas: Mapping[tuple[int, str, str], Tally]) -> None:  # noqa: ANN401
+    table = projection.t(projection.kpis_table)
+    keys = sorted(deltas)
+    found: dict[tuple[int, str, str], Tally] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        marks = ", ".join("(?, ?, ?)" for _ in chunk)
+        params = [part for day, dim, value in chunk for part in (dim, value, day)]
+        for record in tx.rows(
+            f"SELECT day, dim, value, tally FROM {table} "  # noqa: S608
+            f"WHERE (dim, value, day) IN (VALUES {marks})",
+            params,
+        ):
+            found[(int(record[0]), str(record[1]), str(record[2]))] = Tally.from_state(
+                orjson.loads(record[3])
+            )
+    upserts: list[tuple[object, ...]] = []
+    emptied: list[tuple[object, ...]] = []
+    for key in keys:
+        tally = found.get(key) or Tally(exact=False)
+        tally.merge(deltas[key])
+        if tally.volume:
+            text = orjson.dumps(tally.state(), option=orjson.OPT_SORT_KEYS).decode()
+            upserts.append((*key, tally.volume, text))
+        elif key in found:
+            emptied.append(key)
+    if upserts:
+        tx.executemany(
+            f"INSERT INTO {table} (day, dim, value, n, tally) VALUES (?, ?, ?, ?, ?) "  # noqa: S608
+            "ON CONFLICT (dim, value, day) DO UPDATE SET n = excluded.n, tally = excluded.tally",
+            upserts,
+        )
+    if emptied:
+        tx.executemany(
+            f"DELETE FROM {table} WHERE day = ? AND dim = ? AND value = ?",  # noqa: S608
+            emptied,
+        )
+
+
+def bucket_rows(
+    projection: Any,  # noqa: ANN401 - the queue projection
+    tx: Tx,
+    dim: str,
+    first_day: int,
+    end_day: int,
+    value: str | None,
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """The buckets of one grouping for the days ``[first_day, end_day)`` (and one value).
+
+    Each as its day, value and tally's plain data (``Tally.absorb`` adds it up).
+    """
+    if first_day >= end_day:
+        return []
+    where = "dim = ? AND day >= ? AND day < ?"
+    params: list[object] = [dim, first_day, end_day]
+    if value is not None:
+        where += " AND value = ?"
+        params.append(value)
+    loads = orjson.loads
+    return [
+        (int(record[0]), str(record[1]), loads(record[2]))
+        for record in tx.rows(
+            f"SELECT day, value, tally FROM {projection.t(projection.kpis_table)} "  # noqa: S608
+            f"WHERE {where}",
+            params,
+        )
+    ]
