@@ -102,6 +102,10 @@ ENDINGS = (
 )
 
 
+#: When the questions are asked, after the last event.
+ASKED_AFTER = (timedelta(0), timedelta(hours=5), timedelta(days=3))
+
+
 def finish(desk: ServiceDesk, clock: FakeClock, data: st.DataObject, tickets: list[str]) -> None:
     """Take some requests to their end, the customer accepting as the owner."""
     for ticket in tickets:
@@ -131,6 +135,8 @@ def run(where: str, stretches: list[list[Step]], data: st.DataObject) -> None:
             finish(desk, clock, data, tickets)
             closed = desk.kpis(since=START - _DAY, until=clock.now + _DAY, exact=True).closed
             event(f"closed requests: {min(closed, 5)}{'+' if closed >= 5 else ''}")
+            # Asked at the last event, or hours or days later (holds and clocks counting).
+            clock.now += data.draw(st.sampled_from(ASKED_AFTER), label="asked after")
             check(desk, data, clock.now)
         followed = view_rows(desk)
         desk.rebuild_projections()

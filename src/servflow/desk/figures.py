@@ -79,11 +79,12 @@ class Figures:
         Asked as of now (``at`` not given), the KPI view answers the groupings it keeps (at
         most one of team, agent, kind, stage, channel, priority, tier, with or without week or
         month; a team or kind filter on that grouping alone): it adds up stored tallies of the
-        settled requests and folds only the requests still moving from the log, so a year of
-        100,000 requests takes about half a second; its medians and percentiles are read
-        from bins (within 0.5%; ``Kpis.exact_quantiles`` says which). Any other question, or
-        ``exact=True``, folds every request of the period from the log (500 per query, each
-        event decoded once; about 0.4 ms a request).
+        settled requests and the rows of those still at work (folding from the log only those
+        changed since the view caught up), so a year of 100,000 requests takes about half a
+        second; its medians and percentiles are read from bins (within 0.5%;
+        ``Kpis.exact_quantiles`` says which). Any other question, or ``exact=True``, folds
+        every request of the period from the log (500 per query, each event decoded once;
+        about 0.4 ms a request).
         """
         team = self._directories.known_team(team)  # a registered team in any case or blanks
         if group_by is None:

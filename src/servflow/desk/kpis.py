@@ -263,6 +263,17 @@ class _Groups:
         """Add (or take away) a tally of the group ``key`` (the total, ungrouped)."""
         (self.tally(key) if self.question.group_by else self.total).merge(tally, sign)
 
+    def add(
+        self,
+        key: tuple[str, ...],
+        facts: RequestFacts,
+        sla: SlaStatus,
+        holds: Mapping[str, timedelta],
+    ) -> None:
+        """Add one request of the group ``key`` (the total, ungrouped) as of the question."""
+        tally = self.tally(key) if self.question.group_by else self.total
+        tally.add(facts, sla, holds, self.question.at)
+
     def absorb(self, key: tuple[str, ...], data: Mapping[str, Any]) -> None:
         """Add a stored tally's plain data to the group ``key`` (the total, ungrouped)."""
         (self.tally(key) if self.question.group_by else self.total).absorb(data)
@@ -392,15 +403,17 @@ class KpiDesk:
             position, found = stores.views.with_position(
                 tx, stores.projector.key(queues), statement, params
             )
-            moving = dict.fromkeys(UUID(str(row[0])) for row in found)
             changed = list(dict.fromkeys(stores.trail.log.ids_after(position)))
-            moving.update(dict.fromkeys(changed))
+            edited = {id_text(i) for i in changed}
+            moving = dict.fromkeys(changed)
+            # The requests still at work that the log left as the view has them come from
+            # their rows; the others are folded from the log.
+            moving.update(dict.fromkeys(self._add_standing(groups, dim, value, found, edited)))
             for day, bucket_value, data in view.bucket_rows(
                 queues, tx, dim, first_day, end_day, value
             ):
                 groups.absorb(_row_key(question, {dim: bucket_value}, day), data)
             # The settled rows of the part days, unless changed in the log since (folded).
-            edited = {id_text(i) for i in changed}
             part_days = queues.settled_rows(tx, edges)
             for row, tally in queues.settled_tallies(tx, part_days):
                 values = view.group_values(row)
@@ -421,6 +434,37 @@ class KpiDesk:
             )
         )
         return groups.answer(len(unreadable))
+
+    def _add_standing(
+        self,
+        groups: _Groups,
+        dim: str,
+        value: str | None,
+        found: Iterable[Sequence[Any]],
+        edited: set[str],
+    ) -> list[UUID]:
+        """Add the unsettled rows the view has as the log does, as of the question.
+
+        Each is what the exact fold would make of its request: the row's facts, its time on
+        hold up to the question's instant, and its clocks measured then under the policy of
+        its opening. Returns the requests whose rows cannot say (changed in the log since the
+        view's position, unreadable, or changed after the question's instant): to be folded.
+        """
+        question = groups.question
+        when = micros(question.at) or 0
+        adoptions = self._sla.adoptions()
+        folded: list[UUID] = []
+        for row in self._stores.queues.records(found):
+            tracker = row.sla_tracker
+            if row.request_id in edited or tracker is None or not view.current_at(row, when):
+                folded.append(UUID(row.request_id))
+                continue
+            values = view.group_values(row)
+            if value is None or values[dim] == value:
+                status = tracker.status(question.at, policy_at(adoptions, tracker.opened_at))
+                key = _row_key(question, values, row.opened_at // view.DAY)
+                groups.add(key, view.row_facts(row), status, view.holds_at(row, when))
+        return folded
 
     def _cohort_as_of(
         self,

@@ -43,7 +43,9 @@ __all__ = [
     "changes",
     "contribution",
     "create",
+    "current_at",
     "hold_changes",
+    "holds_at",
     "is_settled",
     "row_facts",
     "stored",
@@ -90,6 +92,7 @@ class KpiRow(Protocol):
     ncs_corrected: int
     holds: str | None
     held_since: int | None
+    last_at: int
     quarantined: int
     settled: int
     sla_tracker: SlaTracker | None
@@ -260,6 +263,26 @@ def row_holds(row: KpiRow) -> dict[str, timedelta]:
     """The time on hold per reason of a request with no hold under way."""
     held: dict[str, int] = orjson.loads(row.holds) if row.holds else {}
     return {reason: timedelta(microseconds=us) for reason, us in held.items()}
+
+
+def current_at(row: KpiRow, when: int) -> bool:
+    """Whether the row is what the log says of its request as of ``when`` (us).
+
+    So when its events can be read, it was opened by then, and no event that changed what the
+    KPIs count happened after (the exact fold stops a request at its first event after
+    ``when``; a later event that changes nothing here leaves the same figures).
+    """
+    return not row.quarantined and row.opened_at <= when and row.last_at <= when
+
+
+def holds_at(row: KpiRow, when: int) -> dict[str, timedelta]:
+    """The time on hold per reason by ``when`` (us), the hold under way counted up to then."""
+    holds = row_holds(row)
+    if row.held_since is not None:
+        reason = _held_for(row.status, row.hold_reason) or "other"
+        spent = timedelta(microseconds=max(when - row.held_since, 0))
+        holds[reason] = holds.get(reason, timedelta(0)) + spent
+    return holds
 
 
 def contribution(row: KpiRow, status: SlaStatus, *, exact: bool = False) -> Tally:

@@ -9,11 +9,11 @@ opening (the projection folds the log's ``PolicyAdopted`` events, like the SLA p
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatch
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from pydantic import TypeAdapter
@@ -91,6 +91,8 @@ class _Row:
     #: Time on hold so far per reason (JSON, microseconds), and since when the hold under way.
     holds: str | None
     held_since: int | None
+    #: When the last event that changed any of the above happened (us).
+    last_at: int
     settled: int
     sla_policy: str | None
     sla_tracker: SlaTracker | None
@@ -196,7 +198,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             "satisfaction INTEGER, reopened_after_closure INTEGER NOT NULL, "
             "effort BIGINT NOT NULL, cost TEXT NOT NULL, ncs INTEGER NOT NULL, "
             "ncs_corrected INTEGER NOT NULL, holds TEXT, held_since BIGINT, "
-            "settled INTEGER NOT NULL, "
+            "last_at BIGINT NOT NULL, settled INTEGER NOT NULL, "
             "sla_policy TEXT, sla_tracker TEXT)"
         )
         kpis.create(self, tx)
@@ -277,12 +279,17 @@ class QueueProjection(MeasuredProjection[_Row]):
     # -- what the KPIs read ---------------------------------------------------------------
 
     def unsettled_sql(self, since: int, until: int) -> tuple[str, list[object]]:
-        """A SELECT of the ids of the requests opened in ``[since, until)`` (us) not settled."""
+        """A SELECT of the rows opened in ``[since, until)`` (us) not settled (see ``records``)."""
         statement = (
-            f"SELECT request_id FROM {self.t(self.table)} "  # noqa: S608
+            f"SELECT {', '.join(self.columns)} FROM {self.t(self.table)} "  # noqa: S608
             "WHERE settled = 0 AND opened_at >= ? AND opened_at < ?"
         )
         return statement, [since, until]
+
+    def records(self, found: Iterable[Sequence[Any]]) -> list[_Row]:
+        """The rows of a SELECT of every column (in ``columns`` order), as rows."""
+        columns = self.columns
+        return [self.from_record(dict(zip(columns, record, strict=True))) for record in found]
 
     def settled_rows(
         self, tx: Tx, ranges: Sequence[tuple[int, int]], ids: Sequence[str] = ()
@@ -338,9 +345,11 @@ class QueueProjection(MeasuredProjection[_Row]):
                     return row
                 return _evolve(row, {"sla_tracker": tracker})
             facts["sla_tracker"] = tracker
+            # (the KPIs' changes come of a request's events only)
+            facts["last_at"] = micros(cast("ServiceRequest.Event", event).occurred_at)
             return _evolve(row, facts)
         if isinstance(event, ServiceRequest.Event):
-            changes["updated_at"] = micros(event.occurred_at)
+            changes["updated_at"] = changes["last_at"] = micros(event.occurred_at)
         status = str(status_after(event, row.status))  # the lifecycle's one definition
         if status != row.status:
             changes["status"] = status
@@ -437,6 +446,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             ncs_corrected=0,
             holds=None,
             held_since=None,
+            last_at=opened,
             settled=0,
             sla_policy=None,
             sla_tracker=self.tracker_after(None, event),
