@@ -29,7 +29,7 @@ from servflow.domain.request import Moment, ServiceRequest, request_id_for
 from servflow.domain.sla import ClockPolicies, SlaFact, SlaPolicyBook, SlaTracker
 from servflow.domain.values import Priority
 from servflow.persistence.sql import micros
-from servflow.projections import audit, queues
+from servflow.projections import audit, queue_rows
 from servflow.projections.audit import AuditFilter, AuditRow, event_type_of
 from servflow.projections.queues import QueueProjection
 from servflow.projections.sla import SlaProjection
@@ -50,7 +50,7 @@ POLICY = SlaPolicy(
     deemed_acceptance_after="8h",
 )
 #: How a queue row sorts when no running resolution clock orders it: after every instant.
-NO_DUE = queues._NO_DUE
+NO_DUE = queue_rows.NO_DUE
 
 
 def minute(n: float) -> datetime:

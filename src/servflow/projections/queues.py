@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from functools import singledispatch
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
-from pydantic import TypeAdapter
-
 from servflow.domain.choices import SpecialQueue
 from servflow.domain.kpis import Tally
-from servflow.domain.lifecycle import OPEN_STATUSES, Status, status_after
-from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
+from servflow.domain.lifecycle import Status, status_after
+from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import (
     STOPPED_STATES,
     ClockPolicies,
@@ -29,139 +25,27 @@ from servflow.domain.sla import (
     SlaStatus,
     SlaTracker,
 )
-from servflow.domain.values import Channel, Kind, Outcome, Priority, Stage, Tier, Value
-from servflow.persistence.quarantine import Unreadable
+from servflow.domain.values import Kind, Outcome, Priority, Tier
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
 from servflow.projections import kpis
-from servflow.projections.base import evolver
+from servflow.projections.queue_rows import (
+    NO_DUE,
+    NO_PRIORITY_RANK,
+    OPEN,
+    VIEW_COLUMNS,
+    QueuePage,
+    QueueRow,
+    Row,
+    evolve,
+    row_changes,
+    views,
+)
 from servflow.projections.sla import MeasuredProjection
 
 __all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]
 
-#: Sorts after every real instant: requests without a due time come last.
-_NO_DUE = 2**62
-#: Unclassified requests sort after every priority.
-_NO_PRIORITY_RANK = 9
-_OPEN = tuple(s.value for s in Status if s in OPEN_STATUSES)
 
-
-@dataclass(slots=True)
-class _Row:
-    request_id: str
-    ticket_code: str
-    status: str
-    is_open: int
-    customer_id: str
-    tier: str
-    kind: str
-    stage: str
-    channel: str
-    priority: str | None
-    priority_rank: int
-    category: str | None
-    team: str | None
-    agent: str | None
-    outcome: str | None
-    hold_reason: str | None
-    opened_at: int
-    updated_at: int
-    follow_up_at: int | None
-    first_response_due: int | None
-    resolution_due: int | None
-    update_due: int | None
-    due_sort: int
-    quarantined: int
-    external_ref: str | None
-    external_source: str | None
-    imported: int
-    # What the KPIs need (``servflow.domain.kpis.RequestFacts``), kept as the request's events
-    # set them, and whether the request's figures are settled (see ``projections.kpis``).
-    completed_at: int | None
-    reopen_count: int
-    transfer_count: int
-    actions: int
-    closed_by_desk: int
-    deemed: int
-    satisfaction: int | None
-    reopened_after_closure: int
-    effort: int
-    cost: str
-    ncs: int
-    ncs_corrected: int
-    #: Time on hold so far per reason (JSON, microseconds), and since when the hold under way.
-    holds: str | None
-    held_since: int | None
-    #: When the last event that changed any of the above happened (us).
-    last_at: int
-    settled: int
-    sla_policy: str | None
-    sla_tracker: SlaTracker | None
-
-
-_FIELDS = tuple(f.name for f in dataclasses.fields(_Row))
-#: The columns kept for the KPIs only (``projections.kpis``).
-_KPI_COLUMNS = frozenset(_FIELDS[_FIELDS.index("completed_at") : _FIELDS.index("settled") + 1])
-#: What a queue page reads: everything but the SLA and KPI bookkeeping.
-_VIEW_COLUMNS = tuple(
-    name for name in _FIELDS if not name.startswith("sla_") and name not in _KPI_COLUMNS
-)
-
-
-class QueueRow(Value):
-    """One request as a work queue shows it."""
-
-    request_id: UUID
-    ticket_code: str
-    status: Status
-    priority: Priority | None
-    kind: Kind
-    stage: Stage
-    channel: Channel
-    customer_id: str
-    tier: Tier
-    category: str | None
-    team: str | None
-    agent: str | None
-    outcome: Outcome | None
-    opened_at: datetime
-    updated_at: datetime
-    follow_up_at: datetime | None
-    first_response_due: datetime | None
-    resolution_due: datetime | None
-    #: The due instant of the update clock's current (or last) cycle: when the customer must
-    #: next hear from the desk. None without an update target and before the first response.
-    update_due: datetime | None = None
-    #: The reason of the hold the request is on (``customer`` for a wait on the customer).
-    hold_reason: str | None = None
-    #: One of the request's stored events could not be read: the row shows the request as
-    #: folded without it (``desk.quarantine()`` lists it; ``desk.get`` raises
-    #: ``CorruptEventError``).
-    quarantined: bool = False
-    #: The request's id in the system it came from, and that system (``open``).
-    external_ref: str | None = None
-    external_source: str | None = None
-    #: It holds history imported from another system (``import_events``).
-    imported: bool = False
-
-
-class QueuePage(Value):
-    """A page of a queue: its rows, how many match in all, and where the next page starts."""
-
-    rows: tuple[QueueRow, ...]
-    #: How many rows match in all; None when the page was asked for without ``count``.
-    total: int | None
-    offset: int
-    limit: int
-    #: Whether rows follow this page.
-    has_more: bool = False
-
-    @property
-    def next_offset(self) -> int | None:
-        """The offset of the next page, or None on the last page."""
-        return self.offset + len(self.rows) if self.has_more else None
-
-
-class QueueProjection(MeasuredProjection[_Row]):
+class QueueProjection(MeasuredProjection[Row]):
     """The work-queue read model."""
 
     name: ClassVar[str] = "queues"
@@ -177,7 +61,7 @@ class QueueProjection(MeasuredProjection[_Row]):
     # v9: what the KPIs need (``projections.kpis``) and the KPI buckets (``_kpis``).
     version: ClassVar[int] = 9
     table: ClassVar[str] = "sf_queue"
-    columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(_Row))
+    columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(Row))
 
     def create(self, tx: Tx) -> None:  # noqa: D102
         table = self.t(self.table)
@@ -225,7 +109,7 @@ class QueueProjection(MeasuredProjection[_Row]):
         return (*super().tables(), self.counts_table, self.kpis_table)
 
     def stored(  # noqa: D102
-        self, tx: Tx, before: Mapping[str, _Row], after: Sequence[_Row]
+        self, tx: Tx, before: Mapping[str, Row], after: Sequence[Row]
     ) -> None:
         deltas: dict[tuple[str, str], int] = {}
         for row in after:
@@ -286,18 +170,18 @@ class QueueProjection(MeasuredProjection[_Row]):
         )
         return statement, [since, until]
 
-    def records(self, found: Iterable[Sequence[Any]]) -> list[_Row]:
+    def records(self, found: Iterable[Sequence[Any]]) -> list[Row]:
         """The rows of a SELECT of every column (in ``columns`` order), as rows."""
         columns = self.columns
         return [self.from_record(dict(zip(columns, record, strict=True))) for record in found]
 
     def settled_rows(
         self, tx: Tx, ranges: Sequence[tuple[int, int]], ids: Sequence[str] = ()
-    ) -> list[_Row]:
+    ) -> list[Row]:
         """The settled rows opened in these ranges (us, end excluded), or of these requests."""
         names = ", ".join(self.columns)
         table = self.t(self.table)
-        found: list[_Row] = []
+        found: list[Row] = []
         for since, until in ranges:
             found += map(
                 self.from_record,
@@ -319,7 +203,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             )
         return found
 
-    def settled_tallies(self, tx: Tx, rows: Sequence[_Row]) -> list[tuple[_Row, Tally]]:
+    def settled_tallies(self, tx: Tx, rows: Sequence[Row]) -> list[tuple[Row, Tally]]:
         """Each settled row with its tally, measured under the view's policies."""
         self._batch.adoptions = self.adoptions(tx)
         try:
@@ -329,12 +213,12 @@ class QueueProjection(MeasuredProjection[_Row]):
 
     # -- the fold -------------------------------------------------------------------------
 
-    def fold(self, row: _Row | None, event: object) -> _Row | None:  # noqa: D102
+    def fold(self, row: Row | None, event: object) -> Row | None:  # noqa: D102
         if row is None:
             if not isinstance(event, ServiceRequest.Opened):
                 return None
             return self._opened(event)
-        changes = _changes(event, row)
+        changes = row_changes(event, row)
         tracker = self.tracker_after(row.sla_tracker, event)
         facts = kpis.changes(event, row)
         if changes is None:
@@ -343,26 +227,26 @@ class QueueProjection(MeasuredProjection[_Row]):
             if facts is None:
                 if tracker is row.sla_tracker:
                     return row
-                return _evolve(row, {"sla_tracker": tracker})
+                return evolve(row, {"sla_tracker": tracker})
             facts["sla_tracker"] = tracker
             # (the KPIs' changes come of a request's events only)
             facts["last_at"] = micros(cast("ServiceRequest.Event", event).occurred_at)
-            return _evolve(row, facts)
+            return evolve(row, facts)
         if isinstance(event, ServiceRequest.Event):
             changes["updated_at"] = changes["last_at"] = micros(event.occurred_at)
         status = str(status_after(event, row.status))  # the lifecycle's one definition
         if status != row.status:
             changes["status"] = status
-        changes["is_open"] = int(status in _OPEN)
+        changes["is_open"] = int(status in OPEN)
         changes["sla_tracker"] = tracker
         if facts is not None:
             changes.update(facts)
         held = kpis.hold_changes(event, row, status, changes.get("hold_reason", row.hold_reason))
         if held is not None:
             changes.update(held)
-        return _evolve(row, changes)
+        return evolve(row, changes)
 
-    def measure(self, row: _Row, policies: ClockPolicies) -> _Row:  # noqa: D102
+    def measure(self, row: Row, policies: ClockPolicies) -> Row:  # noqa: D102
         tracker = row.sla_tracker
         if tracker is None:
             return row
@@ -373,38 +257,38 @@ class QueueProjection(MeasuredProjection[_Row]):
         # Only a resolution clock still running orders the work; met or cancelled ones sort last.
         live = due is not None and resolution.state not in STOPPED_STATES
         update = status.update
-        return _evolve(
+        return evolve(
             row,
             {
                 "settled": int(kpis.is_settled(row, status)),
                 "first_response_due": micros(status.first_response.due),
                 "resolution_due": due,
                 "update_due": None if update is None else micros(update.due),
-                "due_sort": due if live and due is not None else _NO_DUE,
+                "due_sort": due if live and due is not None else NO_DUE,
                 "sla_policy": f"{policy.name} v{policy.version}",
             },
         )
 
-    def tracker_of(self, row: _Row) -> SlaTracker | None:  # noqa: D102
+    def tracker_of(self, row: Row) -> SlaTracker | None:  # noqa: D102
         return row.sla_tracker
 
     def kpi_status(self, row: kpis.KpiRow) -> SlaStatus:
         """A settled row's clocks (as of its last event), under the policies of the batch."""
-        assert isinstance(row, _Row)  # noqa: S101 - the rows of this projection
+        assert isinstance(row, Row)  # noqa: S101 - the rows of this projection
         assert row.sla_tracker is not None  # noqa: S101 - a settled row was measured
         adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
         return self.status_under(row.sla_tracker, self._policies(adoptions, row))
 
-    def opened(self, row: _Row) -> datetime:  # noqa: D102
+    def opened(self, row: Row) -> datetime:  # noqa: D102
         if row.sla_tracker is not None:
             return row.sla_tracker.opened_at
         opened = from_micros(row.opened_at)
         assert opened is not None  # noqa: S101 - opened_at is NOT NULL
         return opened
 
-    def _opened(self, event: ServiceRequest.Opened) -> _Row:
+    def _opened(self, event: ServiceRequest.Opened) -> Row:
         opened = micros(event.occurred_at) or 0
-        return _Row(
+        return Row(
             request_id=id_text(event.originator_id),
             ticket_code=event.ticket_code,
             status=str(status_after(event, None)),
@@ -415,7 +299,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             stage=event.stage.value,
             channel=event.channel.value,
             priority=None,
-            priority_rank=_NO_PRIORITY_RANK,
+            priority_rank=NO_PRIORITY_RANK,
             category=None,
             team=None,
             agent=None,
@@ -427,7 +311,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             first_response_due=None,
             resolution_due=None,
             update_due=None,
-            due_sort=_NO_DUE,
+            due_sort=NO_DUE,
             quarantined=0,
             external_ref=event.external_ref,
             external_source=event.external_source,
@@ -454,20 +338,20 @@ class QueueProjection(MeasuredProjection[_Row]):
 
     # -- rows in and out ------------------------------------------------------------------
 
-    def key_of(self, row: _Row) -> str:  # noqa: D102
+    def key_of(self, row: Row) -> str:  # noqa: D102
         return row.request_id
 
-    def to_values(self, row: _Row) -> tuple[object, ...]:  # noqa: D102
+    def to_values(self, row: Row) -> tuple[object, ...]:  # noqa: D102
         values = [getattr(row, name) for name in self.columns]
         tracker = row.sla_tracker
         values[-1] = None if tracker is None else self.tracker_json(tracker)
         return tuple(values)
 
-    def from_record(self, record: Mapping[str, Any]) -> _Row:  # noqa: D102
+    def from_record(self, record: Mapping[str, Any]) -> Row:  # noqa: D102
         fields = {name: record[name] for name in self.columns}
         tracker = fields["sla_tracker"]
         fields["sla_tracker"] = None if tracker is None else self.tracker_from(tracker)
-        return _Row(**fields)
+        return Row(**fields)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -543,7 +427,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             expression, counted_params = self._total_sql(team, statuses)
             counted = f", {expression} AS total_"
         records = tx.rows(
-            f"SELECT {', '.join(_VIEW_COLUMNS)}{counted} FROM {table} {clause} "  # noqa: S608
+            f"SELECT {', '.join(VIEW_COLUMNS)}{counted} FROM {table} {clause} "  # noqa: S608
             "ORDER BY due_sort, priority_rank, opened_at, ticket_code LIMIT ? OFFSET ?",
             [*counted_params, *params, limit + 1, offset],
         )
@@ -560,7 +444,7 @@ class QueueProjection(MeasuredProjection[_Row]):
             else:
                 total = self._total(tx, team, statuses)
         return QueuePage(
-            rows=tuple(_views(records[:limit])),
+            rows=tuple(views(records[:limit])),
             total=total,
             offset=offset,
             limit=limit,
@@ -573,11 +457,11 @@ class QueueProjection(MeasuredProjection[_Row]):
         for start in range(0, len(request_ids), 500):
             chunk = [id_text(key) for key in request_ids[start : start + 500]]
             records = tx.rows(
-                f"SELECT {', '.join(_VIEW_COLUMNS)} FROM {self.t(self.table)} "  # noqa: S608
+                f"SELECT {', '.join(VIEW_COLUMNS)} FROM {self.t(self.table)} "  # noqa: S608
                 f"WHERE request_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update((row.request_id, row) for row in _views(records))
+            found.update((row.request_id, row) for row in views(records))
         return found
 
     def customers(self, tx: Tx, *, after: str, limit: int) -> list[str]:
@@ -630,110 +514,6 @@ def _scope(*, include_closed: bool, imported: bool) -> list[str]:
     return where if imported else [*where, "imported = 0"]
 
 
-@singledispatch
-def _changes(event: object, row: _Row) -> dict[str, Any] | None:
-    """The columns an event changes (None: the queue does not use it)."""
-    del event, row
-    return None
-
-
-@_changes.register
-def _(event: Unreadable, row: _Row) -> dict[str, Any] | None:
-    # Skipped by the projector: the row goes on without it, flagged for the UIs.
-    del event
-    return None if row.quarantined else {"quarantined": 1}
-
-
-@_changes.register
-def _(event: ServiceRequest.Classified, row: _Row) -> dict[str, Any] | None:
-    del row
-    return {
-        "priority": event.priority.value,
-        "priority_rank": event.priority.rank,
-        "kind": event.kind.value,
-        "category": event.category,
-    }
-
-
-@_changes.register
-def _(event: ServiceRequest.Assigned, row: _Row) -> dict[str, Any] | None:
-    del row
-    return {"team": event.team, "agent": event.agent}
-
-
-@_changes.register
-def _(event: ServiceRequest.Completed, row: _Row) -> dict[str, Any] | None:
-    del row
-    if event.outcome is Outcome.TRANSFERRED:
-        return {
-            "team": event.to_team,
-            "agent": None,
-            "outcome": event.outcome.value,
-            "follow_up_at": None,
-            "hold_reason": None,
-        }
-    return {
-        "outcome": event.outcome.value,
-        "follow_up_at": micros(event.follow_up_at),
-        "hold_reason": None,
-    }
-
-
-@_changes.register
-def _(event: ServiceRequest.CustomerAccepted, row: _Row) -> dict[str, Any] | None:
-    del event, row
-    return {}  # only the status, which the fold takes from the lifecycle table
-
-
-@_changes.register
-def _(event: ServiceRequest.WaitingOnCustomer, row: _Row) -> dict[str, Any] | None:
-    del event, row
-    return {"hold_reason": CUSTOMER_HOLD}
-
-
-@_changes.register
-def _(event: ServiceRequest.Held, row: _Row) -> dict[str, Any] | None:
-    del row
-    return {"hold_reason": event.reason}
-
-
-@_changes.register
-def _(
-    event: ServiceRequest.CustomerResponded | ServiceRequest.Resumed | ServiceRequest.Cancelled,
-    row: _Row,
-) -> dict[str, Any] | None:
-    del event, row
-    return {"hold_reason": None}
-
-
-@_changes.register
-def _(event: ServiceRequest.Unassigned, row: _Row) -> dict[str, Any] | None:
-    del row
-    return {"team": event.team, "agent": None, "hold_reason": None}
-
-
-@_changes.register
-def _(event: ServiceRequest.Closed, row: _Row) -> dict[str, Any] | None:
-    del event, row
-    return {}  # only the status, which the fold takes from the lifecycle table
-
-
-@_changes.register
-def _(event: ServiceRequest.HistoryImported, row: _Row) -> dict[str, Any] | None:
-    del event
-    return None if row.imported else {"imported": 1}
-
-
-@_changes.register
-def _(event: ServiceRequest.Reopened, row: _Row) -> dict[str, Any] | None:
-    del event, row
-    return {"outcome": None, "follow_up_at": None}
-
-
-#: A copy of a row with ``changes``: rows are never changed in place (folds stay pure).
-_evolve = evolver(_Row)
-
-
 #: The special queues that select by status alone, and that status.
 _SPECIAL_STATUS = {
     SpecialQueue.TRIAGE: Status.NEW.value,
@@ -755,7 +535,7 @@ def _page_total(
     if not has_more and (records or not offset):
         return offset + len(records)  # the last page: nothing left to count
     if records and counted:
-        return int(records[0][len(_VIEW_COLUMNS)])
+        return int(records[0][len(VIEW_COLUMNS)])
     return None  # rows counted one by one, or a page past the end (no row, no subquery)
 
 
@@ -779,7 +559,7 @@ def _counted_statuses(
     elif include_closed:
         selected = _ALL_STATUSES
     else:
-        selected = frozenset(_OPEN)
+        selected = frozenset(OPEN)
     if special is not None:
         selected &= {_SPECIAL_STATUS[special]}
     return selected
@@ -802,32 +582,3 @@ def _special(special: SpecialQueue, at: datetime | None) -> tuple[str, list[obje
         Outcome.FOLLOW_UP.value,
         micros(at),
     ]
-
-
-_ROW_FIELDS = tuple(QueueRow.model_fields)
-_INSTANTS = (
-    "opened_at",
-    "updated_at",
-    "follow_up_at",
-    "first_response_due",
-    "resolution_due",
-    "update_due",
-)
-
-
-def _views(records: Sequence[Sequence[Any]]) -> list[QueueRow]:
-    # Rows of ``_VIEW_COLUMNS``. The stored text of ids and enumerations is left to pydantic
-    # to read (in its compiled validator, which checks it as strictly, a whole page in one
-    # call); instants are stored as integer microseconds.
-    values = []
-    for record in records:
-        value = {name: record[index] for name, index in _PICKED}
-        for name in _INSTANTS:
-            value[name] = from_micros(value[name])
-        values.append(value)
-    return _ROWS.validate_python(values)
-
-
-#: Each field of ``QueueRow`` and where it is in a row of ``_VIEW_COLUMNS``.
-_PICKED = tuple((name, _VIEW_COLUMNS.index(name)) for name in _ROW_FIELDS)
-_ROWS: TypeAdapter[list[QueueRow]] = TypeAdapter(list[QueueRow])
