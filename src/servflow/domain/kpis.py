@@ -254,14 +254,65 @@ def bin_value(index: int) -> timedelta:
 class _Durations:
     """Durations added up: their sum and count, and each value (exact) or its bin."""
 
-    __slots__ = ("bins", "count", "exact", "total", "values")
+    __slots__ = ("_bins", "_dense", "count", "exact", "total", "values")
 
     def __init__(self, *, exact: bool) -> None:
         self.exact = exact
         self.values: list[timedelta] = []
-        self.bins: Counter[int] = Counter()
+        self._bins: Counter[int] = Counter()
+        #: Counts added up by ``absorb``, by bin (an index into the list), not yet in ``bins``.
+        self._dense: list[int] | None = None
         self.total = 0  # microseconds
         self.count = 0
+
+    @property
+    def bins(self) -> Counter[int]:
+        """The count of durations in each bin."""
+        dense = self._dense
+        if dense is not None:
+            self._dense = None
+            bins = self._bins
+            for index, n in enumerate(dense):
+                if n:
+                    left = bins[index] + n
+                    if left:
+                        bins[index] = left
+                    else:
+                        del bins[index]
+        return self._bins
+
+    @bins.setter
+    def bins(self, bins: Counter[int]) -> None:
+        self._bins = bins
+        self._dense = None
+
+    def absorb(self, flat: list[int]) -> None:
+        """Add a stored tally's durations (``state``): what a question does for each bucket.
+
+        The bins (in order in ``flat``) are added up in a list indexed by bin, cheaper than a
+        dictionary for the hundreds of bins a bucket of a busy day holds; ``bins`` takes them
+        in when read.
+        """
+        self.total += flat[0]
+        self.count += flat[1]
+        if len(flat) <= 2:  # noqa: PLR2004 - no bins: the sum and the count only
+            return
+        if flat[2] < 0:  # a negative duration's bin: not an index
+            bins = self.bins
+            for index, n in zip(flat[2::2], flat[3::2], strict=True):
+                bins[index] = bins.get(index, 0) + n
+            return
+        dense = self._dense
+        if dense is None:
+            dense = self._dense = []
+        top = flat[-2]
+        if top >= len(dense):
+            dense.extend([0] * (top + 1 - len(dense)))
+        pairs = iter(flat)
+        next(pairs)
+        next(pairs)
+        for index, n in zip(pairs, pairs, strict=True):
+            dense[index] += n
 
     def add(self, duration: timedelta) -> None:
         self.total += duration // _US
@@ -527,14 +578,7 @@ class Tally:
                 key_ = int(key) if convert else key
                 counts[key_] = counts.get(key_, 0) + n
         for name in _DURATIONS:
-            durations: _Durations = getattr(self, name)
-            flat = data[name]
-            durations.total += flat[0]
-            durations.count += flat[1]
-            bins = durations.bins
-            get = bins.get
-            for index, n in zip(flat[2::2], flat[3::2], strict=True):
-                bins[index] = get(index, 0) + n
+            getattr(self, name).absorb(data[name])
         if data["cost"] != "0":
             self.cost += Decimal(data["cost"])
         holds = self.holds
