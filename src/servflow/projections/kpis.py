@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import singledispatch
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -31,9 +31,7 @@ from servflow.domain.lifecycle import HELD_STATUSES, Status
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
 from servflow.domain.values import Channel, Kind, Outcome
 from servflow.persistence.sql import Tx, from_micros, micros
-
-if TYPE_CHECKING:
-    from servflow.domain.sla import SlaTracker
+from servflow.projections.queue_rows import Row
 
 __all__ = [
     "DAY",
@@ -62,40 +60,8 @@ _HELD = frozenset(s.value for s in HELD_STATUSES)
 _CHUNK = 300
 
 
-class KpiRow(Protocol):
-    """What a queue row holds for the KPIs."""
-
-    request_id: str
-    status: str
-    kind: str
-    stage: str
-    channel: str
-    priority: str | None
-    team: str | None
-    agent: str | None
-    tier: str
-    customer_id: str
-    outcome: str | None
-    hold_reason: str | None
-    opened_at: int
-    completed_at: int | None
-    reopen_count: int
-    transfer_count: int
-    actions: int
-    closed_by_desk: int
-    deemed: int
-    satisfaction: int | None
-    reopened_after_closure: int
-    effort: int
-    cost: str
-    ncs: int
-    ncs_corrected: int
-    holds: str | None
-    held_since: int | None
-    last_at: int
-    quarantined: int
-    settled: int
-    sla_tracker: SlaTracker | None
+#: What a queue row holds for the KPIs: the queue view's row (``projections.queue_rows``).
+KpiRow = Row
 
 
 def create(projection: Any, tx: Tx) -> None:  # noqa: ANN401 - the queue projection
