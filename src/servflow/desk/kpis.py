@@ -408,7 +408,7 @@ class KpiDesk:
             moving = dict.fromkeys(changed)
             # The requests still at work that the log left as the view has them come from
             # their rows; the others are folded from the log.
-            moving.update(dict.fromkeys(self._add_standing(groups, dim, value, found, edited)))
+            moving.update(dict.fromkeys(self._add_standing(groups, keep, found, edited)))
             for day, bucket_value, data in view.bucket_rows(
                 queues, tx, dim, first_day, end_day, value
             ):
@@ -438,8 +438,7 @@ class KpiDesk:
     def _add_standing(
         self,
         groups: _Groups,
-        dim: str,
-        value: str | None,
+        keep: Callable[[Mapping[str, str]], bool],
         found: Iterable[Sequence[Any]],
         edited: set[str],
     ) -> list[UUID]:
@@ -460,7 +459,7 @@ class KpiDesk:
                 folded.append(UUID(row.request_id))
                 continue
             values = view.group_values(row)
-            if value is None or values[dim] == value:
+            if keep(values):
                 status = tracker.status(question.at, policy_at(adoptions, tracker.opened_at))
                 key = _row_key(question, values, row.opened_at // view.DAY)
                 groups.add(key, view.row_facts(row), status, view.holds_at(row, when))

@@ -272,9 +272,8 @@ class QueueProjection(MeasuredProjection[Row]):
     def tracker_of(self, row: Row) -> SlaTracker | None:  # noqa: D102
         return row.sla_tracker
 
-    def kpi_status(self, row: kpis.KpiRow) -> SlaStatus:
+    def kpi_status(self, row: Row) -> SlaStatus:
         """A settled row's clocks (as of its last event), under the policies of the batch."""
-        assert isinstance(row, Row)  # noqa: S101 - the rows of this projection
         assert row.sla_tracker is not None  # noqa: S101 - a settled row was measured
         adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
         return self.status_under(row.sla_tracker, self._policies(adoptions, row))
