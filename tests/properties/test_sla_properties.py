@@ -34,6 +34,7 @@ from lifecycle_model import allows
 from servflow import ServflowError, ServiceDesk, Status, TimelineKind
 from servflow.domain.calendar import Calendar
 from servflow.domain.clocks import RESPONSES, SECOND, UpdateClock
+from servflow.domain.kpis import ClockFigures
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second
@@ -595,3 +596,40 @@ def test_known_before_a_correction_answers_what_the_desk_answered_then(
         followed = view_rows(desk)
         desk.rebuild_projections()
         assert view_rows(desk) == followed
+
+
+def _figures(clocks: ClockFigures) -> list[object]:
+    """What the KPIs count of clocks (``Tally.add``): states, met instants, cycles."""
+    return [
+        (c.state, c.met_at, c.elapsed if c.state in STOPPED_STATES else None, c.cycles_met,
+         c.breached_cycles)
+        for c in clocks.clocks
+    ]  # fmt: skip
+
+
+@given(
+    start=st.sampled_from(STARTS),
+    story=steps,
+    sla=policies,
+    offsets=st.lists(st.integers(0, 40_000), min_size=1, max_size=6),
+)
+def test_clock_figures_carried_forward_equal_the_clocks_measured_later(
+    start: datetime, story: list[Step], sla: SlaPolicy, offsets: list[int]
+) -> None:
+    # The KPI view keeps each request's clocks as of its tracker's last fact and carries them
+    # to the question's instant by time alone (``ClockFigures.at``): asked at random later
+    # instants, and at each warning and due instant and a second either side of it, that is
+    # what measuring the clocks then gives.
+    tracker = fold(history(start, story))
+    last = tracker.status(tracker.last_at, sla)
+    kept = ClockFigures.from_data(ClockFigures.of(last).state_data())
+    assert kept == ClockFigures.of(last)
+    instants = [tracker.last_at + timedelta(minutes=o, microseconds=o) for o in offsets]
+    for clock in last.clocks:
+        for edge in (clock.warn_from, clock.due):
+            if edge is not None and edge >= tracker.last_at:
+                instants += [edge - SECOND, edge, edge + SECOND]
+    for at in instants:
+        if at < tracker.last_at:
+            continue
+        assert _figures(kept.at(at)) == _figures(ClockFigures.of(tracker.status(at, sla))), at

@@ -38,6 +38,7 @@ from servflow.domain.choices import GroupBy
 from servflow.domain.kpis import (
     AGE_BUCKETS,
     NONE_KEY,
+    ClockFigures,
     KpiGroup,
     KpiGroups,
     Kpis,
@@ -251,7 +252,7 @@ class _Groups:
                 continue
             if q.kind is not None and request.kind is not q.kind:
                 continue
-            sla = measured()
+            sla = ClockFigures.of(measured())
             facts = facts_of(request)
             if q.group_by:
                 key = tuple(_key_of(request, name) for name in q.group_by)
@@ -267,7 +268,7 @@ class _Groups:
         self,
         key: tuple[str, ...],
         facts: RequestFacts,
-        sla: SlaStatus,
+        sla: ClockFigures,
         holds: Mapping[str, timedelta],
     ) -> None:
         """Add one request of the group ``key`` (the total, ungrouped) as of the question."""
@@ -375,15 +376,20 @@ class KpiDesk:
         when = self._clock.instant(at, "at", "kpis")
         question = _Question.checked(since, until, when, team, kind, group_by)
         plan = None if at is not None or exact else question.view_plan()
-        if plan is not None:
-            return self._from_view(question, *plan)
+        answer = None if plan is None else self._from_view(question, *plan)
+        if answer is not None:
+            return answer
         unreadable: list[int] = []
         groups = _Groups(question, exact=True)
         groups.fold(self._cohort_as_of(question.since, question.until, when, unreadable))
         return groups.answer(len(unreadable))
 
-    def _from_view(self, question: _Question, dim: str, value: str | None) -> KpiGroups:
-        """The KPIs as of now from the KPI view's buckets and the requests still moving."""
+    def _from_view(self, question: _Question, dim: str, value: str | None) -> KpiGroups | None:
+        """The KPIs as of now from the KPI view's buckets and the requests still moving.
+
+        None if the view has yet to follow a policy the log adopted (its rows are measured
+        under the policies it knows): the exact fold answers then.
+        """
         stores = self._stores
         queues = stores.queues
         since, until = micros(question.since) or 0, micros(question.until) or 0
@@ -408,6 +414,9 @@ class KpiDesk:
             moving = dict.fromkeys(changed)
             # The requests still at work that the log left as the view has them come from
             # their rows; the others are folded from the log.
+            if len(queues.adoptions(tx)) != len(self._sla.adoptions()):
+                # The log adopted a policy the view has yet to measure its rows under.
+                return None
             moving.update(dict.fromkeys(self._add_standing(groups, keep, found, edited)))
             for day, bucket_value, data in view.bucket_rows(
                 queues, tx, dim, first_day, end_day, value
@@ -415,14 +424,14 @@ class KpiDesk:
                 groups.absorb(_row_key(question, {dim: bucket_value}, day), data)
             # The settled rows of the part days, unless changed in the log since (folded).
             part_days = queues.settled_rows(tx, edges)
-            for row, tally in queues.settled_tallies(tx, part_days):
+            for row, tally in queues.settled_tallies(part_days):
                 values = view.group_values(row)
                 if row.request_id not in edited and keep(values):
                     groups.merge(_row_key(question, values, row.opened_at // view.DAY), tally)
             # Settled in the view but changed in the log since: out of their buckets (folded).
             whole_days = (first_day * view.DAY, end_day * view.DAY)
             stale = queues.settled_rows(tx, [], sorted(edited))
-            for row, tally in queues.settled_tallies(tx, stale):
+            for row, tally in queues.settled_tallies(stale):
                 values = view.group_values(row)
                 if whole_days[0] <= row.opened_at < whole_days[1] and keep(values):
                     key = _row_key(question, values, row.opened_at // view.DAY)
@@ -445,25 +454,31 @@ class KpiDesk:
         """Add the unsettled rows the view has as the log does, as of the question.
 
         Each is what the exact fold would make of its request: the row's facts, its time on
-        hold up to the question's instant, and its clocks measured then under the policy of
-        its opening. Returns the requests whose rows cannot say (changed in the log since the
-        view's position, unreadable, or changed after the question's instant): to be folded.
+        hold up to the question's instant, and its clocks as of its tracker's last fact taken
+        to the question's instant (``ClockFigures.at``: time alone moves them). Returns the
+        requests whose rows cannot say (changed in the log since the view's position,
+        unreadable, changed or with a clock fact after the question's instant): to be folded.
         """
         question = groups.question
         when = micros(question.at) or 0
-        adoptions = self._sla.adoptions()
-        folded: list[UUID] = []
+        second = when - when % 1_000_000  # the clocks' instants are whole seconds
+        refold: list[UUID] = []
         for row in self._stores.queues.records(found):
-            tracker = row.sla_tracker
-            if row.request_id in edited or tracker is None or not view.current_at(row, when):
-                folded.append(UUID(row.request_id))
+            clocks = row.clocks
+            if (
+                row.request_id in edited
+                or clocks is None
+                or clocks.as_of > second
+                or not view.current_at(row, when)
+            ):
+                refold.append(UUID(row.request_id))
                 continue
             values = view.group_values(row)
             if keep(values):
-                status = tracker.status(question.at, policy_at(adoptions, tracker.opened_at))
                 key = _row_key(question, values, row.opened_at // view.DAY)
-                groups.add(key, view.row_facts(row), status, view.holds_at(row, when))
-        return folded
+                facts = view.row_facts(row)
+                groups.add(key, facts, clocks.at(question.at), view.holds_at(row, when))
+        return refold
 
     def _cohort_as_of(
         self,

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from servflow.domain.clocks import ClockState, SlaStatus
-from servflow.domain.kpis import NONE_KEY, RequestFacts, Tally
+from servflow.domain.clocks import ClockState
+from servflow.domain.kpis import NONE_KEY, ClockFigures, RequestFacts, Tally
 from servflow.domain.lifecycle import HELD_STATUSES, Status
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
 from servflow.domain.values import Channel, Kind, Outcome
@@ -39,6 +39,8 @@ __all__ = [
     "KpiRow",
     "bucket_rows",
     "changes",
+    "clocks_from",
+    "clocks_json",
     "contribution",
     "create",
     "current_at",
@@ -188,13 +190,23 @@ def hold_changes(
     return found or None
 
 
-def is_settled(row: KpiRow, status: SlaStatus) -> bool:
+def is_settled(row: KpiRow, clocks: ClockFigures) -> bool:
     """Whether the request's figures can no longer change with time alone."""
     return (
         row.status in _CLOSED
         and not row.quarantined
-        and not any(clock.state in _MOVING for clock in status.clocks)
+        and not any(clock.state in _MOVING for clock in clocks.clocks)
     )
+
+
+def clocks_json(clocks: ClockFigures) -> str:
+    """A row's clocks as stored (``clocks_from`` reads them back)."""
+    return orjson.dumps(clocks.state_data()).decode()
+
+
+def clocks_from(text: str) -> ClockFigures:
+    """A row's clocks as ``clocks_json`` stored them."""
+    return ClockFigures.from_data(orjson.loads(text))
 
 
 # -- tallies and buckets ------------------------------------------------------------------
@@ -251,11 +263,12 @@ def holds_at(row: KpiRow, when: int) -> dict[str, timedelta]:
     return holds
 
 
-def contribution(row: KpiRow, status: SlaStatus, *, exact: bool = False) -> Tally:
+def contribution(row: KpiRow, *, exact: bool = False) -> Tally:
     """A settled request's tally (its figures at any instant from its last event on)."""
+    assert row.clocks is not None  # noqa: S101 - a settled row was measured
     tally = Tally(exact=exact)
     facts = row_facts(row)
-    tally.add(facts, status, row_holds(row), facts.opened_at)
+    tally.add(facts, row.clocks, row_holds(row), facts.opened_at)
     return tally
 
 
@@ -278,7 +291,6 @@ def stored(
     tx: Tx,
     before: Mapping[str, KpiRow],
     after: Sequence[KpiRow],
-    status_of: Any,  # noqa: ANN401 - row -> SlaStatus
 ) -> None:
     """Move the tallies of the requests a batch settled, changed while settled, or reopened."""
     deltas: dict[tuple[int, str, str], Tally] = {}
@@ -296,9 +308,9 @@ def stored(
         was = old is not None and old.settled
         if not was and not row.settled:
             continue
-        new = contribution(row, status_of(row)) if row.settled else None
+        new = contribution(row) if row.settled else None
         if old is not None and was:
-            previous = contribution(old, status_of(old))
+            previous = contribution(old)
             if (
                 new is not None
                 and group_values(old) == group_values(row)

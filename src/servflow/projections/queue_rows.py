@@ -18,6 +18,7 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
+from servflow.domain.kpis import ClockFigures
 from servflow.domain.lifecycle import OPEN_STATUSES, Status
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
 from servflow.domain.sla import SlaTracker
@@ -97,13 +98,15 @@ class Row:
     #: When the last event that changed any of the above happened (us).
     last_at: int
     settled: int
+    #: The clocks as of the tracker's last fact, as the KPIs take them (JSON in the table).
+    clocks: ClockFigures | None
     sla_policy: str | None
     sla_tracker: SlaTracker | None
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Row))
 #: The columns kept for the KPIs only (``projections.kpis``).
-_KPI_COLUMNS = frozenset(_FIELDS[_FIELDS.index("completed_at") : _FIELDS.index("settled") + 1])
+_KPI_COLUMNS = frozenset(_FIELDS[_FIELDS.index("completed_at") : _FIELDS.index("clocks") + 1])
 #: What a queue page reads: everything but the SLA and KPI bookkeeping.
 VIEW_COLUMNS = tuple(
     name for name in _FIELDS if not name.startswith("sla_") and name not in _KPI_COLUMNS

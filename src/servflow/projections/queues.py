@@ -15,14 +15,12 @@ from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from servflow.domain.choices import SpecialQueue
-from servflow.domain.kpis import Tally
+from servflow.domain.kpis import ClockFigures, Tally
 from servflow.domain.lifecycle import Status, status_after
 from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import (
     STOPPED_STATES,
     ClockPolicies,
-    PolicyAdoption,
-    SlaStatus,
     SlaTracker,
 )
 from servflow.domain.values import Kind, Outcome, Priority, Tier
@@ -44,6 +42,9 @@ from servflow.projections.sla import MeasuredProjection
 
 __all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]
 
+#: Where ``clocks`` sits among the columns.
+_CLOCKS = tuple(f.name for f in dataclasses.fields(Row)).index("clocks")
+
 
 class QueueProjection(MeasuredProjection[Row]):
     """The work-queue read model."""
@@ -59,7 +60,9 @@ class QueueProjection(MeasuredProjection[Row]):
     # v8: trackers keep when a fact was recorded, where after it happened (corrections re-time
     #     clocks by what the desk knew when they were adopted).
     # v9: what the KPIs need (``projections.kpis``) and the KPI buckets (``_kpis``).
-    version: ClassVar[int] = 9
+    # v10: ``clocks``, the clocks as the KPIs take them as of the tracker's last fact (the
+    #      view counts requests at any later instant with no calendar maths).
+    version: ClassVar[int] = 10
     table: ClassVar[str] = "sf_queue"
     columns: ClassVar[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(Row))
 
@@ -82,7 +85,7 @@ class QueueProjection(MeasuredProjection[Row]):
             "satisfaction INTEGER, reopened_after_closure INTEGER NOT NULL, "
             "effort BIGINT NOT NULL, cost TEXT NOT NULL, ncs INTEGER NOT NULL, "
             "ncs_corrected INTEGER NOT NULL, holds TEXT, held_since BIGINT, "
-            "last_at BIGINT NOT NULL, settled INTEGER NOT NULL, "
+            "last_at BIGINT NOT NULL, settled INTEGER NOT NULL, clocks TEXT, "
             "sla_policy TEXT, sla_tracker TEXT)"
         )
         kpis.create(self, tx)
@@ -121,7 +124,7 @@ class QueueProjection(MeasuredProjection[Row]):
                 deltas[group] = deltas.get(group, 0) - 1
             group = (row.team or "", row.status)
             deltas[group] = deltas.get(group, 0) + 1
-        kpis.stored(self, tx, before, after, self.kpi_status)
+        kpis.stored(self, tx, before, after)
         tx.executemany(
             f"INSERT INTO {self.t(self.counts_table)} (team, status, n) VALUES (?, ?, ?) "  # noqa: S608
             "ON CONFLICT (team, status) DO UPDATE SET n = "
@@ -162,10 +165,18 @@ class QueueProjection(MeasuredProjection[Row]):
 
     # -- what the KPIs read ---------------------------------------------------------------
 
+    @property
+    def _kpi_columns(self) -> str:
+        """Every column but the tracker (NULL in its place): what the KPIs read of a row."""
+        return ", ".join(f"NULL AS {n}" if n == "sla_tracker" else n for n in self.columns)
+
     def unsettled_sql(self, since: int, until: int) -> tuple[str, list[object]]:
-        """A SELECT of the rows opened in ``[since, until)`` (us) not settled (see ``records``)."""
+        """A SELECT of the rows opened in ``[since, until)`` (us) not settled (see ``records``).
+
+        Their trackers are left out: the KPIs take the clocks from ``clocks``.
+        """
         statement = (
-            f"SELECT {', '.join(self.columns)} FROM {self.t(self.table)} "  # noqa: S608
+            f"SELECT {self._kpi_columns} FROM {self.t(self.table)} "  # noqa: S608
             "WHERE settled = 0 AND opened_at >= ? AND opened_at < ?"
         )
         return statement, [since, until]
@@ -178,8 +189,11 @@ class QueueProjection(MeasuredProjection[Row]):
     def settled_rows(
         self, tx: Tx, ranges: Sequence[tuple[int, int]], ids: Sequence[str] = ()
     ) -> list[Row]:
-        """The settled rows opened in these ranges (us, end excluded), or of these requests."""
-        names = ", ".join(self.columns)
+        """The settled rows opened in these ranges (us, end excluded), or of these requests.
+
+        Their trackers are left out: the KPIs take the clocks from ``clocks``.
+        """
+        names = self._kpi_columns
         table = self.t(self.table)
         found: list[Row] = []
         for since, until in ranges:
@@ -203,13 +217,10 @@ class QueueProjection(MeasuredProjection[Row]):
             )
         return found
 
-    def settled_tallies(self, tx: Tx, rows: Sequence[Row]) -> list[tuple[Row, Tally]]:
-        """Each settled row with its tally, measured under the view's policies."""
-        self._batch.adoptions = self.adoptions(tx)
-        try:
-            return [(row, kpis.contribution(row, self.kpi_status(row))) for row in rows]
-        finally:
-            self._batch.adoptions = []
+    @staticmethod
+    def settled_tallies(rows: Sequence[Row]) -> list[tuple[Row, Tally]]:
+        """Each settled row with its tally (its clocks as stored)."""
+        return [(row, kpis.contribution(row)) for row in rows]
 
     # -- the fold -------------------------------------------------------------------------
 
@@ -252,6 +263,7 @@ class QueueProjection(MeasuredProjection[Row]):
             return row
         policy = policies.resolution
         status = self.status_under(tracker, policies)
+        figures = ClockFigures.of(status)
         resolution = status.resolution
         due = micros(resolution.due)
         # Only a resolution clock still running orders the work; met or cancelled ones sort last.
@@ -260,7 +272,8 @@ class QueueProjection(MeasuredProjection[Row]):
         return evolve(
             row,
             {
-                "settled": int(kpis.is_settled(row, status)),
+                "settled": int(kpis.is_settled(row, figures)),
+                "clocks": figures,
                 "first_response_due": micros(status.first_response.due),
                 "resolution_due": due,
                 "update_due": None if update is None else micros(update.due),
@@ -271,12 +284,6 @@ class QueueProjection(MeasuredProjection[Row]):
 
     def tracker_of(self, row: Row) -> SlaTracker | None:  # noqa: D102
         return row.sla_tracker
-
-    def kpi_status(self, row: Row) -> SlaStatus:
-        """A settled row's clocks (as of its last event), under the policies of the batch."""
-        assert row.sla_tracker is not None  # noqa: S101 - a settled row was measured
-        adoptions: list[PolicyAdoption] = getattr(self._batch, "adoptions", [])
-        return self.status_under(row.sla_tracker, self._policies(adoptions, row))
 
     def opened(self, row: Row) -> datetime:  # noqa: D102
         if row.sla_tracker is not None:
@@ -331,6 +338,7 @@ class QueueProjection(MeasuredProjection[Row]):
             held_since=None,
             last_at=opened,
             settled=0,
+            clocks=None,
             sla_policy=None,
             sla_tracker=self.tracker_after(None, event),
         )
@@ -344,12 +352,16 @@ class QueueProjection(MeasuredProjection[Row]):
         values = [getattr(row, name) for name in self.columns]
         tracker = row.sla_tracker
         values[-1] = None if tracker is None else self.tracker_json(tracker)
+        clocks = row.clocks
+        values[_CLOCKS] = None if clocks is None else kpis.clocks_json(clocks)
         return tuple(values)
 
     def from_record(self, record: Mapping[str, Any]) -> Row:  # noqa: D102
         fields = {name: record[name] for name in self.columns}
         tracker = fields["sla_tracker"]
         fields["sla_tracker"] = None if tracker is None else self.tracker_from(tracker)
+        clocks = fields["clocks"]
+        fields["clocks"] = None if clocks is None else kpis.clocks_from(clocks)
         return Row(**fields)
 
     # -- queries --------------------------------------------------------------------------
