@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,8 +26,9 @@ from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres, vie
 from servflow import ServiceDesk, StoreError, ValidationFailedError
 from servflow.cli import app
 from servflow.desk import rebuild
-from servflow.desk.stores import OpenedWith
+from servflow.desk.stores import OpenedWith, sqlite_env
 from servflow.domain.policy import SlaPolicy
+from servflow.projections.runner import Progress
 from strategies import Step, histories, run_history
 
 steps = histories(min_size=1, max_size=30)
@@ -182,3 +186,59 @@ def test_the_cli_rebuilds_with_workers(tmp_path: Path, clock: FakeClock) -> None
     assert said["events"] > 0
     with contextlib.closing(ServiceDesk.sqlite(db, clock=clock)) as desk:
         assert view_rows(desk) == followed
+
+
+_HOLDER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
+sys.stdin.readline()
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("COMMIT")
+"""
+
+
+def test_an_sqlite_rebuild_waits_for_a_write_lock_held_past_the_store_lock_timeout(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # The store gives up on a lock after 1 second; another process takes the write lock for 3
+    # seconds once the rebuild's passes are under way (as a pass does while it flushes a
+    # million rows): the passes wait for it (``rebuild.LOCK_WAIT``), and the views come back
+    # as they were followed.
+    path = str(tmp_path / "desk.db")
+    env = {**sqlite_env(path, cipher_key=None, compress=False), "SQLITE_LOCK_TIMEOUT": "1"}
+    desk = ServiceDesk(env=env, clock=clock)
+    holder = subprocess.Popen(  # noqa: S603 - this interpreter, a script of this test
+        [sys.executable, "-c", _HOLDER, path, "3"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        run_history(desk, clock, [("open", i, i % 4) for i in range(300)], any_command=True)
+        followed = view_rows(desk)
+        waits: list[float] = []
+
+        def tick(progress: Progress) -> None:
+            del progress
+            if not waits:  # the first tick: the passes run; the lock goes for 3 seconds
+                assert holder.stdin is not None
+                holder.stdin.write("go\n")
+                holder.stdin.flush()
+                waits.append(time.perf_counter())
+
+        started = time.perf_counter()
+        applied = desk.rebuild_projections(workers=2, progress=tick)
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        assert holder.wait(timeout=60) == 0
+        assert waits
+        assert applied == desk.projection_status()[0].head
+        assert view_rows(desk) == followed
+        assert time.perf_counter() - started > 1  # past the store's own lock timeout
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.communicate()
+        desk.close()

@@ -15,7 +15,9 @@ this one is shared by ``fork``, and the caller's main module is not run again as
 (a cipher key never shows in a process listing) and writes its progress and outcome as JSON
 lines on its standard output.
 On SQLite the passes take turns at the store's single write lock, a checkpoint at a time; they
-compute (decode, fold, measure) side by side. An in-memory store is rebuilt in this process.
+compute (decode, fold, measure) side by side. A pass holds the lock while it flushes its rows,
+for minutes over millions of requests, so every pass waits for it up to ``LOCK_WAIT``, not the
+store's lock timeout (5 seconds by default). An in-memory store is rebuilt in this process.
 """
 
 from __future__ import annotations
@@ -36,13 +38,16 @@ from servflow.desk.stores import OpenedWith, Stores, opening_lock
 from servflow.errors import StoreError
 from servflow.projections.runner import Progress, ProgressCallback
 
-__all__ = ["MAX_WORKERS", "WEIGHTS", "groups", "rebuild"]
+__all__ = ["LOCK_WAIT", "MAX_WORKERS", "WEIGHTS", "groups", "rebuild"]
 
 #: How much of a rebuild's work each projection is, roughly (measured on a time-ordered log:
 #: queues and SLA each about twice the audit trail); unknown ones count as 1.
 WEIGHTS = {"queues": 2.0, "sla": 2.0, "audit": 1.0}
 #: How often this process looks at the other passes once its own is done (seconds).
 _POLL = 0.2
+#: How long a pass waits for SQLite's write lock (seconds): the other passes take turns at it,
+#: and one holds it while it flushes its rows, for minutes over millions of requests.
+LOCK_WAIT = 6 * 3600
 
 
 def groups(names: Sequence[str], workers: int) -> list[list[str]]:
@@ -73,8 +78,18 @@ def rebuild(
     Returns the most events any pass applied (every pass reads the whole log) plus those the
     final catch-up applied.
     """
-    projector = stores.projector
     chosen = groups(names, workers if stores.opened_with.shared else 1)
+    with stores.views.patient(LOCK_WAIT):
+        return _rebuild(stores, names, chosen, progress)
+
+
+def _rebuild(
+    stores: Stores,
+    names: Sequence[str],
+    chosen: list[list[str]],
+    progress: ProgressCallback | None,
+) -> int:
+    projector = stores.projector
     if len(chosen) == 1:
         return projector.rebuild(names=names, progress=progress)
     projector.rebuild_start(names)
@@ -123,6 +138,8 @@ class _Pass:
         )
         stdin: IO[str] = self._process.stdin  # type: ignore[assignment]
         env = opened_with.env
+        if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
+            env = {**env, "SQLITE_LOCK_TIMEOUT": str(LOCK_WAIT)}
         key = opened_with.audit_key
         stdin.write(json.dumps({"env": env, "audit_key": key and key.hex(), "names": names}))
         stdin.close()

@@ -113,14 +113,22 @@ class _ImmediateTransaction(SQLiteTransaction):
 
 
 @contextlib.contextmanager
-def writing(datastore: SQLiteDatastore) -> Iterator[SQLiteCursor]:
+def writing(datastore: SQLiteDatastore, wait: float | None = None) -> Iterator[SQLiteCursor]:
     """A write transaction that holds SQLite's write lock from its first statement.
 
     For transactions that read before they write (the views': positions first, then rows).
+    ``wait`` (seconds) waits that long for the lock instead of the store's lock timeout.
     """
-    with (
-        datastore.get_connection(commit=True) as connection,
-        _ImmediateTransaction(connection, commit=True) as cursor,
-        cursor,
-    ):
-        yield cursor
+    with datastore.get_connection(commit=True) as connection:
+        if wait is None:
+            with _ImmediateTransaction(connection, commit=True) as cursor, cursor:
+                yield cursor
+            return
+        raw = connection._sqlite_conn  # noqa: SLF001 - the library keeps no busy timeout setter
+        default = datastore.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            with _ImmediateTransaction(connection, commit=True) as cursor, cursor:
+                yield cursor
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(default * 1000)}")

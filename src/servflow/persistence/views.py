@@ -68,6 +68,8 @@ class ViewStore:
         # they deferred); not again while they run, since they use the views themselves.
         self._use_hooks: list[Callable[[], None]] = []
         self._in_hooks = threading.local()
+        #: How long an SQLite write waits for the lock, if not the store's lock timeout.
+        self._lock_wait: float | None = None
 
     @classmethod
     def for_application(cls, app: Application[Any]) -> ViewStore:
@@ -110,11 +112,25 @@ class ViewStore:
                 yield tx
             return
         if commit and self.dialect.name == "sqlite":
-            with writing(self._recorder.datastore) as cursor:
+            with writing(self._recorder.datastore, self._lock_wait) as cursor:
                 yield Tx(cursor, self.dialect)
             return
         with self._recorder.datastore.transaction(commit=commit) as cursor:
             yield Tx(cursor, self.dialect)
+
+    @contextlib.contextmanager
+    def patient(self, seconds: float) -> Iterator[None]:
+        """While the block runs, SQLite writes wait up to ``seconds`` for the write lock.
+
+        For a rebuild whose passes in other processes hold the lock for as long as a flush of
+        their rows takes, which may be well past the store's lock timeout.
+        """
+        before = self._lock_wait
+        self._lock_wait = seconds
+        try:
+            yield
+        finally:
+            self._lock_wait = before
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Tx]:
