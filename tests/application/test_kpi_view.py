@@ -17,7 +17,7 @@ import pytest
 
 from conftest import FakeClock, view_rows
 from kpi_compare import assert_same_groups, assert_same_kpis
-from servflow import ServiceDesk
+from servflow import ClockState, ServiceDesk, SlaPolicy
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -197,3 +197,45 @@ def test_the_answer_is_the_logs_whatever_the_views_lag(
     same_as_the_log(reader, *week)
     reader.catch_up()
     same_as_the_log(reader, *week)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
+def test_a_view_behind_a_policy_correction_answers_as_the_log(
+    make_desk: DeskFactory, clock: FakeClock
+) -> None:
+    # The rows keep their clocks as measured under the policies the view knows. A correction
+    # back-dated to Monday gives every target 30 days: request d, breached under the first
+    # version, runs again. Until the view follows the correction the exact fold answers, then
+    # the view does, re-measured: the same figures both ways.
+    writer = make_desk(projections="external")
+    reader = make_desk(projections="external")
+    clock.now = MONDAY - H
+    first = SlaPolicy.standard()
+    writer.adopt_policy(first, actor="agent:admin")
+    worked(writer, clock)
+    week = (MONDAY, MONDAY + 7 * DAY)
+    reader.catch_up()
+    before = reader.kpis(since=week[0], until=week[1])
+    assert before.resolution[ClockState.BREACHED] == 1  # d, assigned, never completed
+    month = timedelta(days=30)
+    relaxed = [rule.model_copy(update={"resolution": month}) for rule in first.rules]
+    writer.adopt_policy(
+        first.model_copy(
+            update={
+                "version": 2,
+                "rules": tuple(relaxed),
+                "default": first.default.model_copy(update={"resolution": month}),
+            }
+        ),
+        actor="agent:admin",
+        effective_from=MONDAY,
+    )
+    lagging = reader.kpis(since=week[0], until=week[1])
+    assert lagging.exact_quantiles  # folded: the view has yet to follow the correction
+    assert lagging.resolution[ClockState.BREACHED] == 0
+    assert_same_kpis(lagging, reader.kpis(since=week[0], until=week[1], exact=True))
+    reader.catch_up()
+    followed = reader.kpis(since=week[0], until=week[1])
+    assert not followed.exact_quantiles
+    assert followed.resolution[ClockState.BREACHED] == 0
+    assert_same_kpis(followed, reader.kpis(since=week[0], until=week[1], exact=True))
