@@ -203,6 +203,11 @@ class _Question:
             group_by=_group_by(group_by),
         )
 
+    @property
+    def by_period(self) -> bool:
+        """Whether the question groups by week or month."""
+        return any(name in _PERIODS for name in self.group_by)
+
     def view_plan(self) -> tuple[str, str | None] | None:
         """The KPI view's grouping (and value) that answers this question; None if none can."""
         dims = [name for name in self.group_by if name not in _PERIODS]
@@ -331,6 +336,8 @@ def _key_of(request: ServiceRequest, name: GroupBy) -> str:
 
 def _row_key(question: _Question, values: Mapping[str, str], day: int) -> tuple[str, ...]:
     """A group key from a row's (or bucket's) grouping values and its day of opening."""
+    if not question.by_period:
+        return tuple(values[name.value] for name in question.group_by)
     opened = _EPOCH_DAY + timedelta(days=day)
     return tuple(
         period_key(opened, name) if name in _PERIODS else values[name.value]
@@ -402,6 +409,10 @@ class KpiDesk:
         else:
             edges = [(since, until)]
         groups = _Groups(question, exact=False)
+        value_of = view.GROUP_VALUE[dim]
+
+        def values_of(row: view.KpiRow) -> dict[str, str]:
+            return {dim: value_of(row)}  # the only grouping a question the view serves has
 
         def keep(values: Mapping[str, str]) -> bool:
             return value is None or values[dim] == value
@@ -419,22 +430,23 @@ class KpiDesk:
             moving = dict.fromkeys(changed)
             # The requests still at work that the log left as the view has them come from
             # their rows; the others are folded from the log.
-            moving.update(dict.fromkeys(self._add_standing(groups, keep, found, edited)))
+            standing = self._add_standing(groups, values_of, keep, found, edited)
+            moving.update(dict.fromkeys(standing))
             for day, bucket_value, data in view.bucket_rows(
                 queues, tx, dim, first_day, end_day, value
             ):
                 groups.absorb(_row_key(question, {dim: bucket_value}, day), data)
             # The settled rows of the part days, unless changed in the log since (folded).
-            part_days = queues.settled_rows(tx, edges)
-            for row, tally in queues.settled_tallies(part_days):
-                values = view.group_values(row)
+            for row in queues.settled_rows(tx, edges):
+                values = values_of(row)
                 if row.request_id not in edited and keep(values):
-                    groups.merge(_row_key(question, values, row.opened_at // view.DAY), tally)
+                    key = _row_key(question, values, row.opened_at // view.DAY)
+                    groups.add(key, *view.settled_figures(row))
             # Settled in the view but changed in the log since: out of their buckets (folded).
             whole_days = (first_day * view.DAY, end_day * view.DAY)
             stale = queues.settled_rows(tx, [], sorted(edited))
             for row, tally in queues.settled_tallies(stale):
-                values = view.group_values(row)
+                values = values_of(row)
                 if whole_days[0] <= row.opened_at < whole_days[1] and keep(values):
                     key = _row_key(question, values, row.opened_at // view.DAY)
                     groups.merge(key, tally, -1)
@@ -449,6 +461,7 @@ class KpiDesk:
     def _add_standing(
         self,
         groups: _Groups,
+        values_of: Callable[[view.KpiRow], dict[str, str]],
         keep: Callable[[Mapping[str, str]], bool],
         found: Iterable[Sequence[Any]],
         edited: set[str],
@@ -465,7 +478,7 @@ class KpiDesk:
         when = micros(question.at) or 0
         second = when - when % 1_000_000  # the clocks' instants are whole seconds
         refold: list[UUID] = []
-        for row in self._stores.queues.records(found):
+        for row in self._stores.queues.kpi_records(found):
             clocks = row.clocks
             if (
                 row.request_id in edited
@@ -475,7 +488,7 @@ class KpiDesk:
             ):
                 refold.append(UUID(row.request_id))
                 continue
-            values = view.group_values(row)
+            values = values_of(row)
             if keep(values):
                 key = _row_key(question, values, row.opened_at // view.DAY)
                 facts = view.row_facts(row)

@@ -17,7 +17,7 @@ partial days, and folds the requests still moving from the log (``servflow.desk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import singledispatch
@@ -36,6 +36,7 @@ from servflow.projections.queue_rows import Row
 __all__ = [
     "DAY",
     "DIMENSIONS",
+    "GROUP_VALUE",
     "KpiRow",
     "bucket_rows",
     "changes",
@@ -48,6 +49,7 @@ __all__ = [
     "holds_at",
     "is_settled",
     "row_facts",
+    "settled_figures",
     "stored",
 ]
 
@@ -212,16 +214,23 @@ def clocks_from(text: str) -> ClockFigures:
 # -- tallies and buckets ------------------------------------------------------------------
 
 
+#: The values a row keeps as text, by text (a dictionary is faster than calling the enum).
+_STATUSES = {member.value: member for member in Status}
+_KINDS = {member.value: member for member in Kind}
+_CHANNELS = {member.value: member for member in Channel}
+_OUTCOMES = {member.value: member for member in Outcome}
+
+
 def row_facts(row: KpiRow) -> RequestFacts:
     """The request's facts as the row keeps them."""
     opened = from_micros(row.opened_at)
     assert opened is not None  # noqa: S101 - opened_at is NOT NULL
     return RequestFacts(
         opened_at=opened,
-        status=Status(row.status),
-        kind=Kind(row.kind),
-        channel=Channel(row.channel),
-        outcome=None if row.outcome is None else Outcome(row.outcome),
+        status=_STATUSES[row.status],
+        kind=_KINDS[row.kind],
+        channel=_CHANNELS[row.channel],
+        outcome=None if row.outcome is None else _OUTCOMES[row.outcome],
         completed_at=from_micros(row.completed_at),
         reopen_count=row.reopen_count,
         transfer_count=row.transfer_count,
@@ -263,27 +272,38 @@ def holds_at(row: KpiRow, when: int) -> dict[str, timedelta]:
     return holds
 
 
+def settled_figures(
+    row: KpiRow,
+) -> tuple[RequestFacts, ClockFigures, dict[str, timedelta]]:
+    """What a settled request's tally adds (``Tally.add``): its facts, clocks and holds."""
+    assert row.clocks is not None  # noqa: S101 - a settled row was measured
+    return row_facts(row), row.clocks, row_holds(row)
+
+
 def contribution(row: KpiRow, *, exact: bool = False) -> Tally:
     """A settled request's tally (its figures at any instant from its last event on)."""
-    assert row.clocks is not None  # noqa: S101 - a settled row was measured
     tally = Tally(exact=exact)
-    facts = row_facts(row)
-    tally.add(facts, row.clocks, row_holds(row), facts.opened_at)
+    facts, clocks, holds = settled_figures(row)
+    tally.add(facts, clocks, holds, facts.opened_at)
     return tally
+
+
+#: How to read each grouping's value of a row (``(none)`` where it has none).
+GROUP_VALUE: dict[str, Callable[[KpiRow], str]] = {
+    "all": lambda _row: "",
+    "team": lambda row: row.team or NONE_KEY,
+    "agent": lambda row: row.agent or NONE_KEY,
+    "kind": lambda row: row.kind,
+    "stage": lambda row: row.stage,
+    "channel": lambda row: row.channel,
+    "priority": lambda row: row.priority or NONE_KEY,
+    "tier": lambda row: row.tier,
+}
 
 
 def group_values(row: KpiRow) -> dict[str, str]:
     """The row's value for each grouping (``(none)`` where it has none)."""
-    return {
-        "all": "",
-        "team": row.team or NONE_KEY,
-        "agent": row.agent or NONE_KEY,
-        "kind": row.kind,
-        "stage": row.stage,
-        "channel": row.channel,
-        "priority": row.priority or NONE_KEY,
-        "tier": row.tier,
-    }
+    return {dim: value(row) for dim, value in GROUP_VALUE.items()}
 
 
 def stored(

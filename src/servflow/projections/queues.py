@@ -181,10 +181,17 @@ class QueueProjection(MeasuredProjection[Row]):
         )
         return statement, [since, until]
 
-    def records(self, found: Iterable[Sequence[Any]]) -> list[Row]:
-        """The rows of a SELECT of every column (in ``columns`` order), as rows."""
-        columns = self.columns
-        return [self.from_record(dict(zip(columns, record, strict=True))) for record in found]
+    @staticmethod
+    def kpi_records(found: Iterable[Sequence[Any]]) -> list[Row]:
+        """The rows of a SELECT of the KPIs' columns (``unsettled_sql``), as rows.
+
+        Their trackers are left out (None); their clocks are read.
+        """
+        rows = [Row(*record) for record in found]
+        for row in rows:
+            if row.clocks is not None:
+                row.clocks = kpis.clocks_from(cast("str", row.clocks))
+        return rows
 
     def settled_rows(
         self, tx: Tx, ranges: Sequence[tuple[int, int]], ids: Sequence[str] = ()
@@ -197,23 +204,21 @@ class QueueProjection(MeasuredProjection[Row]):
         table = self.t(self.table)
         found: list[Row] = []
         for since, until in ranges:
-            found += map(
-                self.from_record,
-                tx.query(
+            found += self.kpi_records(
+                tx.rows(
                     f"SELECT {names} FROM {table} "  # noqa: S608
                     "WHERE settled = 1 AND opened_at >= ? AND opened_at < ?",
                     [since, until],
-                ),
+                )
             )
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
-            found += map(
-                self.from_record,
-                tx.query(
+            found += self.kpi_records(
+                tx.rows(
                     f"SELECT {names} FROM {table} "  # noqa: S608
                     f"WHERE settled = 1 AND request_id IN ({', '.join('?' * len(chunk))})",
                     chunk,
-                ),
+                )
             )
         return found
 
