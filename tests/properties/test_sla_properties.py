@@ -33,8 +33,7 @@ from conftest import FakeClock, view_rows
 from lifecycle_model import allows
 from servflow import ServflowError, ServiceDesk, Status, TimelineKind
 from servflow.domain.calendar import Calendar
-from servflow.domain.clocks import RESPONSES, SECOND, UpdateClock
-from servflow.domain.kpis import ClockFigures
+from servflow.domain.clocks import RESPONSES, SECOND, ClockFigures, UpdateClock
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.domain.request import Moment, ServiceRequest
 from servflow.domain.sla import STOPPED_STATES, ClockState, SlaTracker, to_second

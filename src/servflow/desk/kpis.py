@@ -37,10 +37,10 @@ from eventsourcing.persistence import StoredEvent
 from servflow.desk.checks import member, members, text_filter
 from servflow.desk.clock import checked_instant
 from servflow.domain.choices import GroupBy
+from servflow.domain.clocks import ClockFigures
 from servflow.domain.kpis import (
     AGE_BUCKETS,
     NONE_KEY,
-    ClockFigures,
     KpiGroup,
     KpiGroups,
     Kpis,

@@ -2,7 +2,9 @@
 
 A clock's state, its answer (``Clock``, ``SlaStatus``), the facts it is folded from
 (``SlaFact``), the entries of its timeline, and the pure functions that turn facts, a calendar
-and a target into a due instant. ``servflow.domain.sla`` folds and measures with them.
+and a target into a due instant. ``servflow.domain.sla`` folds and measures with them. Also
+what the KPIs take of measured clocks (``ClockFigures``), kept with each queue row and carried to
+a later instant by time alone.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -35,6 +37,8 @@ __all__ = [
     "ZERO",
     "Clock",
     "ClockFacts",
+    "ClockFigure",
+    "ClockFigures",
     "ClockName",
     "ClockState",
     "SlaFact",
@@ -387,3 +391,155 @@ def reach(
         used += available
     found += [None] * (len(amounts) - len(found))
     return found[0], found[1]
+
+
+# -- what the KPIs take of the clocks -------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+#: The states of a clock that time alone still moves (the others stay as they are).
+_TIMED = frozenset({ClockState.RUNNING, ClockState.WARNING, ClockState.PAUSED, ClockState.BREACHED})
+
+
+def _us(moment: datetime | None) -> int | None:
+    return None if moment is None else (moment - _EPOCH) // _US
+
+
+#: Clock states by value (a dictionary is faster than calling the enum, row after row).
+_STATES = {state.value: state for state in ClockState}
+
+
+class ClockFigure(NamedTuple):
+    """What the KPIs take of one clock as of an instant, and what time alone makes of it.
+
+    ``due`` and ``warn_from`` (microseconds since the epoch) are the instants at which a clock
+    that has not stopped breaches and starts warning: the earliest at which the business time
+    it counts reaches its target and its warning share (``domain.sla.running_state``).
+    ``cycles_met`` and ``breached_cycles`` are the update clock's (0 for the others).
+    """
+
+    state: ClockState
+    due: int | None
+    warn_from: int | None
+    is_paused: bool
+    met_at: datetime | None
+    elapsed: timedelta
+    cycles_met: int = 0
+    breached_cycles: int = 0
+
+    @classmethod
+    def of(cls, clock: Clock) -> ClockFigure:
+        """The figures of a measured clock."""
+        cycles = (clock.cycles_met, clock.breached_cycles) if isinstance(clock, UpdateClock) else ()
+        return cls(
+            clock.state, _us(clock.due), _us(clock.warn_from), clock.is_paused, clock.met_at,
+            clock.elapsed, *cycles,
+        )  # fmt: skip
+
+    def at(self, when: int, *, cycles: bool = False) -> ClockFigure:
+        """The same clock at a later instant ``when`` (us, whole seconds), no event between.
+
+        As ``running_state`` decides: breached once past its due instant (paused or not),
+        else paused, else warning from its warning instant on, else running. Breaching then
+        counts one more breached cycle if the clock counts ``cycles`` (the update clock).
+        """
+        state = self.state
+        if state not in _TIMED:
+            return self
+        if self.due is not None and when > self.due:
+            now = ClockState.BREACHED
+        elif self.is_paused:
+            now = ClockState.PAUSED
+        elif state is ClockState.WARNING or (self.warn_from is not None and when >= self.warn_from):
+            now = ClockState.WARNING
+        else:
+            now = ClockState.RUNNING
+        if now is state:
+            return self
+        return ClockFigure(
+            now, self.due, self.warn_from, self.is_paused, self.met_at, self.elapsed,
+            self.cycles_met, self.breached_cycles + (cycles and now is ClockState.BREACHED),
+        )  # fmt: skip
+
+    def state_data(self) -> list[Any]:
+        """Plain data (``from_data`` reads it back)."""
+        return [
+            self.state.value, self.due, self.warn_from, int(self.is_paused), _us(self.met_at),
+            self.elapsed // _US, self.cycles_met, self.breached_cycles,
+        ]  # fmt: skip
+
+    @classmethod
+    def from_data(cls, data: list[Any]) -> ClockFigure:
+        """The figure ``state_data`` wrote."""
+        state, due, warn_from, paused, met_at, elapsed, met, breached = data
+        return cls(
+            _STATES[state], due, warn_from, bool(paused),
+            None if met_at is None else _EPOCH + timedelta(0, 0, met_at),
+            timedelta(0, 0, elapsed), met, breached,
+        )  # fmt: skip
+
+
+class ClockFigures(NamedTuple):
+    """What the KPIs take of a request's SLA clocks (``SlaStatus``) as of ``as_of`` (us).
+
+    Stored with each queue row as of its tracker's last fact, so that the KPI view counts a
+    request's clocks at any later instant (``at``) with no calendar maths.
+    """
+
+    as_of: int
+    first_response: ClockFigure
+    resolution: ClockFigure
+    update: ClockFigure | None
+
+    @classmethod
+    def of(cls, status: SlaStatus) -> ClockFigures:
+        """The figures of measured clocks."""
+        update = status.update
+        return cls(
+            _us(status.at) or 0,
+            ClockFigure.of(status.first_response),
+            ClockFigure.of(status.resolution),
+            None if update is None else ClockFigure.of(update),
+        )
+
+    @property
+    def clocks(self) -> tuple[ClockFigure, ...]:
+        """The clocks, first response first, then resolution, then update when it applies."""
+        if self.update is None:
+            return (self.first_response, self.resolution)
+        return (self.first_response, self.resolution, self.update)
+
+    def at(self, when: datetime) -> ClockFigures:
+        """The clocks at ``when``, no later than ``as_of``'s events' next one (time alone)."""
+        moment = (to_second(when) - _EPOCH) // _US
+        if moment < self.as_of:
+            msg = f"clock figures as of {self.as_of} us asked for the earlier {moment} us"
+            raise ValueError(msg)
+        update = self.update
+        return ClockFigures(
+            moment,
+            self.first_response.at(moment),
+            self.resolution.at(moment),
+            None if update is None else update.at(moment, cycles=True),
+        )
+
+    def state_data(self) -> list[Any]:
+        """Plain data (``from_data`` reads it back)."""
+        update = self.update
+        return [
+            self.as_of,
+            self.first_response.state_data(),
+            self.resolution.state_data(),
+            None if update is None else update.state_data(),
+        ]
+
+    @classmethod
+    def from_data(cls, data: list[Any]) -> ClockFigures:
+        """The figures ``state_data`` wrote."""
+        as_of, first, resolution, update = data
+        return cls(
+            as_of,
+            ClockFigure.from_data(first),
+            ClockFigure.from_data(resolution),
+            None if update is None else ClockFigure.from_data(update),
+        )

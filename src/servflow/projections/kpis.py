@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from servflow.domain.clocks import ClockState
-from servflow.domain.kpis import NONE_KEY, ClockFigures, RequestFacts, Tally
+from servflow.domain.clocks import ClockFigures, ClockState
+from servflow.domain.kpis import NONE_KEY, RequestFacts, Tally
 from servflow.domain.lifecycle import HELD_STATUSES, Status
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
 from servflow.domain.values import Channel, Kind, Outcome

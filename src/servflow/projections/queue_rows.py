@@ -18,7 +18,7 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
-from servflow.domain.kpis import ClockFigures
+from servflow.domain.clocks import ClockFigures
 from servflow.domain.lifecycle import OPEN_STATUSES, Status
 from servflow.domain.request import CUSTOMER_HOLD, ServiceRequest
 from servflow.domain.sla import SlaTracker

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from servflow.domain.choices import SpecialQueue
-from servflow.domain.kpis import ClockFigures, Tally
+from servflow.domain.clocks import ClockFigures
+from servflow.domain.kpis import Tally
 from servflow.domain.lifecycle import Status, status_after
 from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import (
