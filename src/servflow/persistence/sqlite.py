@@ -120,15 +120,13 @@ def writing(datastore: SQLiteDatastore, wait: float | None = None) -> Iterator[S
     ``wait`` (seconds) waits that long for the lock instead of the store's lock timeout.
     """
     with datastore.get_connection(commit=True) as connection:
-        if wait is None:
-            with _ImmediateTransaction(connection, commit=True) as cursor, cursor:
-                yield cursor
-            return
         raw = connection._sqlite_conn  # noqa: SLF001 - the library keeps no busy timeout setter
-        default = datastore.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
-        raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        if wait is not None:
+            raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         try:
             with _ImmediateTransaction(connection, commit=True) as cursor, cursor:
                 yield cursor
         finally:
-            raw.execute(f"PRAGMA busy_timeout = {int(default * 1000)}")
+            if wait is not None:  # back to the store's lock timeout
+                default = datastore.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+                raw.execute(f"PRAGMA busy_timeout = {int(default * 1000)}")

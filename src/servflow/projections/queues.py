@@ -172,7 +172,7 @@ class QueueProjection(MeasuredProjection[Row]):
         return ", ".join(f"NULL AS {n}" if n == "sla_tracker" else n for n in self.columns)
 
     def unsettled_sql(self, since: int, until: int) -> tuple[str, list[object]]:
-        """A SELECT of the rows opened in ``[since, until)`` (us) not settled (see ``records``).
+        """A SELECT of the rows opened in ``[since, until)`` (us) not settled (``kpi_records``).
 
         Their trackers are left out: the KPIs take the clocks from ``clocks``.
         """
