@@ -19,12 +19,13 @@ from eventsourcing.persistence import OperationalError, ProgrammingError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import POSTGRES_DSN, FakeClock, drop_schema, require_postgres
+from conftest import POSTGRES_DSN, FakeClock, drop_schema, open_one, require_postgres, view_rows
 from servflow import ServiceDesk, StoreError
 from servflow.domain.calendar import Calendar
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.persistence.sql import COPY_ROWS
 from servflow.projections import Projector, QueueProjection, Tx
+from servflow.projections import kpis as kpis_module
 from servflow.projections.base import RowProjection
 from servflow.projections.sla import SlaProjection
 from strategies import Step, histories, run_history
@@ -481,6 +482,57 @@ def test_an_inline_desk_takes_up_what_another_writer_recorded(
     assert status.position == status.head
     other.close()
     inline.close()
+
+
+def _settled(desk: ServiceDesk, team: str, *, satisfaction: int) -> None:
+    """A request taken to acceptance in the given team, settled in today's buckets."""
+    request = open_one(desk)
+    desk.classify(request, priority="high", actor="agent:lead")
+    desk.assign(request, team=team, agent="ana", actor="agent:lead")
+    desk.complete(request, outcome="resolved", resolution="ok", actor="agent:ana")
+    desk.accept(request, satisfaction=satisfaction, actor="customer:acme")
+
+
+def test_kpi_buckets_remembered_by_a_writer_follow_other_writers_and_failed_batches(
+    shared_store: tuple[str, str | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, schema = shared_store
+    one = ServiceDesk.sqlite(db) if schema is None else ServiceDesk.postgres(db, schema=schema)
+    two = ServiceDesk.sqlite(db) if schema is None else ServiceDesk.postgres(db, schema=schema)
+    recalled: list[object] = []
+    for desk in (one, two):
+        projection = desk._stores.queues
+        recall = projection.recall
+
+        def counting(key: object, recall: Callable[[object], object] = recall) -> object:
+            found = recall(key)
+            recalled.append(found)
+            return found
+
+        monkeypatch.setattr(projection, "recall", counting)
+    # The same day's buckets, written by one desk and then the other, turn about.
+    for n in range(6):
+        _settled(one if n % 3 else two, "billing" if n % 2 else "field", satisfaction=1 + n % 5)
+    # A batch that fails after the buckets were written: its tallies must not be remembered.
+    real = kpis_module._apply
+
+    def failing(projection: object, tx: Tx, deltas: Any) -> None:
+        real(projection, tx, deltas)
+        raise RuntimeError
+
+    monkeypatch.setattr(kpis_module, "_apply", failing)
+    _settled(one, "billing", satisfaction=5)
+    monkeypatch.setattr(kpis_module, "_apply", real)
+    _settled(one, "billing", satisfaction=2)  # the view is behind: folded with the catch-up
+    one.catch_up()
+    _settled(one, "billing", satisfaction=3)
+    assert any(found is not None for found in recalled)  # buckets were taken from memory
+    followed = view_rows(one)["sf_queue_kpis"]
+    assert sum(int(row["n"]) for row in followed if row["dim"] == "all") == 9
+    one.rebuild_projections()
+    assert view_rows(one)["sf_queue_kpis"] == followed
+    one.close()
+    two.close()
 
 
 # -- counted pages ------------------------------------------------------------------------------

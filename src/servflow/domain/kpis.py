@@ -446,6 +446,16 @@ _SCALARS = (
 _DURATIONS = ("response_times", "resolution_times", "business_response", "business_resolution")
 
 
+def _add_counts(mine: dict[Any, int], theirs: Mapping[Any, int], sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) counts by key; a count that comes to 0 is removed."""
+    for key, n in theirs.items():
+        left = mine.get(key, 0) + sign * n
+        if left:
+            mine[key] = left
+        else:
+            mine.pop(key, None)
+
+
 class Tally:
     """Adds up one group's requests; ``kpis`` says what they come to.
 
@@ -530,26 +540,29 @@ class Tally:
         self.corrected += request.corrected
 
     def merge(self, other: Tally, sign: int = 1) -> None:
-        """Add (``sign`` 1) or take away (-1) another tally's requests."""
+        """Add (``sign`` 1) or take away (-1) another tally's requests.
+
+        Empty counters, zero figures and durations with nothing in them are passed over: a
+        tally of one request (what a write or a rebuild moves between buckets) has few.
+        """
+        mine_of = self.__dict__
+        theirs_of = other.__dict__
         for name, _ in _COUNTERS:
-            mine: Counter[Any] = getattr(self, name)
-            for key, n in getattr(other, name).items():
-                left = mine[key] + sign * n
-                if left:
-                    mine[key] = left
-                else:
-                    del mine[key]
+            theirs: Counter[Any] = theirs_of[name]
+            if theirs:
+                _add_counts(mine_of[name], theirs, sign)
         for name in _SCALARS:
-            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+            n = theirs_of[name]
+            if n:
+                mine_of[name] += sign * n
+        exact = self.exact
         for name in _DURATIONS:
-            getattr(self, name).merge(getattr(other, name), sign)
-        self.cost += sign * other.cost
-        for reason, spent in other.holds.items():
-            left = self.holds.get(reason, 0) + sign * spent
-            if left:
-                self.holds[reason] = left
-            else:
-                self.holds.pop(reason, None)
+            durations: _Durations = theirs_of[name]
+            if durations.count or durations.total or exact:
+                mine_of[name].merge(durations, sign)
+        if other.cost:
+            self.cost += sign * other.cost
+        _add_counts(self.holds, other.holds, sign)
 
     def state(self) -> dict[str, Any]:
         """The tally as plain data (sorted, zeros left out): equal tallies, equal data."""

@@ -6,7 +6,7 @@ import dataclasses
 import operator
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from servflow.persistence.sql import Dialect, Tx, id_text
@@ -106,6 +106,10 @@ class _RowMemory(Generic[RowT]):
         #: Rows written by the batch in progress (None outside a batch), and where it ends.
         self.pending: dict[str, RowT] | None = None
         self.pending_position: int | None = None
+        #: Values kept beside the rows (a total, say), as of ``position``, and those the batch
+        #: in progress wrote (see ``RowProjection.recall``).
+        self.values: dict[Hashable, object] = {}
+        self.pending_values: dict[Hashable, object] = {}
 
 
 class _Staged(Generic[RowT]):
@@ -156,6 +160,8 @@ class RowProjection(Projection, Generic[RowT]):
     #: Rows remembered per thread between transactions (see ``begin``): the requests a desk
     #: works on now, whose rows the next command would otherwise read back from the table.
     remembered: ClassVar[int] = 2000
+    #: Values kept beside the rows per thread (``remember``): the totals recent batches wrote.
+    remembered_values: ClassVar[int] = 512
 
     def relevant(self, event: object) -> bool:
         """Whether ``fold`` may change a row for this event (default: every request event)."""
@@ -180,10 +186,13 @@ class RowProjection(Projection, Generic[RowT]):
 
     def begin(self, position: int) -> None:  # noqa: D102
         memory = self._memory()
-        if memory.position != position:
+        if memory.position != position or memory.pending is not None:
+            # Another writer moved the view, or the last batch never said how it ended.
             memory.rows.clear()
+            memory.values.clear()
             memory.position = None
         memory.pending = {}
+        memory.pending_values = {}
         memory.pending_position = None
 
     def end(self, position: int) -> None:  # noqa: D102
@@ -201,16 +210,47 @@ class RowProjection(Projection, Generic[RowT]):
             rows[key] = row
         while len(rows) > self.remembered:
             del rows[next(iter(rows))]
+        values = memory.values
+        for name, value in memory.pending_values.items():
+            values.pop(name, None)
+            values[name] = value
+        while len(values) > self.remembered_values:
+            del values[next(iter(values))]
         memory.position = memory.pending_position
         memory.pending = None
+        memory.pending_values = {}
         memory.pending_position = None
 
     def rolled_back(self) -> None:  # noqa: D102
         memory = self._memory()
         memory.rows.clear()
+        memory.values.clear()
         memory.position = None
         memory.pending = None
+        memory.pending_values = {}
         memory.pending_position = None
+
+    def recall(self, key: Hashable) -> object | None:
+        """A value kept beside the rows (``remember``), if this thread knows it; else None.
+
+        Known only inside a batch (``begin``) that starts where the remembered rows are as of:
+        the value as the table holds it, or as this batch last wrote it. The caller may change
+        what it gets in place, as it changes the table: a batch that does not commit (rolled
+        back, or never said to end before the next ``begin``) makes every value forgotten.
+        """
+        memory = self._memory()
+        if memory.pending is None or memory.position is None:
+            return None
+        found = memory.pending_values.get(key)
+        if found is None:
+            found = memory.values.get(key)
+        return found
+
+    def remember(self, key: Hashable, value: object) -> None:
+        """Keep a value this batch wrote beside the rows (kept once the batch commits)."""
+        memory = self._memory()
+        if memory.pending is not None:
+            memory.pending_values[key] = value
 
     # -- a rebuild's rows kept across batches ---------------------------------------------
     #

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import singledispatch
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -62,6 +62,10 @@ _MOVING = frozenset({ClockState.RUNNING, ClockState.WARNING})
 _HELD = frozenset(s.value for s in HELD_STATUSES)
 #: Bucket keys read or written per statement.
 _CHUNK = 300
+#: How a bucket's tally is kept beside the queue rows (``RowProjection.remember``), and what
+#: stands for a bucket the table does not hold.
+_BUCKET = "kpi-bucket"
+_NO_BUCKET = object()
 
 
 #: What a queue row holds for the KPIs: the queue view's row (``projections.queue_rows``).
@@ -313,15 +317,17 @@ def stored(
     after: Sequence[KpiRow],
 ) -> None:
     """Move the tallies of the requests a batch settled, changed while settled, or reopened."""
-    deltas: dict[tuple[int, str, str], Tally] = {}
+    # The requests' tallies to add (1) or take away (-1), by day and value of every grouping:
+    # requests alike are added up once before they go into their eight buckets.
+    alike: dict[tuple[int, tuple[str, ...]], list[tuple[Tally, int]]] = {}
 
     def put(row: KpiRow, tally: Tally, sign: int) -> None:
-        day = row.opened_at // DAY
-        for dim, value in group_values(row).items():
-            delta = deltas.get((day, dim, value))
-            if delta is None:
-                delta = deltas[(day, dim, value)] = Tally(exact=False)
-            delta.merge(tally, sign)
+        key = (row.opened_at // DAY, tuple(value(row) for value in GROUP_VALUE.values()))
+        moves = alike.get(key)
+        if moves is None:
+            alike[key] = [(tally, sign)]
+        else:
+            moves.append((tally, sign))
 
     for row in after:
         old = before.get(row.request_id)
@@ -341,36 +347,54 @@ def stored(
             put(old, previous, -1)
         if new is not None:
             put(row, new, 1)
-    if deltas:
-        _apply(projection, tx, deltas)
+    if alike:
+        _apply(projection, tx, _bucket_moves(alike))
 
 
-def _apply(projection: Any, tx: Tx, deltas: Mapping[tuple[int, str, str], Tally]) -> None:  # noqa: ANN401
+def _bucket_moves(
+    alike: Mapping[tuple[int, tuple[str, ...]], Sequence[tuple[Tally, int]]],
+) -> dict[tuple[int, str, str], list[tuple[Tally, int]]]:
+    """Each bucket's moves, from the moves of requests alike in day and every grouping."""
+    deltas: dict[tuple[int, str, str], list[tuple[Tally, int]]] = {}
+    for (day, values), moves in alike.items():
+        if len(moves) == 1:
+            move = moves[0]
+        else:
+            added = Tally(exact=False)
+            for tally, sign in moves:
+                added.merge(tally, sign)
+            move = (added, 1)
+        for dim, value in zip(GROUP_VALUE, values, strict=True):
+            found = deltas.get((day, dim, value))
+            if found is None:
+                deltas[(day, dim, value)] = [move]
+            else:
+                found.append(move)
+    return deltas
+
+
+def _apply(
+    projection: Any,  # noqa: ANN401 - the queue projection
+    tx: Tx,
+    deltas: Mapping[tuple[int, str, str], Sequence[tuple[Tally, int]]],
+) -> None:
     table = projection.t(projection.kpis_table)
     keys = sorted(deltas)
-    found: dict[tuple[int, str, str], Tally] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        marks = ", ".join("(?, ?, ?)" for _ in chunk)
-        params = [part for day, dim, value in chunk for part in (dim, value, day)]
-        for record in tx.rows(
-            f"SELECT day, dim, value, tally FROM {table} "  # noqa: S608
-            f"WHERE (dim, value, day) IN (VALUES {marks})",
-            params,
-        ):
-            found[(int(record[0]), str(record[1]), str(record[2]))] = Tally.from_state(
-                orjson.loads(record[3])
-            )
+    found = _buckets(projection, tx, keys)
     upserts: list[tuple[object, ...]] = []
     emptied: list[tuple[object, ...]] = []
     for key in keys:
         tally = found.get(key) or Tally(exact=False)
-        tally.merge(deltas[key])
+        for move, sign in deltas[key]:
+            tally.merge(move, sign)
         if tally.volume:
             text = orjson.dumps(tally.state(), option=orjson.OPT_SORT_KEYS).decode()
             upserts.append((*key, tally.volume, text))
-        elif key in found:
-            emptied.append(key)
+            projection.remember((_BUCKET, key), tally)
+        else:
+            if key in found:
+                emptied.append(key)
+            projection.remember((_BUCKET, key), _NO_BUCKET)
     if upserts:
         tx.executemany(
             f"INSERT INTO {table} (day, dim, value, n, tally) VALUES (?, ?, ?, ?, ?) "  # noqa: S608
@@ -382,6 +406,41 @@ def _apply(projection: Any, tx: Tx, deltas: Mapping[tuple[int, str, str], Tally]
             f"DELETE FROM {table} WHERE day = ? AND dim = ? AND value = ?",  # noqa: S608
             emptied,
         )
+
+
+def _buckets(
+    projection: Any,  # noqa: ANN401 - the queue projection
+    tx: Tx,
+    keys: Sequence[tuple[int, str, str]],
+) -> dict[tuple[int, str, str], Tally]:
+    """The buckets as the table holds them (absent: no row).
+
+    Those this thread wrote last are remembered (``recall``, while no other writer moved the
+    view since), the others read back. A remembered tally is changed in place by the caller,
+    as the table is: a batch that does not commit makes the projection forget every one.
+    """
+    table = projection.t(projection.kpis_table)
+    found: dict[tuple[int, str, str], Tally] = {}
+    unknown = []
+    for key in keys:
+        known = projection.recall((_BUCKET, key))
+        if known is None:
+            unknown.append(key)
+        elif known is not _NO_BUCKET:
+            found[key] = cast("Tally", known)
+    for start in range(0, len(unknown), _CHUNK):
+        chunk = unknown[start : start + _CHUNK]
+        marks = ", ".join("(?, ?, ?)" for _ in chunk)
+        params = [part for day, dim, value in chunk for part in (dim, value, day)]
+        for record in tx.rows(
+            f"SELECT day, dim, value, tally FROM {table} "  # noqa: S608
+            f"WHERE (dim, value, day) IN (VALUES {marks})",
+            params,
+        ):
+            found[(int(record[0]), str(record[1]), str(record[2]))] = Tally.from_state(
+                orjson.loads(record[3])
+            )
+    return found
 
 
 def bucket_rows(
