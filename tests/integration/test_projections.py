@@ -652,6 +652,22 @@ def test_a_batch_split_by_an_adopted_policy_folds_each_request_from_its_newest_r
     drop_and_close(follower, rebuilder)
 
 
+def test_one_save_of_more_events_than_copy_rows_keeps_inline_views_at_the_head(
+    desk: ServiceDesk, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Inline views ride in the transaction that inserts the events, which the library runs
+    # in PostgreSQL's pipeline mode, where ``COPY`` is refused: the audit rows of a large
+    # save (an import's batch) are inserted instead, and the views stay at the head.
+    with desk._writer.gathering():
+        for _ in range(COPY_ROWS + 6):
+            open_one(desk)
+    assert "inline projections failed" not in caplog.text
+    assert all(s.position == s.head == COPY_ROWS + 6 for s in desk.projection_status())
+    before = view_rows(desk)
+    desk.rebuild_projections()
+    assert view_rows(desk) == before
+
+
 def test_a_rebuilt_audit_log_written_in_bulk_equals_the_one_followed(
     desk: ServiceDesk, clock: FakeClock
 ) -> None:

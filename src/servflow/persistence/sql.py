@@ -135,7 +135,7 @@ class Tx:
         batch = [row if isinstance(row, tuple) else tuple(row) for row in rows]
         if not batch:
             return
-        if self.dialect.name == "postgres" and len(batch) >= COPY_ROWS:
+        if self.dialect.name == "postgres" and len(batch) >= COPY_ROWS and not self._pipelined():
             cursor: Any = self._cursor
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in batch:
@@ -146,6 +146,16 @@ class Tx:
             f"VALUES ({', '.join('?' * len(columns))})",
             batch,
         )
+
+    def _pipelined(self) -> bool:
+        """Whether the connection is in PostgreSQL's pipeline mode, where ``COPY`` is refused.
+
+        The library inserts events in pipeline mode, so inline projections (which ride in
+        that transaction) write there too.
+        """
+        connection: Any = getattr(self._cursor, "connection", None)
+        pgconn: Any = getattr(connection, "pgconn", None)
+        return pgconn is not None and bool(pgconn.pipeline_status)
 
     def query(self, statement: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts."""
