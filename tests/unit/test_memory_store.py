@@ -16,7 +16,7 @@ from servflow import ServiceDesk
 from servflow.desk.writer import _MAX_KEPT
 from servflow.persistence import sql
 from servflow.persistence.memory import MemoryRecorder
-from servflow.projections import sla as sla_view
+from servflow.projections import measured
 
 _BYTES_HEADER = sys.getsizeof(b"")
 
@@ -130,8 +130,27 @@ def test_what_a_desk_remembers_between_commands_stays_bounded_however_many_reque
         assert len(desk._writer._kept._items) == _MAX_KEPT
         for projection in (desk._stores.queues, desk._stores.sla):
             assert len(projection._memory().rows) <= projection.remembered
-        assert len(sla_view._DERIVED) <= sla_view._MAX_DERIVED
+        assert len(measured._DERIVED) <= measured._MAX_DERIVED
         assert len(sql._ID_TEXTS) <= sql._MAX_ID_TEXTS
         # Every request is still there for the queries.
         assert desk.queue(limit=1).total == _MAX_KEPT + 300
         assert desk.get("SR-000001").priority == "normal"
+
+
+def test_values_kept_beside_the_rows_are_bounded_and_forgotten_when_the_view_moves() -> None:
+    projection = ServiceDesk()._stores.queues
+    bound = projection.remembered_values
+    projection.begin(10)
+    for n in range(bound + 100):
+        projection.remember(("bucket", n), n)
+    assert projection.recall(("bucket", 5)) is None  # a batch from an unknown position knows none
+    projection.end(11)
+    projection.committed()
+    projection.begin(11)
+    assert len(projection._memory().values) == bound
+    assert projection.recall(("bucket", 0)) is None  # the oldest went first
+    assert projection.recall(("bucket", bound + 99)) == bound + 99
+    projection.end(11)
+    projection.committed()
+    projection.begin(12)  # another writer moved the view meanwhile
+    assert projection.recall(("bucket", bound + 99)) is None

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from servflow.persistence.sql import Tx
     from servflow.projections.base import Projection, RowProjection
+    from servflow.projections.measured import MeasuredProjection
     from servflow.projections.queues import QueuePage, QueueProjection, QueueRow, SpecialQueue
     from servflow.projections.runner import Progress, ProjectionStatus, Projector
-    from servflow.projections.sla import MeasuredProjection, SlaAlert, SlaDueRow, SlaProjection
+    from servflow.projections.sla import SlaAlert, SlaDueRow, SlaProjection
 
 #: Where each name lives: imported on first use, so ``servflow.projections.<module>`` stays light.
 _WHERE: dict[str, str] = {
-    "MeasuredProjection": "servflow.projections.sla",
+    "MeasuredProjection": "servflow.projections.measured",
     "Progress": "servflow.projections.runner",
     "Projection": "servflow.projections.base",
     "ProjectionStatus": "servflow.projections.runner",

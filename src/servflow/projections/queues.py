@@ -27,6 +27,7 @@ from servflow.domain.sla import (
 from servflow.domain.values import Kind, Outcome, Priority, Tier
 from servflow.persistence.sql import Tx, from_micros, id_text, micros
 from servflow.projections import kpis
+from servflow.projections.measured import MeasuredProjection
 from servflow.projections.queue_rows import (
     NO_DUE,
     NO_PRIORITY_RANK,
@@ -39,7 +40,6 @@ from servflow.projections.queue_rows import (
     row_changes,
     views,
 )
-from servflow.projections.sla import MeasuredProjection
 
 __all__ = ["QueuePage", "QueueProjection", "QueueRow", "SpecialQueue"]
 
