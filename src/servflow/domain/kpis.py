@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -377,8 +378,9 @@ class _Durations:
     def state(self) -> list[int]:
         """Plain data: the sum (us), the count, then each bin and its count, in order."""
         flat = [self.total, self.count]
-        for index, n in sorted(self.binned().items()):
-            flat += (index, n)
+        bins = self.binned()
+        if bins:
+            flat.extend(chain.from_iterable(sorted(bins.items())))
         return flat
 
     @classmethod
@@ -565,15 +567,18 @@ class Tally:
         _add_counts(self.holds, other.holds, sign)
 
     def state(self) -> dict[str, Any]:
-        """The tally as plain data (sorted, zeros left out): equal tallies, equal data."""
-        data: dict[str, Any] = {name: getattr(self, name) for name in _SCALARS}
+        """The tally as plain data (zeros left out): equal tallies, equal data.
+
+        Bins are in order; mappings in no particular order (stored with their keys sorted).
+        """
+        mine = self.__dict__
+        data: dict[str, Any] = {name: mine[name] for name in _SCALARS}
         for name, _ in _COUNTERS:
-            counts: Counter[Any] = getattr(self, name)
-            data[name] = {str(key): n for key, n in sorted(counts.items(), key=_by_text) if n}
+            data[name] = {str(key): n for key, n in mine[name].items() if n}
         for name in _DURATIONS:
-            data[name] = getattr(self, name).state()
+            data[name] = mine[name].state()
         data["cost"] = str(self.cost.normalize()) if self.cost else "0"
-        data["holds"] = {reason: n for reason, n in sorted(self.holds.items()) if n}
+        data["holds"] = {reason: n for reason, n in self.holds.items() if n}
         return data
 
     def absorb(self, data: Mapping[str, Any]) -> None:
@@ -683,10 +688,6 @@ class Tally:
             exact_quantiles=self.exact,
             skipped=skipped,
         )
-
-
-def _by_text(item: tuple[object, int]) -> str:
-    return str(item[0])
 
 
 class KpiGroup(BaseModel):
