@@ -14,6 +14,8 @@ from servflow.persistence.sql import Dialect, Tx, id_text
 __all__ = ["Projection", "RowProjection", "evolver"]
 
 RowT = TypeVar("RowT")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class Projection(ABC):
@@ -94,6 +96,15 @@ def evolver(row_class: type[RowT]) -> Callable[[RowT, Mapping[str, Any]], RowT]:
         return copy
 
     return evolve
+
+
+def _keep_newest(kept: dict[K, V], newer: Mapping[K, V], bound: int) -> None:
+    """Put ``newer`` entries last in ``kept`` (most recent), then drop the oldest past ``bound``."""
+    for key, value in newer.items():
+        kept.pop(key, None)
+        kept[key] = value
+    while len(kept) > bound:
+        del kept[next(iter(kept))]
 
 
 class _RowMemory(Generic[RowT]):
@@ -204,18 +215,8 @@ class RowProjection(Projection, Generic[RowT]):
         memory = self._memory()
         if memory.pending is None or memory.pending_position is None:
             return
-        rows = memory.rows
-        for key, row in memory.pending.items():
-            rows.pop(key, None)
-            rows[key] = row
-        while len(rows) > self.remembered:
-            del rows[next(iter(rows))]
-        values = memory.values
-        for name, value in memory.pending_values.items():
-            values.pop(name, None)
-            values[name] = value
-        while len(values) > self.remembered_values:
-            del values[next(iter(values))]
+        _keep_newest(memory.rows, memory.pending, self.remembered)
+        _keep_newest(memory.values, memory.pending_values, self.remembered_values)
         memory.position = memory.pending_position
         memory.pending = None
         memory.pending_values = {}
