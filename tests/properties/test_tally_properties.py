@@ -13,14 +13,15 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servflow.domain.kpis import Tally, _Durations
+from servflow.domain.durations import Durations
+from servflow.domain.kpis import Tally
 
 #: Durations from a minute before nothing to about three years, to the microsecond.
 durations = st.integers(-60_000_000, 10**14).map(lambda us: timedelta(microseconds=us))
 
 
-def binned(values: list[timedelta]) -> _Durations:
-    found = _Durations(exact=False)
+def binned(values: list[timedelta]) -> Durations:
+    found = Durations(exact=False)
     for value in values:
         found.add(value)
     return found

@@ -13,19 +13,24 @@ minute, to the second).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from itertools import chain
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from servflow.domain.choices import GroupBy
 from servflow.domain.clocks import ClockFigures, ClockState, to_second
+from servflow.domain.durations import (
+    Durations,
+    add_counts,
+    bin_value,
+    duration_bin,
+    median,
+)
 from servflow.domain.lifecycle import OPEN_STATUSES, Status
 from servflow.domain.values import Channel, Kind, Outcome
 
@@ -172,22 +177,6 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def median(values: list[timedelta]) -> timedelta | None:
-    """The median of durations (the mean of the middle two for an even count); None for none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def _p90_rank(count: int) -> int:
-    """The rank (from 0) of the 90th percentile by nearest rank among ``count`` values."""
-    return max(0, math.ceil(0.9 * count) - 1)
-
-
 def _ordered(counts: Counter[_E], order: Iterable[_E]) -> dict[_E, int]:
     return {value: counts[value] for value in order if counts[value]}
 
@@ -221,174 +210,6 @@ def period_key(opened: date, name: GroupBy) -> str:
 def utc_day(moment: datetime) -> date:
     """The UTC day of an instant (what ``week`` and ``month`` group by)."""
     return moment.astimezone(UTC).date()
-
-
-# -- durations in bins ---------------------------------------------------------------------
-#
-# A period of a million requests cannot keep every duration to find medians: a stored tally
-# keeps durations in bins instead. Below a minute a bin is a second; above, each bin is 1%
-# wider than the one before, and stands for its middle: a median or percentile read from bins
-# is within 0.5% of the exact one (a few hundred bins cover a minute to a year). Means are
-# exact: the sum of the durations is kept to the microsecond.
-
-#: Durations below this many seconds are binned to the second.
-_EXACT_BELOW = 60
-_RATIO = 1.01
-_LOG_RATIO = math.log(_RATIO)
-
-
-def duration_bin(duration: timedelta) -> int:
-    """The bin of a duration (see :func:`bin_value`)."""
-    seconds = duration.total_seconds()
-    if seconds < _EXACT_BELOW:
-        return math.floor(seconds)
-    return _EXACT_BELOW + math.floor(math.log(seconds / _EXACT_BELOW) / _LOG_RATIO)
-
-
-def bin_value(index: int) -> timedelta:
-    """The duration a bin stands for: its second below a minute, else its middle (rounded)."""
-    if index < _EXACT_BELOW:
-        return timedelta(seconds=index)
-    return timedelta(seconds=round(_EXACT_BELOW * _RATIO ** (index - _EXACT_BELOW + 0.5)))
-
-
-class _Durations:
-    """Durations added up: their sum and count, and each value (exact) or its bin."""
-
-    __slots__ = ("_bins", "_dense", "count", "exact", "total", "values")
-
-    def __init__(self, *, exact: bool) -> None:
-        self.exact = exact
-        self.values: list[timedelta] = []
-        self._bins: Counter[int] = Counter()
-        #: Counts added up by ``absorb``, by bin (an index into the list), not yet in ``bins``.
-        self._dense: list[int] | None = None
-        self.total = 0  # microseconds
-        self.count = 0
-
-    @property
-    def bins(self) -> Counter[int]:
-        """The count of durations in each bin."""
-        dense = self._dense
-        if dense is not None:
-            self._dense = None
-            bins = self._bins
-            for index, n in enumerate(dense):
-                if n:
-                    left = bins[index] + n
-                    if left:
-                        bins[index] = left
-                    else:
-                        del bins[index]
-        return self._bins
-
-    @bins.setter
-    def bins(self, bins: Counter[int]) -> None:
-        self._bins = bins
-        self._dense = None
-
-    def absorb(self, flat: list[int]) -> None:
-        """Add a stored tally's durations (``state``): what a question does for each bucket.
-
-        The bins (in order in ``flat``) are added up in a list indexed by bin, cheaper than a
-        dictionary for the hundreds of bins a bucket of a busy day holds; ``bins`` takes them
-        in when read.
-        """
-        self.total += flat[0]
-        self.count += flat[1]
-        if len(flat) <= 2:  # noqa: PLR2004 - no bins: the sum and the count only
-            return
-        if flat[2] < 0:  # a negative duration's bin: not an index
-            bins = self.bins
-            for index, n in zip(flat[2::2], flat[3::2], strict=True):
-                bins[index] = bins.get(index, 0) + n
-            return
-        dense = self._dense
-        if dense is None:
-            dense = self._dense = []
-        top = flat[-2]
-        if top >= len(dense):
-            dense.extend([0] * (top + 1 - len(dense)))
-        pairs = iter(flat)
-        next(pairs)
-        next(pairs)
-        for index, n in zip(pairs, pairs, strict=True):
-            dense[index] += n
-
-    def add(self, duration: timedelta) -> None:
-        self.total += duration // _US
-        self.count += 1
-        if self.exact:
-            self.values.append(duration)
-        else:
-            self.bins[duration_bin(duration)] += 1
-
-    def binned(self) -> Counter[int]:
-        if self.exact:
-            return Counter(duration_bin(value) for value in self.values)
-        return self.bins
-
-    def merge(self, other: _Durations, sign: int) -> None:
-        self.total += sign * other.total
-        self.count += sign * other.count
-        if self.exact:
-            if not other.exact or sign < 0:
-                msg = "exact durations take only exact durations, added"
-                raise ValueError(msg)
-            self.values.extend(other.values)
-            return
-        bins = self.bins
-        for index, n in other.binned().items():
-            left = bins[index] + sign * n
-            if left:
-                bins[index] = left
-            else:
-                del bins[index]
-
-    def mean(self) -> timedelta | None:
-        return timedelta(microseconds=self.total) / self.count if self.count else None
-
-    def median(self) -> timedelta | None:
-        if self.exact:
-            return median(self.values)
-        if not self.count:
-            return None
-        middle = self.count // 2
-        if self.count % 2:
-            return self._at(middle)
-        return (self._at(middle - 1) + self._at(middle)) / 2
-
-    def p90(self) -> timedelta | None:
-        if not self.count:
-            return None
-        if self.exact:
-            return sorted(self.values)[_p90_rank(self.count)]
-        return self._at(_p90_rank(self.count))
-
-    def _at(self, rank: int) -> timedelta:
-        """The binned value at ``rank`` (from 0) in order."""
-        seen = 0
-        for index in sorted(self.bins):
-            seen += self.bins[index]
-            if rank < seen:
-                return bin_value(index)
-        msg = f"rank {rank} past {self.count} durations"
-        raise ValueError(msg)
-
-    def state(self) -> list[int]:
-        """Plain data: the sum (us), the count, then each bin and its count, in order."""
-        flat = [self.total, self.count]
-        bins = self.binned()
-        if bins:
-            flat.extend(chain.from_iterable(sorted(bins.items())))
-        return flat
-
-    @classmethod
-    def from_state(cls, flat: list[int]) -> _Durations:
-        durations = cls(exact=False)
-        durations.total, durations.count = flat[0], flat[1]
-        durations.bins = Counter(dict(zip(flat[2::2], flat[3::2], strict=True)))
-        return durations
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,16 +269,6 @@ _SCALARS = (
 _DURATIONS = ("response_times", "resolution_times", "business_response", "business_resolution")
 
 
-def _add_counts(mine: dict[Any, int], theirs: Mapping[Any, int], sign: int) -> None:
-    """Add (``sign`` 1) or take away (-1) counts by key; a count that comes to 0 is removed."""
-    for key, n in theirs.items():
-        left = mine.get(key, 0) + sign * n
-        if left:
-            mine[key] = left
-        else:
-            mine.pop(key, None)
-
-
 class Tally:
     """Adds up one group's requests; ``kpis`` says what they come to.
 
@@ -477,10 +288,10 @@ class Tally:
         self.ages: Counter[str] = Counter()
         self.scores: Counter[int] = Counter()
         self.cycles_met = self.cycles_breached = 0
-        self.response_times = _Durations(exact=exact)
-        self.resolution_times = _Durations(exact=exact)
-        self.business_response = _Durations(exact=exact)
-        self.business_resolution = _Durations(exact=exact)
+        self.response_times = Durations(exact=exact)
+        self.resolution_times = Durations(exact=exact)
+        self.business_response = Durations(exact=exact)
+        self.business_resolution = Durations(exact=exact)
         self.volume = self.fcr_base = self.fcr_hits = self.completed_once = self.reopened = 0
         self.deemed = self.closures = self.reopened_closed = self.transferred = 0
         self.completed = self.accepted = 0
@@ -552,19 +363,19 @@ class Tally:
         for name, _ in _COUNTERS:
             theirs: Counter[Any] = theirs_of[name]
             if theirs:
-                _add_counts(mine_of[name], theirs, sign)
+                add_counts(mine_of[name], theirs, sign)
         for name in _SCALARS:
             n = theirs_of[name]
             if n:
                 mine_of[name] += sign * n
         exact = self.exact
         for name in _DURATIONS:
-            durations: _Durations = theirs_of[name]
+            durations: Durations = theirs_of[name]
             if durations.count or durations.total or exact:
                 mine_of[name].merge(durations, sign)
         if other.cost:
             self.cost += sign * other.cost
-        _add_counts(self.holds, other.holds, sign)
+        add_counts(self.holds, other.holds, sign)
 
     def state(self) -> dict[str, Any]:
         """The tally as plain data (zeros left out): equal tallies, equal data.
@@ -613,7 +424,7 @@ class Tally:
         for name, read in _COUNTERS:
             setattr(tally, name, Counter({read(key): n for key, n in data[name].items()}))
         for name in _DURATIONS:
-            setattr(tally, name, _Durations.from_state(data[name]))
+            setattr(tally, name, Durations.from_state(data[name]))
         tally.cost = Decimal(data["cost"])
         tally.holds = dict(data["holds"])
         return tally
