@@ -29,7 +29,7 @@ from servflow.domain.clocks import (
 from servflow.domain.policy import SlaPolicy
 
 if TYPE_CHECKING:
-    from servflow.domain.sla import SlaTracker
+    from servflow.domain.tracker import SlaTracker
 
 __all__ = [
     "DEFAULT_POLICY",

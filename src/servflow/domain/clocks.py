@@ -414,7 +414,7 @@ class ClockFigure(NamedTuple):
 
     ``due`` and ``warn_from`` (microseconds since the epoch) are the instants at which a clock
     that has not stopped breaches and starts warning: the earliest at which the business time
-    it counts reaches its target and its warning share (``domain.sla.running_state``).
+    it counts reaches its target and its warning share (``domain.tracker.running_state``).
     ``cycles_met`` and ``breached_cycles`` are the update clock's (0 for the others).
     """
 
