@@ -24,6 +24,7 @@ from servflow import ServiceDesk, StoreError
 from servflow.domain.calendar import Calendar
 from servflow.domain.policy import SlaPolicy, SlaRule
 from servflow.persistence.sql import COPY_ROWS
+from servflow.persistence.sqlite import StatementCachingPool
 from servflow.projections import Projector, QueueProjection, Tx
 from servflow.projections import kpis as kpis_module
 from servflow.projections.base import RowProjection
@@ -267,6 +268,51 @@ def test_a_rebuild_reports_progress_and_matches_the_live_view(
     assert seen
     assert seen[-1] == done
     assert sorted(r.ticket_code for r in desk.queue(limit=100).rows) == live
+
+
+def test_a_rebuild_drops_and_indexes_the_sqlite_views_with_temporary_data_in_files(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement journal of a drop, and an index's sort, grow with the views: not in memory.
+
+    SQLite places a transaction's statement journal when the transaction begins, so the setting
+    must come before ``BEGIN``; memory is the store's setting again afterwards.
+    """
+    traces: list[list[str]] = []
+    create = StatementCachingPool._create_connection
+
+    def traced(pool: StatementCachingPool) -> Any:
+        connection = create(pool)
+        trace: list[str] = []
+        traces.append(trace)
+        connection._sqlite_conn.set_trace_callback(trace.append)
+        return connection
+
+    monkeypatch.setattr(StatementCachingPool, "_create_connection", traced)
+    desk = ServiceDesk.sqlite(str(tmp_path / "desk.db"), clock=clock)
+    try:
+        run_any_history(desk, clock, [("open", i, i % 4) for i in range(30)])
+        live = sorted(r.ticket_code for r in desk.queue(limit=100).rows)
+        for trace in traces:
+            trace.clear()
+        desk.rebuild_projections(workers=1)
+        assert sorted(r.ticket_code for r in desk.queue(limit=100).rows) == live
+    finally:
+        desk.close()
+    bulk = 0
+    for trace in traces:
+        temp_store, begun_with = "MEMORY", "MEMORY"
+        for statement in trace:
+            words = statement.split()
+            if statement.startswith("PRAGMA temp_store"):
+                temp_store = words[-1].lstrip("=")
+            elif statement.startswith("BEGIN"):
+                begun_with = temp_store
+            elif statement.startswith(("DROP TABLE", "CREATE INDEX")):
+                assert begun_with == "FILE", statement
+                bulk += 1
+        assert temp_store == "MEMORY"
+    assert bulk > 10  # the views' tables and their indexes
 
 
 # -- a follower in a separate OS process ---------------------------------------------------------

@@ -113,16 +113,27 @@ class _ImmediateTransaction(SQLiteTransaction):
 
 
 @contextlib.contextmanager
-def writing(datastore: SQLiteDatastore, wait: float | None = None) -> Iterator[SQLiteCursor]:
+def writing(
+    datastore: SQLiteDatastore, wait: float | None = None, *, temp_in_files: bool = False
+) -> Iterator[SQLiteCursor]:
     """A write transaction that holds SQLite's write lock from its first statement.
 
     For transactions that read before they write (the views': positions first, then rows).
     ``wait`` (seconds) waits that long for the lock instead of the store's lock timeout.
+
+    ``temp_in_files`` puts the transaction's temporary data in files rather than memory, for
+    statements whose temporary data grow with the tables: sorting a table for an index, and
+    dropping one, whose statement journal keeps the original of every page the drop frees
+    (and, where SQLite is built with secure deletion, as Debian's is, overwrites with
+    zeros). SQLite decides where a transaction's statement journal lives when the
+    transaction begins, so the setting is made before ``BEGIN``.
     """
     with datastore.get_connection(commit=True) as connection:
         raw = connection._sqlite_conn  # noqa: SLF001 - the library keeps no busy timeout setter
         if wait is not None:
             raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        if temp_in_files:
+            raw.execute("PRAGMA temp_store = FILE")
         try:
             with _ImmediateTransaction(connection, commit=True) as cursor, cursor:
                 yield cursor
@@ -130,3 +141,5 @@ def writing(datastore: SQLiteDatastore, wait: float | None = None) -> Iterator[S
             if wait is not None:  # back to the store's lock timeout
                 default = datastore.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
                 raw.execute(f"PRAGMA busy_timeout = {int(default * 1000)}")
+            if temp_in_files:
+                raw.execute(f"PRAGMA temp_store = {TEMP_STORE}")

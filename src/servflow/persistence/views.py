@@ -94,11 +94,13 @@ class ViewStore:
         return cls(recorder, Dialect("sqlite"), owned=True)
 
     @contextlib.contextmanager
-    def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
+    def transaction(self, *, commit: bool = True, bulk: bool = False) -> Iterator[Tx]:
         """A transaction on the views (committed on success when ``commit``).
 
         With ``commit`` on SQLite it holds the write lock from the start (``BEGIN IMMEDIATE``);
         on PostgreSQL, a transaction that applies events to the views takes ``lock`` first.
+        ``bulk`` is for a rebuild's statements over whole tables (drops, index builds): on
+        SQLite their temporary data go to files, not memory (see ``writing``).
 
         Without ``commit`` it is for reading only. On PostgreSQL a read then runs in
         autocommit: each statement is its own transaction, as it would be anyway under the
@@ -112,7 +114,7 @@ class ViewStore:
                 yield tx
             return
         if commit and self.dialect.name == "sqlite":
-            with writing(self._recorder.datastore, self._lock_wait) as cursor:
+            with writing(self._recorder.datastore, self._lock_wait, temp_in_files=bulk) as cursor:
                 yield Tx(cursor, self.dialect)
             return
         with self._recorder.datastore.transaction(commit=commit) as cursor:

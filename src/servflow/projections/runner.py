@@ -38,7 +38,6 @@ from servflow.errors import CorruptEventError
 from servflow.persistence import quarantine
 from servflow.persistence.quarantine import QuarantinedEvent, Unreadable, decoded
 from servflow.persistence.sql import Tx
-from servflow.persistence.sqlite import TEMP_STORE
 from servflow.persistence.views import ViewStore
 from servflow.projections.base import Projection
 from servflow.projections.replay import StagedReplay
@@ -551,7 +550,7 @@ class Projector:
         """
         with self._lock:
             selected = [self.projections[n] for n in (names or self.projections)]
-            with self.views.transaction() as tx:
+            with self.views.transaction(bulk=True) as tx:
                 self.views.lock(tx)
                 for projection in selected:
                     self._drop(tx, projection)
@@ -580,22 +579,13 @@ class Projector:
         tables have no planner statistics either: without them PostgreSQL may scan where an
         index would do.
         """
-        with self._lock, self.views.transaction() as tx:
+        with self._lock, self.views.transaction(bulk=True) as tx:
             selected = [self.projections[n] for n in names]
             self.views.lock(tx)
-            sqlite = self.views.dialect.name == "sqlite"
-            if sqlite:
-                # Sorting a large table for an index in memory would make the rebuild's
-                # peak memory grow with the log: let SQLite sort in temporary files.
-                tx.execute("PRAGMA temp_store = FILE")
-            try:
-                for projection in selected:
-                    for statement in projection.indexes():
-                        tx.execute(statement)
-                _analyze(tx, selected)
-            finally:
-                if sqlite:
-                    tx.execute(f"PRAGMA temp_store = {TEMP_STORE}")
+            for projection in selected:
+                for statement in projection.indexes():
+                    tx.execute(statement)
+            _analyze(tx, selected)
 
     def _decoded(
         self, notifications: Sequence[Notification]
