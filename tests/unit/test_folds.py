@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 import lifecycle_model as model
 from servflow import Status
@@ -444,6 +445,32 @@ def test_a_fact_never_goes_back_before_the_previous_one() -> None:
         ("Classified", minute(10)),
         ("Probed", minute(10)),
     ]
+
+
+def test_a_tracker_is_stored_without_its_facts_unset_fields_and_parsed_back_checked() -> None:
+    story = Story()
+    story.classify(10)
+    story.assign(15)
+    story.probe(20)
+    tracker = last_row(SlaTracker.fold, story.events)
+    assert tracker is not None
+    text = tracker.model_dump_json(exclude_defaults=True)
+    facts = orjson.loads(text)["facts"]
+    assert facts[1] == {
+        "event": "Classified",
+        "version": 2,
+        "at": "2026-03-02T09:10:00Z",
+        "priority": "urgent",
+        "kind": "claim",
+    }
+    assert SlaTracker.model_validate_json(text) == tracker
+    # What the stored text may not hold: a field no fact has, a time without its zone.
+    unknown = text.replace('"version":2,', '"version":2,"colour":"red",', 1)
+    naive = text.replace('"at":"2026-03-02T09:10:00Z"', '"at":"2026-03-02T09:10:00"', 1)
+    for wrong in (unknown, naive):
+        assert wrong != text
+        with pytest.raises(ValidationError):
+            SlaTracker.model_validate_json(wrong)
 
 
 # -- the SLA view ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -257,10 +258,17 @@ class TimelineEntry(BaseModel):
     message: str
 
 
-class SlaFact(BaseModel):
-    """One event of a request as the SLA tracker keeps it: what, which version, when."""
+@dataclass(frozen=True, slots=True)
+class SlaFact:
+    """One event of a request as the SLA tracker keeps it: what, which version, when.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain frozen dataclass, not a pydantic model: a tracker keeps one per event, and a
+    rebuild keeps thousands of trackers in memory (a fact takes about 200 bytes so, against
+    850 as a model). ``SlaTracker`` validates its facts when it is parsed, refusing unknown
+    fields as before, and writes them as the same JSON.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     event: str
     version: int
