@@ -263,7 +263,10 @@ class RowProjection(Projection, Generic[RowT]):
     # so the tracking position is exact at every commit; a rebuild that dies restarts from it.
 
     #: Rows a rebuild keeps in memory (folded but not yet written, and read back), at most.
-    staged_rows: ClassVar[int] = 5_000
+    #: A checkpoint comes when this many wait to be written: the fewer checkpoints a request
+    #: is still moving at, the fewer times its SLA status is measured (each checkpoint writes
+    #: its row as of then). About 10 MiB per 1,000 rows of the queue and SLA views together.
+    staged_rows: ClassVar[int] = 10_000
 
     def stageable(self, events: Sequence[tuple[int, object]]) -> bool:
         """Whether a rebuild may fold these events in memory (else: a checkpoint, ``apply``)."""
