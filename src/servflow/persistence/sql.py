@@ -18,16 +18,20 @@ DialectName = Literal["sqlite", "postgres"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-_ID_TEXTS: dict[uuid.UUID, str] = {}
+_ID_TEXTS: dict[int, str] = {}
 
 
 def id_text(value: uuid.UUID) -> str:
-    """``str(value)``, remembered: every projection keys rows by it, several times an event."""
-    text = _ID_TEXTS.get(value)
+    """``str(value)``, remembered: every projection keys rows by it, several times an event.
+
+    Keyed by the id's integer: a ``UUID`` hashes and compares in Python, its ``int`` in C.
+    """
+    key = value.int
+    text = _ID_TEXTS.get(key)
     if text is None:
         if len(_ID_TEXTS) >= _MAX_ID_TEXTS:
             _ID_TEXTS.clear()
-        text = _ID_TEXTS[value] = str(value)
+        text = _ID_TEXTS[key] = str(value)
     return text
 
 
