@@ -210,7 +210,8 @@ class Projector:
             self.views.lock(tx)
             quarantine.create(tx)
         for projection in self.projections.values():
-            with self.views.transaction() as tx:
+            # ``bulk``: a view of another version is dropped here, as in a rebuild's start.
+            with self.views.transaction(bulk=True) as tx:
                 self.views.lock(tx)
                 # Read under the lock: two processes opening the store at once agree on it.
                 version_key = self._version_key(projection)
