@@ -13,7 +13,8 @@ most SLAs are met, some are missed, and the simulation ends with some clocks bre
 others at risk.
 
 The package keeps data apart from logic: :mod:`~servflow.demo.catalogue` is the company's world
-(customers, teams, needs, texts), :mod:`~servflow.demo.hours` its calendars,
+(customers, teams, texts), :mod:`~servflow.demo.needs` how it handles each kind of need and its
+typical cases, :mod:`~servflow.demo.hours` its calendars,
 :mod:`~servflow.demo.story` plans one request's life, :mod:`~servflow.demo.simulation` runs
 them all, and :mod:`~servflow.demo.summary` counts the result.
 """

@@ -23,12 +23,12 @@ from servflow.demo.catalogue import (
     CUSTOMERS,
     KIND_WEIGHTS,
     MONTHS,
-    NEEDS,
     PRODUCTS,
     RUSH_DAYS,
     RUSH_LOAD,
 )
 from servflow.demo.hours import DeskHours
+from servflow.demo.needs import NEEDS
 from servflow.demo.story import Ending, Profile, Step, Story
 from servflow.demo.summary import DemoSummary, summarise
 

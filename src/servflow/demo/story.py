@@ -30,7 +30,6 @@ from servflow.demo.catalogue import (
     AUDITORS,
     COMMENTS,
     FIXES,
-    NEEDS,
     NONCONFORMITIES,
     PACE,
     PARTS,
@@ -38,12 +37,10 @@ from servflow.demo.catalogue import (
     TEAMS,
     VISIT,
     WITHDRAWALS,
-    Act,
-    Case,
     Finding,
-    Need,
 )
 from servflow.demo.hours import DeskHours
+from servflow.demo.needs import NEEDS, Act, Case, Need
 
 __all__ = ["Command", "Ending", "Profile", "Step", "Story"]
 
