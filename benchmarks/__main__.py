@@ -122,8 +122,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workers",
         type=_positive,
         metavar="N",
-        help=f"rebuild: processes the projections are shared out among (default one per CPU, "
-        f"at most 3: {FULL.rebuild_workers} here); 1 measures the rebuild in one process",
+        help=f"rebuild: processes the requests are shared out among (default one per CPU, "
+        f"at most 16: {FULL.rebuild_workers} here); 1 measures the rebuild in one process",
     )
     args = parser.parse_args(argv)
     chosen_workloads: list[Workload] = [

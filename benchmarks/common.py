@@ -69,7 +69,7 @@ class Sizes:
     rebuild_span: int
     #: Rebuild and read + decode of the headline log, timed alternately: how many pairs.
     rebuild_pairs: int
-    #: Processes a rebuild shares the projections out among (``rebuild_projections(workers=)``).
+    #: Processes a rebuild shares the requests out among (``rebuild_projections(workers=)``).
     rebuild_workers: int
     #: Memory: open requests on an in-memory desk (the goal is stated for 100k).
     memory_requests: int
@@ -90,8 +90,8 @@ class Sizes:
         return self.rebuild_events[-2]
 
 
-#: A rebuild's processes by default: one per CPU, at most one per projection (three).
-DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 3))
+#: A rebuild's processes by default: one per CPU (at most 16), as the command line's.
+DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 16))
 
 FULL = Sizes(
     mode="full",

@@ -420,9 +420,11 @@ def test_projections_status_is_the_desks_own_and_shows_the_lag(
             "head": s.head,
             "lag": s.lag,
             "skipped": s.skipped,
+            "rebuilding": s.rebuilding,
         }
         for s in expected
     ]
+    assert not any(row["rebuilding"] for row in rows)
     assert {row["name"] for row in rows} == {"queues", "sla", "audit"}
     assert all(row["lag"] == 3 for row in rows)
     out = ok(run("projections", "status"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from servflow.desk import rebuild
 from servflow.desk.stores import OpenedWith, sqlite_env
 from servflow.domain.policy import SlaPolicy
 from servflow.projections.runner import Progress
+from servflow.projections.shares import MAX_SHARES, Share
 from strategies import Step, histories, run_history
 
 steps = histories(min_size=1, max_size=30)
@@ -130,12 +132,26 @@ def test_a_parallel_rebuild_reports_the_slowest_pass_and_builds_the_indexes(
         assert any("sf_audit" in n for n in names)
 
 
-def test_projections_are_shared_out_heaviest_first_and_always_the_same_way() -> None:
-    assert rebuild.groups(["queues", "sla", "audit"], 1) == [["queues", "sla", "audit"]]
-    assert rebuild.groups(["audit", "sla", "queues"], 2) == [["queues"], ["sla", "audit"]]
-    assert rebuild.groups(["queues", "sla", "audit"], 3) == [["queues"], ["sla"], ["audit"]]
-    assert rebuild.groups(["queues", "sla", "audit"], 8) == [["queues"], ["sla"], ["audit"]]
-    assert rebuild.groups(["audit"], 4) == [["audit"]]
+@given(st.uuids(), st.integers(1, MAX_SHARES))
+def test_every_request_is_in_exactly_one_share_and_its_sql_says_the_same(
+    request_id: uuid.UUID, count: int
+) -> None:
+    owners = [index for index in range(count) if Share(index, count).owns(request_id)]
+    assert len(owners) == 1
+    connection = sqlite3.connect(":memory:")
+    for index in range(count):
+        where, params = Share(index, count).where("request_id")
+        found = connection.execute(
+            f"SELECT 1 WHERE {where.replace('request_id', '?')}", [str(request_id), *params]
+        ).fetchone()
+        assert (found is not None) == (index == owners[0])
+
+
+@pytest.mark.parametrize(("index", "count"), [(0, 0), (1, 1), (-1, 2), (0, MAX_SHARES + 1)])
+def test_a_share_that_cannot_be_is_refused(index: int, count: int) -> None:
+    with pytest.raises(ValueError, match="no share"):
+        Share(index, count)
+    assert rebuild.MAX_WORKERS == MAX_SHARES  # one process per share at most
 
 
 def test_an_in_memory_desk_rebuilds_in_its_own_process(clock: FakeClock) -> None:
@@ -150,7 +166,7 @@ def test_an_in_memory_desk_rebuilds_in_its_own_process(clock: FakeClock) -> None
     ).shared
 
 
-@pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2", 65])
+@pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2", 17])
 def test_a_number_of_workers_that_is_not_a_whole_number_from_1_is_refused(
     clock: FakeClock, workers: object
 ) -> None:
@@ -164,9 +180,11 @@ def test_a_pass_that_fails_in_its_process_is_a_store_error_naming_it(tmp_path: P
     opened_with = OpenedWith(
         {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(missing)}, None
     )
-    other = rebuild._Pass(opened_with, ["audit"])
+    other = rebuild._Pass(opened_with, ["audit"], Share(1, 2), 10)
     try:
-        with pytest.raises(StoreError, match=r"the rebuild of audit in another process failed"):
+        with pytest.raises(
+            StoreError, match=r"the rebuild of audit \(share 2 of 2\) in another process failed"
+        ):
             other.wait()
     finally:
         other.stop()
@@ -242,3 +260,160 @@ def test_an_sqlite_rebuild_waits_for_a_write_lock_held_past_the_store_lock_timeo
             holder.kill()
         holder.communicate()
         desk.close()
+
+
+def shared_rebuild_in_this_process(desk: ServiceDesk, count: int) -> int:
+    """What ``rebuild.rebuild`` does with ``count`` shares, each pass in turn in this process."""
+    projector = desk._stores.projector
+    names = list(projector.projections)
+    head = projector.head()
+    projector.rebuild_start(names, shares=count)
+    read = [
+        projector.rebuild_pass(names, share=Share(index, count), stop=head)
+        for index in range(count)
+    ]
+    assert read == [head] * count  # each pass reads the whole log
+    projector.rebuild_join(names, count, head)
+    projector.rebuild_end(names)
+    return head + projector.catch_up()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    history=histories(min_size=1, max_size=40),
+    switches=st.tuples(st.integers(0, 40), st.integers(0, 40)).map(sorted),
+    count=st.integers(2, 5),
+    erasable=st.booleans(),
+)
+def test_shares_rebuilt_one_after_the_other_give_the_views_followed(
+    clock: FakeClock,
+    history: list[Step],
+    switches: list[int],
+    count: int,
+    erasable: bool,  # noqa: FBT001 - drawn by hypothesis
+) -> None:
+    # The same as several processes, without them: many more histories. A policy correction
+    # effective from before it was recorded re-times the running clocks of every share; a
+    # later policy measures the requests opened after it (a share re-timing rows of the
+    # others would measure them without it).
+    history = [("open", 0, i % 4) for i in range(6)] + history
+    first, second = switches
+    desk = ServiceDesk(clock=clock, erasable=erasable)
+    standard = SlaPolicy.standard()
+    desk.adopt_policy(standard, actor="agent:admin")  # in force since ever
+    clock.now += timedelta(seconds=1)
+    began = clock.now
+    tickets = run_history(desk, clock, history[:first], any_command=True, minutes=(7, 1))
+    correction = standard.model_copy(update={"version": 2, "warn_at": 0.6})
+    desk.adopt_policy(correction, actor="agent:admin", effective_from=began)
+    clock.now += timedelta(seconds=1)
+    run_history(desk, clock, history[first:second], tickets, any_command=True, minutes=(7, 1))
+    desk.adopt_policy(
+        standard.model_copy(update={"version": 3, "warn_at": 0.5}), actor="agent:admin"
+    )
+    clock.now += timedelta(seconds=2)
+    run_history(desk, clock, history[second:], tickets, any_command=True, minutes=(7, 1))
+    followed, followed_at = view_rows(desk), positions(desk)
+    assert shared_rebuild_in_this_process(desk, count) == desk.projection_status()[0].head
+    assert view_rows(desk) == followed
+    assert positions(desk) == followed_at
+    assert not any(status.rebuilding for status in desk.projection_status())
+
+
+def test_views_being_rebuilt_by_shares_are_left_alone_until_the_rebuild_joins(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with shared_desk("sqlite", tmp_path, clock) as desk:
+        run_history(desk, clock, [("open", i, i % 4) for i in range(8)], any_command=True)
+        projector = desk._stores.projector
+        names = list(projector.projections)
+        head = projector.head()
+        projector.rebuild_start(names, shares=2)
+        assert all(status.rebuilding for status in desk.projection_status())
+        # Written while the shares run: neither the inline pass nor a catch-up touches them.
+        late = desk.open(
+            customer="cust-late",
+            channel="phone",
+            kind="complaint",
+            stage="post_sale",
+            symptom="Written while the views are rebuilt",
+            actor="agent:ana",
+        )
+        assert desk.catch_up() == 0
+        for index in range(2):
+            projector.rebuild_pass(names, share=Share(index, 2), stop=head)
+        assert late.id not in {row.request_id for row in desk.queue(limit=100).rows}
+        projector.rebuild_join(names, 2, head)
+        projector.rebuild_end(names)
+        assert not any(status.rebuilding for status in desk.projection_status())
+        assert desk.catch_up() > 0  # what was written meanwhile
+        assert late.id in {row.request_id for row in desk.queue(limit=100).rows}
+        shared = view_rows(desk)
+        desk.rebuild_projections(workers=1)
+        assert view_rows(desk) == shared
+
+
+def test_a_failed_pass_leaves_empty_views_that_a_catch_up_fills(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with shared_desk("sqlite", tmp_path, clock) as desk:
+        run_history(desk, clock, [("open", i, i % 4) for i in range(8)], any_command=True)
+        followed = view_rows(desk)
+
+        def failed(self: rebuild._Pass) -> int:
+            self._process.wait()
+            msg = "the rebuild of every projection (share 2 of 2) in another process failed"
+            raise StoreError(msg)
+
+        monkeypatch.setattr(rebuild._Pass, "wait", failed)
+        with pytest.raises(StoreError, match="share 2 of 2"):
+            desk.rebuild_projections(workers=2)
+        statuses = desk.projection_status()
+        assert not any(status.rebuilding for status in statuses)
+        assert {status.position for status in statuses} == {0}
+        desk.catch_up()
+        assert view_rows(desk) == followed
+
+
+def test_a_rebuild_whose_process_died_leaves_its_views_marked_until_the_next(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db = str(tmp_path / "desk.db")
+    with contextlib.closing(ServiceDesk.sqlite(db, clock=clock)) as desk:
+        run_history(desk, clock, [("open", i, i % 4) for i in range(6)], any_command=True)
+        followed = view_rows(desk)
+        projector = desk._stores.projector
+        projector.rebuild_start(list(projector.projections), shares=2)  # and then it died
+    result = CliRunner().invoke(app, ["--db", db, "projections", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert all(row["rebuilding"] for row in json.loads(result.output))
+    result = CliRunner().invoke(app, ["--db", db, "projections", "status"])
+    assert "rebuilding" in result.output
+    with contextlib.closing(ServiceDesk.sqlite(db, clock=clock)) as desk:
+        assert desk.catch_up() == 0  # no catch-up touches them, on opening or after
+        assert all(status.rebuilding for status in desk.projection_status())
+        desk.rebuild_projections(workers=2)
+        assert not any(status.rebuilding for status in desk.projection_status())
+        assert view_rows(desk) == followed
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_shares_rebuild_a_store_whose_customer_was_forgotten_as_it_was_followed(
+    store: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    # The erasure ledger's event is the first share's; the forgotten customer's requests are
+    # in every share, and each share reads their personal fields as erased.
+    with shared_desk(store, tmp_path, clock, erasable=True) as desk:
+        run_history(desk, clock, [("open", i, i % 4) for i in range(12)], any_command=True)
+        customers = {row.customer_id for row in desk.queue(limit=100).rows}
+        for customer in sorted(customers)[:2]:
+            desk.forget_customer(customer, actor="supervisor:eva")
+            clock.now += timedelta(minutes=1)
+        run_history(desk, clock, [("open", i, i % 4) for i in range(12, 16)], any_command=True)
+        followed = view_rows(desk)
+        desk.rebuild_projections(workers=3)
+        assert view_rows(desk) == followed

@@ -124,6 +124,7 @@ def _status_rows(statuses: Sequence[ProjectionStatus]) -> list[dict[str, object]
             "head": status.head,
             "lag": status.lag,
             "skipped": status.skipped,
+            "rebuilding": status.rebuilding,
         }
         for status in statuses
     ]
@@ -152,6 +153,8 @@ def projections_status(
         table.add_column(column, justify="right")
     for status in statuses:
         lag = Text(f"{status.lag:,}", style="green" if status.lag == 0 else "bold yellow")
+        if status.rebuilding:
+            lag = Text(f"{status.lag:,} (rebuilding)", style="bold yellow")
         skipped = Text(f"{status.skipped:,}", style="bold red" if status.skipped else "green")
         table.add_row(
             status.name,
@@ -162,6 +165,11 @@ def projections_status(
             skipped,
         )
     console().print(table)
+    if any(status.rebuilding for status in statuses):
+        say(
+            "A rebuild in several processes is filling some projections (or died doing so: "
+            "servflow projections rebuild starts them again)."
+        )
     if any(status.skipped for status in statuses):
         say(
             "Some stored events could not be read and were skipped: "
@@ -232,8 +240,9 @@ def projections_rebuild(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Processes to share the projections out among (default: one per CPU, at "
-            "most one per projection; 1 rebuilds in this process).",
+            help="Processes to share the requests out among, each rebuilding every projection "
+            f"for its share (default: one per CPU, at most {MAX_WORKERS}; 1 rebuilds in this "
+            "process).",
             min=1,
             max=MAX_WORKERS,
         ),
@@ -243,7 +252,7 @@ def projections_rebuild(
     desk = _projections_desk(ctx, db, schema, existing=True)
     names = _check_names(desk, name)
     chosen = names or [status.name for status in desk.projection_status()]
-    count = workers or max(1, min(os.cpu_count() or 1, len(chosen)))
+    count = workers or max(1, min(os.cpu_count() or 1, MAX_WORKERS))
     began = time.perf_counter()
     if quiet or as_json:
         events = desk.rebuild_projections(names, workers=count)

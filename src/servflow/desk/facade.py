@@ -631,10 +631,13 @@ class ServiceDesk(RequestCommands, DirectoryCommands, Integrations, Figures, Fol
     ) -> int:
         """Drop projections' tables and replay the whole log into them (all by default).
 
-        ``workers`` > 1 shares the projections out among that many processes, each with its
-        own pass over the log (``servflow.desk.rebuild``): faster on a machine with cores to
-        spare, the same views. An in-memory desk rebuilds in this process whatever it says.
-        Returns how many events a pass applied (each reads the whole log).
+        ``workers`` > 1 (at most 16) shares the requests out among that many processes, each
+        rebuilding every projection for its share (``servflow.desk.rebuild``): faster on a
+        machine with cores to spare, the same views. Meanwhile the projections are marked as
+        being rebuilt (``ProjectionStatus.rebuilding``) and no catch-up touches them. An
+        in-memory desk rebuilds in this process whatever it says. Returns how many positions
+        of the log a pass read (each reads the whole log), plus what the catch-up after it
+        applied.
         """
         projector = self._stores.projector
         chosen = checks.names(names, "names", "rebuild_projections")

@@ -11,8 +11,9 @@ from servflow.errors import ConfigurationError, shown
 
 __all__ = ["MAX_WORKERS", "postgres_schema"]
 
-#: The most processes a rebuild may ask for (``servflow.desk.rebuild``).
-MAX_WORKERS = 64
+#: The most processes a rebuild may ask for (``servflow.desk.rebuild``): one per share, so
+#: ``servflow.projections.shares.MAX_SHARES`` (not imported here: too heavy for ``--help``).
+MAX_WORKERS = 16
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

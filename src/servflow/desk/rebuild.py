@@ -1,13 +1,18 @@
-"""A rebuild whose passes over the log run in several processes at once.
+"""A rebuild whose passes over the log run in several processes at once, each with a share.
 
-Each projection has its own tables and its own tracking position, so projections can be
-rebuilt apart: this process empties every chosen projection's tables (``rebuild_start``), the
-projections are shared out among ``workers`` groups, each group's pass over the whole log runs
-in a process of its own (this one takes the first group), each opening the store as this desk
-did, and once every pass is done this process builds the indexes and catches up with what was
-written meanwhile (``rebuild_end``). Every pass commits its rows with its projections'
-positions, as a rebuild in one process does, so the positions are exact at every commit and a
-rebuild stopped half-way leaves views that a catch-up finishes.
+The requests are shared out among ``workers`` processes (``Share``: by the last hex digit of
+their ids), each rebuilding every chosen projection for its own requests: this process empties
+the projections' tables and marks them as being rebuilt (``rebuild_start``), each share's pass
+runs in a process of its own (this one takes the first share) to the same end of the log, and
+once every pass is done this process sets the projections' positions there (``rebuild_join``),
+builds the indexes and catches up with what was written meanwhile (``rebuild_end``). Every
+process decodes only its own requests' events and folds each request's tracker once for the
+queue and SLA views together, so the work is split evenly, whatever the projections weigh.
+
+While the passes run, no catch-up or inline pass applies events to the projections (they are
+marked); queries read them as they fill. Should a pass fail, the views are emptied (a catch-up
+fills them again) and a ``StoreError`` names the pass; should this process die, the views stay
+marked (``ProjectionStatus.rebuilding``) until the next rebuild.
 
 The other processes are fresh interpreters (``python -m servflow.desk.rebuild``: nothing of
 this one is shared by ``fork``, and the caller's main module is not run again as
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -37,35 +43,16 @@ from servflow.desk.options import MAX_WORKERS
 from servflow.desk.stores import OpenedWith, Stores, opening_lock
 from servflow.errors import StoreError
 from servflow.projections.runner import Progress, ProgressCallback
+from servflow.projections.shares import MAX_SHARES, Share
 
-__all__ = ["LOCK_WAIT", "MAX_WORKERS", "WEIGHTS", "groups", "rebuild"]
+__all__ = ["LOCK_WAIT", "MAX_WORKERS", "rebuild"]
 
-#: How much of a rebuild's work each projection is, roughly; unknown ones count as 1. Measured
-#: on a time-ordered log, each alone in one process: queues 5.6 s, SLA 4.1 s, the audit trail
-#: 2.1 s. Two processes then rebuild the queues in one and SLA and audit in the other (5.6 s
-#: against 5.2 s), not the queues and the audit trail beside SLA (6.7 s against 4.1 s).
-WEIGHTS = {"queues": 2.7, "sla": 2.0, "audit": 1.0}
+_log = logging.getLogger("servflow")
 #: How often this process looks at the other passes once its own is done (seconds).
 _POLL = 0.2
 #: How long a pass waits for SQLite's write lock (seconds): the other passes take turns at it,
 #: and one holds it while it flushes its rows, for minutes over millions of requests.
 LOCK_WAIT = 6 * 3600
-
-
-def groups(names: Sequence[str], workers: int) -> list[list[str]]:
-    """The projections shared out among at most ``workers`` groups, heaviest first.
-
-    Each projection goes to the lightest group so far (``WEIGHTS``); empty groups are left out.
-    Deterministic: the same names and workers give the same groups.
-    """
-    count = max(1, min(workers, len(names)))
-    bins: list[list[str]] = [[] for _ in range(count)]
-    loads = [0.0] * count
-    for name in sorted(names, key=lambda n: (-WEIGHTS.get(n, 1.0), n)):
-        lightest = loads.index(min(loads))
-        bins[lightest].append(name)
-        loads[lightest] += WEIGHTS.get(name, 1.0)
-    return [b for b in bins if b]
 
 
 def rebuild(
@@ -77,56 +64,72 @@ def rebuild(
 ) -> int:
     """Rebuild ``names`` with their passes in up to ``workers`` processes; events applied.
 
-    Returns the most events any pass applied (every pass reads the whole log) plus those the
-    final catch-up applied.
+    Returns how many positions of the log the passes read (each reads the whole log, and
+    folds its share of it) plus the events the final catch-up applied.
     """
-    chosen = groups(names, workers if stores.opened_with.shared else 1)
+    count = min(workers, MAX_SHARES) if stores.opened_with.shared else 1
     with stores.views.patient(LOCK_WAIT):
-        return _rebuild(stores, names, chosen, progress)
+        return _rebuild(stores, names, count, progress)
 
 
 def _rebuild(
     stores: Stores,
     names: Sequence[str],
-    chosen: list[list[str]],
+    count: int,
     progress: ProgressCallback | None,
 ) -> int:
     projector = stores.projector
-    if len(chosen) == 1:
+    head = projector.head()
+    if count == 1 or not head:
         return projector.rebuild(names=names, progress=progress)
-    projector.rebuild_start(names)
-    others = [_Pass(stores.opened_with, group) for group in chosen[1:]]
+    projector.rebuild_start(names, shares=count)
     try:
-        started = time.perf_counter()
+        others: list[_Pass] = []
+        try:
+            others.extend(  # one by one: those started are stopped should the next fail
+                _Pass(stores.opened_with, list(names), Share(index, count), head)
+                for index in range(1, count)
+            )
+            started = time.perf_counter()
 
-        def tick(latest: Progress) -> None:
-            if progress is not None:
-                slowest = min([latest.done, *(p.done for p in others)])
-                progress(
-                    Progress(
-                        done=slowest,
-                        total=max(latest.total, slowest),
-                        position=latest.position,
-                        head=latest.head,
-                        elapsed=time.perf_counter() - started,
+            def tick(latest: Progress) -> None:
+                if progress is not None:
+                    slowest = min([latest.done, *(p.done for p in others)])
+                    progress(
+                        Progress(
+                            done=slowest,
+                            total=max(latest.total, slowest),
+                            position=latest.position,
+                            head=latest.head,
+                            elapsed=time.perf_counter() - started,
+                        )
                     )
-                )
 
-        own = projector.rebuild_pass(chosen[0], tick)
-        applied = max([own, *(p.wait() for p in others)])
-    finally:
-        for other in others:
-            other.stop()
+            read = projector.rebuild_pass(names, tick, share=Share(0, count), stop=head)
+            for other in others:
+                other.wait()
+        finally:
+            for other in others:
+                other.stop()
+        projector.rebuild_join(names, count, head)
+    except BaseException:
+        # Empty views that a catch-up fills, rather than views no catch-up may touch.
+        try:
+            projector.rebuild_start(names)
+        except Exception:  # noqa: BLE001 - the first failure is the one to report
+            _log.exception("servflow: the views of a failed rebuild could not be emptied")
+        raise
     projector.rebuild_end(names)
-    return applied + projector.catch_up(names=names, progress=progress)
+    return read + projector.catch_up(names=names, progress=progress)
 
 
 class _Pass:
-    """A group's pass over the log in a process of its own."""
+    """A share's pass over the log in a process of its own."""
 
-    def __init__(self, opened_with: OpenedWith, names: list[str]) -> None:
+    def __init__(self, opened_with: OpenedWith, names: list[str], share: Share, stop: int) -> None:
         self.names = names
-        #: Events the pass has applied so far, and its outcome once it ended.
+        self.share = share
+        #: Positions of the log the pass has read so far, and its outcome once it ended.
         self.done = 0
         self._outcome: dict[str, object] | None = None
         # A file, not a pipe: a pass that writes much to it never waits for a reader.
@@ -143,7 +146,17 @@ class _Pass:
         if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
             env = {**env, "SQLITE_LOCK_TIMEOUT": str(LOCK_WAIT)}
         key = opened_with.audit_key
-        stdin.write(json.dumps({"env": env, "audit_key": key and key.hex(), "names": names}))
+        stdin.write(
+            json.dumps(
+                {
+                    "env": env,
+                    "audit_key": key and key.hex(),
+                    "names": names,
+                    "share": [share.index, share.count],
+                    "stop": stop,
+                }
+            )
+        )
         stdin.close()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -158,7 +171,7 @@ class _Pass:
                 self._outcome = message
 
     def wait(self) -> int:
-        """Events the pass applied, once it ended; a ``StoreError`` if it failed."""
+        """Positions of the log the pass read, once it ended; a ``StoreError`` if it failed."""
         self._process.wait()
         self._reader.join()
         outcome = self._outcome or {}
@@ -170,7 +183,8 @@ class _Pass:
         detail = outcome.get("error") or (said or ["no output"])[-1]
         who = "+".join(self.names)
         msg = (
-            f"the rebuild of {who} in another process failed "
+            f"the rebuild of {who} (share {self.share.index + 1} of {self.share.count}) "
+            "in another process failed "
             f"(exit code {self._process.returncode}): {detail}"
         )
         raise StoreError(msg)
@@ -222,7 +236,10 @@ def _main() -> None:
             def tick(progress: Progress) -> None:
                 print(json.dumps({"done": progress.done}), flush=True)  # noqa: T201
 
-            applied = stores.projector.rebuild_pass(spec["names"], tick)
+            index, count = spec["share"]
+            applied = stores.projector.rebuild_pass(
+                spec["names"], tick, share=Share(int(index), int(count)), stop=int(spec["stop"])
+            )
         finally:
             stores.close()
     except BaseException as error:  # noqa: BLE001 - reported to the process that waits

@@ -31,7 +31,7 @@ from servflow.errors import (
 if TYPE_CHECKING:
     from servflow.persistence.erasure import KeyRing
 
-__all__ = ["MAX_EVENT_BYTES", "OrjsonTranscoder", "PydanticMapper"]
+__all__ = ["MAX_EVENT_BYTES", "OrjsonTranscoder", "PydanticMapper", "topic_class"]
 
 _ID_FIELDS = {"originator_id", "originator_version"}
 #: The most bytes one event's JSON may take (before compression and encryption): each field
@@ -308,6 +308,18 @@ def _event_class(stored_event: StoredEvent) -> type[Any]:
 
 
 _EVENT_CLASSES: dict[str, type[Any]] = {}
+
+
+def topic_class(topic: str) -> type[Any] | None:
+    """The event class a stored topic names, as the mapper reads it; None if it names none."""
+    found = _EVENT_CLASSES.get(topic)
+    if found is None:
+        probe = StoredEvent(originator_id=UUID(int=0), originator_version=0, topic=topic, state=b"")
+        try:
+            found = _event_class(probe)
+        except CorruptEventError:
+            return None
+    return found
 
 
 def _corrupt(stored_event: StoredEvent, kind: str, reason: str) -> CorruptEventError:

@@ -275,6 +275,14 @@ class ViewStore:
         table = self._tracking_table()
         tx.execute(f"DELETE FROM {table} WHERE application_name = ?", (key,))  # noqa: S608
 
+    def forget_prefix(self, tx: Tx, prefix: str) -> None:
+        """Remove the tracking rows of every key that starts with ``prefix``, inside ``tx``."""
+        table = self._tracking_table()
+        tx.execute(
+            f"DELETE FROM {table} WHERE substr(application_name, 1, ?) = ?",  # noqa: S608
+            (len(prefix), prefix),
+        )
+
     def close(self) -> None:
         """Release an in-memory view store (views beside real stores close with them)."""
         if self._owned:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from servflow.persistence.sql import Dialect, Tx, id_text
+from servflow.projections.shares import Share
 
 __all__ = ["Projection", "RowProjection", "evolver"]
 
@@ -28,6 +29,13 @@ class Projection(ABC):
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
+    #: The requests whose events this projection folds in a rebuild shared out by requests
+    #: (``take_share``); None: all of them.
+    share: Share | None = None
+
+    def take_share(self, share: Share | None) -> None:
+        """Fold only ``share``'s requests from now on (a rebuild's pass), or all (None)."""
+        self.share = share
 
     def bind(self, dialect: Dialect) -> None:
         """Called once by the projector before anything else."""

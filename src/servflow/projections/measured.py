@@ -28,6 +28,7 @@ from servflow.domain.sla import (
 )
 from servflow.persistence.sql import Tx, micros
 from servflow.projections.base import RowProjection
+from servflow.projections.shares import Share
 
 __all__ = ["MeasuredProjection"]
 
@@ -97,8 +98,23 @@ class MeasuredProjection(RowProjection[RowT]):
             "adoption TEXT NOT NULL)"
         )
 
+    def take_share(self, share: Share | None) -> None:  # noqa: D102
+        super().take_share(share)
+        # A share's pass starts on an empty view: the policies it folds are all it knows.
+        if share is None:
+            self.__dict__.pop("_share_adoptions", None)
+        else:
+            self.__dict__["_share_adoptions"] = []
+
     def adoptions(self, tx: Tx) -> list[PolicyAdoption]:
-        """The policies this projection has folded, in log order."""
+        """The policies this projection has folded, in log order.
+
+        In a share's pass (``Share``) those it folded itself: the table also holds the ones the
+        other shares' processes folded, which may be further on in the log.
+        """
+        folded: list[PolicyAdoption] | None = self.__dict__.get("_share_adoptions")
+        if folded is not None:
+            return list(folded)
         records = tx.query(
             f"SELECT adoption FROM {self.t(self.policy_table)} ORDER BY position"  # noqa: S608
         )
@@ -277,21 +293,33 @@ class MeasuredProjection(RowProjection[RowT]):
             adopted_at=event.occurred_at,
             sequence=event.originator_version,
         )
+        folded: list[PolicyAdoption] | None = self.__dict__.get("_share_adoptions")
+        # Every share's process folds the policy book; the first to get here writes the row.
         tx.execute(
             f"INSERT INTO {self.t(self.policy_table)} (position, effective_from, adoption) "  # noqa: S608
-            "VALUES (?, ?, ?)",
+            "VALUES (?, ?, ?)"
+            + (" ON CONFLICT (position) DO NOTHING" if folded is not None else ""),
             (position, micros(adoption.effective_from), adoption.model_dump_json()),
         )
         self._batch.adoptions.append(adoption)
+        if folded is not None:
+            folded.append(adoption)
         # A correction (effective from before it was recorded) re-times the clocks still
         # running of the requests opened from its ``effective_from`` on (``clock_policies``);
-        # an ordinary adoption finds nothing here unless writers' clocks disagree.
+        # an ordinary adoption finds nothing here unless writers' clocks disagree. A share
+        # re-times its own requests' rows: the others are another process's, and as of
+        # another position.
         key = self.columns[0]
+        where = "opened_at >= ?"
+        params: list[object] = [micros(adoption.effective_from)]
+        if self.share is not None:
+            mine, digits = self.share.where(key)
+            where, params = f"{where} AND {mine}", [*params, *digits]
         keys = [
             str(r[key])
             for r in tx.query(
-                f"SELECT {key} FROM {self.t(self.table)} WHERE opened_at >= ?",  # noqa: S608
-                (micros(adoption.effective_from),),
+                f"SELECT {key} FROM {self.t(self.table)} WHERE {where}",  # noqa: S608
+                params,
             )
         ]
         if keys:

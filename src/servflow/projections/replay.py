@@ -15,13 +15,17 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from servflow.errors import StoreError
 from servflow.persistence import quarantine
 from servflow.persistence.quarantine import Unreadable
 from servflow.projections import runner
 from servflow.projections.base import Projection, RowProjection
 
 if TYPE_CHECKING:
+    from eventsourcing.persistence import Notification
+
     from servflow.projections.runner import ProgressCallback, Projector
+    from servflow.projections.shares import Share
 
 __all__ = ["StagedReplay"]
 
@@ -36,7 +40,12 @@ class StagedReplay:
         self.projector = projector
 
     def run(
-        self, selected: Sequence[Projection], progress: ProgressCallback | None, batch: int
+        self,
+        selected: Sequence[Projection],
+        progress: ProgressCallback | None,
+        batch: int,
+        *,
+        stop: int | None = None,
     ) -> int:
         """A rebuild's pass over the log: row projections keep their rows in memory.
 
@@ -45,8 +54,13 @@ class StagedReplay:
         projections apply each batch in a transaction, as a catch-up does. A checkpoint that
         finds a position moved by another projector (a desk catching up meanwhile) drops the
         rows kept, and a catch-up finishes from the positions in the store.
+
+        In a share's pass (``Projector.share``) each batch is narrowed to the share's events
+        (``Share.split``), every position recorded is the batch's end all the same, and the
+        pass ends at ``stop`` without a catch-up: returns how many positions it read.
         """
-        head = self.projector.head()
+        share = self.projector.share
+        head = self.projector.head() if stop is None else stop
         start = min((self.projector._positions[p.name] for p in selected), default=head)
         # Rows are kept only by projections that start where the pass starts.
         staged = [
@@ -58,7 +72,9 @@ class StagedReplay:
         started = time.perf_counter()
         total = max(0, head - start)
         done = 0
-        keeping = bool(staged)
+        # A pass without rows to keep leaves the plain projections to the catch-up below; a
+        # share's pass has no catch-up and reads the log itself.
+        keeping = bool(staged) or share is not None
         with runner.fewer_full_collections():
             for projection in staged:
                 projection.stage_start(start)
@@ -70,50 +86,73 @@ class StagedReplay:
                     )
                     if not notifications:
                         break
+                    last = notifications[-1].id
                     # The key ring keeps the envelopes it opens for the batch's views.
                     with self.projector.decoding():
-                        events, skipped = self.projector._decoded(notifications)
+                        events, skipped, measured = self._decoded(share, notifications)
                         if plain:
-                            self.projector._apply_batch(plain, events, skipped=skipped)
+                            self.projector._apply_batch(
+                                plain, events, skipped=skipped, end=None if share is None else last
+                            )
                         markers += skipped
-                        keeping = self._stage(staged, events, start, markers)
+                        keeping = self._stage(staged, measured, start, last, markers)
                     if not keeping:
                         break
-                    start = events[-1][0]
-                    done += len(events)
-                    if progress:
-                        progress(
-                            runner.Progress(
-                                done=done,
-                                total=max(total, done),
-                                position=start,
-                                head=head,
-                                elapsed=time.perf_counter() - started,
-                            )
-                        )
+                    start = last
+                    done += len(notifications) if share is not None else len(events)
+                    _report(progress, done, total, start, head, started)
                 if keeping:
                     self._checkpoint(staged, end=start, markers=markers)
             finally:
                 for projection in staged:
                     projection.stage_stop()
+        if share is not None:
+            if not keeping:
+                msg = f"another projector applied events to the views that {share} rebuilds"
+                raise StoreError(msg)
+            return done
         # Whatever a checkpoint could not write (or the plain projections still miss).
         return done + self.projector.catch_up(
             names=[p.name for p in selected], progress=progress, batch_size=batch, analyze=False
         )
+
+    def _decoded(
+        self, share: Share | None, notifications: Sequence[Notification]
+    ) -> tuple[list[tuple[int, object]], list[Unreadable], list[tuple[int, object]]]:
+        """A batch decoded: its events and markers, and the measured views' events.
+
+        In a share's pass, narrowed to the share (``Share.split``): the measured views also
+        take the policy book's events, which only the first share has among its own, and its
+        markers too (the other shares leave them to it).
+        """
+        if share is None:
+            events, skipped = self.projector._decoded(notifications)
+            return events, skipped, events
+        own, book = share.split(notifications)
+        events, skipped = self.projector._decoded(own) if own else ([], [])
+        if not book:
+            return events, skipped, events
+        adopted, _ = self.projector._decoded(book)
+        measured = sorted(
+            [*events, *(pair for pair in adopted if type(pair[1]) is not Unreadable)],
+            key=lambda pair: pair[0],
+        )
+        return events, skipped, measured
 
     def _stage(
         self,
         staged: Sequence[RowProjection[Any]],
         events: Sequence[tuple[int, object]],
         start: int,
+        last: int,
         markers: list[Unreadable],
     ) -> bool:
         """Fold a batch into the rows kept in memory, and write them when a checkpoint is due.
 
-        ``markers`` holds the unreadable events since the last checkpoint (emptied by one).
-        False when a checkpoint found another projector's work: nothing more is kept.
+        ``last`` is the batch's last position (its last event's, unless a share's pass left
+        events out). ``markers`` holds the unreadable events since the last checkpoint (emptied
+        by one). False when a checkpoint found another projector's work: nothing more is kept.
         """
-        last = events[-1][0]
         if all(p.stageable(events) for p in staged):
             with self.projector.views.transaction(commit=False) as tx:
                 for projection in staged:
@@ -126,7 +165,12 @@ class StagedReplay:
         del markers[len(markers) - len(batch_markers) :]
         if not self._checkpoint(staged, end=start, markers=markers):
             return False
-        self.projector._apply_batch(staged, events, skipped=batch_markers)
+        self.projector._apply_batch(
+            staged,
+            events,
+            skipped=batch_markers,
+            end=None if self.projector.share is None else last,
+        )
         for projection in staged:
             projection.stage_start(last)
         return True
@@ -190,3 +234,19 @@ class StagedReplay:
             self.projector._positions[projection.name] = end
         markers.clear()
         return True
+
+
+def _report(
+    progress: ProgressCallback | None, done: int, total: int, at: int, head: int, started: float
+) -> None:
+    """Tell ``progress`` (if any) how far a pass has come."""
+    if progress:
+        progress(
+            runner.Progress(
+                done=done,
+                total=max(total, done),
+                position=at,
+                head=head,
+                elapsed=time.perf_counter() - started,
+            )
+        )

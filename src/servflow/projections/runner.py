@@ -34,13 +34,14 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from servflow.errors import CorruptEventError
+from servflow.errors import CorruptEventError, StoreError
 from servflow.persistence import quarantine
 from servflow.persistence.quarantine import QuarantinedEvent, Unreadable, decoded
 from servflow.persistence.sql import Tx
 from servflow.persistence.views import ViewStore
 from servflow.projections.base import Projection
 from servflow.projections.replay import StagedReplay
+from servflow.projections.shares import Share
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -77,6 +78,10 @@ class ProjectionStatus:
     head: int
     #: Events it skipped because they could not be read (``Projector.quarantine``).
     skipped: int = 0
+    #: A rebuild shared out by requests is filling it (``Projector.rebuild_start``): no
+    #: catch-up or inline pass applies events to it until the rebuild ends. Still true after
+    #: such a rebuild died half-way: the next rebuild starts it again.
+    rebuilding: bool = False
 
     @property
     def lag(self) -> int:
@@ -179,6 +184,11 @@ class Projector:
         self.behind = False
         self._lock = threading.RLock()
         self._positions: dict[str, int] = {}
+        #: The requests this projector folds in a rebuild's pass shared out by requests
+        #: (``rebuild_pass``); its positions are then the share's own. None: all of them.
+        self.share: Share | None = None
+        #: Projections a rebuild shared out by requests is filling: left alone meanwhile.
+        self._rebuilding: set[str] = set()
         # Projections that applied events in a writer's transaction not yet committed, per
         # thread: writers on PostgreSQL may run their transactions in several threads at once.
         self._inline = threading.local()
@@ -199,11 +209,20 @@ class Projector:
         self._setup()
 
     def key(self, projection: Projection) -> str:
-        """The tracking key a projection's position is recorded under."""
-        return f"{self._app.name}:{projection.name}"
+        """The tracking key a projection's position is recorded under (a share's, in one)."""
+        key = f"{self._app.name}:{projection.name}"
+        return key if self.share is None else key + self.share.suffix
 
     def _version_key(self, projection: Projection) -> str:
         return f"{self._app.name}:{projection.name}#version"
+
+    def _rebuilding_key(self, projection: Projection) -> str:
+        """Set (to the number of shares) while a rebuild shared out by requests fills it."""
+        return f"{self._app.name}:{projection.name}#rebuilding"
+
+    def _share_keys(self, projection: Projection, count: int) -> list[str]:
+        base = f"{self._app.name}:{projection.name}"
+        return [base + Share(index, count).suffix for index in range(count)]
 
     def _setup(self) -> None:
         with self.views.transaction() as tx:
@@ -232,12 +251,28 @@ class Projector:
         for table in projection.tables():
             tx.execute(f"DROP TABLE IF EXISTS {projection.t(table)}")
         self.views.forget(tx, self.key(projection))
+        # What a rebuild shared out by requests left, had it died half-way.
+        self.views.forget(tx, self._rebuilding_key(projection))
+        self.views.forget_prefix(tx, f"{self._app.name}:{projection.name}#share")
         quarantine.forget(tx, projection.name)
 
     def _refresh_positions(self) -> None:
-        self._positions = {
-            name: self.views.position(self.key(p)) for name, p in self.projections.items()
-        }
+        keys = {name: self.key(p) for name, p in self.projections.items()}
+        marks = {name: self._rebuilding_key(p) for name, p in self.projections.items()}
+        with self.views.transaction(commit=False) as tx:
+            found = self.views.positions_in(tx, [*keys.values(), *marks.values()])
+        self._positions = {name: found[key] for name, key in keys.items()}
+        self._note_rebuilding({name: found[mark] for name, mark in marks.items()})
+
+    def _note_rebuilding(self, marks: dict[str, int]) -> None:
+        """Remember which of these projections a rebuild shared out by requests is filling."""
+        if self.share is not None:
+            return  # a share's own pass fills them
+        for name, mark in marks.items():
+            if mark:
+                self._rebuilding.add(name)
+            else:
+                self._rebuilding.discard(name)
 
     def head(self) -> int:
         """The newest position in the log (0 when empty)."""
@@ -251,7 +286,14 @@ class Projector:
             with self.views.transaction(commit=False) as tx:
                 skipped = quarantine.counts(tx)
             return [
-                ProjectionStatus(name, p.version, self._positions[name], head, skipped.get(name, 0))
+                ProjectionStatus(
+                    name,
+                    p.version,
+                    self._positions[name],
+                    head,
+                    skipped.get(name, 0),
+                    rebuilding=name in self._rebuilding,
+                )
                 for name, p in self.projections.items()
             ]
 
@@ -284,7 +326,11 @@ class Projector:
         with self._lock, fewer_full_collections():
             self.behind = False
             self._refresh_positions()
-            selected = [self.projections[n] for n in (names or self.projections)]
+            selected = [
+                self.projections[n]
+                for n in (names or self.projections)
+                if n not in self._rebuilding  # a rebuild shared out by requests fills it
+            ]
             started = time.perf_counter()
             # Up to the head as it is now: a catch-up ends even while others keep writing
             # (what they write next is for the next catch-up, or their own inline views).
@@ -353,6 +399,7 @@ class Projector:
         *,
         contiguous: bool = False,
         skipped: Sequence[Unreadable] = (),
+        end: int | None = None,
     ) -> int | None:
         """Apply events to projections in one views transaction, with their tracking.
 
@@ -365,23 +412,40 @@ class Projector:
 
         The positions remembered afterwards are those read in the transaction (or the batch's
         end, where it applied events), never only the ones remembered before: a projector
-        that another one overtook moves on from where that one left the views.
+        that another one overtook moves on from where that one left the views. A projection a
+        rebuild shared out by requests is filling is left alone, as if it had the batch.
+
+        ``end`` is the position the batch ends at when its last events are not among
+        ``events`` (a share's pass, given its own requests' events only; there may be none).
         """
-        first, last = events[0][0], events[-1][0]
+        last = events[-1][0] if end is None else end
+        first = events[0][0] if events else last
         touched: list[Projection] = []
         applied = 0
         try:
             with self.views.transaction() as tx:
                 self.views.lock(tx)
                 keys = [self.key(p) for p in selected]
-                positions = self.views.positions_in(tx, keys)
+                marks = [self._rebuilding_key(p) for p in selected]
+                positions = self.views.positions_in(tx, [*keys, *marks])
                 seen = {p.name: positions[key] for p, key in zip(selected, keys, strict=True)}
-                if contiguous and any(positions[key] < first - 1 for key in keys):
+                self._note_rebuilding(
+                    {p.name: positions[mark] for p, mark in zip(selected, marks, strict=True)}
+                )
+                filled = [p for p in selected if p.name not in self._rebuilding]
+                if contiguous and any(positions[self.key(p)] < first - 1 for p in filled):
                     self._positions.update(seen)
                     return None
                 for projection, key in zip(selected, keys, strict=True):
                     position = positions[key]
+                    if projection.name in self._rebuilding:
+                        seen[projection.name] = max(position, last)
+                        continue
                     fresh = [pair for pair in events if pair[0] > position]
+                    if not fresh and end is not None and position < last:
+                        touched.append(projection)  # nothing of its share: it moves on
+                        seen[projection.name] = last
+                        continue
                     if not fresh:
                         continue
                     touched.append(projection)
@@ -456,6 +520,8 @@ class Projector:
             self._record_inline(tx, stored, ids)
 
     def _record_inline(self, tx: Tx, stored: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        if self.share is not None:
+            return  # this projector runs a share's pass: the views are marked (``rebuild_start``)
         first, last = min(ids), max(ids)
         to_event = self._app.mapper.to_domain_event
         skipped: list[Unreadable] = []
@@ -476,12 +542,14 @@ class Projector:
             # After the events' own locks: a holder of the views' lock never waits for those.
             self.views.lock(tx)
             keys = {name: self.key(p) for name, p in self.projections.items()}
-            positions = self.views.positions_in(tx, list(keys.values()))
+            marks = {name: self._rebuilding_key(p) for name, p in self.projections.items()}
+            positions = self.views.positions_in(tx, [*keys.values(), *marks.values()])
+            self._note_rebuilding({name: positions[mark] for name, mark in marks.items()})
             for name, projection in self.projections.items():
                 key = keys[name]
                 position = positions[key]
-                if position >= last:
-                    continue
+                if position >= last or name in self._rebuilding:
+                    continue  # ahead of these events, or a rebuild shared out by requests fills it
                 if position < first - 1 and tx.query(
                     f"SELECT {id_column} AS n FROM {self.views.dialect.table(events_table)} "  # noqa: S608
                     f"WHERE {id_column} > ? AND {id_column} < ? LIMIT 1",
@@ -544,10 +612,15 @@ class Projector:
             self.rebuild_end([p.name for p in selected])
             return done
 
-    def rebuild_start(self, names: Iterable[str] | None = None) -> list[Projection]:
+    def rebuild_start(
+        self, names: Iterable[str] | None = None, *, shares: int = 1
+    ) -> list[Projection]:
         """A rebuild's first step: drop the projections' tables and create them empty.
 
-        The tables get no index yet (``rebuild_end`` builds them once the rows are in).
+        The tables get no index yet (``rebuild_end`` builds them once the rows are in). With
+        ``shares`` above 1 the passes will each fold a share of the requests (``Share``): the
+        projections are marked as being rebuilt, so that no catch-up or inline pass applies
+        events to them until ``rebuild_join``.
         """
         with self._lock:
             selected = [self.projections[n] for n in (names or self.projections)]
@@ -556,22 +629,72 @@ class Projector:
                 for projection in selected:
                     self._drop(tx, projection)
                     projection.create(tx)
+                    if shares > 1:
+                        self.views.track(tx, self._rebuilding_key(projection), shares)
             self._refresh_positions()
             return selected
 
-    def rebuild_pass(self, names: Iterable[str], progress: ProgressCallback | None = None) -> int:
+    def rebuild_pass(
+        self,
+        names: Iterable[str],
+        progress: ProgressCallback | None = None,
+        *,
+        share: Share | None = None,
+        stop: int | None = None,
+    ) -> int:
         """A rebuild's pass over the log into projections ``rebuild_start`` emptied.
 
-        It goes to the head of the log and on to whatever was written meanwhile (a catch-up
-        at the end); each projection's position stays exact at every commit, whichever
-        process runs the pass. Returns how many events it applied.
+        It goes to the head of the log (or ``stop``) and on to whatever was written meanwhile
+        (a catch-up at the end); each projection's position stays exact at every commit,
+        whichever process runs the pass. Returns how many events it applied.
+
+        With a ``share``, it folds that share's requests (``Share.split``) up to ``stop`` and
+        records its positions under the share's keys; ``rebuild_join`` ends the rebuild once
+        every share's pass did. It then returns how many positions of the log it read.
         """
         with self._lock:
-            self._refresh_positions()
+            self.share, self._rebuilding = share, set()
+            try:
+                for projection in self.projections.values():
+                    projection.take_share(share)
+                self._refresh_positions()
+                selected = [self.projections[n] for n in names]
+                return StagedReplay(self).run(
+                    selected, progress, max(self.batch_size, self.rebuild_batch_size), stop=stop
+                )
+            finally:
+                self.share = None
+                for projection in self.projections.values():
+                    projection.take_share(None)
+                self._refresh_positions()
+
+    def rebuild_join(self, names: Iterable[str], shares: int, end: int) -> None:
+        """End a rebuild shared out by ``shares`` passes that each went to ``end``.
+
+        Each projection's own position becomes ``end`` and it is no longer marked as being
+        rebuilt: catch-ups and inline passes take it on from there. A ``StoreError`` if a
+        share's pass stopped elsewhere (then the projections stay marked).
+        """
+        with self._lock:
             selected = [self.projections[n] for n in names]
-            return StagedReplay(self).run(
-                selected, progress, max(self.batch_size, self.rebuild_batch_size)
-            )
+            with self.views.transaction() as tx:
+                self.views.lock(tx)
+                for projection in selected:
+                    keys = self._share_keys(projection, shares)
+                    reached = self.views.positions_in(tx, keys)
+                    short = {key: n for key, n in reached.items() if n != end}
+                    if short:
+                        msg = (
+                            f"the rebuild of {projection.name} did not reach position {end} "
+                            f"in every share ({short})"
+                        )
+                        raise StoreError(msg)
+                    for key in keys:
+                        self.views.forget(tx, key)
+                    self.views.forget(tx, self._rebuilding_key(projection))
+                    self.views.forget(tx, self.key(projection))
+                    self.views.track(tx, self.key(projection), end)
+            self._refresh_positions()
 
     def rebuild_end(self, names: Iterable[str]) -> None:
         """A rebuild's last step: the indexes, built once the rows are in, and statistics.
