@@ -210,19 +210,21 @@ class Projector:
 
     def key(self, projection: Projection) -> str:
         """The tracking key a projection's position is recorded under (a share's, in one)."""
-        key = f"{self._app.name}:{projection.name}"
+        key = self._key(projection)
         return key if self.share is None else key + self.share.suffix
 
+    def _key(self, projection: Projection) -> str:
+        return f"{self._app.name}:{projection.name}"
+
     def _version_key(self, projection: Projection) -> str:
-        return f"{self._app.name}:{projection.name}#version"
+        return self._key(projection) + "#version"
 
     def _rebuilding_key(self, projection: Projection) -> str:
         """Set (to the number of shares) while a rebuild shared out by requests fills it."""
-        return f"{self._app.name}:{projection.name}#rebuilding"
+        return self._key(projection) + "#rebuilding"
 
     def _share_keys(self, projection: Projection, count: int) -> list[str]:
-        base = f"{self._app.name}:{projection.name}"
-        return [base + Share(index, count).suffix for index in range(count)]
+        return [self._key(projection) + Share(index, count).suffix for index in range(count)]
 
     def _setup(self) -> None:
         with self.views.transaction() as tx:
@@ -253,7 +255,7 @@ class Projector:
         self.views.forget(tx, self.key(projection))
         # What a rebuild shared out by requests left, had it died half-way.
         self.views.forget(tx, self._rebuilding_key(projection))
-        self.views.forget_prefix(tx, f"{self._app.name}:{projection.name}#share")
+        self.views.forget_prefix(tx, self._key(projection) + Share.PREFIX)
         quarantine.forget(tx, projection.name)
 
     def _refresh_positions(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from servflow.domain.request import ServiceRequest
@@ -40,6 +40,8 @@ class Share:
 
     index: int
     count: int
+    #: What every share's suffix (``suffix``) starts with.
+    PREFIX: ClassVar[str] = "#share"
 
     def __post_init__(self) -> None:
         if not 1 <= self.count <= MAX_SHARES or not 0 <= self.index < self.count:
@@ -64,7 +66,7 @@ class Share:
     @property
     def suffix(self) -> str:
         """What a projection's tracking key takes for this share's position."""
-        return f"#share{self.index}of{self.count}"
+        return f"{self.PREFIX}{self.index}of{self.count}"
 
     def split(
         self, notifications: Sequence[Notification]
