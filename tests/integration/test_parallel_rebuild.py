@@ -19,6 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -28,7 +30,10 @@ from servflow import ServiceDesk, StoreError, ValidationFailedError
 from servflow.cli import app
 from servflow.desk import rebuild
 from servflow.desk.stores import OpenedWith, sqlite_env
+from servflow.domain.erasure import ErasureLedger
 from servflow.domain.policy import SlaPolicy
+from servflow.domain.request import ServiceRequest
+from servflow.domain.sla import SlaPolicyBook
 from servflow.projections.runner import Progress
 from servflow.projections.shares import MAX_SHARES, Share
 from strategies import Step, histories, run_history
@@ -145,6 +150,42 @@ def test_every_request_is_in_exactly_one_share_and_its_sql_says_the_same(
             f"SELECT 1 WHERE {where.replace('request_id', '?')}", [str(request_id), *params]
         ).fetchone()
         assert (found is not None) == (index == owners[0])
+
+
+_TOPICS = [
+    get_topic(ServiceRequest.Opened),
+    get_topic(ServiceRequest.Completed),
+    get_topic(SlaPolicyBook.PolicyAdopted),
+    get_topic(ErasureLedger.CustomerForgotten),
+    "servflow.nowhere:Unknown",  # names no class: goes by its id, as a request's event
+]
+
+
+@given(
+    st.lists(st.tuples(st.uuids(), st.sampled_from(_TOPICS)), max_size=40),
+    st.integers(1, MAX_SHARES),
+)
+def test_a_share_reads_from_the_store_at_least_the_events_it_keeps(
+    events: list[tuple[uuid.UUID, str]], count: int
+) -> None:
+    # The SQL a share's pass reads with (``Share.stored_where``) keeps every event ``split``
+    # keeps, ids stored as the library does (32 hex digits) or as text with dashes.
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE e (n INTEGER PRIMARY KEY, originator_id TEXT, topic TEXT)")
+    for number, (event_id, topic) in enumerate(events, start=1):
+        stored = event_id.hex if number % 2 else str(event_id)
+        connection.execute("INSERT INTO e VALUES (?, ?, ?)", (number, stored, topic))
+    notifications = [
+        Notification(id=n, originator_id=i, originator_version=1, topic=t, state=b"{}")
+        for n, (i, t) in enumerate(events, start=1)
+    ]
+    for index in range(count):
+        share = Share(index, count)
+        own, book = share.split(notifications)
+        condition, params = share.stored_where("substr(originator_id, -1)")
+        statement = f"SELECT n FROM e WHERE {condition}"  # noqa: S608 - the share's own SQL
+        read = {n for (n,) in connection.execute(statement, params)}
+        assert {x.id for x in [*own, *book]} <= read
 
 
 @pytest.mark.parametrize(("index", "count"), [(0, 0), (1, 1), (-1, 2), (0, MAX_SHARES + 1)])

@@ -14,16 +14,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
 
 from servflow.errors import StoreError
 from servflow.persistence import quarantine
+from servflow.persistence.memory import MemoryRecorder
 from servflow.persistence.quarantine import Unreadable
+from servflow.persistence.sql import stored_bytes
 from servflow.projections import runner
 from servflow.projections.base import Projection, RowProjection
 
 if TYPE_CHECKING:
-    from eventsourcing.persistence import Notification
-
     from servflow.projections.runner import ProgressCallback, Projector
     from servflow.projections.shares import Share
 
@@ -81,12 +84,9 @@ class StagedReplay:
             try:
                 markers: list[Unreadable] = []
                 while start < head and keeping:
-                    notifications = self.projector._app.recorder.select_notifications(
-                        start=start, limit=batch, stop=head, inclusive_of_start=False
-                    )
-                    if not notifications:
+                    notifications, last = self._read(share, start, head, batch)
+                    if not notifications and share is None:
                         break
-                    last = notifications[-1].id
                     # The key ring keeps the envelopes it opens for the batch's views.
                     with self.projector.decoding():
                         events, skipped, measured = self._decoded(share, notifications)
@@ -98,8 +98,8 @@ class StagedReplay:
                         keeping = self._stage(staged, measured, start, last, markers)
                     if not keeping:
                         break
+                    done += last - start if share is not None else len(events)
                     start = last
-                    done += len(notifications) if share is not None else len(events)
                     _report(progress, done, total, start, head, started)
                 if keeping:
                     self._checkpoint(staged, end=start, markers=markers)
@@ -115,6 +115,49 @@ class StagedReplay:
         return done + self.projector.catch_up(
             names=[p.name for p in selected], progress=progress, batch_size=batch, analyze=False
         )
+
+    def _read(
+        self, share: Share | None, start: int, head: int, batch: int
+    ) -> tuple[Sequence[Notification], int]:
+        """The next batch of the log after ``start``, and the position it ends at.
+
+        A share's pass on a store with SQL reads only its share's events and the other
+        aggregates' (``Share.stored_where``), up to ``batch`` of them: the batch then ends at
+        its last, or at ``head`` when that was all.
+        """
+        recorder: Any = self.projector._app.recorder
+        table = getattr(recorder, "events_table_name", None)
+        if share is None or table is None or isinstance(recorder, MemoryRecorder):
+            notifications = recorder.select_notifications(
+                start=start, limit=batch, stop=head, inclusive_of_start=False
+            )
+            return notifications, notifications[-1].id if notifications else head
+        dialect = self.projector.views.dialect
+        if dialect.name == "postgres":
+            position, digit = "notification_id", "right(originator_id::text, 1)"
+        else:
+            position, digit = "rowid", "substr(originator_id, -1)"
+        condition, params = share.stored_where(digit)
+        with self.projector.views.transaction(commit=False) as tx:
+            rows = tx.rows(
+                f"SELECT {position}, originator_id, originator_version, topic, state "  # noqa: S608
+                f"FROM {dialect.table(table)} WHERE {position} > ? AND {position} <= ? "
+                f"AND {condition} ORDER BY {position} LIMIT ?",
+                [start, head, *params, batch],
+            )
+        # SQLite keeps the id as text: read back as the library's own select reads it.
+        convert = getattr(recorder, "convert_originator_id", UUID)
+        notifications = [
+            Notification(
+                id=int(row[0]),
+                originator_id=row[1] if isinstance(row[1], UUID) else convert(row[1]),
+                originator_version=int(row[2]),
+                topic=str(row[3]),
+                state=stored_bytes(row[4]),
+            )
+            for row in rows
+        ]
+        return notifications, notifications[-1].id if len(notifications) == batch else head
 
     def _decoded(
         self, share: Share | None, notifications: Sequence[Notification]

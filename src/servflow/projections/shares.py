@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from servflow.domain.request import ServiceRequest
 from servflow.domain.sla import SlaPolicyBook
 from servflow.persistence.codec import topic_class
@@ -57,11 +59,28 @@ class Share:
         """Whether this share's process folds the events of request ``request_id``."""
         return (request_id.int & 0xF) % self.count == self.index
 
+    @property
+    def digits(self) -> list[str]:
+        """The last hex digits of this share's request ids."""
+        return [d for d in _DIGITS if int(d, 16) % self.count == self.index]
+
     def where(self, column: str) -> tuple[str, list[object]]:
         """An SQL condition true for the rows whose request id (``column``, as text) is ours."""
-        digits = [d for d in _DIGITS if int(d, 16) % self.count == self.index]
+        digits = self.digits
         marks = ", ".join("?" * len(digits))
         return f"substr({column}, 36, 1) IN ({marks})", list(digits)
+
+    def stored_where(self, last_digit: str) -> tuple[str, list[object]]:
+        """An SQL condition on stored events that holds for at least those ``split`` keeps.
+
+        ``last_digit`` is the expression of an event's originator id's last hex digit in the
+        store's SQL. The events of other aggregates than requests all pass: ``split`` sorts
+        them out by the class their topic names.
+        """
+        digits = self.digits
+        marks = ", ".join("?" * len(digits))
+        condition = f"({last_digit} IN ({marks}) OR topic NOT LIKE ?)"
+        return condition, [*digits, f"{_REQUEST_TOPICS}%"]
 
     @property
     def suffix(self) -> str:
@@ -111,6 +130,9 @@ def _kind(topic: str) -> str:
             _KINDS[topic] = kind
     return kind
 
+
+#: What the topic of every request event this version of servflow stores starts with.
+_REQUEST_TOPICS = get_topic(ServiceRequest.Opened).rpartition(".")[0] + "."
 
 _KINDS: dict[str, str] = {}
 #: Topics remembered at most (a log names a few dozen; a corrupt one may name any).
